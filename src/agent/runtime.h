@@ -1,0 +1,69 @@
+/* Pod runtimes behind one ops table:
+ *  - "process": a real sandbox — bubblewrap where the kernel allows it, else a plain
+ *    process (and the pod's reason says so) — with a per-pod home directory, the slice
+ *    exported as CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES, and a per-pod OpenSSH
+ *    sshd on its own port accepting only the pod's public key;
+ *  - "fake": no processes at all (load tests, large simulated fleets).
+ * A runtime is used by one thread (the agent's loop). */
+#ifndef GPF_AGENT_RUNTIME_H
+#define GPF_AGENT_RUNTIME_H
+
+#include <sys/types.h>
+
+#include "engine/model.h"
+#include "util/error.h"
+
+typedef struct gpf_pod_spec {
+    char id[GPF_ID_MAX];
+    char owner[GPF_ID_MAX];
+    char ssh_pubkey[GPF_PUBKEY_MAX];  /* the only key sshd accepts */
+    char device_ids[GPF_TEXT_MAX];    /* "GPU-…,GPU-…" or "MIG-…", "" for none */
+    char env[GPF_TEXT_MAX];           /* extra "K=V;K2=V2" from the SKU */
+    int cpus;
+    int64_t memory_mib;
+} gpf_pod_spec;
+
+typedef struct gpf_pod_status {
+    int running;                      /* 1 when sshd accepts connections (or fake) */
+    int ssh_port;                     /* 0 for fake */
+    char ssh_user[GPF_ID_MAX];        /* Unix user the pod's sshd logs in */
+    gpf_isolation isolation;          /* what was actually enforced */
+    char message[GPF_TEXT_MAX];       /* e.g. "bubblewrap unavailable: plain process" */
+} gpf_pod_status;
+
+typedef struct gpf_runtime gpf_runtime;
+
+typedef struct gpf_runtime_ops {
+    const char *name;
+    /* Starts the pod and returns once it is ready (sshd answers with its banner) or
+     * failed. Idempotent: starting a pod that runs reports its status again. */
+    int (*start)(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err);
+    /* Kills everything in the pod and removes its runtime files (keeps nothing running).
+     * Stopping an unknown pod succeeds. */
+    int (*stop)(gpf_runtime *rt, const char *pod_id, gpf_error *err);
+    /* 1 running, 0 not running (died or unknown). Fills st when non-NULL and running. */
+    int (*status)(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st);
+    /* Lists ids of pods it runs: writes up to max ids, returns the count. */
+    int (*list)(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max);
+    void (*close)(gpf_runtime *rt);   /* stops nothing: pods outlive an agent restart */
+} gpf_runtime_ops;
+
+struct gpf_runtime {
+    const gpf_runtime_ops *ops;
+    void *priv;
+};
+
+typedef struct gpf_runtime_config {
+    const char *state_dir;            /* per-pod dirs live under state_dir/pods/<id>/ */
+    const char *listen_address;       /* sshd ListenAddress, e.g. "127.0.0.1" */
+    int port_min, port_max;           /* sshd port range */
+    const char *sshd_path;            /* default "/usr/sbin/sshd" */
+    const char *bwrap_path;           /* default "/usr/bin/bwrap"; "" disables bubblewrap */
+    int start_timeout_ms;             /* readiness wait, default 5000 */
+} gpf_runtime_config;
+
+int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err);
+int gpf_runtime_fake_open(gpf_runtime **out, gpf_error *err);
+void gpf_runtime_close(gpf_runtime *rt); /* accepts NULL */
+
+#endif

@@ -1,0 +1,189 @@
+/* gpufleet domain records: what the engine owns, the store persists and the API
+ * serialises. Plain structs with fixed-size strings (all NUL-terminated) so they
+ * copy by value; variable lists are small fixed arrays. Times are UTC ms
+ * (int64, 0 = unset); money is int64 micro-units of the currency.
+ * Names follow ../DESIGN.md §2. */
+#ifndef GPF_ENGINE_MODEL_H
+#define GPF_ENGINE_MODEL_H
+
+#include <stdint.h>
+
+#define GPF_ID_MAX 64        /* ids and names: [a-z0-9][a-z0-9._-]{0,62} */
+#define GPF_TEXT_MAX 256
+#define GPF_UUID_MAX 96      /* "GPU-…" or "MIG-…" */
+#define GPF_PUBKEY_MAX 2048  /* one OpenSSH public key line */
+#define GPF_MAX_HOST_GPUS 16
+#define GPF_MAX_POD_GPUS 8
+#define GPF_MAX_SKU_MODELS 8
+
+/* ---- slices ---------------------------------------------------------- */
+
+typedef enum {
+    GPF_SLICE_WHOLE = 0, /* one or more whole GPUs on one host */
+    GPF_SLICE_MIG,       /* a MIG GPU instance: profile at a placement */
+    GPF_SLICE_VGPU,      /* a time-sliced vGPU type (placement arrives with the placement issue) */
+    GPF_SLICE_SHARE,     /* fraction of a GPU in thousandths, with a memory cap */
+} gpf_slice_kind;
+
+typedef enum {
+    GPF_ISO_HARDWARE = 0, /* whole, MIG, vGPU */
+    GPF_ISO_DEVICE,       /* only its device nodes are bound */
+    GPF_ISO_SOFT,         /* environment variables only */
+} gpf_isolation;
+
+/* What a SKU asks for. */
+typedef struct gpf_slice_spec {
+    gpf_slice_kind kind;
+    int gpu_count;              /* whole: 1..8; otherwise 1 */
+    char mig_profile[32];       /* mig: profile name ("1g.10gb") as in the catalog */
+    char vgpu_type[32];         /* vgpu: type name ("L40S-12C") */
+    int share_milli;            /* share: 1..1000 thousandths of the GPU's compute */
+    int64_t share_memory_mib;   /* share: memory cap (0 = proportional to share_milli) */
+} gpf_slice_spec;
+
+/* Where a slice landed. gpu_uuids are the physical GPUs; device_uuids what the pod
+ * sees (GPU UUIDs, or the MIG device UUID once the agent reports it). */
+typedef struct gpf_placement {
+    char host_id[GPF_ID_MAX];
+    int ngpus;
+    char gpu_uuids[GPF_MAX_POD_GPUS][GPF_UUID_MAX];
+    int gpu_index[GPF_MAX_POD_GPUS];
+    int mig_profile_id;         /* mig: gi_profile_id, -1 otherwise */
+    int mig_start;              /* mig: placement start in memory slots */
+    int mig_size;               /* mig: placement size in memory slots */
+    int share_milli;            /* share: thousandths granted */
+    int64_t share_memory_mib;   /* share: memory cap granted */
+    int cpus;                   /* CPUs reserved on the host */
+    int64_t memory_mib;         /* host memory reserved */
+    int gpu_milli;              /* GPU-equivalents in thousandths (whole GPU = 1000) */
+} gpf_placement;
+
+const char *gpf_slice_kind_name(gpf_slice_kind k);   /* "whole" "mig" "vgpu" "share" */
+int gpf_slice_kind_parse(const char *s);             /* -1 when unknown */
+const char *gpf_isolation_name(gpf_isolation i);     /* "hardware" "device" "soft" */
+int gpf_isolation_parse(const char *s);
+
+/* ---- hosts and GPUs --------------------------------------------------- */
+
+typedef struct gpf_gpu_rec {
+    char uuid[GPF_UUID_MAX];
+    int index;                  /* index on its host */
+    char model[GPF_ID_MAX];     /* catalog gpus.csv key, e.g. "H100-80GB-SXM5" */
+    char name[GPF_TEXT_MAX];    /* as NVML names it, e.g. "NVIDIA H100 80GB HBM3" */
+    char pci_bus_id[32];
+    int numa_node;              /* -1 unknown */
+    int64_t memory_mib;
+    int mig_enabled;            /* 1 when the GPU is in MIG mode */
+} gpf_gpu_rec;
+
+typedef enum { GPF_HOST_READY = 0, GPF_HOST_LOST, GPF_HOST_DRAINING } gpf_host_state;
+const char *gpf_host_state_name(gpf_host_state s);
+int gpf_host_state_parse(const char *s);
+
+typedef struct gpf_host_rec {
+    char id[GPF_ID_MAX];        /* stable: the agent's host name */
+    char address[GPF_TEXT_MAX]; /* where pods' sshd listen (IP or DNS name) */
+    char deploy_mode[32];       /* "baremetal" "passthrough" "vgpu" "cloud" */
+    char backend[32];           /* GPU backend: "fake" "nvml" */
+    char runtime[32];           /* pod runtime: "process" "fake" */
+    char agent_version[32];
+    int cpus;
+    int64_t memory_mib;
+    int numa_nodes;
+    gpf_host_state state;
+    int64_t registered_ms;
+    int64_t last_heartbeat_ms;
+    int ngpus;
+    gpf_gpu_rec gpus[GPF_MAX_HOST_GPUS];
+} gpf_host_rec;
+
+/* ---- SKUs ------------------------------------------------------------- */
+
+typedef struct gpf_sku {
+    char name[GPF_ID_MAX];      /* the id */
+    char description[GPF_TEXT_MAX];
+    gpf_slice_spec slice;
+    int nmodels;                /* allowed catalog GPU models (gpus.csv keys or MIG keys) */
+    char models[GPF_MAX_SKU_MODELS][GPF_ID_MAX];
+    int cpus;
+    int64_t memory_mib;
+    int64_t ttl_s;              /* 0 = none */
+    int64_t idle_timeout_s;     /* 0 = none */
+    int64_t price_micro_per_hour; /* per pod-hour of this SKU */
+    char license_feature[GPF_ID_MAX]; /* "" = none (licences arrive in their own issue) */
+    char env[GPF_TEXT_MAX];     /* extra environment, "K=V;K2=V2" */
+    int64_t created_ms;
+    int64_t updated_ms;
+} gpf_sku;
+
+/* ---- users and tokens ------------------------------------------------- */
+
+typedef enum { GPF_ROLE_ADMIN = 0, GPF_ROLE_OPERATOR, GPF_ROLE_MEMBER, GPF_ROLE_FINANCE, GPF_ROLE_VIEWER } gpf_role;
+const char *gpf_role_name(gpf_role r);
+int gpf_role_parse(const char *s);
+
+typedef struct gpf_user {
+    char name[GPF_ID_MAX];
+    gpf_role role;
+    char team[GPF_ID_MAX];      /* "" until governance lands */
+    char ssh_pubkey[GPF_PUBKEY_MAX];
+    int64_t created_ms;
+} gpf_user;
+
+typedef struct gpf_token {
+    char id[GPF_ID_MAX];        /* public id, "tok-…" */
+    char user[GPF_ID_MAX];      /* owner; "" for agent tokens */
+    char host_id[GPF_ID_MAX];   /* agent tokens: the host; "" for user tokens */
+    char hash[65];              /* SHA-256 hex of the secret; the secret is never stored */
+    int64_t created_ms;
+} gpf_token;
+
+/* ---- pods ------------------------------------------------------------- */
+
+typedef enum {
+    GPF_POD_PENDING = 0, GPF_POD_STARTING, GPF_POD_RUNNING, GPF_POD_STOPPING,
+    GPF_POD_STOPPED, GPF_POD_FAILED, GPF_POD_PREEMPTED, GPF_POD_EXPIRED, GPF_POD_LOST,
+} gpf_pod_state;
+const char *gpf_pod_state_name(gpf_pod_state s);
+int gpf_pod_state_parse(const char *s);
+int gpf_pod_state_is_final(gpf_pod_state s); /* stopped failed preempted expired lost */
+
+typedef struct gpf_pod {
+    char id[GPF_ID_MAX];        /* "pod-" + 8 hex */
+    char owner[GPF_ID_MAX];
+    char project[GPF_ID_MAX];
+    char sku[GPF_ID_MAX];
+    gpf_slice_spec slice;       /* copied from the SKU at launch */
+    gpf_isolation isolation;
+    gpf_pod_state state;
+    char reason[GPF_TEXT_MAX];  /* why pending/failed, or last transition note */
+    int placed;                 /* 1 when placement is valid */
+    gpf_placement placement;
+    char device_ids[GPF_TEXT_MAX]; /* CUDA_VISIBLE_DEVICES as the agent set it */
+    char ssh_host[GPF_TEXT_MAX];
+    int ssh_port;
+    char ssh_user[GPF_ID_MAX];
+    int64_t price_micro_per_hour;
+    int64_t created_ms;
+    int64_t started_ms;         /* became running */
+    int64_t stopped_ms;         /* reached a final state */
+} gpf_pod;
+
+/* ---- usage ------------------------------------------------------------ */
+
+typedef struct gpf_usage {
+    int64_t id;                 /* store-assigned, > 0 */
+    char pod_id[GPF_ID_MAX];
+    char owner[GPF_ID_MAX];
+    char project[GPF_ID_MAX];
+    char sku[GPF_ID_MAX];
+    char host_id[GPF_ID_MAX];
+    gpf_slice_kind slice_kind;
+    gpf_isolation isolation;
+    int gpu_milli;              /* GPU-equivalents in thousandths */
+    int64_t price_micro_per_hour;
+    int64_t start_ms;
+    int64_t end_ms;             /* 0 while open */
+} gpf_usage;
+
+#endif

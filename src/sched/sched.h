@@ -1,0 +1,80 @@
+/* Placement: pure functions over a snapshot of the fleet (the ledger).
+ * No I/O, no clock, no printing. The engine owns one gpf_sched_fleet as its ledger,
+ * asks gpf_sched_place for a decision and applies it with gpf_sched_apply; on stop it
+ * calls gpf_sched_release. The simulator (placement issue) drives the same functions.
+ * The same GPU capacity is never handed out twice: apply refuses (GPF_ENOCAPACITY)
+ * anything that does not fit, so a bad caller cannot over-allocate either. */
+#ifndef GPF_SCHED_SCHED_H
+#define GPF_SCHED_SCHED_H
+
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "engine/model.h"
+#include "util/error.h"
+
+typedef struct gpf_sched_gpu {
+    char uuid[GPF_UUID_MAX];
+    int index;
+    const gpf_gpu_model *model;   /* NULL when the catalog does not know it (never placed on) */
+    int mig_enabled;
+    int numa_node;
+    int64_t memory_mib;
+    /* ledger */
+    int whole_taken;              /* 1 when a whole-GPU slice holds it */
+    uint32_t mig_slots_used;      /* bitmap of occupied memory slots */
+    int mig_instances;            /* MIG instances placed */
+    int share_milli_used;         /* sum of shares, <= 1000 */
+    int64_t share_memory_used_mib;
+    int shares;                   /* number of share slices */
+} gpf_sched_gpu;
+
+typedef struct gpf_sched_host {
+    char id[GPF_ID_MAX];
+    int schedulable;              /* 0 = lost/draining: never chosen */
+    int cpus;
+    int cpus_used;
+    int64_t memory_mib;
+    int64_t memory_used_mib;
+    int ngpus;
+    gpf_sched_gpu gpus[GPF_MAX_HOST_GPUS];
+} gpf_sched_host;
+
+typedef struct gpf_sched_fleet {
+    int nhosts;
+    int cap;
+    gpf_sched_host *hosts;        /* owned */
+} gpf_sched_fleet;
+
+typedef struct gpf_sched_request {
+    gpf_slice_spec slice;
+    int nmodels;                  /* 0 = any model */
+    const char *models[GPF_MAX_SKU_MODELS];
+    int cpus;
+    int64_t memory_mib;
+} gpf_sched_request;
+
+void gpf_sched_fleet_init(gpf_sched_fleet *f);
+void gpf_sched_fleet_clear(gpf_sched_fleet *f);
+/* Adds a host (copied); returns its index. Its GPUs' ledgers must be zero. */
+int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h);
+int gpf_sched_fleet_find_host(const gpf_sched_fleet *f, const char *id); /* -1 when absent */
+
+/* Chooses where req fits. On success fills out (host_id, gpu_uuids, gpu_index, mig_*,
+ * share_*, cpus, memory_mib, gpu_milli) and returns 0. When nothing fits returns
+ * GPF_ENOCAPACITY with a message a person understands ("no ready host has a free
+ * H100-80GB MIG placement for 3g.40gb; 2 hosts lack CPU"); GPF_EINVAL for requests that
+ * can never fit (unknown MIG profile for every allowed model, gpu_count > 8...). */
+int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
+                    gpf_placement *out, gpf_error *err);
+/* Books a placement into the ledger (also used to restore placements at start-up).
+ * Refuses with GPF_ENOCAPACITY, changing nothing, if it overlaps what is booked. */
+int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err);
+/* Returns a booked placement's capacity; releasing exactly restores the prior state. */
+int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err);
+
+/* GPU-equivalents of a slice in thousandths: whole = 1000*count; MIG = 1000 *
+ * compute_slices / the model's full compute slices (1g on H100 = 142); share = share_milli. */
+int gpf_sched_gpu_milli(const gpf_catalog *cat, const gpf_gpu_model *model, const gpf_slice_spec *s);
+
+#endif

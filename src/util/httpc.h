@@ -1,0 +1,28 @@
+/* Small HTTP/JSON client over libcurl, used by the CLI and the agent.
+ * A gpf_httpc is used by one thread at a time. */
+#ifndef GPF_UTIL_HTTPC_H
+#define GPF_UTIL_HTTPC_H
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+typedef struct gpf_httpc gpf_httpc;
+
+/* base_url like "http://127.0.0.1:8470"; token may be NULL. *out owned by caller. */
+int gpf_httpc_new(const char *base_url, const char *token, gpf_httpc **out, gpf_error *err);
+void gpf_httpc_free(gpf_httpc *c);
+void gpf_httpc_set_token(gpf_httpc *c, const char *token);
+void gpf_httpc_set_timeout_ms(gpf_httpc *c, long ms); /* whole-request timeout; default 30000 */
+
+/* Sends method path (e.g. "/v1/pods") with body (may be NULL; not stolen).
+ * On a 2xx answer returns 0, *status the HTTP status and *resp the parsed JSON body
+ * (NULL for an empty body; caller json_decref's). On an error answer returns the
+ * GPF_E* code from the body's error.code with err->msg = the server's message.
+ * On transport failure returns GPF_EUNAVAIL ("cannot reach http://...: ..."). */
+int gpf_httpc_request(gpf_httpc *c, const char *method, const char *path, json_t *body,
+                      int *status, json_t **resp, gpf_error *err);
+/* Raw GET returning the body as text (for /metrics). *text owned by caller. */
+int gpf_httpc_get_text(gpf_httpc *c, const char *path, char **text, int *status, gpf_error *err);
+
+#endif
