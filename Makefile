@@ -19,7 +19,7 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-WEB_FILES := $(wildcard web/*)
+EMBED_FILES := $(wildcard web/*) $(wildcard data/catalog/*.csv) $(wildcard data/*.json)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
@@ -38,15 +38,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# Web assets are embedded into the binary as a generated C file.
-$(BUILD)/gen/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
+# The portal, the catalog and the demo fleet are embedded as a generated C file.
+$(BUILD)/gen/embedded.c: $(EMBED_FILES) scripts/embed-files.sh
 	@mkdir -p $(dir $@)
-	bash scripts/embed-web.sh $@ $(WEB_FILES)
+	bash scripts/embed-files.sh $@ $(EMBED_FILES)
 
-$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+$(BUILD)/gen/embedded.o: $(BUILD)/gen/embedded.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/libgpufleet.a: $(LIB_OBJS) $(BUILD)/gen/web_assets.o
+$(BUILD)/libgpufleet.a: $(LIB_OBJS) $(BUILD)/gen/embedded.o
 	@rm -f $@
 	ar rcs $@ $^
 
