@@ -1,5 +1,5 @@
 /* Files embedded into the binary at build time (scripts/embed-files.sh): the portal
- * (web/*), the catalog CSVs (data/catalog/*.csv) and the demo fleet
+ * (everything under web/), the catalog CSVs (the CSVs under data/catalog/) and the demo fleet
  * (data/demo-fleet.json), so an installed binary needs no data directory. */
 #ifndef GPF_UTIL_EMBEDDED_H
 #define GPF_UTIL_EMBEDDED_H
