@@ -7,12 +7,13 @@ CC      ?= cc
 BUILD   ?= build
 SANFLAGS ?=
 OPT     ?= -O2
-PKGS    := sqlite3 libmicrohttpd jansson libcurl
+VERSION ?= 0.1.0
+PKGS    := sqlite3 libmicrohttpd jansson libcurl libcrypto
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla -Wundef
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Isrc \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGPF_VERSION=\"$(VERSION)\" $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Isrc \
            -include src/util/banned.h -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
 LDFLAGS += $(SANFLAGS)

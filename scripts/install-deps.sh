@@ -6,10 +6,10 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang
   libsqlite3-dev sqlite3
-  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libcmocka-dev
   openssh-server openssh-client bubblewrap
-  curl procps iproute2
+  curl procps iproute2 jq
 )
 
 missing=()

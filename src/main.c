@@ -1,7 +1,110 @@
-/* Placeholder main, replaced by the dispatcher. */
+/* The one main(): dispatches `serve`, `agent` and the CLI verbs. Only main() exits. */
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "api/serve.h"
+#include "cli/cli.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/log.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
 {
-    puts("gpufleet");
-    return 0;
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Loads a daemon's configuration; returns -1 to go on, or an exit code. */
+static int load_config(const char *verb, const gpf_cfg_opt *opts, void *cfg, int argc, char **argv,
+                       const char *log_level)
+{
+    int dump = 0, help = 0;
+    gpf_error err = {0};
+    if (gpf_config_load(opts, cfg, argc, argv, &dump, &help, &err) != 0) {
+        fprintf(stderr, "gpufleet %s: %s\n", verb, gpf_error_msg(&err));
+        return 2;
+    }
+    gpf_buf b = {0};
+    if (help) {
+        gpf_buf_printf(&b, "usage: gpufleet %s [options]\n\noptions (also GPUFLEET_<NAME> environment variables):\n", verb);
+        gpf_config_usage(opts, &b);
+    } else if (dump) {
+        gpf_config_dump(opts, cfg, &b);
+    }
+    if (help || dump) {
+        fputs(gpf_buf_cstr(&b), stdout);
+        gpf_buf_clear(&b);
+        return 0;
+    }
+    int lvl = gpf_log_parse_level(log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "gpufleet %s: log-level must be debug, info, warn or error\n", verb);
+        return 2;
+    }
+    gpf_log_set_level((gpf_log_level)lvl);
+    return -1;
+}
+
+static const char *self_exe(char *buf, size_t size, const char *argv0)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0)
+        return argv0;
+    buf[n] = '\0';
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    char self[4096];
+    gpf_error err = {0};
+    if (argc >= 2 && !strcmp(argv[1], "serve")) {
+        gpf_serve_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        /* cfg.log_level is read after the table filled it */
+        int rc = load_config("serve", gpf_serve_options, &cfg, argc - 2, argv + 2, cfg.log_level);
+        if (rc >= 0)
+            return rc;
+        install_signals();
+        if (gpf_serve_run(&cfg, &stop_flag, self_exe(self, sizeof self, argv[0]), &err) != 0) {
+            fprintf(stderr, "gpufleet serve: %s\n", gpf_error_msg(&err));
+            return 1;
+        }
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "agent")) {
+        gpf_agent_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        /* cfg.log_level is read after the table filled it */
+        int rc = load_config("agent", gpf_agent_options, &cfg, argc - 2, argv + 2, cfg.log_level);
+        if (rc >= 0)
+            return rc;
+        install_signals();
+        if (gpf_agent_run(&cfg, &stop_flag, &err) != 0) {
+            fprintf(stderr, "gpufleet agent: %s\n", gpf_error_msg(&err));
+            return 1;
+        }
+        return 0;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
+        printf("gpufleet %s\n", GPF_VERSION);
+        return 0;
+    }
+    return gpf_cli_main(argc, argv);
 }

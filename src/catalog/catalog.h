@@ -59,6 +59,8 @@ typedef struct gpf_vgpu_type {
     int64_t framebuffer_mib;
     int max_per_gpu;
     int max_per_gpu_mixed;   /* 0 unknown / n.a. */
+    char mig_profile[32];    /* mig-backed: the GI profile name ("3g.40gb"); "" otherwise */
+    int mig_compute_slices;  /* mig-backed: its compute slices; 0 otherwise */
 } gpf_vgpu_type;
 
 typedef struct gpf_catalog gpf_catalog;

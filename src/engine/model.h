@@ -167,6 +167,7 @@ typedef struct gpf_pod {
     int64_t created_ms;
     int64_t started_ms;         /* became running */
     int64_t stopped_ms;         /* reached a final state */
+    char ssh_pubkey[GPF_PUBKEY_MAX]; /* the key the pod accepts (fixed at launch) */
 } gpf_pod;
 
 /* ---- usage ------------------------------------------------------------ */
@@ -185,5 +186,39 @@ typedef struct gpf_usage {
     int64_t start_ms;
     int64_t end_ms;             /* 0 while open */
 } gpf_usage;
+
+/* ---- requests and reports shared by the engine and the API ------------- */
+
+/* Extra figures the engine knows about a host's ledger, shown next to the record. */
+typedef struct gpf_host_usage {
+    int cpus_used;
+    int64_t memory_used_mib;
+    int gpu_allocated_milli[GPF_MAX_HOST_GPUS]; /* per GPU, 0..1000 */
+    int gpu_mig_used_slots[GPF_MAX_HOST_GPUS];  /* per GPU, number of used memory slots */
+} gpf_host_usage;
+
+/* A pod launch request (POST /v1/pods). */
+typedef struct gpf_launch_req {
+    char sku[GPF_ID_MAX];
+    char project[GPF_ID_MAX];         /* "" when absent */
+    char ssh_pubkey[GPF_PUBKEY_MAX];  /* "" when absent */
+} gpf_launch_req;
+
+/* One pod in an agent heartbeat. */
+typedef struct gpf_agent_pod_report {
+    char id[GPF_ID_MAX];
+    gpf_pod_state state;
+} gpf_agent_pod_report;
+
+/* An agent's report on one pod. */
+typedef struct gpf_agent_pod_status {
+    gpf_pod_state state;
+    char message[GPF_TEXT_MAX];
+    int ssh_port;
+    char ssh_user[GPF_ID_MAX];
+    char device_ids[GPF_TEXT_MAX];
+    gpf_isolation isolation;
+    int has_isolation;
+} gpf_agent_pod_status;
 
 #endif

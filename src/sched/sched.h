@@ -13,6 +13,14 @@
 #include "engine/model.h"
 #include "util/error.h"
 
+/* One MIG GPU instance booked on a GPU. */
+typedef struct gpf_sched_mig {
+    int profile_id;               /* gi_profile_id */
+    int start;                    /* placement start in memory slots */
+    int size;                     /* placement size in memory slots */
+    int compute_slices;           /* of the profile, so the ledger needs no catalog lookup */
+} gpf_sched_mig;
+
 typedef struct gpf_sched_gpu {
     char uuid[GPF_UUID_MAX];
     int index;
@@ -23,7 +31,8 @@ typedef struct gpf_sched_gpu {
     /* ledger */
     int whole_taken;              /* 1 when a whole-GPU slice holds it */
     uint32_t mig_slots_used;      /* bitmap of occupied memory slots */
-    int mig_instances;            /* MIG instances placed */
+    int mig_instances;            /* MIG instances placed (== number of entries in mig[]) */
+    gpf_sched_mig mig[GPF_MIG_MAX_PLACEMENTS]; /* booked instances, sorted by start; unused entries zero */
     int share_milli_used;         /* sum of shares, <= 1000 */
     int64_t share_memory_used_mib;
     int shares;                   /* number of share slices */
@@ -70,11 +79,14 @@ int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
 /* Books a placement into the ledger (also used to restore placements at start-up).
  * Refuses with GPF_ENOCAPACITY, changing nothing, if it overlaps what is booked. */
 int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err);
-/* Returns a booked placement's capacity; releasing exactly restores the prior state. */
+/* Returns a booked placement's capacity; releasing exactly restores the prior state.
+ * GPF_EINVAL, changing nothing, when the placement is not booked. */
 int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err);
 
 /* GPU-equivalents of a slice in thousandths: whole = 1000*count; MIG = 1000 *
- * compute_slices / the model's full compute slices (1g on H100 = 142); share = share_milli. */
+ * compute_slices / the model's full compute slices (1g on H100 = 142); share = share_milli;
+ * vGPU = 1000 / max_per_gpu (MIG-backed: as its MIG profile). GPF_EINVAL when the slice is
+ * out of range or the catalog does not know its profile for model. */
 int gpf_sched_gpu_milli(const gpf_catalog *cat, const gpf_gpu_model *model, const gpf_slice_spec *s);
 
 #endif

@@ -22,6 +22,21 @@ int gpf_store_open(const char *path, gpf_store **out, gpf_error *err);
 void gpf_store_close(gpf_store *s); /* accepts NULL */
 int gpf_store_schema_version(gpf_store *s); /* highest applied migration, <0 on error */
 
+/* Schema migrations: numbered (strictly ascending, > 0), each applied once, in its own
+ * transaction, and recorded in the schema_migrations table. Opening a database whose
+ * version is higher than the last one in the list fails with GPF_ESTORE. */
+typedef struct gpf_store_migration {
+    int version;
+    const char *name;  /* short description, recorded with the version */
+    const char *sql;   /* one or more statements */
+} gpf_store_migration;
+
+/* The built-in list that gpf_store_open applies (static storage); *n gets its length. */
+const gpf_store_migration *gpf_store_migrations(size_t *n);
+/* gpf_store_open with another list (tests, tools); list is only read during the call. */
+int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_t n, gpf_store **out,
+                        gpf_error *err);
+
 /* Transactions group several writes into one durable commit (nesting not supported). */
 int gpf_store_begin(gpf_store *s, gpf_error *err);
 int gpf_store_commit(gpf_store *s, gpf_error *err);

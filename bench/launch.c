@@ -1,0 +1,307 @@
+/* bench/launch: launch-to-first-SSH-command latency on the demo fleet.
+ *
+ * Starts `gpufleet serve --demo` (real control plane, three real agents with the
+ * process runtime: bubblewrap + per-pod sshd) in a temporary state directory, then
+ * measures, per pod, the time from POST /v1/pods until `ssh … true` inside the pod
+ * has returned. Runs N sequential launches (concurrency 1) and R rounds of C
+ * concurrent launches (default 20). Prints p50/p90/p99/max. Never fails on a time:
+ * the targets (p50 < 500 ms, p99 < 1.5 s) are printed next to the figures.
+ *
+ *   build/bench/launch [--gpufleet build/gpufleet] [--sku h100-1g10] [--seq 20]
+ *                      [--concurrent 20] [--rounds 3]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/httpc.h"
+#include "util/timeutil.h"
+
+static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share";
+
+typedef struct job {
+    double ms;
+    int ok;
+    char pod[64];
+    char err[256];
+} job;
+
+static int run_ssh(const char *user, const char *host, int port)
+{
+    char portbuf[16];
+    snprintf(portbuf, sizeof portbuf, "%d", port);
+    char target[256];
+    snprintf(target, sizeof target, "%s@%s", user, host);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", 2);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("ssh", "ssh", "-i", g_key, "-p", portbuf, "-o", "StrictHostKeyChecking=no", "-o",
+               "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", target, "true",
+               (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static void *launch_one(void *arg)
+{
+    job *j = arg;
+    gpf_httpc *c = NULL;
+    gpf_error err = {0};
+    json_t *resp = NULL, *body = json_pack("{s:s}", "sku", g_sku);
+    int status = 0;
+    int64_t t0 = gpf_mono_us();
+    if (gpf_httpc_new(g_url, g_token, &c, &err) != 0 ||
+        gpf_httpc_request(c, "POST", "/v1/pods", body, &status, &resp, &err) != 0) {
+        snprintf(j->err, sizeof j->err, "launch: %s", gpf_error_msg(&err));
+        goto out;
+    }
+    snprintf(j->pod, sizeof j->pod, "%s", json_string_value(json_object_get(resp, "id")));
+    json_decref(resp);
+    resp = NULL;
+    char path[160];
+    snprintf(path, sizeof path, "/v1/pods/%s?wait=running&timeout_ms=20000", j->pod);
+    if (gpf_httpc_request(c, "GET", path, NULL, &status, &resp, &err) != 0) {
+        snprintf(j->err, sizeof j->err, "wait: %s", gpf_error_msg(&err));
+        goto out;
+    }
+    json_t *ssh = json_object_get(resp, "ssh");
+    if (!json_is_object(ssh)) {
+        snprintf(j->err, sizeof j->err, "pod %s is %s: %s", j->pod, json_string_value(json_object_get(resp, "state")),
+                 json_string_value(json_object_get(resp, "reason")));
+        goto out;
+    }
+    int rc = run_ssh(json_string_value(json_object_get(ssh, "user")), json_string_value(json_object_get(ssh, "host")),
+                     (int)json_integer_value(json_object_get(ssh, "port")));
+    if (rc != 0) {
+        snprintf(j->err, sizeof j->err, "ssh exited %d", rc);
+        goto out;
+    }
+    j->ms = (double)(gpf_mono_us() - t0) / 1000.0;
+    j->ok = 1;
+out:
+    json_decref(body);
+    json_decref(resp);
+    gpf_httpc_free(c);
+    return NULL;
+}
+
+static void stop_pods(job *jobs, int n)
+{
+    gpf_httpc *c = NULL;
+    gpf_error err = {0};
+    if (gpf_httpc_new(g_url, g_token, &c, &err) != 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        if (!jobs[i].pod[0])
+            continue;
+        char path[160];
+        json_t *resp = NULL;
+        int status;
+        snprintf(path, sizeof path, "/v1/pods/%s/stop", jobs[i].pod);
+        gpf_httpc_request(c, "POST", path, NULL, &status, &resp, &err);
+        json_decref(resp);
+    }
+    /* wait until the ledger is empty again */
+    for (int tries = 0; tries < 200; tries++) {
+        json_t *resp = NULL;
+        int status;
+        if (gpf_httpc_request(c, "GET", "/v1/pods", NULL, &status, &resp, &err) != 0)
+            break;
+        size_t live = json_array_size(json_object_get(resp, "pods"));
+        json_decref(resp);
+        if (live == 0)
+            break;
+        gpf_sleep_ms(50);
+    }
+    gpf_httpc_free(c);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, int n, double p)
+{
+    if (n == 0)
+        return 0;
+    int idx = (int)(p / 100.0 * (n - 1) + 0.5);
+    return v[idx];
+}
+
+static void report(const char *label, job *jobs, int n)
+{
+    double *v = gpf_calloc((size_t)n, sizeof *v);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        if (jobs[i].ok)
+            v[ok++] = jobs[i].ms;
+        else
+            fprintf(stderr, "  failed: %s\n", jobs[i].err);
+    }
+    qsort(v, (size_t)ok, sizeof *v, cmp_double);
+    printf("%-26s n=%-3d failed=%-2d p50=%7.1f ms  p90=%7.1f ms  p99=%7.1f ms  max=%7.1f ms\n", label, ok, n - ok,
+           pct(v, ok, 50), pct(v, ok, 90), pct(v, ok, 99), ok ? v[ok - 1] : 0.0);
+    gpf_free(v);
+}
+
+static int setup(const char *bin, const char *state)
+{
+    char path[600];
+    pid_t pid = fork();
+    if (pid == 0) {
+        snprintf(path, sizeof path, "%s/serve.log", state);
+        FILE *f = freopen(path, "w", stdout);
+        (void)f;
+        dup2(1, 2);
+        execl(bin, bin, "serve", "--demo", "--listen", "127.0.0.1:0", "--state-dir", state, "--log-level", "warn",
+              "--demo-ssh-port-base", "41000", (char *)NULL);
+        _exit(127);
+    }
+    snprintf(path, sizeof path, "%s/serve.url", state);
+    for (int i = 0; i < 400; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            int got = fgets(g_url, sizeof g_url, f) != NULL;
+            fclose(f);
+            if (got)
+                break;
+        }
+        gpf_sleep_ms(25);
+    }
+    snprintf(path, sizeof path, "%s/demo-admin-token", state);
+    FILE *f = fopen(path, "r");
+    if (!g_url[0] || !f || !fgets(g_token, sizeof g_token, f)) {
+        if (f)
+            fclose(f);
+        fprintf(stderr, "bench/launch: the demo control plane did not start (see %s/serve.log)\n", state);
+        return -1;
+    }
+    fclose(f);
+    g_token[strcspn(g_token, "\r\n")] = '\0';
+    return pid;
+}
+
+int main(int argc, char **argv)
+{
+    const char *bin = "build/gpufleet";
+    int seq = 20, conc = 20, rounds = 3;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--gpufleet"))
+            bin = argv[i + 1];
+        else if (!strcmp(argv[i], "--sku"))
+            snprintf(g_sku, sizeof g_sku, "%s", argv[i + 1]);
+        else if (!strcmp(argv[i], "--seq"))
+            seq = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--concurrent"))
+            conc = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = atoi(argv[i + 1]);
+    }
+    if (seq < 1 || conc < 1 || rounds < 1 || conc > 200) {
+        fprintf(stderr, "usage: launch [--gpufleet BIN] [--sku NAME] [--seq N] [--concurrent N] [--rounds N]\n");
+        return 2;
+    }
+    char state[] = "/tmp/gpufleet-bench.XXXXXX";
+    if (!mkdtemp(state)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(g_key, sizeof g_key, "%s/id_ed25519", state);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ssh-keygen -q -t ed25519 -N '' -f %s", g_key);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench/launch: ssh-keygen failed\n");
+        return 1;
+    }
+    int serve = setup(bin, state);
+    if (serve < 0)
+        return 1;
+    /* Admin's key, and a small share SKU that any demo GPU can take many of. */
+    gpf_httpc *c = NULL;
+    gpf_error err = {0};
+    int status;
+    json_t *resp = NULL;
+    char pub[1024] = "", keypath[600];
+    snprintf(keypath, sizeof keypath, "%s.pub", g_key);
+    FILE *kf = fopen(keypath, "r");
+    if (kf) {
+        if (!fgets(pub, sizeof pub, kf))
+            pub[0] = '\0';
+        fclose(kf);
+    }
+    pub[strcspn(pub, "\r\n")] = '\0';
+    gpf_httpc_new(g_url, g_token, &c, &err);
+    json_t *b = json_pack("{s:s}", "ssh_pubkey", pub);
+    gpf_httpc_request(c, "PATCH", "/v1/users/admin", b, &status, &resp, &err);
+    json_decref(b);
+    json_decref(resp);
+    resp = NULL;
+    if (!strcmp(g_sku, "bench-share")) {
+        b = json_pack("{s:s, s:{s:s, s:i}, s:i, s:i}", "name", "bench-share", "slice", "kind", "share", "share_milli",
+                      40, "cpus", 1, "memory_mib", 512);
+        gpf_httpc_request(c, "POST", "/v1/skus", b, &status, &resp, &err);
+        json_decref(b);
+        json_decref(resp);
+    }
+    gpf_httpc_free(c);
+
+    /* Wait for the three demo agents. */
+    for (int i = 0; i < 200; i++) {
+        gpf_httpc_new(g_url, g_token, &c, &err);
+        resp = NULL;
+        size_t n = 0;
+        if (gpf_httpc_request(c, "GET", "/v1/hosts", NULL, &status, &resp, &err) == 0)
+            n = json_array_size(json_object_get(resp, "hosts"));
+        json_decref(resp);
+        gpf_httpc_free(c);
+        if (n >= 3)
+            break;
+        gpf_sleep_ms(50);
+    }
+
+    printf("bench/launch: launch-to-first-SSH-command on the demo fleet (sku %s, process runtime)\n", g_sku);
+    printf("target: p50 < 500 ms, p99 < 1500 ms (commercial self-service platforms advertise ~30 s)\n");
+    job *jobs = gpf_calloc((size_t)(seq > conc * rounds ? seq : conc * rounds), sizeof *jobs);
+    for (int i = 0; i < seq; i++) {
+        launch_one(&jobs[i]);
+        stop_pods(&jobs[i], 1);
+    }
+    report("1 at a time", jobs, seq);
+    memset(jobs, 0, sizeof *jobs * (size_t)seq);
+    pthread_t *th = gpf_calloc((size_t)conc, sizeof *th);
+    for (int r = 0; r < rounds; r++) {
+        job *base = jobs + r * conc;
+        for (int i = 0; i < conc; i++)
+            pthread_create(&th[i], NULL, launch_one, &base[i]);
+        for (int i = 0; i < conc; i++)
+            pthread_join(th[i], NULL);
+        stop_pods(base, conc);
+    }
+    char label[64];
+    snprintf(label, sizeof label, "%d concurrent (x%d rounds)", conc, rounds);
+    report(label, jobs, conc * rounds);
+    gpf_free(th);
+    gpf_free(jobs);
+    kill(serve, SIGTERM);
+    waitpid(serve, NULL, 0);
+    snprintf(cmd, sizeof cmd, "pkill -9 -f '%s/' ; rm -rf '%s'", state, state);
+    if (system(cmd) != 0) {
+        /* best effort */
+    }
+    return 0;
+}

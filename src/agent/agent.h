@@ -1,0 +1,33 @@
+/* `gpufleet agent`: registers the host with the control plane, heartbeats, takes
+ * commands by long poll, runs pods through a runtime, and reports their state. */
+#ifndef GPF_AGENT_AGENT_H
+#define GPF_AGENT_AGENT_H
+
+#include <signal.h>
+
+#include "util/config.h"
+#include "util/error.h"
+
+typedef struct gpf_agent_config {
+    char server[256];
+    char join_token[128];
+    char state_dir[512];
+    char backend[16];
+    char fake_fleet[512];
+    char host_id[64];
+    char address[128];
+    char runtime[16];
+    long long ssh_port_min;
+    long long ssh_port_max;
+    char bwrap[256];
+    char sshd[256];
+    char log_level[16];
+} gpf_agent_config;
+
+extern const gpf_cfg_opt gpf_agent_options[];
+
+/* Runs until *stop becomes non-zero. Returns 0, or an error that prevents starting
+ * (bad fixture, runtime cannot open). Network failures are retried, never fatal. */
+int gpf_agent_run(const gpf_agent_config *cfg, volatile sig_atomic_t *stop, gpf_error *err);
+
+#endif

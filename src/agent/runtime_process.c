@@ -1,0 +1,830 @@
+/* The process pod runtime: every pod is a real OpenSSH sshd on its own port, accepting
+ * only the pod's public key, with the slice's device ids in the session environment.
+ *
+ * With bubblewrap the sshd runs in its own pid namespace with a private home directory
+ * bound over the login user's home; without it (no bwrap, or the kernel refuses the
+ * namespaces) sshd runs as a plain process and the pod's status message says so.
+ * GPU device binding and cgroups are not enforced yet: isolation is "soft" either way.
+ *
+ * Pods are detached from the agent (own session, not the agent's children), so they
+ * survive an agent restart; their pid, port and message live in a state file under
+ * state_dir/pods/<id>/ and a runtime opened later on the same state_dir re-adopts them.
+ *
+ * Layout under state_dir:
+ *   ssh_host_ed25519_key(.pub)      one host key for every pod (generated once)
+ *   pods/<id>/sshd_config           generated
+ *   pods/<id>/authorized_keys       exactly the pod's key
+ *   pods/<id>/home/                 the pod's home directory
+ *   pods/<id>/sshd.log              sshd's own log (-e)
+ *   pods/<id>/state                 pid, start time, boot id, port, user, isolation, message */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/runtime.h"
+#include "agent/runtime_int.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+
+#define MSG_BWRAP "bubblewrap sandbox (pid namespace, private home)"
+#define KILL_TIMEOUT_MS 3000
+#define START_ATTEMPTS 3
+#define SSH_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct ppod {
+    char id[GPF_ID_MAX];
+    pid_t pid;                    /* the pod's root process; 0 when unknown */
+    unsigned long long start;     /* its start time (pid reuse guard) */
+    gpf_pod_status st;            /* port, user, isolation, message */
+} ppod;
+
+typedef struct proc_rt {
+    char *pods_dir;
+    char *host_key;
+    char *listen;
+    char *sshd;
+    char *bwrap;                  /* NULL when pods run as plain processes */
+    int port_min, port_max, next_port, timeout_ms;
+    struct sockaddr_storage bind_addr, conn_addr;
+    socklen_t addr_len;
+    int is_root;
+    char user[GPF_ID_MAX];
+    char home[PATH_MAX];
+    char mode_msg[GPF_TEXT_MAX];
+    char boot_id[64];
+    ppod *pods;
+    int n, cap;
+} proc_rt;
+
+/* ---- validation ----------------------------------------------------- */
+
+static int name_ok(const char *s)
+{
+    size_t n = strnlen(s, GPF_ID_MAX);
+    if (n == 0 || n >= GPF_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Safe inside a double-quoted sshd_config token: printable, no quote, backslash or '%'. */
+static int cfg_text_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\' || *s == '%')
+            return 0;
+    return 1;
+}
+
+static int charset_ok(const char *s, const char *extra)
+{
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(extra, c)))
+            return 0;
+    }
+    return 1;
+}
+
+static int pubkey_ok(const char *k)
+{
+    size_t n = strnlen(k, GPF_PUBKEY_MAX);
+    if (n == 0 || n >= GPF_PUBKEY_MAX)
+        return 0;
+    if (strncmp(k, "ssh-", 4) && strncmp(k, "ecdsa-", 6) && strncmp(k, "sk-", 3))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
+            return 0;
+    return strchr(k, ' ') != NULL; /* "type base64 [comment]" */
+}
+
+static const char *const RESERVED_ENV[] = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "GPUFLEET_POD_ID", "HOME",
+                                           "PATH", "USER", "LOGNAME", "SHELL", NULL};
+
+/* Appends the SKU's "K=V;K2=V2" to the SetEnv line, validating every entry. */
+static int append_sku_env(gpf_buf *b, const char *env, gpf_error *err)
+{
+    const char *p = env;
+    while (*p) {
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0) {
+            char entry[GPF_TEXT_MAX];
+            if (len >= sizeof entry)
+                return gpf_error_set(err, GPF_EINVAL, "environment entry too long");
+            memcpy(entry, p, len);
+            entry[len] = '\0';
+            char *eq = strchr(entry, '=');
+            if (!eq || eq == entry)
+                return gpf_error_set(err, GPF_EINVAL, "environment entry '%.60s' is not KEY=VALUE", entry);
+            *eq = '\0';
+            if (!charset_ok(entry, "_") || (entry[0] >= '0' && entry[0] <= '9'))
+                return gpf_error_set(err, GPF_EINVAL, "environment name '%.60s' is not a valid name", entry);
+            for (int i = 0; RESERVED_ENV[i]; i++)
+                if (!strcmp(entry, RESERVED_ENV[i]))
+                    return gpf_error_set(err, GPF_EINVAL, "environment name %s is set by the runtime", entry);
+            if (!cfg_text_ok(eq + 1))
+                return gpf_error_set(err, GPF_EINVAL,
+                                     "environment value of %.60s has a quote, backslash, '%%' or control character",
+                                     entry);
+            gpf_buf_printf(b, " \"%s=%s\"", entry, eq + 1);
+        }
+        p += len;
+        if (*p == ';')
+            p++;
+    }
+    return 0;
+}
+
+/* ---- small file helpers --------------------------------------------- */
+
+static int path_join(char *out, size_t size, const char *a, const char *b, const char *c)
+{
+    int n = snprintf(out, size, "%s%s%s%s%s", a, b ? "/" : "", b ? b : "", c ? "/" : "", c ? c : "");
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *data, mode_t mode, gpf_error *err)
+{
+    char ebuf[128];
+    int rc = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return gpf_error_set(err, GPF_EIO, "cannot create %s: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
+    size_t len = strlen(data), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = gpf_error_set(err, GPF_EIO, "cannot write %s: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0 && rc == 0)
+        rc = gpf_error_set(err, GPF_EIO, "cannot write %s", path);
+    return rc;
+}
+
+static int read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t r = read(fd, buf + len, size - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return 0;
+}
+
+static int mkdir_ok(const char *path, mode_t mode)
+{
+    return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* ---- pod table and state files -------------------------------------- */
+
+static int find_pod(const proc_rt *r, const char *id)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->pods[i].id, id))
+            return i;
+    return -1;
+}
+
+static ppod *add_pod(proc_rt *r, const char *id)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->pods = gpf_reallocarray(r->pods, (size_t)r->cap, sizeof *r->pods);
+    }
+    ppod *p = &r->pods[r->n++];
+    memset(p, 0, sizeof *p);
+    gpf_strlcpy(p->id, id, sizeof p->id);
+    return p;
+}
+
+static void drop_pod(proc_rt *r, int i)
+{
+    r->pods[i] = r->pods[r->n - 1];
+    r->n--;
+}
+
+static int pod_alive(const ppod *p)
+{
+    return p->pid > 0 && gpf_rtsys_alive(p->pid, p->start);
+}
+
+static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    if (path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0)
+        return gpf_error_set(err, GPF_EINVAL, "state path too long");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    gpf_buf b = {0};
+    gpf_buf_printf(&b, "pid=%d\nstart=%llu\nboot_id=%s\nport=%d\nssh_user=%s\nisolation=%s\nmessage=%s\n", (int)p->pid,
+                   p->start, r->boot_id, p->st.ssh_port, p->st.ssh_user, gpf_isolation_name(p->st.isolation),
+                   p->st.message);
+    int rc = write_file(tmp, gpf_buf_cstr(&b), 0600, err);
+    gpf_buf_clear(&b);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = gpf_error_set(err, GPF_EIO, "cannot rename %s", tmp);
+    return rc;
+}
+
+/* Loads a pod's state file; a pod from another boot or with no readable state keeps
+ * pid 0 (not running) so that stop can still clean it up. */
+static void load_state(proc_rt *r, ppod *p)
+{
+    char path[PATH_MAX], buf[2048], boot[64] = "";
+    if (path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0 || read_text(path, buf, sizeof buf) != 0)
+        return;
+    long long pid = 0;
+    unsigned long long start = 0;
+    int port = 0;
+    gpf_pod_status st;
+    memset(&st, 0, sizeof st);
+    st.isolation = GPF_ISO_SOFT;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *v = eq + 1;
+        if (!strcmp(line, "pid"))
+            pid = strtoll(v, NULL, 10);
+        else if (!strcmp(line, "start"))
+            start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "boot_id"))
+            gpf_strlcpy(boot, v, sizeof boot);
+        else if (!strcmp(line, "port"))
+            port = (int)strtol(v, NULL, 10);
+        else if (!strcmp(line, "ssh_user"))
+            gpf_strlcpy(st.ssh_user, v, sizeof st.ssh_user);
+        else if (!strcmp(line, "isolation")) {
+            int iso = gpf_isolation_parse(v);
+            st.isolation = iso >= 0 ? (gpf_isolation)iso : GPF_ISO_SOFT;
+        } else if (!strcmp(line, "message"))
+            gpf_strlcpy(st.message, v, sizeof st.message);
+    }
+    if (pid <= 1 || pid > INT_MAX || port < 1 || port > 65535 || strcmp(boot, r->boot_id) != 0)
+        return;
+    p->pid = (pid_t)pid;
+    p->start = start;
+    st.ssh_port = port;
+    p->st = st;
+}
+
+static void adopt_pods(proc_rt *r)
+{
+    DIR *d = opendir(r->pods_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!name_ok(de->d_name) || find_pod(r, de->d_name) >= 0)
+            continue;
+        load_state(r, add_pod(r, de->d_name));
+    }
+    closedir(d);
+}
+
+/* ---- starting a pod ------------------------------------------------- */
+
+static int port_known(const proc_rt *r, int port)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->pods[i].st.ssh_port == port)
+            return 1;
+    return 0;
+}
+
+static int pick_port(proc_rt *r)
+{
+    int span = r->port_max - r->port_min + 1;
+    for (int k = 0; k < span; k++) {
+        int port = r->port_min + (r->next_port - r->port_min + k) % span;
+        if (port_known(r, port) || !gpf_rtsys_port_free(&r->bind_addr, r->addr_len, port))
+            continue;
+        r->next_port = port + 1 > r->port_max ? r->port_min : port + 1;
+        return port;
+    }
+    return 0;
+}
+
+/* Where sshd finds its files: inside the sandbox they are bound read-only into a
+ * private tmpfs (the login home is replaced, and the state dir may live under it). */
+static const char *inner_dir(const proc_rt *r)
+{
+    if (!r->bwrap)
+        return NULL;
+    return r->is_root ? "/run/sshd/gpufleet" : "/run/gpufleet";
+}
+
+static void write_config(const proc_rt *r, const char *id, int port, const char *keys_path, const char *home_path,
+                         const char *setenv, gpf_buf *b)
+{
+    const char *inner = inner_dir(r);
+    gpf_buf_printf(b, "# gpufleet pod %s: generated by the agent, rewritten on every start\n", id);
+    gpf_buf_printf(b, "Port %d\nListenAddress %s\nAddressFamily any\n", port, r->listen);
+    if (inner)
+        gpf_buf_printf(b, "HostKey \"%s/ssh_host_ed25519_key\"\nAuthorizedKeysFile \"%s/authorized_keys\"\n", inner,
+                       inner);
+    else
+        gpf_buf_printf(b, "HostKey \"%s\"\nAuthorizedKeysFile \"%s\"\n", r->host_key, keys_path);
+    gpf_buf_printf(b, "AllowUsers %s\n", r->user);
+    gpf_buf_puts(b, "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                    "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile none\nPrintMotd no\n"
+                    "X11Forwarding no\nSubsystem sftp internal-sftp\n");
+    gpf_buf_printf(b, "SetEnv%s", setenv);
+    if (!inner)
+        gpf_buf_printf(b, " \"HOME=%s\"", home_path);
+    gpf_buf_puts(b, "\n");
+}
+
+static int home_bindable(const proc_rt *r)
+{
+    struct stat st;
+    return r->home[0] == '/' && r->home[1] != '\0' && stat(r->home, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* One attempt to bring the pod up on a fresh port. *port_clash is set when sshd lost
+ * the port to someone else between the probe and its bind. */
+static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_pod_status *st, int *port_clash,
+                  gpf_error *err)
+{
+    char dir[PATH_MAX], home[PATH_MAX], cfg[PATH_MAX], keys[PATH_MAX], logp[PATH_MAX], ebuf[128];
+    char env_id[GPF_ID_MAX + 32], icfg[128], ikeys[128], ihost[128];
+    gpf_buf conf = {0}, line = {0};
+    int rc = 0, log_fd = -1, pi = -1;
+    *port_clash = 0;
+    if (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) || path_join(home, sizeof home, dir, "home", NULL) ||
+        path_join(cfg, sizeof cfg, dir, "sshd_config", NULL) || path_join(keys, sizeof keys, dir, "authorized_keys", NULL) ||
+        path_join(logp, sizeof logp, dir, "sshd.log", NULL)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
+        goto out;
+    }
+    if (mkdir_ok(dir, 0700) != 0 || mkdir_ok(home, 0700) != 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot create %s: %s", dir, strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    gpf_buf_printf(&line, "%s\n", spec->ssh_pubkey);
+    if ((rc = write_file(keys, gpf_buf_cstr(&line), 0600, err)) != 0)
+        goto out;
+    int port = pick_port(r);
+    if (port == 0) {
+        rc = gpf_error_set(err, GPF_ENOCAPACITY, "no free sshd port in %d-%d", r->port_min, r->port_max);
+        goto out;
+    }
+    write_config(r, spec->id, port, keys, home, setenv, &conf);
+    if ((rc = write_file(cfg, gpf_buf_cstr(&conf), 0600, err)) != 0)
+        goto out;
+    log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (log_fd < 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot create %s: %s", logp, strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+
+    char *argv[48];
+    int a = 0;
+    const char *inner = inner_dir(r);
+    if (inner) {
+        snprintf(icfg, sizeof icfg, "%s/sshd_config", inner);
+        snprintf(ikeys, sizeof ikeys, "%s/authorized_keys", inner);
+        snprintf(ihost, sizeof ihost, "%s/ssh_host_ed25519_key", inner);
+        argv[a++] = r->bwrap;
+        argv[a++] = "--unshare-pid";
+        argv[a++] = "--bind";
+        argv[a++] = "/";
+        argv[a++] = "/";
+        argv[a++] = "--dev";
+        argv[a++] = "/dev";
+        argv[a++] = "--proc";
+        argv[a++] = "/proc";
+        argv[a++] = "--tmpfs";
+        argv[a++] = r->is_root ? "/run/sshd" : "/run";
+        if (home_bindable(r)) {
+            argv[a++] = "--bind";
+            argv[a++] = home;
+            argv[a++] = r->home;
+        }
+        argv[a++] = "--ro-bind";
+        argv[a++] = cfg;
+        argv[a++] = icfg;
+        argv[a++] = "--ro-bind";
+        argv[a++] = keys;
+        argv[a++] = ikeys;
+        argv[a++] = "--ro-bind";
+        argv[a++] = r->host_key;
+        argv[a++] = ihost;
+    }
+    argv[a++] = r->sshd;
+    argv[a++] = "-D";
+    argv[a++] = "-e";
+    argv[a++] = "-f";
+    argv[a++] = inner ? icfg : cfg;
+    argv[a] = NULL;
+    snprintf(env_id, sizeof env_id, "GPUFLEET_POD_ID=%s", spec->id);
+    char *envp[] = {SSH_PATH, env_id, NULL};
+
+    pid_t pid = 0;
+    if ((rc = gpf_rtsys_spawn_detached(argv, envp, log_fd, &pid, err)) != 0)
+        goto out;
+    ppod *p = add_pod(r, spec->id);
+    pi = r->n - 1;
+    gpf_rtsys_proc pr;
+    p->pid = pid;
+    p->start = gpf_rtsys_proc_read(pid, &pr) == 0 ? pr.start : 0;
+    p->st.ssh_port = port;
+    gpf_strlcpy(p->st.ssh_user, r->user, sizeof p->st.ssh_user);
+    p->st.isolation = GPF_ISO_SOFT;
+    gpf_strlcpy(p->st.message, r->mode_msg, sizeof p->st.message);
+    if ((rc = save_state(r, p, err)) != 0)
+        goto out;
+
+    int64_t deadline = gpf_mono_ms() + r->timeout_ms;
+    for (;;) {
+        int64_t left = deadline - gpf_mono_ms();
+        int banner =
+            gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, port, left < 250 ? (int)(left > 0 ? left : 1) : 250);
+        int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
+        if (banner && alive)
+            break;
+        if (!alive || gpf_mono_ms() >= deadline) {
+            char tail[160];
+            gpf_rtsys_log_tail(logp, 3, tail, sizeof tail);
+            *port_clash = strstr(tail, "Address already in use") != NULL;
+            rc = gpf_error_set(err, GPF_EIO, "sshd of pod %s %s: %s", spec->id,
+                               alive ? "did not answer in time" : "exited", tail[0] ? tail : "(no log)");
+            goto out;
+        }
+        gpf_sleep_ms(5);
+    }
+    p->st.running = 1;
+    if (st)
+        *st = p->st;
+out:
+    if (log_fd >= 0)
+        close(log_fd);
+    if (rc != 0) {
+        /* Leave nothing behind: no process, no directory, no table entry. */
+        if (pi >= 0) {
+            gpf_rtsys_kill_pod(r->pods[pi].pid, r->pods[pi].start, spec->id, KILL_TIMEOUT_MS, NULL);
+            drop_pod(r, pi);
+        }
+        gpf_rtsys_rm_rf(dir, NULL);
+    }
+    gpf_buf_clear(&conf);
+    gpf_buf_clear(&line);
+    return rc;
+}
+
+/* Kills a pod's processes and removes its directory and table entry. */
+static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
+{
+    char dir[PATH_MAX];
+    int i = find_pod(r, id), rc;
+    pid_t pid = i >= 0 ? r->pods[i].pid : 0;
+    unsigned long long start = i >= 0 ? r->pods[i].start : 0;
+    if (path_join(dir, sizeof dir, r->pods_dir, id, NULL) != 0)
+        return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
+    if ((rc = gpf_rtsys_kill_pod(pid, start, id, KILL_TIMEOUT_MS, err)) != 0)
+        return rc;
+    if ((rc = gpf_rtsys_rm_rf(dir, err)) != 0)
+        return rc;
+    if (i >= 0)
+        drop_pod(r, i);
+    return 0;
+}
+
+static int proc_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err)
+{
+    gpf_buf env = {0};
+    int rc = 0;
+    if (!rt || !spec)
+        return gpf_error_set(err, GPF_EINVAL, "start: no runtime or pod spec");
+    proc_rt *r = rt->priv;
+    if (!name_ok(spec->id)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "pod id '%.63s' is not a valid name", spec->id);
+        goto out;
+    }
+    if (!pubkey_ok(spec->ssh_pubkey)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "pod %s: ssh_pubkey is not one OpenSSH public key line", spec->id);
+        goto out;
+    }
+    if (strnlen(spec->device_ids, GPF_TEXT_MAX) >= GPF_TEXT_MAX || !charset_ok(spec->device_ids, "-,:/._")) {
+        rc = gpf_error_set(err, GPF_EINVAL, "pod %s: device ids have invalid characters", spec->id);
+        goto out;
+    }
+    if (strnlen(spec->env, GPF_TEXT_MAX) >= GPF_TEXT_MAX) {
+        rc = gpf_error_set(err, GPF_EINVAL, "pod %s: environment too long", spec->id);
+        goto out;
+    }
+    gpf_buf_printf(&env, " \"CUDA_VISIBLE_DEVICES=%s\" \"NVIDIA_VISIBLE_DEVICES=%s\" \"GPUFLEET_POD_ID=%s\"",
+                   spec->device_ids, spec->device_ids[0] ? spec->device_ids : "void", spec->id);
+    if ((rc = append_sku_env(&env, spec->env, err)) != 0)
+        goto out;
+
+    int i = find_pod(r, spec->id);
+    if (i >= 0 && pod_alive(&r->pods[i])) {
+        if (st) {
+            *st = r->pods[i].st;
+            st->running = 1;
+        }
+        goto out;
+    }
+    /* A dead or half-started leftover: clear it before starting afresh. */
+    char dir[PATH_MAX];
+    struct stat sb;
+    if ((i >= 0 || (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) == 0 && lstat(dir, &sb) == 0)) &&
+        (rc = cleanup_pod(r, spec->id, err)) != 0)
+        goto out;
+    int clash = 0;
+    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+        gpf_error_clear(err);
+        rc = launch(r, spec, gpf_buf_cstr(&env), st, &clash, err);
+        if (rc == 0 || !clash)
+            break;
+    }
+out:
+    gpf_buf_clear(&env);
+    return rc;
+}
+
+/* ---- the other ops -------------------------------------------------- */
+
+static int proc_stop(gpf_runtime *rt, const char *pod_id, gpf_error *err)
+{
+    if (!rt || !pod_id)
+        return gpf_error_set(err, GPF_EINVAL, "stop: no runtime or pod id");
+    if (!name_ok(pod_id))
+        return gpf_error_set(err, GPF_EINVAL, "pod id '%.63s' is not a valid name", pod_id);
+    return cleanup_pod(rt->priv, pod_id, err);
+}
+
+static int proc_status(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st)
+{
+    if (!rt || !pod_id)
+        return 0;
+    proc_rt *r = rt->priv;
+    int i = find_pod(r, pod_id);
+    if (i < 0 || !pod_alive(&r->pods[i]))
+        return 0;
+    if (st) {
+        *st = r->pods[i].st;
+        st->running = 1;
+    }
+    return 1;
+}
+
+static int proc_list(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max)
+{
+    if (!rt || !ids)
+        return 0;
+    proc_rt *r = rt->priv;
+    int n = 0;
+    for (int i = 0; i < r->n && n < max; i++)
+        if (pod_alive(&r->pods[i]))
+            gpf_strlcpy(ids[n++], r->pods[i].id, GPF_ID_MAX);
+    return n;
+}
+
+static void free_priv(proc_rt *r)
+{
+    if (!r)
+        return;
+    gpf_free(r->pods_dir);
+    gpf_free(r->host_key);
+    gpf_free(r->listen);
+    gpf_free(r->sshd);
+    gpf_free(r->bwrap);
+    gpf_free(r->pods);
+    gpf_free(r);
+}
+
+static void proc_close(gpf_runtime *rt)
+{
+    if (!rt)
+        return;
+    free_priv(rt->priv);
+    gpf_free(rt);
+}
+
+static const gpf_runtime_ops PROCESS_OPS = {
+    .name = "process",
+    .start = proc_start,
+    .stop = proc_stop,
+    .status = proc_status,
+    .list = proc_list,
+    .close = proc_close,
+};
+
+/* ---- opening -------------------------------------------------------- */
+
+static int resolve_listen(proc_rt *r, gpf_error *err)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int e = getaddrinfo(r->listen, "22", &hints, &res);
+    if (e != 0 || !res || res->ai_addrlen > sizeof r->bind_addr) {
+        if (res)
+            freeaddrinfo(res);
+        return gpf_error_set(err, GPF_EINVAL, "cannot resolve listen address '%s': %s", r->listen,
+                             e ? gai_strerror(e) : "no address");
+    }
+    memcpy(&r->bind_addr, res->ai_addr, res->ai_addrlen);
+    r->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    /* Readiness is checked over loopback when sshd listens on every address. */
+    r->conn_addr = r->bind_addr;
+    if (r->conn_addr.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&r->conn_addr;
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (r->conn_addr.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&r->conn_addr;
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+            in6->sin6_addr = in6addr_loopback;
+    }
+    return 0;
+}
+
+static int login_user(proc_rt *r, gpf_error *err)
+{
+    struct passwd pw, *res = NULL;
+    char buf[16384];
+    uid_t uid = geteuid();
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+        return gpf_error_set(err, GPF_EUNAVAIL, "uid %u has no passwd entry: sshd cannot log anyone in", (unsigned)uid);
+    if (strlen(pw.pw_name) >= sizeof r->user || !charset_ok(pw.pw_name, "._-") || !cfg_text_ok(pw.pw_dir) ||
+        strlen(pw.pw_dir) >= sizeof r->home)
+        return gpf_error_set(err, GPF_EUNAVAIL, "login user '%.40s' or its home cannot be used in sshd_config",
+                             pw.pw_name);
+    gpf_strlcpy(r->user, pw.pw_name, sizeof r->user);
+    gpf_strlcpy(r->home, pw.pw_dir, sizeof r->home);
+    r->is_root = uid == 0;
+    return 0;
+}
+
+static int ensure_host_key(proc_rt *r, const char *state_dir, gpf_error *err)
+{
+    char tmp[PATH_MAX + 32], tmp_pub[PATH_MAX + 40], pub[PATH_MAX + 8], out[512];
+    int status = 0, rc;
+    if (access(r->host_key, R_OK) == 0)
+        return 0;
+    snprintf(tmp, sizeof tmp, "%s/.host_key.%d", state_dir, (int)getpid());
+    snprintf(tmp_pub, sizeof tmp_pub, "%s.pub", tmp);
+    snprintf(pub, sizeof pub, "%s.pub", r->host_key);
+    unlink(tmp);
+    unlink(tmp_pub);
+    char *argv[] = {"ssh-keygen", "-t", "ed25519", "-N", "", "-q", "-C", "gpufleet-pod-host", "-f", tmp, NULL};
+    char *envp[] = {SSH_PATH, NULL};
+    if ((rc = gpf_rtsys_run(argv, envp, 10000, out, sizeof out, &status, err)) != 0)
+        return rc;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        unlink(tmp);
+        unlink(tmp_pub);
+        return gpf_error_set(err, GPF_EIO, "ssh-keygen failed: %.160s", out);
+    }
+    if (rename(tmp_pub, pub) != 0 || rename(tmp, r->host_key) != 0) {
+        unlink(tmp);
+        unlink(tmp_pub);
+        return gpf_error_set(err, GPF_EIO, "cannot install the pod host key %s", r->host_key);
+    }
+    return 0;
+}
+
+/* Decides between the bubblewrap sandbox and plain processes with one quick probe that
+ * uses the same namespaces and mounts a pod does. */
+static void probe_bwrap(proc_rt *r, const char *bwrap)
+{
+    char reason[160] = "", out[512];
+    if (!bwrap || !bwrap[0]) {
+        gpf_strlcpy(reason, "disabled by configuration", sizeof reason);
+    } else if (bwrap[0] != '/' || access(bwrap, X_OK) != 0) {
+        snprintf(reason, sizeof reason, "no executable at %.120s", bwrap);
+    } else {
+        char *argv[] = {(char *)bwrap, "--unshare-pid", "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                        "--tmpfs", r->is_root ? "/run/sshd" : "/run", "true", NULL};
+        char *envp[] = {SSH_PATH, NULL};
+        int status = 0;
+        gpf_error e = {0};
+        if (gpf_rtsys_run(argv, envp, 5000, out, sizeof out, &status, &e) != 0) {
+            snprintf(reason, sizeof reason, "%.150s", gpf_error_msg(&e));
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char *nl = strchr(out, '\n');
+            if (nl)
+                *nl = '\0';
+            snprintf(reason, sizeof reason, "%.150s", out[0] ? out : "probe failed");
+        } else {
+            r->bwrap = gpf_strdup(bwrap);
+            gpf_strlcpy(r->mode_msg, MSG_BWRAP, sizeof r->mode_msg);
+            return;
+        }
+    }
+    snprintf(r->mode_msg, sizeof r->mode_msg, "bubblewrap unavailable (%s): pod runs as a plain process", reason);
+}
+
+int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err)
+{
+    proc_rt *r = NULL;
+    char ebuf[128], path[PATH_MAX], real[PATH_MAX];
+    int rc = 0;
+    if (!out)
+        return gpf_error_set(err, GPF_EINVAL, "gpf_runtime_process_open: out is NULL");
+    *out = NULL;
+    if (!cfg || !cfg->state_dir || !cfg->state_dir[0])
+        return gpf_error_set(err, GPF_EINVAL, "process runtime: no state directory");
+    r = GPF_NEW(proc_rt);
+    const char *listen = cfg->listen_address && cfg->listen_address[0] ? cfg->listen_address : "127.0.0.1";
+    const char *sshd = cfg->sshd_path && cfg->sshd_path[0] ? cfg->sshd_path : "/usr/sbin/sshd";
+    const char *bwrap = cfg->bwrap_path ? cfg->bwrap_path : "/usr/bin/bwrap";
+    r->port_min = cfg->port_min;
+    r->port_max = cfg->port_max;
+    r->next_port = cfg->port_min;
+    r->timeout_ms = cfg->start_timeout_ms > 0 ? cfg->start_timeout_ms : 5000;
+    if (r->port_min < 1 || r->port_max > 65535 || r->port_min > r->port_max) {
+        rc = gpf_error_set(err, GPF_EINVAL, "process runtime: bad sshd port range %d-%d", cfg->port_min, cfg->port_max);
+        goto out;
+    }
+    if (!charset_ok(listen, ".:-_")) {
+        rc = gpf_error_set(err, GPF_EINVAL, "process runtime: bad listen address '%.60s'", listen);
+        goto out;
+    }
+    r->listen = gpf_strdup(listen);
+    if ((rc = resolve_listen(r, err)) != 0)
+        goto out;
+    if (sshd[0] != '/' || access(sshd, X_OK) != 0) {
+        rc = gpf_error_set(err, GPF_EUNAVAIL,
+                           "process runtime: no sshd at %.120s (install openssh-server, or use the fake runtime)", sshd);
+        goto out;
+    }
+    r->sshd = gpf_strdup(sshd);
+    if ((rc = login_user(r, err)) != 0)
+        goto out;
+    if (mkdir_ok(cfg->state_dir, 0700) != 0 || !realpath(cfg->state_dir, real)) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot use state directory %s: %s", cfg->state_dir,
+                           strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    if (!cfg_text_ok(real) || path_join(path, sizeof path, real, "pods", NULL) != 0 || strlen(real) > PATH_MAX - 256) {
+        rc = gpf_error_set(err, GPF_EINVAL, "state directory %.120s: path too long or has a quote, backslash or '%%'",
+                           real);
+        goto out;
+    }
+    r->pods_dir = gpf_strdup(path);
+    if (mkdir_ok(r->pods_dir, 0700) != 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot create %s: %s", r->pods_dir, strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    path_join(path, sizeof path, real, "ssh_host_ed25519_key", NULL);
+    r->host_key = gpf_strdup(path);
+    if ((rc = ensure_host_key(r, real, err)) != 0)
+        goto out;
+    /* sshd running as root needs its privilege separation directory. */
+    if (r->is_root && mkdir_ok("/run/sshd", 0755) != 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot create /run/sshd: %s", strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    probe_bwrap(r, bwrap);
+    if (read_text("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof r->boot_id) == 0)
+        r->boot_id[strcspn(r->boot_id, "\n")] = '\0';
+    adopt_pods(r);
+    gpf_runtime *rt = GPF_NEW(gpf_runtime);
+    rt->ops = &PROCESS_OPS;
+    rt->priv = r;
+    r = NULL;
+    *out = rt;
+out:
+    free_priv(r);
+    return rc;
+}

@@ -1,0 +1,596 @@
+/* Operating-system helpers of the process runtime: detached spawning, /proc walking,
+ * killing a pod's process tree, ports and the sshd banner. See runtime_int.h. */
+#include "agent/runtime_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/timeutil.h"
+
+#define FD_FLOOR 10 /* descriptors handed to a child are first moved at or above this */
+
+/* ---- /proc ---------------------------------------------------------- */
+
+/* Reads a small file into buf (NUL-terminated); returns bytes read or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t r = read(fd, buf + len, size - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pid <= 0 || read_small(path, buf, sizeof buf) <= 0)
+        return -1;
+    /* "pid (comm) S ppid …": comm may hold spaces and parentheses; fields resume after the last ')'. */
+    char *rp = strrchr(buf, ')');
+    if (!rp)
+        return -1;
+    int ppid = 0;
+    char state = 0;
+    unsigned long long start = 0;
+    if (sscanf(rp + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state,
+               &ppid, &start) != 3)
+        return -1;
+    p->ppid = (pid_t)ppid;
+    p->state = state;
+    p->start = start;
+    return 0;
+}
+
+int gpf_rtsys_alive(pid_t pid, unsigned long long start)
+{
+    gpf_rtsys_proc p;
+    if (pid <= 0 || gpf_rtsys_proc_read(pid, &p) != 0)
+        return 0;
+    return p.state != 'Z' && p.state != 'X' && p.start == start;
+}
+
+/* 1 when /proc/PID/environ holds exactly the entry needle ("K=V"). */
+static int environ_has(pid_t pid, const char *needle, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t nlen = strlen(needle), len = 0;
+    int found = 0, skip = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, size - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        /* Check every complete entry in the buffer, keep the incomplete tail. */
+        size_t off = 0;
+        for (;;) {
+            char *nul = memchr(buf + off, '\0', len - off);
+            if (!nul)
+                break;
+            size_t elen = (size_t)(nul - (buf + off));
+            if (!skip && elen == nlen && !memcmp(buf + off, needle, nlen))
+                found = 1;
+            skip = 0;
+            off += elen + 1;
+        }
+        if (found)
+            break;
+        if (off == 0 && len == size) { /* an entry longer than the buffer: drop it */
+            len = 0;
+            skip = 1;
+        } else {
+            memmove(buf, buf + off, len - off);
+            len -= off;
+        }
+    }
+    if (!found && !skip && len == nlen && !memcmp(buf, needle, nlen))
+        found = 1; /* last entry without a terminator */
+    close(fd);
+    return found;
+}
+
+typedef struct pent {
+    pid_t pid, ppid;
+    char state;
+    unsigned long long start;
+    int mark;
+} pent;
+
+/* Snapshot of every process; *n entries in a heap array. */
+static pent *proc_scan(const char *needle, int *n)
+{
+    DIR *d = opendir("/proc");
+    pent *v = NULL;
+    int cnt = 0, cap = 0;
+    char *ebuf = gpf_malloc(8192);
+    *n = 0;
+    if (!d)
+        goto out;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end = NULL;
+        long pid = strtol(de->d_name, &end, 10);
+        if (!end || *end || pid <= 0)
+            continue;
+        gpf_rtsys_proc p;
+        if (gpf_rtsys_proc_read((pid_t)pid, &p) != 0)
+            continue;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 256;
+            v = gpf_reallocarray(v, (size_t)cap, sizeof *v);
+        }
+        pent *e = &v[cnt++];
+        e->pid = (pid_t)pid;
+        e->ppid = p.ppid;
+        e->state = p.state;
+        e->start = p.start;
+        e->mark = needle && p.state != 'Z' && environ_has((pid_t)pid, needle, ebuf, 8192);
+    }
+    closedir(d);
+out:
+    gpf_free(ebuf);
+    *n = cnt;
+    return v;
+}
+
+/* Marks every descendant of a marked process. */
+static void mark_descendants(pent *v, int n)
+{
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        for (int i = 0; i < n; i++) {
+            if (v[i].mark)
+                continue;
+            for (int j = 0; j < n; j++)
+                if (v[j].mark && v[j].pid == v[i].ppid) {
+                    v[i].mark = 1;
+                    changed = 1;
+                    break;
+                }
+        }
+    }
+}
+
+int gpf_rtsys_count_pod(const char *pod_id)
+{
+    char needle[128];
+    int n = 0, live = 0;
+    snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", pod_id);
+    pent *v = proc_scan(needle, &n);
+    for (int i = 0; i < n; i++)
+        live += v[i].mark && v[i].pid != getpid();
+    gpf_free(v);
+    return live;
+}
+
+int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *pod_id, int timeout_ms,
+                       gpf_error *err)
+{
+    char needle[128];
+    pid_t self = getpid();
+    int64_t deadline = gpf_mono_ms() + timeout_ms;
+    int rc = 0;
+    snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", pod_id ? pod_id : "");
+    /* Pass 0 freezes the tree with SIGSTOP so nothing forks or gets reparented away
+     * while we look; the next pass sees any child forked meanwhile under its stopped
+     * parent and SIGKILLs everything at once; later passes catch stragglers. */
+    for (int pass = 0;; pass++) {
+        int n = 0, live = 0;
+        pent *v = proc_scan(pod_id && pod_id[0] ? needle : NULL, &n);
+        for (int i = 0; i < n; i++)
+            if (root > 1 && v[i].pid == root && v[i].start == root_start)
+                v[i].mark = 1;
+        mark_descendants(v, n);
+        pid_t first = 0;
+        for (int i = 0; i < n; i++) {
+            if (!v[i].mark || v[i].pid <= 1 || v[i].pid == self)
+                continue;
+            waitpid(v[i].pid, NULL, WNOHANG); /* reaps it when it happens to be our child */
+            if (v[i].state == 'Z' || v[i].state == 'X')
+                continue;
+            kill(v[i].pid, pass == 0 ? SIGSTOP : SIGKILL);
+            if (!first)
+                first = v[i].pid;
+            live++;
+        }
+        gpf_free(v);
+        if (live == 0)
+            break;
+        if (pass == 0)
+            continue;
+        if (gpf_mono_ms() >= deadline) {
+            rc = gpf_error_set(err, GPF_EIO, "%d process(es) of pod %s survive SIGKILL (pid %d)", live, pod_id,
+                               (int)first);
+            break;
+        }
+        gpf_sleep_ms(pass < 10 ? 1 : 5);
+    }
+    return rc;
+}
+
+/* ---- spawning ------------------------------------------------------- */
+
+enum { MSG_PID = 1, MSG_FORK_ERR, MSG_EXEC_ERR };
+typedef struct spawn_msg {
+    int kind;
+    int val;
+} spawn_msg;
+
+/* Moves fd at or above FD_FLOOR with close-on-exec set; returns the new fd or -1. */
+static int fd_high(int fd)
+{
+    if (fd < 0)
+        return -1;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, FD_FLOOR);
+    close(fd);
+    return nfd;
+}
+
+static void write_msg(int fd, int kind, int val)
+{
+    spawn_msg m = {kind, val};
+    ssize_t r;
+    do
+        r = write(fd, &m, sizeof m);
+    while (r < 0 && errno == EINTR);
+}
+
+/* Runs in the forked grandchild: only async-signal-safe calls from here on. */
+static void child_exec(char *const argv[], char *const envp[], int in_fd, int out_fd, int msg_fd, int max_fd,
+                       const sigset_t *empty, const struct sigaction *dfl)
+{
+    setsid();
+    for (int s = 1; s < NSIG; s++)
+        sigaction(s, dfl, NULL);
+    sigprocmask(SIG_SETMASK, empty, NULL);
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup3(msg_fd, 3, O_CLOEXEC) < 0)
+        goto fail;
+    if (close_range(4, ~0U, 0) != 0)
+        for (int fd = 4; fd < max_fd; fd++)
+            close(fd);
+    umask(022);
+    if (chdir("/") != 0)
+        goto fail;
+    execve(argv[0], argv, envp);
+fail:
+    write_msg(3, MSG_EXEC_ERR, errno);
+    _exit(127);
+}
+
+int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, pid_t *pid, gpf_error *err)
+{
+    int in_fd = -1, o_fd = -1, pfd[2] = {-1, -1}, rc = 0;
+    pid_t mid = -1, child = 0;
+    char ebuf[128];
+    *pid = 0;
+    in_fd = fd_high(open("/dev/null", O_RDWR | O_CLOEXEC));
+    o_fd = out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
+    if (in_fd < 0 || o_fd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot prepare descriptors to start %s: %s", argv[0],
+                           strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    pfd[0] = fd_high(pfd[0]);
+    pfd[1] = fd_high(pfd[1]);
+    if (pfd[0] < 0 || pfd[1] < 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot prepare descriptors to start %s", argv[0]);
+        goto out;
+    }
+    long lim = sysconf(_SC_OPEN_MAX);
+    int max_fd = lim < 256 ? 256 : lim > 65536 ? 65536 : (int)lim;
+    sigset_t empty;
+    sigemptyset(&empty);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+
+    mid = fork();
+    if (mid < 0) {
+        rc = gpf_error_set(err, GPF_EIO, "fork: %s", strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    if (mid == 0) {
+        pid_t c = fork();
+        if (c == 0)
+            child_exec(argv, envp, in_fd, o_fd, pfd[1], max_fd, &empty, &dfl);
+        if (c < 0)
+            write_msg(pfd[1], MSG_FORK_ERR, errno);
+        else
+            write_msg(pfd[1], MSG_PID, (int)c);
+        _exit(0);
+    }
+    close(pfd[1]);
+    pfd[1] = -1;
+    while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    /* EOF arrives once the intermediate process exited and the grandchild exec'd
+     * (close-on-exec) or died. */
+    int exec_errno = 0, fork_errno = 0;
+    for (;;) {
+        spawn_msg m;
+        ssize_t r = read(pfd[0], &m, sizeof m);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != (ssize_t)sizeof m)
+            break;
+        if (m.kind == MSG_PID)
+            child = (pid_t)m.val;
+        else if (m.kind == MSG_FORK_ERR)
+            fork_errno = m.val;
+        else if (m.kind == MSG_EXEC_ERR)
+            exec_errno = m.val;
+    }
+    if (fork_errno || child <= 0) {
+        rc = gpf_error_set(err, GPF_EIO, "fork: %s", strerror_r(fork_errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    if (exec_errno) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot run %s: %s", argv[0], strerror_r(exec_errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    *pid = child;
+out:
+    if (in_fd >= 0)
+        close(in_fd);
+    if (o_fd >= 0)
+        close(o_fd);
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    return rc;
+}
+
+int gpf_rtsys_run(char *const argv[], char *const envp[], int timeout_ms, char *out, size_t size, int *exit_status,
+                  gpf_error *err)
+{
+    int pfd[2] = {-1, -1}, rc = 0, fa_init = 0, at_init = 0;
+    size_t len = 0;
+    pid_t pid = 0;
+    char ebuf[128];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    if (out && size)
+        out[0] = '\0';
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        rc = gpf_error_set(err, GPF_EIO, "pipe: %s", strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    posix_spawn_file_actions_init(&fa);
+    fa_init = 1;
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* descriptors other code left inheritable */
+#endif
+    posix_spawnattr_init(&at);
+    at_init = 1;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int e = posix_spawnp(&pid, argv[0], &fa, &at, argv, envp ? envp : environ);
+    close(pfd[1]);
+    pfd[1] = -1;
+    if (e != 0) {
+        pid = 0;
+        rc = gpf_error_set(err, GPF_EIO, "cannot run %s: %s", argv[0], strerror_r(e, ebuf, sizeof ebuf));
+        goto out;
+    }
+    int64_t deadline = gpf_mono_ms() + timeout_ms;
+    char chunk[512];
+    for (;;) {
+        int64_t left = deadline - gpf_mono_ms();
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            rc = gpf_error_set(err, GPF_ETIMEOUT, "%s did not finish within %d ms", argv[0], timeout_ms);
+            break;
+        }
+        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+        int pr = poll(&p, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        ssize_t r = read(pfd[0], chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (out && size && len + 1 < size) {
+            size_t take = (size_t)r < size - 1 - len ? (size_t)r : size - 1 - len;
+            memcpy(out + len, chunk, take);
+            len += take;
+            out[len] = '\0';
+        }
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (rc == 0 && exit_status)
+        *exit_status = status;
+out:
+    if (fa_init)
+        posix_spawn_file_actions_destroy(&fa);
+    if (at_init)
+        posix_spawnattr_destroy(&at);
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    return rc;
+}
+
+/* ---- files ---------------------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    int r = (flag == FTW_DP || flag == FTW_D) ? rmdir(path) : unlink(path);
+    return r != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int gpf_rtsys_rm_rf(const char *path, gpf_error *err)
+{
+    char ebuf[128];
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+        return gpf_error_set(err, GPF_EIO, "cannot remove %s: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
+    return 0;
+}
+
+void gpf_rtsys_log_tail(const char *path, int lines, char *out, size_t size)
+{
+    char buf[4096];
+    out[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
+    ssize_t r = pread(fd, buf, sizeof buf - 1, from);
+    close(fd);
+    if (r <= 0)
+        return;
+    size_t len = (size_t)r;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    buf[len] = '\0';
+    /* Walk back `lines` newlines. */
+    size_t start = len;
+    int seen = 0;
+    while (start > 0 && seen < lines) {
+        start--;
+        if (buf[start] == '\n' && ++seen == lines) {
+            start++;
+            break;
+        }
+    }
+    size_t o = 0;
+    for (size_t i = start; i < len && o + 1 < size; i++) {
+        char c = buf[i];
+        if (c == '\r')
+            continue;
+        if (c == '\n') {
+            if (o + 4 >= size)
+                break;
+            memcpy(out + o, " | ", 3);
+            o += 3;
+            continue;
+        }
+        out[o++] = (unsigned char)c < 0x20 ? ' ' : c;
+    }
+    out[o] = '\0';
+}
+
+/* ---- network -------------------------------------------------------- */
+
+static void set_port(struct sockaddr_storage *ss, int port)
+{
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    else if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+int gpf_rtsys_port_free(const struct sockaddr_storage *addr, socklen_t len, int port)
+{
+    struct sockaddr_storage ss = *addr;
+    set_port(&ss, port);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    /* Same options sshd uses, so the answer matches what sshd will see. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    int ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+    close(fd);
+    return ok;
+}
+
+int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int port, int timeout_ms)
+{
+    struct sockaddr_storage ss = *addr;
+    int64_t deadline = gpf_mono_ms() + timeout_ms;
+    int ok = 0;
+    set_port(&ss, port);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        if (errno != EINPROGRESS)
+            goto out;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int64_t left = deadline - gpf_mono_ms();
+        if (left <= 0 || poll(&p, 1, (int)left) != 1)
+            goto out;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0)
+            goto out;
+    }
+    char buf[256];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        int64_t left = deadline - gpf_mono_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) != 1)
+            break;
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        buf[got] = '\0';
+        if (got >= 8) {
+            ok = memmem(buf, got, "SSH-2.0-", 8) != NULL;
+            if (ok || memchr(buf, '\n', got))
+                break;
+        }
+    }
+out:
+    close(fd);
+    return ok;
+}

@@ -1,0 +1,70 @@
+/* API internals shared by server.c and the handler files. */
+#ifndef GPF_API_INT_H
+#define GPF_API_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "api/codec.h"
+
+typedef struct api_req {
+    struct MHD_Connection *conn;
+    gpf_engine *engine;
+    const char *method;
+    const char *path;
+    const char *params[4];       /* values of {} segments, in order */
+    json_t *body;                /* parsed body (NULL when empty) */
+    gpf_principal who;
+    const char *bearer;          /* raw bearer token (agent registration uses the join token) */
+    const char *version;
+} api_req;
+
+typedef struct api_resp {
+    int status;
+    json_t *json;                /* owned; NULL for no body */
+    char *text;                  /* owned; alternative plain-text body */
+    const char *content_type;
+} api_resp;
+
+/* Fills resp with an error document; returns code for convenience. */
+int api_error(api_resp *r, int code, const char *msg);
+int api_error_from(api_resp *r, const gpf_error *err);
+void api_json(api_resp *r, int status, json_t *j); /* steals j */
+const char *api_query(api_req *q, const char *key); /* NULL when absent */
+/* Parses an integer query parameter within [min,max]; def when absent. -1 + error on bad. */
+int api_query_int(api_req *q, api_resp *r, const char *key, long long min, long long max, long long def,
+                  long long *out);
+
+typedef void (*api_handler)(api_req *q, api_resp *r);
+
+/* handlers.c */
+void h_healthz(api_req *q, api_resp *r);
+void h_metrics(api_req *q, api_resp *r);
+void h_whoami(api_req *q, api_resp *r);
+void h_hosts(api_req *q, api_resp *r);
+void h_host(api_req *q, api_resp *r);
+void h_gpus(api_req *q, api_resp *r);
+void h_skus(api_req *q, api_resp *r);
+void h_sku_create(api_req *q, api_resp *r);
+void h_sku(api_req *q, api_resp *r);
+void h_sku_patch(api_req *q, api_resp *r);
+void h_sku_delete(api_req *q, api_resp *r);
+void h_pods(api_req *q, api_resp *r);
+void h_pod_launch(api_req *q, api_resp *r);
+void h_pod(api_req *q, api_resp *r);
+void h_pod_stop(api_req *q, api_resp *r);
+void h_usage(api_req *q, api_resp *r);
+void h_users(api_req *q, api_resp *r);
+void h_user_create(api_req *q, api_resp *r);
+void h_user(api_req *q, api_resp *r);
+void h_user_patch(api_req *q, api_resp *r);
+void h_token_create(api_req *q, api_resp *r);
+void h_portal(api_req *q, api_resp *r);
+/* handlers_agent.c */
+void h_agent_register(api_req *q, api_resp *r);
+void h_agent_heartbeat(api_req *q, api_resp *r);
+void h_agent_commands(api_req *q, api_resp *r);
+void h_agent_pod_status(api_req *q, api_resp *r);
+
+#endif

@@ -1,0 +1,65 @@
+/* JSON <-> domain records for the HTTP API (shapes in docs/api.md).
+ * Encoders return a new jansson reference (caller json_decref's).
+ * Decoders are strict: wrong types, missing required fields, unknown fields and bad
+ * values give GPF_EINVAL with a message naming the field ("slice.share_milli must be
+ * 1..1000"); a body that is not an object gives GPF_EMALFORMED. */
+#ifndef GPF_API_CODEC_H
+#define GPF_API_CODEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/model.h"
+#include "util/error.h"
+
+
+json_t *gpf_json_time(int64_t ms);             /* RFC 3339 string, or null when 0 */
+json_t *gpf_json_gpu(const gpf_gpu_rec *g, int allocated_milli, int mig_used_slots);
+json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u); /* u may be NULL */
+json_t *gpf_json_slice(const gpf_slice_spec *s);
+json_t *gpf_json_sku(const gpf_sku *k);
+json_t *gpf_json_pod(const gpf_pod *p);         /* includes "ssh" with the ready-to-paste command */
+json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms); /* open records count to now_ms */
+json_t *gpf_json_user(const gpf_user *u);
+json_t *gpf_json_error(int code, const char *message); /* {"error":{"code","message"}} */
+
+/* Names: [a-z0-9][a-z0-9._-]{0,62}. Returns 1 when valid. */
+int gpf_name_valid(const char *s);
+
+/* POST /v1/skus body -> sku (timestamps left 0). Validates the slice per kind. */
+int gpf_decode_sku_create(const json_t *body, gpf_sku *out, gpf_error *err);
+/* PATCH /v1/skus/{name}: applies the fields present onto *sku ("name" not allowed). */
+int gpf_decode_sku_patch(const json_t *body, gpf_sku *sku, gpf_error *err);
+
+int gpf_decode_launch(const json_t *body, gpf_launch_req *out, gpf_error *err);
+
+/* POST /v1/users {"name","role","ssh_pubkey"?} */
+int gpf_decode_user_create(const json_t *body, gpf_user *out, gpf_error *err);
+/* PATCH /v1/users/{name} {"ssh_pubkey"?, "role"?}: flags say which were present. */
+int gpf_decode_user_patch(const json_t *body, gpf_user *u, int *role_changed, int *key_changed,
+                          gpf_error *err);
+/* An OpenSSH public key line: "<type> <base64> [comment]", type in ssh-ed25519,
+ * ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-*; one line, no control characters. */
+int gpf_ssh_pubkey_valid(const char *s);
+
+/* Agent register {"host":{…,"gpus":[…]}} -> host record (state/time fields left 0). */
+int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err);
+/* Agent heartbeat {"pods":[{"id","state"}]}: up to max entries (more -> GPF_EINVAL). */
+int gpf_decode_heartbeat(const json_t *body, gpf_agent_pod_report *out, int max, int *n,
+                         gpf_error *err);
+/* Agent pod status {"state":"running|failed|stopped","message","ssh_port","ssh_user",
+ * "device_ids","isolation"} (only "state" required). */
+int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err);
+
+/* Agent side: the inverse shapes. */
+json_t *gpf_json_agent_host(const gpf_host_rec *h); /* {"host":{…}} for register */
+/* The pod part of a start_pod command: pod fields + "ssh_pubkey" + "env". */
+json_t *gpf_json_agent_pod(const gpf_pod *p, const char *ssh_pubkey, const char *env);
+/* Inverse of gpf_json_agent_pod (lenient about extra fields: it is our own shape). */
+int gpf_decode_agent_pod(const json_t *obj, gpf_pod *out, char *ssh_pubkey, size_t keysz,
+                         char *env, size_t envsz, gpf_error *err);
+/* Inverse of gpf_json_pod for clients (lenient). */
+int gpf_decode_pod(const json_t *obj, gpf_pod *out, gpf_error *err);
+
+#endif

@@ -1,0 +1,353 @@
+/* Encoders: domain records -> JSON documents (shapes in docs/api.md). */
+#include "api/codec.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/timeutil.h"
+
+/* A JSON string from a fixed-size field: bounded by the field size (records are
+ * NUL-terminated, but a bad one must not make us read past the buffer), and any
+ * invalid UTF-8 byte replaced by '?' so the key never goes missing. */
+static json_t *str_n(const char *s, size_t size)
+{
+    json_t *j = NULL;
+    char *copy = NULL;
+    size_t n = 0;
+
+    if (!s)
+        return json_string("");
+    n = strnlen(s, size);
+    j = json_stringn(s, n);
+    if (j)
+        return j;
+    copy = gpf_strndup(s, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)copy[i];
+        if (ch >= 0x80 || ch == 0)
+            copy[i] = '?';
+    }
+    j = json_stringn(copy, n);
+    gpf_free(copy);
+    return j;
+}
+
+#define JSTR(field) str_n((field), sizeof(field))
+
+static void set(json_t *o, const char *key, json_t *v)
+{
+    json_object_set_new(o, key, v ? v : json_null());
+}
+
+static void set_int(json_t *o, const char *key, int64_t v)
+{
+    set(o, key, json_integer((json_int_t)v));
+}
+
+static int clamp_count(int n, int max)
+{
+    return n < 0 ? 0 : (n > max ? max : n);
+}
+
+/* floor-ish a * b / d for a, b >= 0 without overflowing for any realistic input:
+ * b = q*d + r, so a*b/d = a*q + a*r/d. Saturates at INT64_MAX. */
+static int64_t mul_div(int64_t a, int64_t b, int64_t d)
+{
+    int64_t q = b / d, r = b % d, hi = 0, lo = 0, sum = 0;
+
+    if (__builtin_mul_overflow(a, q, &hi))
+        return (a < 0) != (q < 0) ? INT64_MIN : INT64_MAX;
+    if (__builtin_mul_overflow(a, r, &lo))
+        return (a < 0) != (r < 0) ? INT64_MIN : INT64_MAX;
+    if (__builtin_add_overflow(hi, lo / d, &sum))
+        return hi < 0 ? INT64_MIN : INT64_MAX;
+    return sum;
+}
+
+json_t *gpf_json_time(int64_t ms)
+{
+    char buf[40];
+
+    if (ms <= 0)
+        return json_null();
+    gpf_time_format(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *gpu_base(const gpf_gpu_rec *g)
+{
+    json_t *o = json_object();
+
+    set(o, "uuid", JSTR(g->uuid));
+    set_int(o, "index", g->index);
+    set(o, "model", JSTR(g->model));
+    set(o, "name", JSTR(g->name));
+    set(o, "pci_bus_id", JSTR(g->pci_bus_id));
+    set_int(o, "numa_node", g->numa_node);
+    set_int(o, "memory_mib", g->memory_mib);
+    set(o, "mig_enabled", json_boolean(g->mig_enabled));
+    return o;
+}
+
+json_t *gpf_json_gpu(const gpf_gpu_rec *g, int allocated_milli, int mig_used_slots)
+{
+    json_t *o = NULL;
+
+    if (!g)
+        return json_null();
+    o = gpu_base(g);
+    set_int(o, "allocated_milli", allocated_milli);
+    set_int(o, "mig_used_slots", mig_used_slots);
+    return o;
+}
+
+json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
+{
+    json_t *o = NULL, *gpus = NULL;
+    int n = 0;
+
+    if (!h)
+        return json_null();
+    o = json_object();
+    set(o, "id", JSTR(h->id));
+    set(o, "address", JSTR(h->address));
+    set(o, "deploy_mode", JSTR(h->deploy_mode));
+    set(o, "backend", JSTR(h->backend));
+    set(o, "runtime", JSTR(h->runtime));
+    set(o, "agent_version", JSTR(h->agent_version));
+    set_int(o, "cpus", h->cpus);
+    set_int(o, "memory_mib", h->memory_mib);
+    set_int(o, "numa_nodes", h->numa_nodes);
+    set(o, "state", json_string(gpf_host_state_name(h->state)));
+    set(o, "registered_at", gpf_json_time(h->registered_ms));
+    set(o, "last_heartbeat_at", gpf_json_time(h->last_heartbeat_ms));
+    gpus = json_array();
+    n = clamp_count(h->ngpus, GPF_MAX_HOST_GPUS);
+    for (int i = 0; i < n; i++)
+        json_array_append_new(gpus, gpf_json_gpu(&h->gpus[i], u ? u->gpu_allocated_milli[i] : 0,
+                                                 u ? u->gpu_mig_used_slots[i] : 0));
+    set(o, "gpus", gpus);
+    set_int(o, "cpus_used", u ? u->cpus_used : 0);
+    set_int(o, "memory_mib_used", u ? u->memory_used_mib : 0);
+    return o;
+}
+
+json_t *gpf_json_slice(const gpf_slice_spec *s)
+{
+    json_t *o = NULL;
+
+    if (!s)
+        return json_null();
+    o = json_object();
+    set(o, "kind", json_string(gpf_slice_kind_name(s->kind)));
+    switch (s->kind) {
+    case GPF_SLICE_WHOLE:
+        set_int(o, "gpu_count", s->gpu_count);
+        break;
+    case GPF_SLICE_MIG:
+        set(o, "mig_profile", JSTR(s->mig_profile));
+        break;
+    case GPF_SLICE_VGPU:
+        set(o, "vgpu_type", JSTR(s->vgpu_type));
+        break;
+    case GPF_SLICE_SHARE:
+        set_int(o, "share_milli", s->share_milli);
+        set_int(o, "share_memory_mib", s->share_memory_mib);
+        break;
+    }
+    return o;
+}
+
+json_t *gpf_json_sku(const gpf_sku *k)
+{
+    json_t *o = NULL, *models = NULL;
+    int n = 0;
+
+    if (!k)
+        return json_null();
+    o = json_object();
+    set(o, "name", JSTR(k->name));
+    set(o, "description", JSTR(k->description));
+    set(o, "slice", gpf_json_slice(&k->slice));
+    models = json_array();
+    n = clamp_count(k->nmodels, GPF_MAX_SKU_MODELS);
+    for (int i = 0; i < n; i++)
+        json_array_append_new(models, JSTR(k->models[i]));
+    set(o, "gpu_models", models);
+    set_int(o, "cpus", k->cpus);
+    set_int(o, "memory_mib", k->memory_mib);
+    set_int(o, "ttl_s", k->ttl_s);
+    set_int(o, "idle_timeout_s", k->idle_timeout_s);
+    set_int(o, "price_micro_per_hour", k->price_micro_per_hour);
+    set(o, "license_feature", JSTR(k->license_feature));
+    set(o, "env", JSTR(k->env));
+    set(o, "created_at", gpf_json_time(k->created_ms));
+    set(o, "updated_at", gpf_json_time(k->updated_ms));
+    return o;
+}
+
+static json_t *placement_json(const gpf_placement *pl)
+{
+    json_t *o = json_object(), *uuids = json_array(), *idx = json_array();
+    int n = clamp_count(pl->ngpus, GPF_MAX_POD_GPUS);
+
+    set(o, "host_id", JSTR(pl->host_id));
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(uuids, JSTR(pl->gpu_uuids[i]));
+        json_array_append_new(idx, json_integer(pl->gpu_index[i]));
+    }
+    set(o, "gpu_uuids", uuids);
+    set(o, "gpu_indexes", idx);
+    set_int(o, "mig_profile_id", pl->mig_profile_id);
+    set_int(o, "mig_start", pl->mig_start);
+    set_int(o, "mig_size", pl->mig_size);
+    set_int(o, "share_milli", pl->share_milli);
+    set_int(o, "share_memory_mib", pl->share_memory_mib);
+    set_int(o, "cpus", pl->cpus);
+    set_int(o, "memory_mib", pl->memory_mib);
+    set_int(o, "gpu_milli", pl->gpu_milli);
+    return o;
+}
+
+static json_t *ssh_json(const gpf_pod *p)
+{
+    json_t *o = NULL;
+    char host[GPF_TEXT_MAX], user[GPF_ID_MAX], cmd[GPF_TEXT_MAX + GPF_ID_MAX + 32];
+
+    if (p->ssh_port <= 0)
+        return json_null();
+    memcpy(host, p->ssh_host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    memcpy(user, p->ssh_user, sizeof user);
+    user[sizeof user - 1] = '\0';
+    if (user[0])
+        snprintf(cmd, sizeof cmd, "ssh -p %d %s@%s", p->ssh_port, user, host);
+    else
+        snprintf(cmd, sizeof cmd, "ssh -p %d %s", p->ssh_port, host);
+    o = json_object();
+    set(o, "host", JSTR(host));
+    set_int(o, "port", p->ssh_port);
+    set(o, "user", JSTR(user));
+    set(o, "command", JSTR(cmd));
+    return o;
+}
+
+json_t *gpf_json_pod(const gpf_pod *p)
+{
+    json_t *o = NULL;
+
+    if (!p)
+        return json_null();
+    o = json_object();
+    set(o, "id", JSTR(p->id));
+    set(o, "owner", JSTR(p->owner));
+    set(o, "project", JSTR(p->project));
+    set(o, "sku", JSTR(p->sku));
+    set(o, "slice", gpf_json_slice(&p->slice));
+    set(o, "isolation", json_string(gpf_isolation_name(p->isolation)));
+    set(o, "state", json_string(gpf_pod_state_name(p->state)));
+    set(o, "reason", JSTR(p->reason));
+    set(o, "placement", p->placed ? placement_json(&p->placement) : json_null());
+    set(o, "device_ids", JSTR(p->device_ids));
+    set(o, "ssh", ssh_json(p));
+    set_int(o, "price_micro_per_hour", p->price_micro_per_hour);
+    set(o, "created_at", gpf_json_time(p->created_ms));
+    set(o, "started_at", gpf_json_time(p->started_ms));
+    set(o, "stopped_at", gpf_json_time(p->stopped_ms));
+    return o;
+}
+
+json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms)
+{
+    json_t *o = NULL;
+    int64_t end = 0, dur = 0;
+
+    if (!u)
+        return json_null();
+    end = u->end_ms ? u->end_ms : now_ms;
+    if (u->start_ms <= 0 || end <= u->start_ms || __builtin_sub_overflow(end, u->start_ms, &dur))
+        dur = 0;
+    o = json_object();
+    set_int(o, "id", u->id);
+    set(o, "pod_id", JSTR(u->pod_id));
+    set(o, "owner", JSTR(u->owner));
+    set(o, "project", JSTR(u->project));
+    set(o, "sku", JSTR(u->sku));
+    set(o, "host_id", JSTR(u->host_id));
+    set(o, "slice_kind", json_string(gpf_slice_kind_name(u->slice_kind)));
+    set(o, "isolation", json_string(gpf_isolation_name(u->isolation)));
+    set_int(o, "gpu_milli", u->gpu_milli);
+    set_int(o, "price_micro_per_hour", u->price_micro_per_hour);
+    set(o, "start_at", gpf_json_time(u->start_ms));
+    set(o, "end_at", gpf_json_time(u->end_ms));
+    set_int(o, "duration_ms", dur);
+    set_int(o, "gpu_milli_seconds", mul_div(u->gpu_milli, dur, 1000));
+    set_int(o, "cost_micro", mul_div(u->price_micro_per_hour, dur, 3600000));
+    return o;
+}
+
+json_t *gpf_json_user(const gpf_user *u)
+{
+    json_t *o = NULL;
+
+    if (!u)
+        return json_null();
+    o = json_object();
+    set(o, "name", JSTR(u->name));
+    set(o, "role", json_string(gpf_role_name(u->role)));
+    set(o, "ssh_pubkey", JSTR(u->ssh_pubkey));
+    set(o, "created_at", gpf_json_time(u->created_ms));
+    return o;
+}
+
+json_t *gpf_json_error(int code, const char *message)
+{
+    json_t *o = json_object(), *e = json_object();
+
+    set(e, "code", json_string(gpf_err_name(code)));
+    set(e, "message", str_n(message && message[0] ? message : gpf_err_text(code), 4096));
+    set(o, "error", e);
+    return o;
+}
+
+/* ---- agent side ---- */
+
+json_t *gpf_json_agent_host(const gpf_host_rec *h)
+{
+    json_t *o = NULL, *host = NULL, *gpus = NULL;
+    int n = 0;
+
+    if (!h)
+        return json_null();
+    host = json_object();
+    set(host, "id", JSTR(h->id));
+    set(host, "address", JSTR(h->address));
+    set(host, "deploy_mode", h->deploy_mode[0] ? JSTR(h->deploy_mode) : json_string("baremetal"));
+    set(host, "backend", JSTR(h->backend));
+    set(host, "runtime", JSTR(h->runtime));
+    set(host, "agent_version", JSTR(h->agent_version));
+    set_int(host, "cpus", h->cpus);
+    set_int(host, "memory_mib", h->memory_mib);
+    set_int(host, "numa_nodes", h->numa_nodes);
+    gpus = json_array();
+    n = clamp_count(h->ngpus, GPF_MAX_HOST_GPUS);
+    for (int i = 0; i < n; i++)
+        json_array_append_new(gpus, gpu_base(&h->gpus[i]));
+    set(host, "gpus", gpus);
+    o = json_object();
+    set(o, "host", host);
+    return o;
+}
+
+json_t *gpf_json_agent_pod(const gpf_pod *p, const char *ssh_pubkey, const char *env)
+{
+    json_t *o = gpf_json_pod(p);
+
+    if (!json_is_object(o))
+        return o;
+    set(o, "ssh_pubkey", str_n(ssh_pubkey ? ssh_pubkey : "", GPF_PUBKEY_MAX));
+    set(o, "env", str_n(env ? env : "", GPF_TEXT_MAX));
+    return o;
+}

@@ -1,0 +1,367 @@
+/* User-facing API handlers: each decodes, calls the engine, encodes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/embedded.h"
+
+static int need_body(api_req *q, api_resp *r)
+{
+    if (!q->body) {
+        api_error(r, GPF_EMALFORMED, "this request needs a JSON object body");
+        return -1;
+    }
+    return 0;
+}
+
+static int name_param(api_req *q, api_resp *r, const char *what)
+{
+    if (!gpf_name_valid(q->params[0])) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "no %s '%.64s'", what, q->params[0]);
+        api_error(r, GPF_ENOTFOUND, msg);
+        return -1;
+    }
+    return 0;
+}
+
+void h_healthz(api_req *q, api_resp *r)
+{
+    api_json(r, 200, json_pack("{s:s, s:s}", "status", "ok", "version", q->version));
+}
+
+void h_portal(api_req *q, api_resp *r)
+{
+    (void)q;
+    const gpf_embedded_file *f = gpf_embedded_find("web/index.html");
+    if (!f) {
+        api_error(r, GPF_ENOTFOUND, "portal not built into this binary");
+        return;
+    }
+    r->status = 200;
+    r->text = gpf_strndup(f->data, f->size);
+    r->content_type = "text/html; charset=utf-8";
+}
+
+void h_metrics(api_req *q, api_resp *r)
+{
+    gpf_buf b = {0};
+    gpf_engine_metrics(q->engine, &b);
+    r->status = 200;
+    r->text = gpf_buf_steal(&b);
+    r->content_type = "text/plain; version=0.0.4";
+}
+
+void h_whoami(api_req *q, api_resp *r)
+{
+    if (q->who.is_agent)
+        api_json(r, 200, json_pack("{s:s, s:s}", "agent", q->who.host_id, "role", "agent"));
+    else
+        api_json(r, 200, json_pack("{s:s, s:s}", "user", q->who.user, "role", gpf_role_name(q->who.role)));
+}
+
+/* ---- hosts and GPUs ---- */
+
+void h_hosts(api_req *q, api_resp *r)
+{
+    gpf_host_rec *hosts = NULL;
+    gpf_host_usage *usage = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    if (gpf_engine_host_list(q->engine, &hosts, &usage, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gpf_json_host(&hosts[i], &usage[i]));
+    api_json(r, 200, json_pack("{s:o}", "hosts", arr));
+    gpf_free(hosts);
+    gpf_free(usage);
+}
+
+void h_host(api_req *q, api_resp *r)
+{
+    gpf_host_rec h;
+    gpf_host_usage u;
+    gpf_error err = {0};
+    if (name_param(q, r, "host") != 0)
+        return;
+    if (gpf_engine_host_get(q->engine, q->params[0], &h, &u, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    api_json(r, 200, gpf_json_host(&h, &u));
+}
+
+void h_gpus(api_req *q, api_resp *r)
+{
+    gpf_host_rec *hosts = NULL;
+    gpf_host_usage *usage = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    if (gpf_engine_host_list(q->engine, &hosts, &usage, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        for (int g = 0; g < hosts[i].ngpus; g++) {
+            json_t *j = gpf_json_gpu(&hosts[i].gpus[g], usage[i].gpu_allocated_milli[g], usage[i].gpu_mig_used_slots[g]);
+            json_object_set_new(j, "host_id", json_string(hosts[i].id));
+            json_array_append_new(arr, j);
+        }
+    api_json(r, 200, json_pack("{s:o}", "gpus", arr));
+    gpf_free(hosts);
+    gpf_free(usage);
+}
+
+/* ---- SKUs ---- */
+
+void h_skus(api_req *q, api_resp *r)
+{
+    gpf_sku *skus = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    if (gpf_engine_sku_list(q->engine, &skus, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gpf_json_sku(&skus[i]));
+    api_json(r, 200, json_pack("{s:o}", "skus", arr));
+    gpf_free(skus);
+}
+
+void h_sku_create(api_req *q, api_resp *r)
+{
+    gpf_sku k, out;
+    gpf_error err = {0};
+    if (need_body(q, r) != 0)
+        return;
+    if (gpf_decode_sku_create(q->body, &k, &err) != 0 || gpf_engine_sku_create(q->engine, &q->who, &k, &out, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    api_json(r, 201, gpf_json_sku(&out));
+}
+
+void h_sku(api_req *q, api_resp *r)
+{
+    gpf_sku k;
+    gpf_error err = {0};
+    if (name_param(q, r, "SKU") != 0)
+        return;
+    if (gpf_engine_sku_get(q->engine, q->params[0], &k, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    api_json(r, 200, gpf_json_sku(&k));
+}
+
+void h_sku_patch(api_req *q, api_resp *r)
+{
+    gpf_sku k, out;
+    gpf_error err = {0};
+    if (name_param(q, r, "SKU") != 0 || need_body(q, r) != 0)
+        return;
+    if (gpf_engine_sku_get(q->engine, q->params[0], &k, &err) != 0 || gpf_decode_sku_patch(q->body, &k, &err) != 0 ||
+        gpf_engine_sku_update(q->engine, &q->who, &k, &out, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    api_json(r, 200, gpf_json_sku(&out));
+}
+
+void h_sku_delete(api_req *q, api_resp *r)
+{
+    gpf_error err = {0};
+    if (name_param(q, r, "SKU") != 0)
+        return;
+    if (gpf_engine_sku_delete(q->engine, &q->who, q->params[0], &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    r->status = 204;
+}
+
+/* ---- pods ---- */
+
+void h_pods(api_req *q, api_resp *r)
+{
+    gpf_pod *pods = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    long long all = 0;
+    if (api_query_int(q, r, "all", 0, 1, 0, &all) != 0)
+        return;
+    const char *owner = api_query(q, "owner");
+    if (gpf_engine_pod_list(q->engine, &q->who, (int)all, owner, &pods, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gpf_json_pod(&pods[i]));
+    api_json(r, 200, json_pack("{s:o}", "pods", arr));
+    gpf_free(pods);
+}
+
+void h_pod_launch(api_req *q, api_resp *r)
+{
+    gpf_launch_req req;
+    gpf_pod *p = GPF_NEW(gpf_pod);
+    gpf_error err = {0};
+    if (need_body(q, r) != 0)
+        goto out;
+    if (gpf_decode_launch(q->body, &req, &err) != 0 || gpf_engine_pod_launch(q->engine, &q->who, &req, p, &err) != 0) {
+        api_error_from(r, &err);
+        goto out;
+    }
+    api_json(r, 201, gpf_json_pod(p));
+out:
+    gpf_free(p);
+}
+
+void h_pod(api_req *q, api_resp *r)
+{
+    gpf_pod *p = GPF_NEW(gpf_pod);
+    gpf_error err = {0};
+    long long timeout = 0;
+    const char *wait = api_query(q, "wait");
+    if (name_param(q, r, "pod") != 0 || api_query_int(q, r, "timeout_ms", 0, 30000, 10000, &timeout) != 0)
+        goto out;
+    if (wait && strcmp(wait, "running") != 0) {
+        api_error(r, GPF_EINVAL, "query parameter wait must be 'running'");
+        goto out;
+    }
+    int rc = wait ? gpf_engine_pod_wait(q->engine, &q->who, q->params[0], (int)timeout, p, &err)
+                  : gpf_engine_pod_get(q->engine, &q->who, q->params[0], p, &err);
+    if (rc != 0) {
+        api_error_from(r, &err);
+        goto out;
+    }
+    api_json(r, 200, gpf_json_pod(p));
+out:
+    gpf_free(p);
+}
+
+void h_pod_stop(api_req *q, api_resp *r)
+{
+    gpf_pod *p = GPF_NEW(gpf_pod);
+    gpf_error err = {0};
+    if (name_param(q, r, "pod") != 0)
+        goto out;
+    if (gpf_engine_pod_stop(q->engine, &q->who, q->params[0], p, &err) != 0) {
+        api_error_from(r, &err);
+        goto out;
+    }
+    api_json(r, 202, gpf_json_pod(p));
+out:
+    gpf_free(p);
+}
+
+/* ---- usage ---- */
+
+void h_usage(api_req *q, api_resp *r)
+{
+    gpf_usage *u = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    const char *pod = api_query(q, "pod");
+    if (gpf_engine_usage_list(q->engine, &q->who, pod, &u, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    int64_t now = gpf_engine_now(q->engine);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gpf_json_usage(&u[i], now));
+    api_json(r, 200, json_pack("{s:o}", "usage", arr));
+    gpf_free(u);
+}
+
+/* ---- users and tokens ---- */
+
+void h_users(api_req *q, api_resp *r)
+{
+    gpf_user *users = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    if (gpf_engine_user_list(q->engine, &q->who, &users, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gpf_json_user(&users[i]));
+    api_json(r, 200, json_pack("{s:o}", "users", arr));
+    gpf_free(users);
+}
+
+void h_user_create(api_req *q, api_resp *r)
+{
+    gpf_user *u = GPF_NEW(gpf_user), *out = GPF_NEW(gpf_user);
+    gpf_error err = {0};
+    if (need_body(q, r) != 0)
+        goto done;
+    if (gpf_decode_user_create(q->body, u, &err) != 0 || gpf_engine_user_create(q->engine, &q->who, u, out, &err) != 0) {
+        api_error_from(r, &err);
+        goto done;
+    }
+    api_json(r, 201, gpf_json_user(out));
+done:
+    gpf_free(u);
+    gpf_free(out);
+}
+
+void h_user(api_req *q, api_resp *r)
+{
+    gpf_user *u = GPF_NEW(gpf_user);
+    gpf_error err = {0};
+    if (name_param(q, r, "user") != 0)
+        goto done;
+    if (gpf_engine_user_get(q->engine, &q->who, q->params[0], u, &err) != 0) {
+        api_error_from(r, &err);
+        goto done;
+    }
+    api_json(r, 200, gpf_json_user(u));
+done:
+    gpf_free(u);
+}
+
+void h_user_patch(api_req *q, api_resp *r)
+{
+    gpf_user *u = GPF_NEW(gpf_user), *out = GPF_NEW(gpf_user);
+    gpf_error err = {0};
+    int role_changed = 0, key_changed = 0;
+    if (name_param(q, r, "user") != 0 || need_body(q, r) != 0)
+        goto done;
+    gpf_strlcpy(u->name, q->params[0], sizeof u->name);
+    if (gpf_decode_user_patch(q->body, u, &role_changed, &key_changed, &err) != 0 ||
+        gpf_engine_user_update(q->engine, &q->who, u, role_changed, key_changed, out, &err) != 0) {
+        api_error_from(r, &err);
+        goto done;
+    }
+    api_json(r, 200, gpf_json_user(out));
+done:
+    gpf_free(u);
+    gpf_free(out);
+}
+
+void h_token_create(api_req *q, api_resp *r)
+{
+    char secret[96];
+    gpf_token t;
+    gpf_error err = {0};
+    if (name_param(q, r, "user") != 0)
+        return;
+    if (gpf_engine_token_create(q->engine, &q->who, q->params[0], secret, sizeof secret, &t, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    api_json(r, 201, json_pack("{s:s, s:s, s:s}", "id", t.id, "token", secret, "user", t.user));
+}

@@ -1,0 +1,112 @@
+/* Agent protocol handlers (docs/api.md, "Agent protocol"). */
+#include <string.h>
+
+#include "api/api_int.h"
+#include "util/alloc.h"
+
+#define MAX_REPORTED_PODS 1024
+
+void h_agent_register(api_req *q, api_resp *r)
+{
+    gpf_host_rec *h = GPF_NEW(gpf_host_rec);
+    gpf_error err = {0};
+    char token[96];
+    int hb = 0;
+    if (!q->body) {
+        api_error(r, GPF_EMALFORMED, "this request needs a JSON object body");
+        goto out;
+    }
+    if (gpf_decode_agent_host(q->body, h, &err) != 0 ||
+        gpf_engine_agent_register(q->engine, q->bearer, h, token, sizeof token, &hb, &err) != 0) {
+        api_error_from(r, &err);
+        goto out;
+    }
+    api_json(r, 200, json_pack("{s:s, s:s, s:i}", "host_id", h->id, "agent_token", token, "heartbeat_ms", hb));
+out:
+    gpf_free(h);
+}
+
+void h_agent_heartbeat(api_req *q, api_resp *r)
+{
+    gpf_agent_pod_report *pods = gpf_calloc(MAX_REPORTED_PODS, sizeof *pods);
+    char(*gpus)[GPF_UUID_MAX] = gpf_calloc(GPF_MAX_HOST_GPUS, GPF_UUID_MAX);
+    int npods = 0, ngpus = 0;
+    gpf_error err = {0};
+    json_t *body = q->body ? json_deep_copy(q->body) : json_object();
+    /* "gpus" (the GPU UUIDs the agent sees now) is read here; the rest by the codec. */
+    json_t *jg = json_object_get(body, "gpus");
+    if (jg) {
+        size_t i;
+        json_t *v;
+        if (!json_is_array(jg) || json_array_size(jg) > GPF_MAX_HOST_GPUS) {
+            api_error(r, GPF_EINVAL, "gpus must be an array of at most 16 GPU UUIDs");
+            goto out;
+        }
+        json_array_foreach(jg, i, v)
+        {
+            if (!json_is_string(v) || json_string_length(v) >= GPF_UUID_MAX) {
+                api_error(r, GPF_EINVAL, "gpus entries must be GPU UUID strings");
+                goto out;
+            }
+            gpf_strlcpy(gpus[ngpus++], json_string_value(v), GPF_UUID_MAX);
+        }
+        json_object_del(body, "gpus");
+    }
+    if (gpf_decode_heartbeat(body, pods, MAX_REPORTED_PODS, &npods, &err) != 0 ||
+        gpf_engine_agent_heartbeat(q->engine, &q->who, pods, npods, (const char(*)[GPF_UUID_MAX])gpus, ngpus,
+                                   &err) != 0) {
+        api_error_from(r, &err);
+        goto out;
+    }
+    api_json(r, 200, json_pack("{s:b}", "ok", 1));
+out:
+    json_decref(body);
+    gpf_free(pods);
+    gpf_free(gpus);
+}
+
+void h_agent_commands(api_req *q, api_resp *r)
+{
+    long long after = 0, wait_ms = 0;
+    gpf_agent_cmd *cmds = NULL;
+    size_t n = 0;
+    int64_t seq = 0;
+    gpf_error err = {0};
+    if (api_query_int(q, r, "after", 0, INT64_MAX, 0, &after) != 0 ||
+        api_query_int(q, r, "wait_ms", 0, 30000, 0, &wait_ms) != 0)
+        return;
+    if (gpf_engine_agent_commands(q->engine, &q->who, after, (int)wait_ms, &cmds, &n, &seq, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_object();
+        json_object_set_new(c, "seq", json_integer(seq));
+        json_object_set_new(c, "type", json_string(cmds[i].type == GPF_CMD_START_POD ? "start_pod" : "stop_pod"));
+        json_object_set_new(c, "pod", gpf_json_agent_pod(&cmds[i].pod, cmds[i].ssh_pubkey, cmds[i].env));
+        json_array_append_new(arr, c);
+    }
+    api_json(r, 200, json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "commands", arr));
+    gpf_free(cmds);
+}
+
+void h_agent_pod_status(api_req *q, api_resp *r)
+{
+    gpf_agent_pod_status st;
+    gpf_error err = {0};
+    if (!q->body) {
+        api_error(r, GPF_EMALFORMED, "this request needs a JSON object body");
+        return;
+    }
+    if (!gpf_name_valid(q->params[0])) {
+        api_error(r, GPF_ENOTFOUND, "no such pod");
+        return;
+    }
+    if (gpf_decode_agent_pod_status(q->body, &st, &err) != 0 ||
+        gpf_engine_agent_pod_status(q->engine, &q->who, q->params[0], &st, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    api_json(r, 200, json_pack("{s:b}", "ok", 1));
+}

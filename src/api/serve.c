@@ -1,0 +1,307 @@
+#include "api/serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/gpu_backend.h"
+#include "api/api.h"
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "store/store.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/embedded.h"
+#include "util/log.h"
+#include "util/secret.h"
+#include "util/timeutil.h"
+
+#define OPT(n, t, d, lo, hi, f, h) {n, t, d, lo, hi, offsetof(gpf_serve_config, f), sizeof(((gpf_serve_config *)0)->f), h}
+const gpf_cfg_opt gpf_serve_options[] = {
+    OPT("listen", GPF_CFG_STR, "127.0.0.1:8470", 0, 0, listen, "address:port of the HTTP API (port 0 = any free port)"),
+    OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet", 0, 0, state_dir, "database and runtime files"),
+    OPT("demo", GPF_CFG_BOOL, "false", 0, 0, demo, "start local agents on the built-in demo fleet and demo SKUs"),
+    OPT("demo-runtime", GPF_CFG_STR, "process", 0, 0, demo_runtime, "pod runtime of the demo agents: process or fake"),
+    OPT("demo-ssh-port-base", GPF_CFG_INT, "22000", 1024, 64000, demo_ssh_port_base, "first sshd port of demo pods"),
+    OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "agents' join token (\"\" = generate once, print once)"),
+    OPT("heartbeat-ms", GPF_CFG_INT, "2000", 100, 600000, heartbeat_ms, "agent heartbeat interval"),
+    OPT("lost-after-beats", GPF_CFG_INT, "5", 1, 1000, lost_after_beats, "missed heartbeats before a host is lost"),
+    OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "directory with gpus.csv, mig_profiles.csv, vgpu_profiles.csv (\"\" = built in)"),
+    OPT("log-level", GPF_CFG_STR, "info", 0, 0, log_level, "debug, info, warn or error"),
+    GPF_CFG_END,
+};
+
+#define MAX_DEMO_AGENTS 8
+
+static char *read_file(const char *path, gpf_error *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        gpf_error_set(err, GPF_EIO, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    gpf_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (64u << 20))
+        gpf_buf_append(&b, chunk, n);
+    fclose(f);
+    return gpf_buf_steal(&b);
+}
+
+static int load_catalog(const gpf_serve_config *cfg, gpf_catalog **cat, gpf_error *err)
+{
+    static const char *names[3] = {"gpus.csv", "mig_profiles.csv", "vgpu_profiles.csv"};
+    char *text[3] = {0};
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        char path[600];
+        if (cfg->catalog_dir[0]) {
+            snprintf(path, sizeof path, "%s/%s", cfg->catalog_dir, names[i]);
+            text[i] = read_file(path, err);
+        } else {
+            snprintf(path, sizeof path, "data/catalog/%s", names[i]);
+            const gpf_embedded_file *f = gpf_embedded_find(path);
+            text[i] = f ? gpf_strdup(f->data) : NULL;
+            if (!f)
+                gpf_error_set(err, GPF_ENOTFOUND, "catalog file %s is not built in", path);
+        }
+        if (!text[i])
+            rc = err && err->code ? err->code : GPF_EIO;
+    }
+    if (rc == 0)
+        rc = gpf_catalog_parse(text[0], text[1], text[2], cat, err);
+    for (int i = 0; i < 3; i++)
+        gpf_free(text[i]);
+    return rc;
+}
+
+static int split_listen(const char *listen, char *addr, size_t asz, int *port, gpf_error *err)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return gpf_error_set(err, GPF_EINVAL, "listen must be ADDRESS:PORT (got '%s')", listen);
+    size_t n = (size_t)(colon - listen);
+    if (n >= asz)
+        return gpf_error_set(err, GPF_EINVAL, "listen address too long");
+    if (n >= 2 && listen[0] == '[' && listen[n - 1] == ']') {
+        memcpy(addr, listen + 1, n - 2);
+        addr[n - 2] = '\0';
+    } else {
+        memcpy(addr, listen, n);
+        addr[n] = '\0';
+    }
+    char *end = NULL;
+    long p = strtol(colon + 1, &end, 10);
+    if (!end || *end || p < 0 || p > 65535)
+        return gpf_error_set(err, GPF_EINVAL, "listen port must be 0..65535 (got '%s')", colon + 1);
+    *port = (int)p;
+    return 0;
+}
+
+static void write_small_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, text, strlen(text));
+    (void)w;
+    close(fd);
+}
+
+/* ---- demo ---------------------------------------------------------------- */
+
+static void demo_skus(gpf_engine *e)
+{
+    gpf_principal admin;
+    memset(&admin, 0, sizeof admin);
+    gpf_strlcpy(admin.user, "admin", sizeof admin.user);
+    admin.role = GPF_ROLE_ADMIN;
+    struct {
+        const char *name, *desc, *model, *mig;
+        gpf_slice_kind kind;
+        int share, cpus;
+        long long mem, price;
+    } demo[] = {
+        {"h100-whole", "One whole H100 80GB (hardware isolation)", "H100-80GB-SXM5", "", GPF_SLICE_WHOLE, 0, 16, 131072, 2500000},
+        {"h100-1g10", "H100 MIG 1g.10gb slice (hardware isolation)", "H100-80GB", "1g.10gb", GPF_SLICE_MIG, 0, 2, 16384, 400000},
+        {"l40s-quarter", "A quarter of an L40S, time-shared (soft isolation)", "L40S", "", GPF_SLICE_SHARE, 250, 4, 16384, 300000},
+    };
+    for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++) {
+        gpf_sku k, existing;
+        if (gpf_engine_sku_get(e, demo[i].name, &existing, NULL) == 0)
+            continue;
+        memset(&k, 0, sizeof k);
+        gpf_strlcpy(k.name, demo[i].name, sizeof k.name);
+        gpf_strlcpy(k.description, demo[i].desc, sizeof k.description);
+        k.slice.kind = demo[i].kind;
+        k.slice.gpu_count = 1;
+        gpf_strlcpy(k.slice.mig_profile, demo[i].mig, sizeof k.slice.mig_profile);
+        k.slice.share_milli = demo[i].share;
+        k.nmodels = 1;
+        gpf_strlcpy(k.models[0], demo[i].model, sizeof k.models[0]);
+        k.cpus = demo[i].cpus;
+        k.memory_mib = demo[i].mem;
+        k.price_micro_per_hour = demo[i].price;
+        gpf_error err = {0};
+        if (gpf_engine_sku_create(e, &admin, &k, NULL, &err) != 0)
+            GPF_WARN("serve", "event=demo_sku_failed sku=%s msg=\"%s\"", k.name, gpf_error_msg(&err));
+    }
+}
+
+static pid_t spawn_agent(const gpf_serve_config *cfg, const char *self, const char *url, const char *join,
+                         const char *host, int idx)
+{
+    char sd[600], pmin[24], pmax[24];
+    snprintf(sd, sizeof sd, "%s/agents/%s", cfg->state_dir, host);
+    snprintf(pmin, sizeof pmin, "%lld", cfg->demo_ssh_port_base + idx * 200);
+    snprintf(pmax, sizeof pmax, "%lld", cfg->demo_ssh_port_base + idx * 200 + 199);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    setenv("GPUFLEET_JOIN_TOKEN", join, 1); /* not on the command line, where ps would show it */
+    char *argv[] = {(char *)self, "agent", "--server", (char *)url, "--backend", "fake", "--host-id", (char *)host,
+                    "--state-dir", sd, "--runtime", (char *)cfg->demo_runtime, "--ssh-port-min", pmin,
+                    "--ssh-port-max", pmax, "--log-level", (char *)cfg->log_level, NULL};
+    execv(self, argv);
+    _exit(127);
+}
+
+static void print_banner(const gpf_serve_config *cfg, const char *url, const char *admin_token, const char *join,
+                         const char *self)
+{
+    printf("\ngpufleet control plane listening on %s\n", url);
+    if (admin_token[0])
+        printf("admin token (shown once; only its hash is stored): %s\n", admin_token);
+    if (join[0] && !cfg->demo)
+        printf("agent join token (shown once): %s\n", join);
+    if (cfg->demo) {
+        printf("\nDemo fleet: gpu-h100-a (8x H100 80GB, GPUs 6-7 in MIG mode), gpu-a100-b (4x A100 80GB), "
+               "gpu-l40s-c (2x L40S)\nDemo SKUs: h100-whole, h100-1g10 (MIG 1g.10gb), l40s-quarter (250/1000 of an L40S)\n");
+        printf("\nTry it (in another terminal):\n\n");
+        printf("  %s login --server %s --token %s\n", self, url, admin_token[0] ? admin_token : "<admin token>");
+        printf("  %s sku ls\n", self);
+        printf("  POD=$(%s pod launch h100-1g10 --quiet)\n", self);
+        printf("  %s ssh $POD -- 'echo hello from $GPUFLEET_POD_ID on $CUDA_VISIBLE_DEVICES'\n", self);
+        printf("  %s usage\n", self);
+        printf("  %s pod stop $POD\n", self);
+        printf("\nPress Ctrl-C to stop the control plane (running pods keep running; stop them first).\n\n");
+    }
+    fflush(stdout);
+}
+
+int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, const char *self_exe, gpf_error *err)
+{
+    int rc = 0;
+    gpf_catalog *cat = NULL;
+    gpf_store *store = NULL;
+    gpf_engine *eng = NULL;
+    gpf_api *api = NULL;
+    pid_t agents[MAX_DEMO_AGENTS];
+    int nagents = 0;
+    char addr[128], url[200], dbpath[600], path[600];
+    char admin_token[128] = "", join[128] = "", join_in[128] = "";
+    int port = 0;
+
+    if ((rc = split_listen(cfg->listen, addr, sizeof addr, &port, err)) != 0)
+        goto out;
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot create state directory %s: %s", cfg->state_dir, strerror(errno));
+        goto out;
+    }
+    if ((rc = load_catalog(cfg, &cat, err)) != 0)
+        goto out;
+    snprintf(dbpath, sizeof dbpath, "%s/gpufleet.db", cfg->state_dir);
+    if ((rc = gpf_store_open(dbpath, &store, err)) != 0)
+        goto out;
+    gpf_engine_config ec = {0};
+    ec.store = store;
+    ec.catalog = cat;
+    ec.heartbeat_ms = (int)cfg->heartbeat_ms;
+    ec.lost_after_beats = (int)cfg->lost_after_beats;
+    if ((rc = gpf_engine_open(&ec, &eng, err)) != 0)
+        goto out;
+    gpf_strlcpy(join_in, cfg->join_token, sizeof join_in);
+    if (cfg->demo && !join_in[0])
+        gpf_random_id("gpfjoin_", 40, join_in, sizeof join_in); /* demo agents get it directly */
+    if ((rc = gpf_engine_bootstrap(eng, join_in, admin_token, sizeof admin_token, join, sizeof join, err)) != 0)
+        goto out;
+    if (cfg->demo) {
+        gpf_strlcpy(join, join_in, sizeof join);
+        /* Demo convenience: keep the admin token so every demo start can print it. */
+        snprintf(path, sizeof path, "%s/demo-admin-token", cfg->state_dir);
+        if (admin_token[0]) {
+            write_small_file(path, admin_token, 0600);
+        } else {
+            char *t = read_file(path, NULL);
+            if (t) {
+                gpf_strlcpy(admin_token, t, sizeof admin_token);
+                admin_token[strcspn(admin_token, "\r\n")] = '\0';
+                gpf_free(t);
+            }
+        }
+        demo_skus(eng);
+    }
+    gpf_api_config ac = {0};
+    ac.engine = eng;
+    ac.bind_address = addr;
+    ac.port = port;
+    ac.version = GPF_VERSION;
+    if ((rc = gpf_api_start(&ac, &api, err)) != 0)
+        goto out;
+    snprintf(url, sizeof url, strchr(addr, ':') ? "http://[%s]:%d" : "http://%s:%d",
+             strcmp(addr, "0.0.0.0") ? addr : "127.0.0.1", gpf_api_port(api));
+    snprintf(path, sizeof path, "%s/serve.url", cfg->state_dir);
+    write_small_file(path, url, 0644);
+    GPF_INFO("serve", "event=listening url=%s state_dir=%s", url, cfg->state_dir);
+    if (cfg->demo) {
+        const gpf_embedded_file *f = gpf_embedded_find("data/demo-fleet.json");
+        char **ids = NULL;
+        int nids = 0;
+        snprintf(path, sizeof path, "%s/agents", cfg->state_dir);
+        mkdir(path, 0700);
+        if (f && gpf_gpu_fake_host_ids(f->data, &ids, &nids, err) == 0) {
+            for (int i = 0; i < nids; i++) {
+                if (nagents < MAX_DEMO_AGENTS) {
+                    pid_t pid = spawn_agent(cfg, self_exe, url, join, ids[i], nagents);
+                    if (pid > 0)
+                        agents[nagents++] = pid;
+                }
+                gpf_free(ids[i]);
+            }
+            gpf_free(ids);
+        }
+    }
+    print_banner(cfg, url, admin_token, join, self_exe);
+    while (!*stop) {
+        gpf_sleep_ms(200);
+        gpf_engine_tick(eng);
+        for (int i = 0; i < nagents; i++) {
+            int st;
+            if (agents[i] > 0 && waitpid(agents[i], &st, WNOHANG) == agents[i]) {
+                GPF_WARN("serve", "event=demo_agent_exited pid=%d status=%d", (int)agents[i], st);
+                agents[i] = -1;
+            }
+        }
+    }
+    GPF_INFO("serve", "event=shutdown");
+out:
+    for (int i = 0; i < nagents; i++)
+        if (agents[i] > 0) {
+            kill(agents[i], SIGTERM);
+            waitpid(agents[i], NULL, 0);
+        }
+    gpf_api_stop(api);
+    gpf_engine_free(eng);
+    gpf_store_close(store);
+    gpf_catalog_free(cat);
+    return rc;
+}

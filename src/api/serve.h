@@ -1,0 +1,29 @@
+/* `gpufleet serve`: the control plane process — store, engine, HTTP API — and, with
+ * --demo, local agents on the built-in demo fleet plus demo SKUs. */
+#ifndef GPF_API_SERVE_H
+#define GPF_API_SERVE_H
+
+#include <signal.h>
+
+#include "util/config.h"
+#include "util/error.h"
+
+typedef struct gpf_serve_config {
+    char listen[128];
+    char state_dir[512];
+    int demo;
+    char demo_runtime[16];
+    long long demo_ssh_port_base;
+    char join_token[128];
+    long long heartbeat_ms;
+    long long lost_after_beats;
+    char catalog_dir[512];
+    char log_level[16];
+} gpf_serve_config;
+
+extern const gpf_cfg_opt gpf_serve_options[];
+
+/* Runs until *stop; self_exe is this binary (demo agents are started from it). */
+int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, const char *self_exe, gpf_error *err);
+
+#endif

@@ -1,0 +1,73 @@
+/* The gpufleet command-line client: `gpufleet <noun> <verb> [flags]`, git style.
+ * Talks to the control plane over HTTP (docs/api.md); reference in docs/cli.md.
+ * Only gpf_cli_main prints; the helpers below are pure and exposed for tests. */
+#ifndef GPF_CLI_CLI_H
+#define GPF_CLI_CLI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/httpc.h"
+
+/* Exit codes (stable, documented in docs/cli.md). */
+enum {
+    GPF_EXIT_OK = 0,
+    GPF_EXIT_ERROR = 1,
+    GPF_EXIT_USAGE = 2,
+    GPF_EXIT_NOTFOUND = 3,
+    GPF_EXIT_PERM = 4,
+    GPF_EXIT_CONFLICT = 5,
+    GPF_EXIT_UNREACHABLE = 6,
+};
+
+/* argv[0] is the program name, argv[1] the noun. Prints results to stdout and errors
+ * (one line, "gpufleet: <message>") to stderr; returns the process exit code.
+ * `gpufleet ssh` replaces the process with ssh on success. */
+int gpf_cli_main(int argc, char **argv);
+/* 1 when noun is a CLI command (login, sku, pod, ssh, usage, host, gpu, whoami, user,
+ * token, help), else 0. */
+int gpf_cli_is_command(const char *noun);
+
+/* Exit code for a GPF_E* code (0 → 0). */
+int gpf_cli_exit_code(int code);
+
+/* Parses a non-negative decimal amount ("2.50", "3", "0.000001") into micro-units with
+ * integer arithmetic. At most 6 decimals, no sign, no spaces. 0 or GPF_EINVAL. */
+int gpf_cli_parse_money(const char *s, int64_t *micro, gpf_error *err);
+/* Formats micro-units as a decimal with at least 2 decimals, trailing zeros beyond
+ * that trimmed: 2500000 → "2.50", 1234567 → "1.234567", -10000 → "-0.01". */
+void gpf_cli_format_money(int64_t micro, char *out, size_t size);
+
+/* Builds the ssh argv for a running pod (JSON per docs/api.md, with "ssh":{host,port,user}):
+ * ssh_path -i IDENTITY -p PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+ * -o LogLevel=ERROR USER@HOST [cmd...]; "-i IDENTITY" is left out when identity is NULL or "".
+ * *out is a NULL-terminated heap array of heap strings (free with gpf_cli_argv_free).
+ * GPF_ESTATE when the pod is not running, GPF_EINVAL when its ssh endpoint is missing or
+ * unsafe (a user or host starting with '-' or containing spaces). */
+int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity,
+                     int ncmd, char *const *cmd, char ***out, gpf_error *err);
+void gpf_cli_argv_free(char **argv);
+
+/* A text table: left-aligned columns, two spaces apart, header row first, no trailing
+ * spaces. Widths count UTF-8 code points; control characters print as '?'. */
+typedef struct gpf_table {
+    int ncols;
+    int nrows;      /* including the header */
+    char **cells;   /* nrows * ncols heap strings, row-major */
+} gpf_table;
+
+/* headers: ncols strings (copied). */
+void gpf_table_init(gpf_table *t, int ncols, const char *const *headers);
+/* cells: ncols strings (copied; NULL prints as "-"). */
+void gpf_table_add(gpf_table *t, const char *const *cells);
+void gpf_table_render(const gpf_table *t, gpf_buf *out);
+void gpf_table_clear(gpf_table *t);
+
+/* Where the config file lives: $GPUFLEET_CONFIG, else $XDG_CONFIG_HOME/gpufleet/config.json,
+ * else $HOME/.config/gpufleet/config.json. GPF_EINVAL when none can be found. */
+int gpf_cli_config_path(char *out, size_t size, gpf_error *err);
+
+#endif

@@ -1,0 +1,122 @@
+/* Internal to src/cli: the parsed command line and helpers shared by the cmd_*.c files.
+ * Command functions return the process exit code; they print through the helpers. */
+#ifndef GPF_CLI_CLI_INT_H
+#define GPF_CLI_CLI_INT_H
+
+#include <stdint.h>
+
+#include "cli/cli.h"
+
+typedef struct gpf_cli_flag {
+    const char *name;   /* without the leading "--" */
+    const char *value;  /* NULL for boolean flags */
+} gpf_cli_flag;
+
+typedef struct gpf_cli {
+    /* parsed command line; strings point into argv */
+    int npos;
+    const char **pos;       /* positionals: pos[0] is the noun, pos[1] usually the verb */
+    int nflags;
+    gpf_cli_flag *flags;
+    int nrest;
+    char **rest;            /* everything after "--" */
+    const char *what;       /* "pod launch": names the command in messages */
+    /* configuration */
+    char config_path[4096];
+    json_t *config;         /* the config file's object, or NULL */
+    const char *server;     /* resolved: flag > environment > config */
+    const char *token;
+    int json;               /* --json */
+    gpf_httpc *http;
+} gpf_cli;
+
+/* Commands (one file each), called with c->pos[0] == their noun. */
+int gpf_cli_cmd_login(gpf_cli *c);
+int gpf_cli_cmd_whoami(gpf_cli *c);
+int gpf_cli_cmd_sku(gpf_cli *c);
+int gpf_cli_cmd_pod(gpf_cli *c);
+int gpf_cli_cmd_ssh(gpf_cli *c);
+int gpf_cli_cmd_usage(gpf_cli *c);
+int gpf_cli_cmd_host(gpf_cli *c);
+int gpf_cli_cmd_gpu(gpf_cli *c);
+int gpf_cli_cmd_user(gpf_cli *c);
+int gpf_cli_cmd_token(gpf_cli *c);
+
+/* Usage texts, printed by `gpufleet <noun> --help`. */
+extern const char gpf_cli_help_login[];
+extern const char gpf_cli_help_sku[];
+extern const char gpf_cli_help_pod[];
+extern const char gpf_cli_help_ssh[];
+extern const char gpf_cli_help_usage[];
+extern const char gpf_cli_help_host[];
+extern const char gpf_cli_help_gpu[];
+extern const char gpf_cli_help_user[];
+extern const char gpf_cli_help_token[];
+extern const char gpf_cli_help_whoami[];
+
+/* Positional i, or NULL. */
+const char *gpf_cli_pos(const gpf_cli *c, int i);
+/* Value of the last --name (NULL when absent or boolean). */
+const char *gpf_cli_opt(const gpf_cli *c, const char *name);
+/* 1 when --name was given. */
+int gpf_cli_has(const gpf_cli *c, const char *name);
+/* Fails (exit 2) when a flag outside the space-separated `allowed` list (plus the common
+ * server, token, json, help) was given, or the positional count is outside [min,max]
+ * (counting from after the noun and verb: skip). Sets c->what. Returns 0 or an exit code. */
+int gpf_cli_expect(gpf_cli *c, const char *what, int skip, int min, int max, const char *allowed);
+/* Parses an integer flag value within [min,max]; prints a usage error when bad. */
+int gpf_cli_int_opt(gpf_cli *c, const char *name, long long min, long long max, long long *out,
+                    int *given);
+
+/* Prints "gpufleet: <message>" to stderr; returns the exit code for code. */
+int gpf_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gpf_cli_fail_err(const gpf_error *err);
+/* Usage error: prints the message with a help hint; returns GPF_EXIT_USAGE. */
+int gpf_cli_usage(const gpf_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Resolves server and token and creates c->http. Returns 0 or an exit code (printed). */
+int gpf_cli_connect(gpf_cli *c);
+/* One request; prints the error and returns its exit code on failure, else 0.
+ * *resp may be NULL (pass resp NULL to drop the body). */
+int gpf_cli_call(gpf_cli *c, const char *method, const char *path, json_t *body, json_t **resp);
+
+/* Appends s to b percent-encoded as one path segment (or query value). */
+void gpf_cli_escape(gpf_buf *b, const char *s);
+/* Writes a JSON value as a table cell: strings as-is, integers, yes/no, "-" for null or
+ * absent, arrays joined with ",". */
+void gpf_cli_scalar(const json_t *v, char *out, size_t size);
+/* The string at key, or "" */
+const char *gpf_cli_str(const json_t *o, const char *key);
+/* The integer at key, or 0 */
+long long gpf_cli_int(const json_t *o, const char *key);
+/* RFC 3339 "2026-11-21T16:49:00.000Z" → "2026-11-21 16:49:00"; "-" for null. */
+void gpf_cli_time(const json_t *v, char *out, size_t size);
+/* 3723000 → "1h02m03s". */
+void gpf_cli_duration(long long ms, char *out, size_t size);
+/* A slice object as "whole x2", "mig 1g.10gb", "share 25%", "vgpu A100-4C". */
+void gpf_cli_slice(const json_t *slice, char *out, size_t size);
+
+/* 32768 → "32GiB", 1536 → "1536MiB". */
+void gpf_cli_memory(long long mib, char *out, size_t size);
+
+/* Output: pretty JSON (key order as received) / a rendered table, to stdout. */
+void gpf_cli_print_json(const json_t *j);
+void gpf_cli_print_table(const gpf_table *t);
+/* Key/value listings ("show" commands) as a two-column table without a header row:
+ * the first pair initialises t (zero it first), later pairs are added. */
+void gpf_cli_kv(gpf_table *t, const char *key, const char *value);
+/* Adds key with the scalar at o[field]. */
+void gpf_cli_kv_json(gpf_table *t, const char *key, const json_t *o, const char *field);
+
+/* Appends "ssh [-i IDENTITY] -p PORT USER@HOST" for the pod's endpoint (identity shell-quoted
+ * when needed). GPF_EINVAL (nothing appended) when the pod has no usable endpoint. */
+int gpf_cli_ssh_line(const json_t *pod, const char *identity, gpf_buf *out);
+
+/* The identity file for ssh: --identity, else the config's identity_file, else NULL. */
+const char *gpf_cli_identity(const gpf_cli *c);
+/* The config's value for key, or NULL. */
+const char *gpf_cli_config_get(const gpf_cli *c, const char *key);
+/* Reads a small text file (at most max bytes) with trailing whitespace trimmed. */
+int gpf_cli_read_file(const char *path, size_t max, char **out, gpf_error *err);
+
+#endif

@@ -1,0 +1,366 @@
+/* CLI formatting helpers: money, tables, JSON cells, times, files. No I/O except the
+ * print_* functions (stdout) and gpf_cli_read_file. */
+#include "cli/cli_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+
+#define MICRO 1000000LL
+
+/* ---- money ---- */
+
+int gpf_cli_parse_money(const char *s, int64_t *micro, gpf_error *err)
+{
+    const int64_t limit = INT64_MAX / MICRO;
+    const char *p = s;
+    int64_t whole = 0, frac = 0;
+    int nfrac = 0;
+
+    if (!p || !isdigit((unsigned char)*p))
+        goto bad;
+    for (; isdigit((unsigned char)*p); p++) {
+        int d = *p - '0';
+        if (whole > (limit - d) / 10)
+            return gpf_error_set(err, GPF_EINVAL, "amount '%s' is too large", s);
+        whole = whole * 10 + d;
+    }
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            goto bad;
+        for (; isdigit((unsigned char)*p); p++) {
+            if (++nfrac > 6)
+                return gpf_error_set(err, GPF_EINVAL,
+                                     "amount '%s' has more than 6 decimals", s);
+            frac = frac * 10 + (*p - '0');
+        }
+    }
+    if (*p)
+        goto bad;
+    for (int i = nfrac; i < 6; i++)
+        frac *= 10;
+    if (whole == limit && frac > INT64_MAX % MICRO)
+        return gpf_error_set(err, GPF_EINVAL, "amount '%s' is too large", s);
+    *micro = whole * MICRO + frac;
+    return 0;
+bad:
+    return gpf_error_set(err, GPF_EINVAL,
+                         "amount '%s' is not a non-negative decimal like 2.50", s ? s : "");
+}
+
+void gpf_cli_format_money(int64_t micro, char *out, size_t size)
+{
+    uint64_t a = micro < 0 ? (uint64_t)0 - (uint64_t)micro : (uint64_t)micro;
+    char frac[8];
+    int n = 6;
+
+    snprintf(frac, sizeof frac, "%06llu", (unsigned long long)(a % MICRO));
+    while (n > 2 && frac[n - 1] == '0')
+        frac[--n] = '\0';
+    snprintf(out, size, "%s%llu.%s", micro < 0 ? "-" : "", (unsigned long long)(a / MICRO), frac);
+}
+
+/* ---- tables ---- */
+
+static char *cell_copy(const char *s)
+{
+    char *c = gpf_strdup(s ? s : "-");
+    for (char *p = c; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return c;
+}
+
+static size_t display_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+void gpf_table_init(gpf_table *t, int ncols, const char *const *headers)
+{
+    t->ncols = ncols;
+    t->nrows = 0;
+    t->cells = NULL;
+    gpf_table_add(t, headers);
+}
+
+void gpf_table_add(gpf_table *t, const char *const *cells)
+{
+    t->cells = gpf_reallocarray(t->cells, (size_t)(t->nrows + 1) * (size_t)t->ncols, sizeof *t->cells);
+    for (int i = 0; i < t->ncols; i++)
+        t->cells[t->nrows * t->ncols + i] = cell_copy(cells[i]);
+    t->nrows++;
+}
+
+void gpf_table_render(const gpf_table *t, gpf_buf *out)
+{
+    size_t *w;
+    if (!t || t->ncols <= 0 || t->nrows <= 0)
+        return;
+    w = gpf_calloc((size_t)t->ncols, sizeof *w);
+    for (int r = 0; r < t->nrows; r++)
+        for (int col = 0; col < t->ncols; col++) {
+            size_t n = display_width(t->cells[r * t->ncols + col]);
+            if (n > w[col])
+                w[col] = n;
+        }
+    for (int r = 0; r < t->nrows; r++) {
+        size_t start = out->len;
+        for (int col = 0; col < t->ncols; col++) {
+            const char *s = t->cells[r * t->ncols + col];
+            gpf_buf_puts(out, s);
+            if (col + 1 < t->ncols)
+                for (size_t k = display_width(s); k < w[col] + 2; k++)
+                    gpf_buf_putc(out, ' ');
+        }
+        while (out->len > start && out->data[out->len - 1] == ' ')
+            out->len--;
+        gpf_buf_putc(out, '\n');
+    }
+    gpf_free(w);
+}
+
+void gpf_table_clear(gpf_table *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->nrows * t->ncols; i++)
+        gpf_free(t->cells[i]);
+    gpf_free(t->cells);
+    t->cells = NULL;
+    t->nrows = 0;
+}
+
+void gpf_cli_kv(gpf_table *t, const char *key, const char *value)
+{
+    const char *pair[2] = {key, value};
+    if (t->ncols == 0)
+        gpf_table_init(t, 2, pair);
+    else
+        gpf_table_add(t, pair);
+}
+
+void gpf_cli_kv_json(gpf_table *t, const char *key, const json_t *o, const char *field)
+{
+    char v[1024];
+    gpf_cli_scalar(json_object_get(o, field), v, sizeof v);
+    gpf_cli_kv(t, key, v);
+}
+
+/* ---- JSON cells ---- */
+
+void gpf_cli_escape(gpf_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            gpf_buf_putc(b, (char)*p);
+        } else {
+            gpf_buf_putc(b, '%');
+            gpf_buf_putc(b, hex[*p >> 4]);
+            gpf_buf_putc(b, hex[*p & 15]);
+        }
+    }
+}
+
+void gpf_cli_scalar(const json_t *v, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        snprintf(out, size, "%s", json_string_value(v));
+        break;
+    case JSON_INTEGER:
+        snprintf(out, size, "%lld", (long long)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        snprintf(out, size, "%g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        snprintf(out, size, "yes");
+        break;
+    case JSON_FALSE:
+        snprintf(out, size, "no");
+        break;
+    case JSON_ARRAY: {
+        size_t i, used = 0;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            char item[256];
+            gpf_cli_scalar(e, item, sizeof item);
+            int n = snprintf(out + used, size - used, "%s%s", i ? "," : "", item);
+            if (n < 0 || (size_t)n >= size - used)
+                break;
+            used += (size_t)n;
+        }
+        if (used == 0)
+            snprintf(out, size, "-");
+        break;
+    }
+    case JSON_OBJECT: {
+        char *s = json_dumps(v, JSON_COMPACT);
+        snprintf(out, size, "%s", s ? s : "{}");
+        free(s);
+        break;
+    }
+    default:
+        snprintf(out, size, "-");
+        break;
+    }
+}
+
+const char *gpf_cli_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+long long gpf_cli_int(const json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+void gpf_cli_time(const json_t *v, char *out, size_t size)
+{
+    const char *s = json_string_value(v);
+    if (!s || !*s) {
+        snprintf(out, size, "-");
+        return;
+    }
+    snprintf(out, size, "%.19s", s);
+    if (strlen(out) > 10 && out[10] == 'T')
+        out[10] = ' ';
+}
+
+void gpf_cli_duration(long long ms, char *out, size_t size)
+{
+    long long s = ms > 0 ? ms / 1000 : 0;
+    long long h = s / 3600, m = s / 60 % 60;
+    s %= 60;
+    if (h)
+        snprintf(out, size, "%lldh%02lldm%02llds", h, m, s);
+    else if (m)
+        snprintf(out, size, "%lldm%02llds", m, s);
+    else
+        snprintf(out, size, "%llds", s);
+}
+
+void gpf_cli_slice(const json_t *slice, char *out, size_t size)
+{
+    const char *kind = gpf_cli_str(slice, "kind");
+    if (strcmp(kind, "whole") == 0) {
+        long long n = gpf_cli_int(slice, "gpu_count");
+        if (n > 1)
+            snprintf(out, size, "whole x%lld", n);
+        else
+            snprintf(out, size, "whole");
+    } else if (strcmp(kind, "mig") == 0) {
+        snprintf(out, size, "mig %s", gpf_cli_str(slice, "mig_profile"));
+    } else if (strcmp(kind, "vgpu") == 0) {
+        snprintf(out, size, "vgpu %s", gpf_cli_str(slice, "vgpu_type"));
+    } else if (strcmp(kind, "share") == 0) {
+        long long m = gpf_cli_int(slice, "share_milli");
+        long long mem = gpf_cli_int(slice, "share_memory_mib");
+        char pct[32];
+        if (m % 10)
+            snprintf(pct, sizeof pct, "%lld.%lld%%", m / 10, m % 10);
+        else
+            snprintf(pct, sizeof pct, "%lld%%", m / 10);
+        if (mem > 0)
+            snprintf(out, size, "share %s %lldMiB", pct, mem);
+        else
+            snprintf(out, size, "share %s", pct);
+    } else {
+        snprintf(out, size, "%s", *kind ? kind : "-");
+    }
+}
+
+void gpf_cli_memory(long long mib, char *out, size_t size)
+{
+    if (mib > 0 && mib % 1024 == 0)
+        snprintf(out, size, "%lldGiB", mib / 1024);
+    else
+        snprintf(out, size, "%lldMiB", mib);
+}
+
+/* ---- output ---- */
+
+void gpf_cli_print_json(const json_t *j)
+{
+    char *s;
+    if (!j)
+        return;
+    s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+    }
+    free(s);
+}
+
+void gpf_cli_print_table(const gpf_table *t)
+{
+    gpf_buf b = {0};
+    gpf_table_render(t, &b);
+    fputs(gpf_buf_cstr(&b), stdout);
+    gpf_buf_clear(&b);
+}
+
+/* ---- files ---- */
+
+int gpf_cli_read_file(const char *path, size_t max, char **out, gpf_error *err)
+{
+    int rc = 0, fd = -1;
+    struct stat st;
+    gpf_buf b = {0};
+    char chunk[4096];
+    ssize_t n;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = gpf_error_set(err, errno == ENOENT ? GPF_ENOTFOUND : GPF_EIO, "%s: %s", path,
+                           strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "%s: not a regular file", path);
+        goto out;
+    }
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = gpf_error_set(err, GPF_EIO, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (b.len + (size_t)n > max) {
+            rc = gpf_error_set(err, GPF_ETOOLARGE, "%s: larger than %zu bytes", path, max);
+            goto out;
+        }
+        gpf_buf_append(&b, chunk, (size_t)n);
+    }
+    while (b.len > 0 && isspace((unsigned char)b.data[b.len - 1]))
+        b.len--;
+    gpf_buf_putc(&b, '\0');
+    b.len--;
+    *out = gpf_buf_steal(&b);
+out:
+    if (fd >= 0)
+        close(fd);
+    gpf_buf_clear(&b);
+    return rc;
+}

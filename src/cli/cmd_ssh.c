@@ -1,0 +1,207 @@
+/* gpufleet ssh POD [-- CMD...]: replaces the process with ssh into a running pod. */
+#include "cli/cli_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+
+const char gpf_cli_help_ssh[] =
+    "usage: gpufleet ssh POD [--identity FILE] [-- CMD...]\n"
+    "\n"
+    "Opens an SSH session to a running pod (or runs CMD in it) with the identity saved by\n"
+    "`gpufleet login`; --identity overrides it. Host keys of pods are not remembered.\n";
+
+/* A user or host that ssh could mistake for an option, or that holds spaces. */
+static int unsafe(const char *s)
+{
+    if (!*s || *s == '-')
+        return 1;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* Reads and checks pod.ssh {host, port, user}. */
+static int endpoint(const json_t *pod, const char **user, const char **host, long long *port,
+                    gpf_error *err)
+{
+    const json_t *ssh = json_object_get(pod, "ssh");
+    const json_t *p = json_object_get(ssh, "port");
+    const char *id = gpf_cli_str(pod, "id");
+
+    *user = gpf_cli_str(ssh, "user");
+    *host = gpf_cli_str(ssh, "host");
+    *port = 0;
+    if (json_is_integer(p)) {
+        *port = (long long)json_integer_value(p);
+    } else if (json_is_string(p)) {
+        char *end = NULL;
+        *port = strtoll(json_string_value(p), &end, 10);
+        if (!end || *end)
+            *port = 0;
+    }
+    if (!json_is_object(ssh) || !**host || !**user)
+        return gpf_error_set(err, GPF_EINVAL, "pod %s has no ssh endpoint yet", id);
+    if (*port < 1 || *port > 65535 || unsafe(*user) || unsafe(*host))
+        return gpf_error_set(err, GPF_EINVAL, "pod %s has an invalid ssh endpoint", id);
+    return 0;
+}
+
+int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity,
+                     int ncmd, char *const *cmd, char ***out, gpf_error *err)
+{
+    int rc, n = 0;
+    const char *user, *host, *state = gpf_cli_str(pod, "state");
+    long long port;
+    char **argv = NULL;
+    char buf[64];
+    gpf_buf dest = {0};
+
+    *out = NULL;
+    if (strcmp(state, "running") != 0) {
+        rc = gpf_error_set(err, GPF_ESTATE, "pod %s is %s, not running", gpf_cli_str(pod, "id"),
+                           *state ? state : "in an unknown state");
+        goto out;
+    }
+    rc = endpoint(pod, &user, &host, &port, err);
+    if (rc != 0)
+        goto out;
+    argv = gpf_calloc((size_t)(ncmd > 0 ? ncmd : 0) + 16, sizeof *argv);
+    argv[n++] = gpf_strdup(ssh_path ? ssh_path : "ssh");
+    if (identity && *identity) {
+        argv[n++] = gpf_strdup("-i");
+        argv[n++] = gpf_strdup(identity);
+    }
+    snprintf(buf, sizeof buf, "%lld", port);
+    argv[n++] = gpf_strdup("-p");
+    argv[n++] = gpf_strdup(buf);
+    argv[n++] = gpf_strdup("-o");
+    argv[n++] = gpf_strdup("StrictHostKeyChecking=no");
+    argv[n++] = gpf_strdup("-o");
+    argv[n++] = gpf_strdup("UserKnownHostsFile=/dev/null");
+    argv[n++] = gpf_strdup("-o");
+    argv[n++] = gpf_strdup("LogLevel=ERROR");
+    gpf_buf_printf(&dest, "%s@%s", user, host);
+    argv[n++] = gpf_buf_steal(&dest);
+    for (int i = 0; i < ncmd; i++)
+        argv[n++] = gpf_strdup(cmd[i]);
+    argv[n] = NULL;
+    *out = argv;
+out:
+    gpf_buf_clear(&dest);
+    return rc;
+}
+
+void gpf_cli_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        gpf_free(*p);
+    gpf_free(argv);
+}
+
+/* Appends s quoted for a POSIX shell when it needs quoting. */
+static void shell_quote(gpf_buf *b, const char *s)
+{
+    int plain = *s != '\0';
+    for (const char *p = s; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-~", *p))
+            plain = 0;
+    if (plain) {
+        gpf_buf_puts(b, s);
+        return;
+    }
+    gpf_buf_putc(b, '\'');
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            gpf_buf_puts(b, "'\\''");
+        else
+            gpf_buf_putc(b, *p);
+    }
+    gpf_buf_putc(b, '\'');
+}
+
+int gpf_cli_ssh_line(const json_t *pod, const char *identity, gpf_buf *out)
+{
+    const char *user, *host;
+    long long port;
+    if (endpoint(pod, &user, &host, &port, NULL) != 0)
+        return GPF_EINVAL;
+    gpf_buf_puts(out, "ssh ");
+    if (identity && *identity) {
+        gpf_buf_puts(out, "-i ");
+        shell_quote(out, identity);
+        gpf_buf_putc(out, ' ');
+    }
+    gpf_buf_printf(out, "-p %lld %s@%s", port, user, host);
+    return 0;
+}
+
+/* /usr/bin/ssh, else the first ssh on PATH; NULL when none. Caller frees. */
+static char *find_ssh(void)
+{
+    const char *path = getenv("PATH");
+    char *copy, *dir, *save = NULL, *found = NULL;
+    if (access("/usr/bin/ssh", X_OK) == 0)
+        return gpf_strdup("/usr/bin/ssh");
+    if (!path)
+        return NULL;
+    copy = gpf_strdup(path);
+    for (dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        gpf_buf b = {0};
+        gpf_buf_printf(&b, "%s/ssh", *dir ? dir : ".");
+        if (access(gpf_buf_cstr(&b), X_OK) == 0)
+            found = gpf_buf_steal(&b);
+        gpf_buf_clear(&b);
+    }
+    gpf_free(copy);
+    return found;
+}
+
+int gpf_cli_cmd_ssh(gpf_cli *c)
+{
+    int rc, ncmd = 0;
+    json_t *pod = NULL;
+    char **cmd = NULL, **argv = NULL, *ssh = NULL;
+    gpf_buf path = {0};
+    gpf_error err = {0};
+
+    rc = gpf_cli_expect(c, "ssh", 1, 1, -1, "identity");
+    if (rc != 0)
+        goto out;
+    gpf_buf_puts(&path, "/v1/pods/");
+    gpf_cli_escape(&path, gpf_cli_pos(c, 1));
+    rc = gpf_cli_call(c, "GET", gpf_buf_cstr(&path), NULL, &pod);
+    if (rc != 0)
+        goto out;
+    cmd = gpf_calloc((size_t)(c->npos + c->nrest) + 1, sizeof *cmd);
+    for (int i = 2; i < c->npos; i++)
+        cmd[ncmd++] = (char *)c->pos[i];
+    for (int i = 0; i < c->nrest; i++)
+        cmd[ncmd++] = c->rest[i];
+    ssh = find_ssh();
+    if (!ssh) {
+        rc = gpf_cli_fail(GPF_ENOTFOUND, "ssh not found: install openssh-client");
+        goto out;
+    }
+    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), ncmd, cmd, &argv, &err) != 0) {
+        rc = gpf_cli_fail_err(&err);
+        goto out;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    execv(ssh, argv);
+    rc = gpf_cli_fail(GPF_EIO, "cannot run %s: %s", ssh, strerror(errno));
+out:
+    json_decref(pod);
+    gpf_free(cmd);
+    gpf_free(ssh);
+    gpf_cli_argv_free(argv);
+    gpf_buf_clear(&path);
+    return rc;
+}

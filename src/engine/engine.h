@@ -1,0 +1,144 @@
+/* The engine: the one owner of the control plane's mutable state (fleet ledger, hosts,
+ * SKUs, users, tokens, pods, usage, agent command queues).
+ *
+ * Concurrency: every public function takes the engine's single lock (e->mu) for its
+ * whole duration, except the two long-poll waits, which release it while waiting on
+ * the engine's condition variable. HTTP handler threads may call any function
+ * concurrently. Results are returned as copies, so callers encode them outside the lock.
+ *
+ * Durability: a function that changes state writes the change to the store before it
+ * returns success ("acknowledged = durable"). On open, everything is loaded back and
+ * the ledger is rebuilt from the placements of live pods.
+ *
+ * Errors: 0 or a negative GPF_E* code with err filled (message fit for the API). */
+#ifndef GPF_ENGINE_ENGINE_H
+#define GPF_ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "engine/model.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+typedef struct gpf_engine gpf_engine;
+
+/* Wall clock in UTC ms; tests pass a fake. */
+typedef int64_t (*gpf_clock_fn)(void *ctx);
+
+typedef struct gpf_engine_config {
+    gpf_store *store;             /* borrowed; must outlive the engine */
+    const gpf_catalog *catalog;   /* borrowed; must outlive the engine */
+    gpf_clock_fn clock;           /* NULL = gpf_now_ms */
+    void *clock_ctx;
+    int heartbeat_ms;             /* what agents are told; default 2000 */
+    int lost_after_beats;         /* missed beats before a host is lost; default 5 */
+} gpf_engine_config;
+
+/* Who is calling. */
+typedef struct gpf_principal {
+    int is_agent;                 /* 1: an agent token for host_id */
+    char user[GPF_ID_MAX];
+    gpf_role role;
+    char host_id[GPF_ID_MAX];
+} gpf_principal;
+
+int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *err);
+void gpf_engine_free(gpf_engine *e);
+
+/* First start: when no user exists, creates user "admin" with a fresh token and
+ * writes the secret to admin_token (size >= 64); when no join token exists, creates
+ * one (or uses join_token_in when non-empty, e.g. from the configuration) and writes
+ * it to join_token. Outputs are "" when nothing was created. Only hashes are stored. */
+int gpf_engine_bootstrap(gpf_engine *e, const char *join_token_in, char *admin_token, size_t asz,
+                         char *join_token, size_t jsz, gpf_error *err);
+
+/* Bearer token -> principal. GPF_EUNAUTH when unknown. */
+int gpf_engine_authenticate(gpf_engine *e, const char *token, gpf_principal *out, gpf_error *err);
+
+/* ---- users ---- */
+int gpf_engine_user_create(gpf_engine *e, const gpf_principal *who, const gpf_user *u, gpf_user *out,
+                           gpf_error *err);
+int gpf_engine_user_get(gpf_engine *e, const gpf_principal *who, const char *name, gpf_user *out,
+                        gpf_error *err);
+/* *out heap array (gpf_free). admin only. */
+int gpf_engine_user_list(gpf_engine *e, const gpf_principal *who, gpf_user **out, size_t *n, gpf_error *err);
+/* Replaces role (admin only) and/or ssh key (admin or self) with those in u. */
+int gpf_engine_user_update(gpf_engine *e, const gpf_principal *who, const gpf_user *u, int role_changed,
+                           int key_changed, gpf_user *out, gpf_error *err);
+/* New token for user (admin or self). secret receives the token text (size >= 64). */
+int gpf_engine_token_create(gpf_engine *e, const gpf_principal *who, const char *user, char *secret,
+                            size_t ssz, gpf_token *out, gpf_error *err);
+
+/* ---- SKUs ---- */
+int gpf_engine_sku_create(gpf_engine *e, const gpf_principal *who, const gpf_sku *k, gpf_sku *out,
+                          gpf_error *err);
+int gpf_engine_sku_get(gpf_engine *e, const char *name, gpf_sku *out, gpf_error *err);
+int gpf_engine_sku_list(gpf_engine *e, gpf_sku **out, size_t *n, gpf_error *err);
+/* Replaces an existing SKU (same name) with k after validation. */
+int gpf_engine_sku_update(gpf_engine *e, const gpf_principal *who, const gpf_sku *k, gpf_sku *out,
+                          gpf_error *err);
+int gpf_engine_sku_delete(gpf_engine *e, const gpf_principal *who, const char *name, gpf_error *err);
+
+/* ---- hosts ---- */
+int gpf_engine_host_list(gpf_engine *e, gpf_host_rec **hosts, gpf_host_usage **usage, size_t *n,
+                         gpf_error *err);
+int gpf_engine_host_get(gpf_engine *e, const char *id, gpf_host_rec *out, gpf_host_usage *usage,
+                        gpf_error *err);
+
+/* ---- pods ---- */
+int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_launch_req *req,
+                          gpf_pod *out, gpf_error *err);
+int gpf_engine_pod_get(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out,
+                       gpf_error *err);
+/* Like get, but first waits up to timeout_ms for the pod to be running or final. */
+int gpf_engine_pod_wait(gpf_engine *e, const gpf_principal *who, const char *id, int timeout_ms,
+                        gpf_pod *out, gpf_error *err);
+/* include_final: 0 = live pods only. owner: NULL or a user filter (admin/operator). */
+int gpf_engine_pod_list(gpf_engine *e, const gpf_principal *who, int include_final, const char *owner,
+                        gpf_pod **out, size_t *n, gpf_error *err);
+int gpf_engine_pod_stop(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out,
+                        gpf_error *err);
+
+/* ---- usage ---- */
+/* pod_id: NULL or a filter. Members see their own records. */
+int gpf_engine_usage_list(gpf_engine *e, const gpf_principal *who, const char *pod_id, gpf_usage **out,
+                          size_t *n, gpf_error *err);
+int64_t gpf_engine_now(gpf_engine *e);
+
+/* ---- agents ---- */
+/* Register (or re-register) a host. join_token is checked against the stored hash.
+ * agent_token receives a new agent token secret (size >= 64). */
+int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_host_rec *h,
+                              char *agent_token, size_t tsz, int *heartbeat_ms, gpf_error *err);
+/* Pods the agent runs; pods the engine has as final/unknown are queued for stopping.
+ * gpu_uuids (may be NULL/0) are the GPUs the agent sees: one not registered -> EINVAL. */
+int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_pod_report *pods,
+                               int npods, const char (*gpu_uuids)[GPF_UUID_MAX], int ngpus,
+                               gpf_error *err);
+
+typedef enum { GPF_CMD_START_POD = 0, GPF_CMD_STOP_POD } gpf_cmd_type;
+typedef struct gpf_agent_cmd {
+    gpf_cmd_type type;
+    gpf_pod pod;
+    char ssh_pubkey[GPF_PUBKEY_MAX];
+    char env[GPF_TEXT_MAX];
+} gpf_agent_cmd;
+/* Long poll: waits up to wait_ms until the host's command sequence passes `after`,
+ * then returns every outstanding command (heap array, gpf_free) and the sequence. */
+int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t after, int wait_ms,
+                              gpf_agent_cmd **out, size_t *n, int64_t *seq, gpf_error *err);
+int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
+                                const gpf_agent_pod_status *st, gpf_error *err);
+
+/* Periodic housekeeping (marks hosts lost after missed heartbeats). */
+void gpf_engine_tick(gpf_engine *e);
+/* Wakes every long poll (shutdown). */
+void gpf_engine_wake_all(gpf_engine *e);
+
+/* Prometheus text exposition of the engine's gauges and counters. */
+void gpf_engine_metrics(gpf_engine *e, gpf_buf *out);
+
+#endif

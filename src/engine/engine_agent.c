@@ -1,0 +1,287 @@
+/* Engine: the agent side — registration, heartbeats, command long-poll, pod status. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine_int.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "util/secret.h"
+
+static int require_agent(const gpf_principal *who, host_entry **h, gpf_engine *e, gpf_error *err)
+{
+    if (!who->is_agent)
+        return gpf_error_set(err, GPF_EFORBIDDEN, "only an agent token can do this");
+    *h = eng_host(e, who->host_id);
+    if (!*h)
+        return gpf_error_set(err, GPF_ENOTFOUND, "host '%s' is not registered", who->host_id);
+    return 0;
+}
+
+static void mark_seen(gpf_engine *e, host_entry *h)
+{
+    h->last_seen_ms = eng_now(e);
+    h->rec.last_heartbeat_ms = h->last_seen_ms;
+    if (h->rec.state == GPF_HOST_LOST) {
+        h->rec.state = GPF_HOST_READY;
+        int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
+        if (idx >= 0)
+            e->fleet.hosts[idx].schedulable = 1;
+        if (gpf_store_host_put(e->store, &h->rec, NULL) != 0)
+            GPF_ERROR("engine", "event=store_failed op=host_put host=%s", h->rec.id);
+        GPF_INFO("engine", "event=host_back host=%s", h->rec.id);
+    }
+}
+
+int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_host_rec *in, char *agent_token,
+                              size_t tsz, int *heartbeat_ms, gpf_error *err)
+{
+    char hash[65], want[80];
+    int rc = 0;
+    if (!join_token || !join_token[0] || strlen(join_token) > 128)
+        return gpf_error_set(err, GPF_EUNAUTH, "missing join token");
+    gpf_sha256_hex(join_token, hash);
+    pthread_mutex_lock(&e->mu);
+    if (gpf_store_setting_get(e->store, "join_token_hash", want, sizeof want, NULL) != 0 ||
+        !gpf_secret_equal(want, hash)) {
+        rc = gpf_error_set(err, GPF_EUNAUTH, "wrong join token");
+        goto out;
+    }
+    for (int i = 0; i < in->ngpus; i++) {
+        if (!gpf_catalog_model(e->cat, in->gpus[i].model)) {
+            e->bad_agent_reports_total++;
+            rc = gpf_error_set(err, GPF_EINVAL, "host.gpus[%d].model: unknown GPU model '%s' (not in the catalog)", i,
+                               in->gpus[i].model);
+            goto out;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(in->gpus[i].uuid, in->gpus[j].uuid) == 0) {
+                rc = gpf_error_set(err, GPF_EINVAL, "host.gpus[%d].uuid: duplicate GPU %s", i, in->gpus[i].uuid);
+                goto out;
+            }
+    }
+    host_entry *h = eng_host(e, in->id);
+    gpf_host_rec rec = *in;
+    rec.state = GPF_HOST_READY;
+    rec.last_heartbeat_ms = eng_now(e);
+    rec.registered_ms = h ? h->rec.registered_ms : rec.last_heartbeat_ms;
+    rc = gpf_store_host_put(e->store, &rec, err);
+    if (rc != 0)
+        goto out;
+    if (!h) {
+        h = vec_push(&e->hosts, sizeof(host_entry));
+    } else if (memcmp(h->rec.gpus, rec.gpus, sizeof rec.gpus) != 0 || h->rec.ngpus != rec.ngpus) {
+        GPF_WARN("engine", "event=host_gpus_changed host=%s before=%d after=%d", rec.id, h->rec.ngpus, rec.ngpus);
+    }
+    h->rec = rec;
+    h->last_seen_ms = rec.last_heartbeat_ms;
+    rc = eng_ledger_rebuild_host(e, h, err);
+    if (rc != 0)
+        goto out;
+    char tok_id[GPF_ID_MAX];
+    gpf_token t;
+    memset(&t, 0, sizeof t);
+    gpf_random_id("gpfagent_", 40, agent_token, tsz);
+    gpf_random_id("tok-", 8, tok_id, sizeof tok_id);
+    gpf_strlcpy(t.id, tok_id, sizeof t.id);
+    gpf_strlcpy(t.host_id, rec.id, sizeof t.host_id);
+    gpf_sha256_hex(agent_token, t.hash);
+    t.created_ms = rec.last_heartbeat_ms;
+    rc = gpf_store_token_put(e->store, &t, err);
+    if (rc != 0)
+        goto out;
+    *(gpf_token *)vec_push(&e->tokens, sizeof t) = t;
+    e->agent_registrations_total++;
+    eng_bump(e, h);
+    *heartbeat_ms = e->heartbeat_ms;
+    GPF_INFO("engine", "event=host_registered host=%s gpus=%d cpus=%d runtime=%s", rec.id, rec.ngpus, rec.cpus,
+             rec.runtime);
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_pod_report *pods, int npods,
+                               const char (*gpu_uuids)[GPF_UUID_MAX], int ngpus, gpf_error *err)
+{
+    host_entry *h = NULL;
+    pthread_mutex_lock(&e->mu);
+    int rc = require_agent(who, &h, e, err);
+    if (rc != 0)
+        goto out;
+    for (int i = 0; i < ngpus; i++) {
+        int known = 0;
+        for (int g = 0; g < h->rec.ngpus && !known; g++)
+            known = strcmp(h->rec.gpus[g].uuid, gpu_uuids[i]) == 0;
+        if (!known) {
+            e->bad_agent_reports_total++;
+            rc = gpf_error_set(err, GPF_EINVAL, "gpus[%d]: GPU %s is not registered on host %s; re-register the agent",
+                               i, gpu_uuids[i], h->rec.id);
+            goto out;
+        }
+    }
+    mark_seen(e, h);
+    int old_orphans = h->norphans;
+    h->norphans = 0;
+    for (int i = 0; i < npods; i++) {
+        gpf_pod *p = eng_pod(e, pods[i].id);
+        int wanted = p && p->placed && strcmp(p->placement.host_id, h->rec.id) == 0 &&
+                     !gpf_pod_state_is_final(p->state);
+        if (!wanted && pods[i].state == GPF_POD_RUNNING && h->norphans < MAX_ORPHANS) {
+            gpf_strlcpy(h->orphans[h->norphans++], pods[i].id, GPF_ID_MAX);
+            GPF_WARN("engine", "event=orphan_pod host=%s pod=%s action=stop", h->rec.id, pods[i].id);
+        }
+    }
+    if (h->norphans > old_orphans)
+        eng_bump(e, h);
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+/* Outstanding commands of a host; caller holds the lock. */
+static void collect(gpf_engine *e, host_entry *h, gpf_agent_cmd **out, size_t *n)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < e->pods.n + (size_t)h->norphans; i++) {
+        gpf_agent_cmd c;
+        memset(&c, 0, sizeof c);
+        if (i < e->pods.n) {
+            gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+            if (!p->placed || strcmp(p->placement.host_id, h->rec.id) != 0)
+                continue;
+            if (p->state == GPF_POD_STARTING)
+                c.type = GPF_CMD_START_POD;
+            else if (p->state == GPF_POD_STOPPING)
+                c.type = GPF_CMD_STOP_POD;
+            else
+                continue;
+            c.pod = *p;
+            gpf_strlcpy(c.ssh_pubkey, p->ssh_pubkey, sizeof c.ssh_pubkey);
+            gpf_sku *k = eng_sku(e, p->sku);
+            if (k)
+                gpf_strlcpy(c.env, k->env, sizeof c.env);
+        } else {
+            c.type = GPF_CMD_STOP_POD;
+            gpf_strlcpy(c.pod.id, h->orphans[i - e->pods.n], sizeof c.pod.id);
+            c.pod.state = GPF_POD_STOPPING;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = gpf_reallocarray(*out, cap, sizeof c);
+        }
+        (*out)[(*n)++] = c;
+    }
+}
+
+int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t after, int wait_ms,
+                              gpf_agent_cmd **out, size_t *n, int64_t *seq, gpf_error *err)
+{
+    host_entry *h = NULL;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += wait_ms / 1000;
+    dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&e->mu);
+    int rc = require_agent(who, &h, e, err);
+    if (rc != 0)
+        goto out;
+    mark_seen(e, h);
+    while (h->seq <= after && !e->closing) {
+        if (pthread_cond_timedwait(&e->cond, &e->mu, &dl) == ETIMEDOUT)
+            break;
+        h = eng_host(e, who->host_id); /* the hosts array may have grown */
+        if (!h) {
+            rc = gpf_error_set(err, GPF_ENOTFOUND, "host '%s' is not registered", who->host_id);
+            goto out;
+        }
+    }
+    mark_seen(e, h);
+    *seq = h->seq;
+    if (h->seq > after)
+        collect(e, h, out, n);
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
+                                const gpf_agent_pod_status *st, gpf_error *err)
+{
+    host_entry *h = NULL;
+    pthread_mutex_lock(&e->mu);
+    int rc = require_agent(who, &h, e, err);
+    if (rc != 0)
+        goto out;
+    mark_seen(e, h);
+    gpf_pod *p = eng_pod(e, pod_id);
+    if (!p || strcmp(p->placement.host_id, h->rec.id) != 0) {
+        e->bad_agent_reports_total++;
+        rc = gpf_error_set(err, GPF_ENOTFOUND, "pod '%s' is not placed on host %s", pod_id, h->rec.id);
+        goto out;
+    }
+    if (gpf_pod_state_is_final(p->state))
+        goto out; /* late or repeated report: nothing to change */
+    int64_t now = eng_now(e);
+    if (st->state == GPF_POD_RUNNING) {
+        if (p->state != GPF_POD_STARTING)
+            goto out; /* already running, or a stop is under way */
+        gpf_pod np = *p;
+        np.state = GPF_POD_RUNNING;
+        np.started_ms = now;
+        np.ssh_port = st->ssh_port;
+        gpf_strlcpy(np.ssh_user, st->ssh_user, sizeof np.ssh_user);
+        gpf_strlcpy(np.ssh_host, h->rec.address[0] ? h->rec.address : "127.0.0.1", sizeof np.ssh_host);
+        gpf_strlcpy(np.device_ids, st->device_ids, sizeof np.device_ids);
+        if (st->has_isolation)
+            np.isolation = st->isolation;
+        gpf_strlcpy(np.reason, st->message[0] ? st->message : "running", sizeof np.reason);
+        gpf_usage u;
+        memset(&u, 0, sizeof u);
+        gpf_strlcpy(u.pod_id, np.id, sizeof u.pod_id);
+        gpf_strlcpy(u.owner, np.owner, sizeof u.owner);
+        gpf_strlcpy(u.project, np.project, sizeof u.project);
+        gpf_strlcpy(u.sku, np.sku, sizeof u.sku);
+        gpf_strlcpy(u.host_id, h->rec.id, sizeof u.host_id);
+        u.slice_kind = np.slice.kind;
+        u.isolation = np.isolation;
+        u.gpu_milli = np.placement.gpu_milli;
+        u.price_micro_per_hour = np.price_micro_per_hour;
+        u.start_ms = now;
+        if ((rc = gpf_store_begin(e->store, err)) != 0)
+            goto out;
+        rc = gpf_store_usage_insert(e->store, &u, err);
+        if (rc == 0)
+            rc = gpf_store_pod_put(e->store, &np, err);
+        if (rc == 0)
+            rc = gpf_store_commit(e->store, err);
+        if (rc != 0) {
+            gpf_store_rollback(e->store);
+            goto out;
+        }
+        *p = np;
+        *(gpf_usage *)vec_push(&e->usage, sizeof u) = u;
+        e->pods_started_total++;
+        pthread_cond_broadcast(&e->cond);
+        GPF_INFO("engine", "event=pod_running pod=%s host=%s port=%d isolation=%s", p->id, h->rec.id, p->ssh_port,
+                 gpf_isolation_name(p->isolation));
+    } else if (st->state == GPF_POD_FAILED || st->state == GPF_POD_STOPPED) {
+        gpf_pod_state fin = st->state;
+        if (p->state == GPF_POD_STOPPING && fin == GPF_POD_STOPPED)
+            fin = GPF_POD_STOPPED;
+        rc = eng_pod_finish(e, p, fin, now, st->message[0] ? st->message : gpf_pod_state_name(fin), err);
+    } else {
+        rc = gpf_error_set(err, GPF_EINVAL, "state must be running, failed or stopped");
+    }
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}

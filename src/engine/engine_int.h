@@ -1,0 +1,75 @@
+/* Engine internals shared by engine*.c. Not for other modules. */
+#ifndef GPF_ENGINE_INT_H
+#define GPF_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "engine/engine.h"
+#include "sched/sched.h"
+
+#define MAX_ORPHANS 64
+
+typedef struct host_entry {
+    gpf_host_rec rec;
+    int64_t seq;                 /* command sequence: bumped when a command is added */
+    int64_t last_seen_ms;        /* for loss detection (reset to "now" at start-up) */
+    int norphans;                /* pods the agent runs that we do not want: stop them */
+    char orphans[MAX_ORPHANS][GPF_ID_MAX];
+} host_entry;
+
+/* A growable array of fixed-size elements. */
+typedef struct vec {
+    void *items;
+    size_t n;
+    size_t cap;
+} vec;
+
+struct gpf_engine {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;         /* broadcast on any pod change or new command */
+    gpf_store *store;
+    const gpf_catalog *cat;
+    gpf_clock_fn clock;
+    void *clock_ctx;
+    int heartbeat_ms;
+    int lost_after_beats;
+    int64_t seq_next;            /* next command sequence number */
+    int closing;
+
+    gpf_sched_fleet fleet;       /* the ledger */
+    vec hosts;                   /* host_entry */
+    vec skus;                    /* gpf_sku */
+    vec users;                   /* gpf_user */
+    vec tokens;                  /* gpf_token */
+    vec pods;                    /* gpf_pod */
+    vec usage;                   /* gpf_usage */
+
+    /* counters (Prometheus) */
+    uint64_t launches_total;
+    uint64_t launch_rejected_total;
+    uint64_t pods_started_total;
+    uint64_t pods_failed_total;
+    uint64_t agent_registrations_total;
+    uint64_t bad_agent_reports_total;
+};
+
+void *vec_push(vec *v, size_t elem);      /* zeroed new element */
+void vec_remove(vec *v, size_t elem, size_t i);
+void vec_free(vec *v);
+#define VEC_AT(v, type, i) (&((type *)(v)->items)[i])
+
+int64_t eng_now(gpf_engine *e);
+host_entry *eng_host(gpf_engine *e, const char *id);
+gpf_user *eng_user(gpf_engine *e, const char *name);
+gpf_sku *eng_sku(gpf_engine *e, const char *name);
+gpf_pod *eng_pod(gpf_engine *e, const char *id);
+gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id);
+/* Rebuilds the ledger entry of one host from its record and the live pods on it. */
+int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err);
+void eng_bump(gpf_engine *e, host_entry *h);
+int eng_is_staff(const gpf_principal *who); /* admin or operator */
+/* Moves a pod to a final state: frees its slice, closes its usage record, durably. */
+int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms, const char *reason,
+                   gpf_error *err);
+
+#endif

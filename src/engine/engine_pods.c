@@ -1,0 +1,242 @@
+/* Engine: pod lifecycle (launch, stop, wait, list) and usage records. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine_int.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "util/secret.h"
+
+static int can_see(const gpf_principal *who, const gpf_pod *p)
+{
+    return eng_is_staff(who) || (!who->is_agent && strcmp(p->owner, who->user) == 0);
+}
+
+static int find_visible(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod **out,
+                        gpf_error *err)
+{
+    if (who->is_agent)
+        return gpf_error_set(err, GPF_EFORBIDDEN, "agent tokens cannot do this");
+    gpf_pod *p = eng_pod(e, id);
+    if (!p)
+        return gpf_error_set(err, GPF_ENOTFOUND, "no pod '%s'", id);
+    if (!can_see(who, p))
+        return gpf_error_set(err, GPF_EFORBIDDEN, "pod '%s' belongs to another user", id);
+    *out = p;
+    return 0;
+}
+
+int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_launch_req *req, gpf_pod *out,
+                          gpf_error *err)
+{
+    int rc = 0;
+    if (who->is_agent || !(who->role == GPF_ROLE_ADMIN || who->role == GPF_ROLE_OPERATOR ||
+                           who->role == GPF_ROLE_MEMBER))
+        return gpf_error_set(err, GPF_EFORBIDDEN, "role %s cannot launch pods", gpf_role_name(who->role));
+    pthread_mutex_lock(&e->mu);
+    e->launches_total++;
+    gpf_sku *k = eng_sku(e, req->sku);
+    if (!k) {
+        rc = gpf_error_set(err, GPF_ENOTFOUND, "no SKU '%s' (gpufleet sku ls lists them)", req->sku);
+        goto out;
+    }
+    gpf_user *u = eng_user(e, who->user);
+    const char *key = req->ssh_pubkey[0] ? req->ssh_pubkey : (u ? u->ssh_pubkey : "");
+    if (!key[0]) {
+        rc = gpf_error_set(err, GPF_EINVAL,
+                           "user '%s' has no SSH public key: run 'gpufleet login' or pass ssh_pubkey", who->user);
+        goto out;
+    }
+
+    gpf_sched_request sr;
+    memset(&sr, 0, sizeof sr);
+    sr.slice = k->slice;
+    sr.nmodels = k->nmodels;
+    for (int i = 0; i < k->nmodels; i++)
+        sr.models[i] = k->models[i];
+    sr.cpus = k->cpus;
+    sr.memory_mib = k->memory_mib;
+
+    gpf_pod p;
+    memset(&p, 0, sizeof p);
+    rc = gpf_sched_place(&e->fleet, e->cat, &sr, &p.placement, err);
+    if (rc != 0) {
+        e->launch_rejected_total++;
+        goto out;
+    }
+    rc = gpf_sched_apply(&e->fleet, e->cat, &p.placement, err);
+    if (rc != 0) {
+        e->launch_rejected_total++;
+        goto out;
+    }
+    do
+        gpf_random_id("pod-", 8, p.id, sizeof p.id);
+    while (eng_pod(e, p.id));
+    gpf_strlcpy(p.owner, who->user, sizeof p.owner);
+    gpf_strlcpy(p.project, req->project[0] ? req->project : "default", sizeof p.project);
+    gpf_strlcpy(p.sku, k->name, sizeof p.sku);
+    p.slice = k->slice;
+    p.isolation = GPF_ISO_SOFT; /* the agent reports what it actually enforced */
+    p.state = GPF_POD_STARTING;
+    p.placed = 1;
+    p.price_micro_per_hour = k->price_micro_per_hour;
+    p.created_ms = eng_now(e);
+    gpf_strlcpy(p.ssh_pubkey, key, sizeof p.ssh_pubkey);
+    snprintf(p.reason, sizeof p.reason, "placed on %s; waiting for its agent", p.placement.host_id);
+    rc = gpf_store_pod_put(e->store, &p, err);
+    if (rc != 0) {
+        gpf_sched_release(&e->fleet, e->cat, &p.placement, NULL);
+        goto out;
+    }
+    *(gpf_pod *)vec_push(&e->pods, sizeof p) = p;
+    host_entry *h = eng_host(e, p.placement.host_id);
+    if (h)
+        eng_bump(e, h);
+    GPF_INFO("engine", "event=pod_launch pod=%s owner=%s sku=%s host=%s gpu_milli=%d", p.id, p.owner, p.sku,
+             p.placement.host_id, p.placement.gpu_milli);
+    if (out)
+        *out = p;
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int gpf_engine_pod_get(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out, gpf_error *err)
+{
+    gpf_pod *p = NULL;
+    pthread_mutex_lock(&e->mu);
+    int rc = find_visible(e, who, id, &p, err);
+    if (rc == 0)
+        *out = *p;
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int gpf_engine_pod_wait(gpf_engine *e, const gpf_principal *who, const char *id, int timeout_ms, gpf_pod *out,
+                        gpf_error *err)
+{
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms < 0 ? 0 : timeout_ms);
+    gpf_pod *p = NULL;
+    pthread_mutex_lock(&e->mu);
+    int rc;
+    for (;;) {
+        rc = find_visible(e, who, id, &p, err);
+        if (rc != 0 || p->state == GPF_POD_RUNNING || gpf_pod_state_is_final(p->state) || e->closing)
+            break;
+        if (pthread_cond_timedwait(&e->cond, &e->mu, &dl) == ETIMEDOUT) {
+            rc = find_visible(e, who, id, &p, err);
+            break;
+        }
+    }
+    if (rc == 0)
+        *out = *p;
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int gpf_engine_pod_list(gpf_engine *e, const gpf_principal *who, int include_final, const char *owner,
+                        gpf_pod **out, size_t *n, gpf_error *err)
+{
+    if (who->is_agent)
+        return gpf_error_set(err, GPF_EFORBIDDEN, "agent tokens cannot do this");
+    pthread_mutex_lock(&e->mu);
+    *n = 0;
+    *out = e->pods.n ? gpf_reallocarray(NULL, e->pods.n, sizeof(gpf_pod)) : NULL;
+    for (size_t i = 0; i < e->pods.n; i++) {
+        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (!can_see(who, p) || (!include_final && gpf_pod_state_is_final(p->state)))
+            continue;
+        if (owner && owner[0] && strcmp(p->owner, owner) != 0)
+            continue;
+        (*out)[(*n)++] = *p;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+}
+
+/* Caller holds the lock. */
+int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms, const char *reason,
+                   gpf_error *err)
+{
+    int rc = gpf_store_begin(e->store, err);
+    if (rc != 0)
+        return rc;
+    gpf_pod np = *p;
+    np.state = state;
+    np.stopped_ms = at_ms;
+    np.placed = 0;
+    np.ssh_port = 0;
+    if (reason)
+        gpf_strlcpy(np.reason, reason, sizeof np.reason);
+    gpf_usage *u = eng_open_usage(e, p->id);
+    gpf_usage nu;
+    if (u) {
+        nu = *u;
+        nu.end_ms = at_ms > nu.start_ms ? at_ms : nu.start_ms;
+        rc = gpf_store_usage_update(e->store, &nu, err);
+    }
+    if (rc == 0)
+        rc = gpf_store_pod_put(e->store, &np, err);
+    if (rc == 0)
+        rc = gpf_store_commit(e->store, err);
+    if (rc != 0) {
+        gpf_store_rollback(e->store);
+        return rc;
+    }
+    if (p->placed && gpf_sched_release(&e->fleet, e->cat, &p->placement, NULL) != 0)
+        GPF_ERROR("engine", "event=release_failed pod=%s", p->id);
+    np.placement = p->placement; /* keep where it ran, for the record */
+    *p = np;
+    if (u)
+        *u = nu;
+    if (state == GPF_POD_FAILED)
+        e->pods_failed_total++;
+    pthread_cond_broadcast(&e->cond);
+    GPF_INFO("engine", "event=pod_final pod=%s state=%s reason=\"%s\"", p->id, gpf_pod_state_name(state), p->reason);
+    return 0;
+}
+
+int gpf_engine_pod_stop(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out, gpf_error *err)
+{
+    gpf_pod *p = NULL;
+    pthread_mutex_lock(&e->mu);
+    int rc = find_visible(e, who, id, &p, err);
+    if (rc != 0)
+        goto out;
+    if (gpf_pod_state_is_final(p->state)) {
+        rc = gpf_error_set(err, GPF_ESTATE, "pod '%s' is already %s", id, gpf_pod_state_name(p->state));
+        goto out;
+    }
+    host_entry *h = p->placed ? eng_host(e, p->placement.host_id) : NULL;
+    if (!h || h->rec.state == GPF_HOST_LOST) {
+        /* Nobody can stop it for us: it is stopped as far as the ledger goes. */
+        rc = eng_pod_finish(e, p, GPF_POD_STOPPED, eng_now(e), "stopped (host unreachable)", err);
+    } else if (p->state != GPF_POD_STOPPING) {
+        gpf_pod np = *p;
+        np.state = GPF_POD_STOPPING;
+        snprintf(np.reason, sizeof np.reason, "stop requested by %s", who->user);
+        rc = gpf_store_pod_put(e->store, &np, err);
+        if (rc == 0) {
+            *p = np;
+            eng_bump(e, h);
+        }
+    }
+    if (rc == 0 && out)
+        *out = *p;
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}

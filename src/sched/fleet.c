@@ -1,0 +1,214 @@
+/* The ledger: hosts and their GPUs, and booking / returning placements. Apply works from
+ * the placement alone (it is also how placements are restored at start-up) and re-checks
+ * everything, so the same capacity is never handed out twice. */
+#include <string.h>
+
+#include "sched/sched_int.h"
+#include "util/alloc.h"
+
+void gpf_sched_fleet_init(gpf_sched_fleet *f)
+{
+    if (f)
+        memset(f, 0, sizeof *f);
+}
+
+void gpf_sched_fleet_clear(gpf_sched_fleet *f)
+{
+    if (!f)
+        return;
+    gpf_free(f->hosts);
+    memset(f, 0, sizeof *f);
+}
+
+int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h)
+{
+    if (!f || !h || h->ngpus < 0 || h->ngpus > GPF_MAX_HOST_GPUS)
+        return GPF_EINVAL;
+    if (gpf_sched_fleet_find_host(f, h->id) >= 0)
+        return GPF_EEXIST;
+    if (f->nhosts == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 8;
+        f->hosts = gpf_reallocarray(f->hosts, (size_t)f->cap, sizeof *f->hosts);
+    }
+    f->hosts[f->nhosts] = *h;
+    return f->nhosts++;
+}
+
+int gpf_sched_fleet_find_host(const gpf_sched_fleet *f, const char *id)
+{
+    if (!f || !id)
+        return -1;
+    for (int i = 0; i < f->nhosts; i++)
+        if (strcmp(f->hosts[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- resolving a placement against the ledger -------------------------- */
+
+typedef struct resolved {
+    gpf_slice_kind kind;
+    gpf_sched_host *host;
+    int gpus[GPF_MAX_POD_GPUS];     /* indices into host->gpus */
+    const gpf_mig_profile *prof;    /* mig */
+} resolved;
+
+static int find_gpu(const gpf_sched_host *h, const gpf_placement *p, int i)
+{
+    for (int g = 0; g < h->ngpus; g++) {
+        if (p->gpu_uuids[i][0] ? strcmp(h->gpus[g].uuid, p->gpu_uuids[i]) == 0 : h->gpus[g].index == p->gpu_index[i])
+            return g;
+    }
+    return -1;
+}
+
+/* Checks the placement's shape and finds its host, GPUs and MIG profile. */
+static int resolve(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, resolved *r,
+                   gpf_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!f || !p)
+        return gpf_error_set(err, GPF_EINVAL, "no fleet or placement");
+    r->kind = p->mig_size > 0 ? GPF_SLICE_MIG : p->share_milli > 0 ? GPF_SLICE_SHARE : GPF_SLICE_WHOLE;
+    int idx = gpf_sched_fleet_find_host(f, p->host_id);
+    if (idx < 0)
+        return gpf_error_set(err, GPF_ENOTFOUND, "host '%s' is not in the ledger", p->host_id);
+    r->host = &f->hosts[idx];
+    int maxg = r->kind == GPF_SLICE_WHOLE ? GPF_MAX_POD_GPUS : 1;
+    if (p->ngpus < 1 || p->ngpus > maxg)
+        return gpf_error_set(err, GPF_EINVAL, "a %s placement needs 1..%d GPUs, not %d", gpf_slice_kind_name(r->kind),
+                             maxg, p->ngpus);
+    if (p->cpus < 0 || p->memory_mib < 0)
+        return gpf_error_set(err, GPF_EINVAL, "placement reserves negative CPUs or memory");
+    if (r->kind == GPF_SLICE_SHARE && (p->share_milli > 1000 || p->share_memory_mib < 0))
+        return gpf_error_set(err, GPF_EINVAL, "share of %d/1000 with %lld MiB is out of range", p->share_milli,
+                             (long long)p->share_memory_mib);
+    for (int i = 0; i < p->ngpus; i++) {
+        r->gpus[i] = find_gpu(r->host, p, i);
+        if (r->gpus[i] < 0)
+            return gpf_error_set(err, GPF_ENOTFOUND, "host '%s' has no GPU %s", p->host_id,
+                                 p->gpu_uuids[i][0] ? p->gpu_uuids[i] : "with that index");
+        for (int j = 0; j < i; j++)
+            if (r->gpus[j] == r->gpus[i])
+                return gpf_error_set(err, GPF_EINVAL, "placement names GPU %s twice", r->host->gpus[r->gpus[i]].uuid);
+    }
+    if (r->kind == GPF_SLICE_MIG) {
+        const gpf_sched_gpu *g = &r->host->gpus[r->gpus[0]];
+        r->prof = g->model ? gpf_catalog_mig_by_id(cat, g->model->mig_key, p->mig_profile_id) : NULL;
+        if (!r->prof)
+            return gpf_error_set(err, GPF_EINVAL, "GPU %s (%s) has no MIG profile with id %d", g->uuid,
+                                 g->model ? g->model->key : "unknown model", p->mig_profile_id);
+    }
+    return 0;
+}
+
+int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err)
+{
+    resolved r;
+    int rc = resolve(f, cat, p, &r, err);
+    if (rc != 0)
+        return rc;
+    gpf_sched_host *h = r.host;
+    const char *why = NULL;
+    int bad = 0;
+    for (int i = 0; i < p->ngpus && !why; i++) {
+        const gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
+        bad = i;
+        if (r.kind == GPF_SLICE_WHOLE)
+            why = sched_whole_conflict(g);
+        else if (r.kind == GPF_SLICE_MIG)
+            why = sched_mig_conflict(g, r.prof, p->mig_start, p->mig_size);
+        else
+            why = sched_share_conflict(g, p->share_milli, p->share_memory_mib);
+    }
+    if (why)
+        return gpf_error_set(err, GPF_ENOCAPACITY, "GPU %s on %s cannot take this %s slice: %s",
+                             h->gpus[r.gpus[bad]].uuid, h->id, gpf_slice_kind_name(r.kind), why);
+    if (h->cpus_used + (int64_t)p->cpus > h->cpus)
+        return gpf_error_set(err, GPF_ENOCAPACITY, "host %s has %d of %d CPUs free, the placement needs %d", h->id,
+                             h->cpus - h->cpus_used, h->cpus, p->cpus);
+    if (h->memory_used_mib + p->memory_mib > h->memory_mib)
+        return gpf_error_set(err, GPF_ENOCAPACITY, "host %s has %lld MiB of memory free, the placement needs %lld",
+                             h->id, (long long)(h->memory_mib - h->memory_used_mib), (long long)p->memory_mib);
+    for (int i = 0; i < p->ngpus; i++) {
+        gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
+        if (r.kind == GPF_SLICE_WHOLE)
+            sched_whole_book(g);
+        else if (r.kind == GPF_SLICE_MIG)
+            sched_mig_book(g, r.prof, p->mig_start);
+        else
+            sched_share_book(g, p->share_milli, p->share_memory_mib);
+    }
+    h->cpus_used += p->cpus;
+    h->memory_used_mib += p->memory_mib;
+    return 0;
+}
+
+int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err)
+{
+    resolved r;
+    gpf_error rerr = {0};
+    int rc = resolve(f, cat, p, &r, &rerr);
+    if (rc != 0) /* releasing what is not booked, wherever it points, is a caller error */
+        return gpf_error_set(err, GPF_EINVAL, "%s", rerr.msg);
+    gpf_sched_host *h = r.host;
+    for (int i = 0; i < p->ngpus; i++) {
+        const gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
+        int booked = 0;
+        if (r.kind == GPF_SLICE_WHOLE) {
+            booked = g->whole_taken;
+        } else if (r.kind == GPF_SLICE_MIG) {
+            for (int k = 0; k < g->mig_instances && !booked; k++)
+                booked = g->mig[k].profile_id == p->mig_profile_id && g->mig[k].start == p->mig_start &&
+                         g->mig[k].size == p->mig_size;
+        } else {
+            booked = g->shares > 0 && g->share_milli_used >= p->share_milli &&
+                     g->share_memory_used_mib >= p->share_memory_mib;
+        }
+        if (!booked)
+            return gpf_error_set(err, GPF_EINVAL, "GPU %s on %s holds no such %s slice", g->uuid, h->id,
+                                 gpf_slice_kind_name(r.kind));
+    }
+    if (h->cpus_used < p->cpus || h->memory_used_mib < p->memory_mib)
+        return gpf_error_set(err, GPF_EINVAL, "host %s has fewer CPUs or less memory booked than the placement holds",
+                             h->id);
+    for (int i = 0; i < p->ngpus; i++) {
+        gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
+        if (r.kind == GPF_SLICE_WHOLE)
+            sched_whole_unbook(g);
+        else if (r.kind == GPF_SLICE_MIG)
+            sched_mig_unbook(g, p->mig_profile_id, p->mig_start, p->mig_size);
+        else
+            sched_share_unbook(g, p->share_milli, p->share_memory_mib);
+    }
+    h->cpus_used -= p->cpus;
+    h->memory_used_mib -= p->memory_mib;
+    return 0;
+}
+
+int gpf_sched_gpu_milli(const gpf_catalog *cat, const gpf_gpu_model *model, const gpf_slice_spec *s)
+{
+    if (!s)
+        return GPF_EINVAL;
+    switch (s->kind) {
+    case GPF_SLICE_WHOLE:
+        return s->gpu_count >= 1 && s->gpu_count <= GPF_MAX_POD_GPUS ? 1000 * s->gpu_count : GPF_EINVAL;
+    case GPF_SLICE_SHARE:
+        return s->share_milli >= 1 && s->share_milli <= 1000 ? s->share_milli : GPF_EINVAL;
+    case GPF_SLICE_MIG: {
+        const gpf_mig_profile *p = model ? gpf_catalog_mig_by_name(cat, model->mig_key, s->mig_profile) : NULL;
+        if (!p || model->mig_compute_slices <= 0)
+            return GPF_EINVAL;
+        return 1000 * p->compute_slices / model->mig_compute_slices;
+    }
+    case GPF_SLICE_VGPU: {
+        const gpf_vgpu_type *t = gpf_catalog_vgpu(cat, s->vgpu_type);
+        if (!t)
+            return GPF_EINVAL;
+        if (t->mig_backed && model && model->mig_compute_slices > 0)
+            return 1000 * t->mig_compute_slices / model->mig_compute_slices;
+        return 1000 / t->max_per_gpu;
+    }
+    }
+    return GPF_EINVAL;
+}

@@ -1,0 +1,359 @@
+/* gpf_sched_place: checks the request, enumerates what fits on every host (geometry.c),
+ * lets the policy (policy.c) rank the candidates, and explains a refusal host by host. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "sched/sched_int.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+/* Why a host could not take the request, in the order the checks run. */
+enum { REJ_NONE = 0, REJ_NOT_READY, REJ_MODEL, REJ_MODE, REJ_GPU, REJ_CPU, REJ_MEMORY, REJ_N };
+
+static int model_allowed(const gpf_sched_request *req, const gpf_gpu_model *m)
+{
+    if (!m)
+        return 0;
+    if (req->nmodels == 0)
+        return 1;
+    for (int i = 0; i < req->nmodels; i++)
+        if (gpf_catalog_model_matches(m, req->models[i]))
+            return 1;
+    return 0;
+}
+
+static void models_text(const gpf_sched_request *req, gpf_buf *b)
+{
+    for (int i = 0; i < req->nmodels; i++)
+        gpf_buf_printf(b, "%s%s", i ? ", " : "", req->models[i]);
+}
+
+/* GPF_EINVAL for requests that can never fit anywhere. */
+static int validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req, gpf_error *err)
+{
+    const gpf_slice_spec *s = &req->slice;
+    int rc = 0;
+    gpf_buf mb;
+    gpf_buf_init(&mb);
+    if (!f) {
+        rc = gpf_error_set(err, GPF_EINVAL, "no fleet");
+        goto out;
+    }
+    if (req->cpus < 0 || req->memory_mib < 0) {
+        rc = gpf_error_set(err, GPF_EINVAL, "a request cannot ask for negative CPUs or memory");
+        goto out;
+    }
+    if (req->nmodels < 0 || req->nmodels > GPF_MAX_SKU_MODELS) {
+        rc = gpf_error_set(err, GPF_EINVAL, "a request may name 0..%d GPU models, not %d", GPF_MAX_SKU_MODELS,
+                           req->nmodels);
+        goto out;
+    }
+    for (int i = 0; i < req->nmodels; i++)
+        if (!req->models[i] || !req->models[i][0]) {
+            rc = gpf_error_set(err, GPF_EINVAL, "allowed GPU model %d is empty", i + 1);
+            goto out;
+        }
+    models_text(req, &mb);
+    switch (s->kind) {
+    case GPF_SLICE_WHOLE:
+        if (s->gpu_count < 1 || s->gpu_count > GPF_MAX_POD_GPUS)
+            rc = gpf_error_set(err, GPF_EINVAL, "a pod gets 1..%d whole GPUs on one host, not %d", GPF_MAX_POD_GPUS,
+                               s->gpu_count);
+        break;
+    case GPF_SLICE_SHARE:
+        if (s->share_milli < 1 || s->share_milli > 1000)
+            rc = gpf_error_set(err, GPF_EINVAL, "a GPU share is 1..1000 thousandths, not %d", s->share_milli);
+        else if (s->share_memory_mib < 0)
+            rc = gpf_error_set(err, GPF_EINVAL, "a share's memory cap cannot be negative");
+        break;
+    case GPF_SLICE_MIG: {
+        int offered = 0;
+        for (int i = 0; i < gpf_catalog_model_count(cat) && !offered; i++) {
+            const gpf_gpu_model *m = gpf_catalog_model_at(cat, i);
+            offered = model_allowed(req, m) && gpf_catalog_mig_by_name(cat, m->mig_key, s->mig_profile);
+        }
+        if (!offered)
+            rc = gpf_error_set(err, GPF_EINVAL, "no %sGPU model%s%s%s offers the MIG profile '%s'",
+                               req->nmodels ? "allowed " : "", req->nmodels ? " (" : "", gpf_buf_cstr(&mb),
+                               req->nmodels ? ")" : "", s->mig_profile);
+        break;
+    }
+    case GPF_SLICE_VGPU:
+        rc = gpf_error_set(err, GPF_ENOTSUP, "vGPU placement arrives with the placement engine");
+        break;
+    default:
+        rc = gpf_error_set(err, GPF_EINVAL, "unknown slice kind %d", (int)s->kind);
+        break;
+    }
+    if (rc == 0 && req->nmodels > 0 && cat) {
+        int known = 0;
+        for (int i = 0; i < gpf_catalog_model_count(cat) && !known; i++)
+            known = model_allowed(req, gpf_catalog_model_at(cat, i));
+        if (!known)
+            rc = gpf_error_set(err, GPF_EINVAL, "none of the allowed GPU models (%s) is in the catalog",
+                               gpf_buf_cstr(&mb));
+    }
+out:
+    gpf_buf_clear(&mb);
+    return rc;
+}
+
+/* ---- the best candidate on one host, per slice kind --------------------- */
+
+static int host_whole(const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *c)
+{
+    int any_model = 0, any_mode = 0, n = 0, idx[GPF_MAX_HOST_GPUS];
+    int need = req->slice.gpu_count;
+    for (int g = 0; g < h->ngpus; g++) {
+        const gpf_sched_gpu *gp = &h->gpus[g];
+        if (!model_allowed(req, gp->model))
+            continue;
+        any_model = 1;
+        if (gp->mig_enabled)
+            continue;
+        any_mode = 1;
+        if (!sched_whole_conflict(gp))
+            idx[n++] = g;
+    }
+    if (!any_model)
+        return REJ_MODEL;
+    if (!any_mode)
+        return REJ_MODE;
+    /* All GPUs of one pod are one model: take the model group with the fewest free GPUs
+     * that still holds enough (best fit). */
+    int best_n = 0, grp[GPF_MAX_HOST_GPUS], best[GPF_MAX_HOST_GPUS];
+    for (int i = 0; i < n; i++) {
+        const gpf_gpu_model *m = h->gpus[idx[i]].model;
+        int first = 1, k = 0;
+        for (int j = 0; j < i && first; j++)
+            first = h->gpus[idx[j]].model != m;
+        if (!first)
+            continue;
+        for (int j = i; j < n; j++)
+            if (h->gpus[idx[j]].model == m)
+                grp[k++] = idx[j];
+        if (k >= need && (best_n == 0 || k < best_n)) {
+            best_n = k;
+            memcpy(best, grp, (size_t)k * sizeof best[0]);
+        }
+    }
+    if (best_n == 0)
+        return REJ_GPU;
+    memset(c, 0, sizeof *c);
+    c->valid = 1;
+    c->ngpus = need;
+    sched_policy_pick_whole(h, best, best_n, need, c->gpus);
+    int free_whole = 0;
+    for (int g = 0; g < h->ngpus; g++)
+        free_whole += sched_whole_conflict(&h->gpus[g]) == NULL;
+    c->host_empty_after = free_whole - need; /* whole-free GPUs of any model left */
+    return REJ_NONE;
+}
+
+static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, sched_cand *best)
+{
+    int any_model = 0, any_mode = 0;
+    int empty = sched_host_empty_gpus(h);
+    memset(best, 0, sizeof *best);
+    for (int g = 0; g < h->ngpus; g++) {
+        const gpf_sched_gpu *gp = &h->gpus[g];
+        if (!model_allowed(req, gp->model))
+            continue;
+        const gpf_mig_profile *p = gpf_catalog_mig_by_name(cat, gp->model->mig_key, req->slice.mig_profile);
+        if (!p)
+            continue;
+        any_model = 1;
+        if (!gp->mig_enabled)
+            continue;
+        any_mode = 1;
+        int grid = gp->model->mig_grid_units > 0 ? gp->model->mig_grid_units : p->grid_units;
+        for (int j = 0; j < p->nplacements; j++) {
+            int start = p->placements[j].start, size = p->placements[j].size;
+            if (sched_mig_conflict(gp, p, start, size))
+                continue;
+            gpf_sched_gpu after = *gp;
+            sched_mig_book(&after, p, start);
+            sched_cand c;
+            memset(&c, 0, sizeof c);
+            c.valid = 1;
+            c.ngpus = 1;
+            c.gpus[0] = g;
+            c.prof = p;
+            c.mig_start = start;
+            c.mig_size = size;
+            c.gpu_free_after = (grid - __builtin_popcount(after.mig_slots_used)) * 1000 / grid;
+            c.host_empty_after = empty - sched_gpu_empty(gp);
+            c.options_after = sched_mig_options(cat, &after);
+            if (sched_policy_better(&c, best))
+                *best = c;
+        }
+    }
+    if (!any_model)
+        return REJ_MODEL;
+    if (!any_mode)
+        return REJ_MODE;
+    return best->valid ? REJ_NONE : REJ_GPU;
+}
+
+static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *best)
+{
+    const gpf_slice_spec *s = &req->slice;
+    int any_model = 0, any_mode = 0;
+    int empty = sched_host_empty_gpus(h);
+    memset(best, 0, sizeof *best);
+    for (int g = 0; g < h->ngpus; g++) {
+        const gpf_sched_gpu *gp = &h->gpus[g];
+        if (!model_allowed(req, gp->model))
+            continue;
+        any_model = 1;
+        if (gp->mig_enabled)
+            continue;
+        any_mode = 1;
+        int64_t cap = s->share_memory_mib > 0 ? s->share_memory_mib : sched_gpu_memory_mib(gp) * s->share_milli / 1000;
+        if (sched_share_conflict(gp, s->share_milli, cap))
+            continue;
+        sched_cand c;
+        memset(&c, 0, sizeof c);
+        c.valid = 1;
+        c.ngpus = 1;
+        c.gpus[0] = g;
+        c.share_memory_mib = cap;
+        c.gpu_free_after = 1000 - gp->share_milli_used - s->share_milli;
+        c.host_empty_after = empty - sched_gpu_empty(gp);
+        if (sched_policy_better(&c, best))
+            *best = c;
+    }
+    if (!any_model)
+        return REJ_MODEL;
+    if (!any_mode)
+        return REJ_MODE;
+    return best->valid ? REJ_NONE : REJ_GPU;
+}
+
+/* ---- explaining a refusal ---------------------------------------------- */
+
+static void part(gpf_buf *b, int *nparts, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void part(gpf_buf *b, int *nparts, const char *fmt, ...)
+{
+    va_list ap;
+    gpf_buf_puts(b, (*nparts)++ ? "; " : ", ");
+    va_start(ap, fmt);
+    gpf_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const int *rej, gpf_error *err)
+{
+    const gpf_slice_spec *s = &req->slice;
+    int n = 0;
+    gpf_buf b;
+    gpf_buf_init(&b);
+    gpf_buf_puts(&b, "no capacity for ");
+    if (s->kind == GPF_SLICE_WHOLE)
+        gpf_buf_printf(&b, "%d whole GPU%s", s->gpu_count, s->gpu_count == 1 ? "" : "s");
+    else if (s->kind == GPF_SLICE_MIG)
+        gpf_buf_printf(&b, "MIG %s", s->mig_profile);
+    else
+        gpf_buf_printf(&b, "a %d/1000 GPU share", s->share_milli);
+    if (req->nmodels) {
+        gpf_buf_puts(&b, " of ");
+        models_text(req, &b);
+    }
+    if (f->nhosts == 0) {
+        gpf_buf_puts(&b, ": no hosts are registered");
+        goto out;
+    }
+    gpf_buf_printf(&b, ": of %d host%s", f->nhosts, f->nhosts == 1 ? "" : "s");
+    if (rej[REJ_NOT_READY])
+        part(&b, &n, "%d not ready", rej[REJ_NOT_READY]);
+    if (rej[REJ_MODEL])
+        part(&b, &n, "%d without a matching GPU model", rej[REJ_MODEL]);
+    if (rej[REJ_MODE])
+        part(&b, &n, "%d without a matching GPU %s MIG mode", rej[REJ_MODE], s->kind == GPF_SLICE_MIG ? "in" : "outside");
+    if (rej[REJ_GPU] && s->kind == GPF_SLICE_WHOLE)
+        part(&b, &n, "%d without %d free matching GPU%s", rej[REJ_GPU], s->gpu_count, s->gpu_count == 1 ? "" : "s");
+    else if (rej[REJ_GPU] && s->kind == GPF_SLICE_MIG)
+        part(&b, &n, "%d without a free MIG placement for %s", rej[REJ_GPU], s->mig_profile);
+    else if (rej[REJ_GPU])
+        part(&b, &n, "%d without a GPU with %d/1000 and its memory free", rej[REJ_GPU], s->share_milli);
+    if (rej[REJ_CPU])
+        part(&b, &n, "%d short of CPUs (need %d)", rej[REJ_CPU], req->cpus);
+    if (rej[REJ_MEMORY])
+        part(&b, &n, "%d short of memory (need %lld MiB)", rej[REJ_MEMORY], (long long)req->memory_mib);
+out:
+    gpf_error_set(err, GPF_ENOCAPACITY, "%s", gpf_buf_cstr(&b));
+    gpf_buf_clear(&b);
+}
+
+/* ---- the entry point ---------------------------------------------------- */
+
+static void fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
+                 const sched_cand *c, gpf_placement *out)
+{
+    const gpf_sched_host *h = &f->hosts[c->host];
+    const gpf_slice_spec *s = &req->slice;
+    memset(out, 0, sizeof *out);
+    gpf_strlcpy(out->host_id, h->id, sizeof out->host_id);
+    out->ngpus = c->ngpus;
+    for (int i = 0; i < c->ngpus; i++) {
+        gpf_strlcpy(out->gpu_uuids[i], h->gpus[c->gpus[i]].uuid, sizeof out->gpu_uuids[i]);
+        out->gpu_index[i] = h->gpus[c->gpus[i]].index;
+    }
+    out->mig_profile_id = -1;
+    out->cpus = req->cpus;
+    out->memory_mib = req->memory_mib;
+    if (s->kind == GPF_SLICE_MIG) {
+        out->mig_profile_id = c->prof->gi_profile_id;
+        out->mig_start = c->mig_start;
+        out->mig_size = c->mig_size;
+    } else if (s->kind == GPF_SLICE_SHARE) {
+        out->share_milli = s->share_milli;
+        out->share_memory_mib = c->share_memory_mib;
+    }
+    out->gpu_milli = gpf_sched_gpu_milli(cat, h->gpus[c->gpus[0]].model, s);
+}
+
+int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
+                    gpf_placement *out, gpf_error *err)
+{
+    if (!req || !out)
+        return gpf_error_set(err, GPF_EINVAL, "no request or output");
+    int rc = validate(f, cat, req, err);
+    if (rc != 0)
+        return rc;
+    int rej[REJ_N] = {0};
+    sched_cand best;
+    memset(&best, 0, sizeof best);
+    for (int i = 0; i < f->nhosts; i++) {
+        const gpf_sched_host *h = &f->hosts[i];
+        sched_cand c;
+        int why = REJ_NONE;
+        memset(&c, 0, sizeof c);
+        if (!h->schedulable)
+            why = REJ_NOT_READY;
+        else if (req->slice.kind == GPF_SLICE_WHOLE)
+            why = host_whole(h, req, &c);
+        else if (req->slice.kind == GPF_SLICE_MIG)
+            why = host_mig(h, cat, req, &c);
+        else
+            why = host_share(h, req, &c);
+        if (why == REJ_NONE && h->cpus_used + (int64_t)req->cpus > h->cpus)
+            why = REJ_CPU;
+        if (why == REJ_NONE && h->memory_used_mib + req->memory_mib > h->memory_mib)
+            why = REJ_MEMORY;
+        if (why != REJ_NONE) {
+            rej[why]++;
+            continue;
+        }
+        c.host = i;
+        if (sched_policy_better(&c, &best))
+            best = c;
+    }
+    if (!best.valid) {
+        refusal(f, req, rej, err);
+        return GPF_ENOCAPACITY;
+    }
+    fill(f, cat, req, &best, out);
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* Internals of src/sched: per-GPU geometry (geometry.c), the placement policy (policy.c)
+ * and the candidate record the two share. Not for use outside src/sched. */
+#ifndef GPF_SCHED_SCHED_INT_H
+#define GPF_SCHED_SCHED_INT_H
+
+#include "sched/sched.h"
+
+/* ---- geometry: what fits on one GPU (geometry.c) --------------------- */
+
+/* Bits [start, start+size) of a MIG slot bitmap (0 when out of range). */
+uint32_t sched_slot_mask(int start, int size);
+/* The GPU's memory for share caps: the reported figure, else the catalog's. */
+int64_t sched_gpu_memory_mib(const gpf_sched_gpu *g);
+/* 1 when nothing at all is booked on g. */
+int sched_gpu_empty(const gpf_sched_gpu *g);
+/* GPUs with a known model and nothing booked on host h. */
+int sched_host_empty_gpus(const gpf_sched_host *h);
+
+/* Each *_conflict returns NULL when the slice fits on g, else why not (static text). */
+const char *sched_whole_conflict(const gpf_sched_gpu *g);
+const char *sched_mig_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p, int start, int size);
+const char *sched_share_conflict(const gpf_sched_gpu *g, int milli, int64_t memory_mib);
+
+/* Bookkeeping; the caller has checked the matching *_conflict. */
+void sched_whole_book(gpf_sched_gpu *g);
+void sched_whole_unbook(gpf_sched_gpu *g);
+void sched_mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start);
+/* Removes the instance (profile_id, start, size); -1 when it is not booked. */
+int sched_mig_unbook(gpf_sched_gpu *g, int profile_id, int start, int size);
+void sched_share_book(gpf_sched_gpu *g, int milli, int64_t memory_mib);
+void sched_share_unbook(gpf_sched_gpu *g, int milli, int64_t memory_mib);
+
+/* Number of (profile, placement) pairs of g's model that could still be booked on g. */
+int sched_mig_options(const gpf_catalog *cat, const gpf_sched_gpu *g);
+
+/* ---- policy: which feasible candidate wins (policy.c) ---------------- */
+
+typedef struct sched_cand {
+    int valid;
+    int host;                     /* index into the fleet */
+    int ngpus;
+    int gpus[GPF_MAX_POD_GPUS];   /* indices into the host's gpus[] */
+    const gpf_mig_profile *prof;  /* mig */
+    int mig_start, mig_size;      /* mig */
+    int64_t share_memory_mib;     /* share: the cap granted */
+    /* facts the policy weighs */
+    int gpu_free_after;           /* thousandths of the chosen GPU left free after placing */
+    int host_empty_after;         /* GPUs left with nothing booked on the host after placing */
+    int options_after;            /* mig: placements still bookable on the GPU afterwards */
+} sched_cand;
+
+/* 1 when a should be preferred over b (b may be invalid); ties keep b. */
+int sched_policy_better(const sched_cand *a, const sched_cand *b);
+/* Picks count GPUs for a whole-GPU slice out of the n free ones in idx[] (indices into
+ * h->gpus, all the same model, n >= count); writes them to out[] in ascending order. */
+void sched_policy_pick_whole(const gpf_sched_host *h, const int *idx, int n, int count, int *out);
+
+#endif

@@ -1,0 +1,405 @@
+/* SQLite store: opening, migrations hook, transactions, statement cache, the
+ * binder/reader helpers the record files use, and settings. */
+#include "store/store_int.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "util/alloc.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* ---- errors and statements ------------------------------------------------ */
+
+int store_fail(gpf_store *s, gpf_error *err, const char *what)
+{
+    const char *msg = s && s->db ? sqlite3_errmsg(s->db) : "no database";
+    return gpf_error_set(err, GPF_ESTORE, "%s: %s", what, msg);
+}
+
+int store_stmt(gpf_store *s, enum store_slot slot, const char *sql, sqlite3_stmt **out, gpf_error *err)
+{
+    int rc = 0;
+    *out = NULL;
+    if (!s->stmts[slot]) {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[slot], NULL) !=
+            SQLITE_OK) {
+            rc = store_fail(s, err, "store: preparing statement");
+            s->stmts[slot] = NULL;
+            goto out;
+        }
+    }
+    *out = s->stmts[slot];
+out:
+    return rc;
+}
+
+void store_done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+int store_exec(gpf_store *s, const char *sql, const char *what, gpf_error *err)
+{
+    int rc = 0;
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        rc = gpf_error_set(err, GPF_ESTORE, "%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+        goto out;
+    }
+out:
+    sqlite3_free(msg);
+    return rc;
+}
+
+int store_step_done(gpf_store *s, sqlite3_stmt *st, const char *what, gpf_error *err)
+{
+    int rc = 0;
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = store_fail(s, err, what);
+    return rc;
+}
+
+/* ---- write scopes and transactions ----------------------------------------- */
+
+int store_scope_begin(gpf_store *s, gpf_error *err)
+{
+    /* Outside a caller's transaction the savepoint opens (and RELEASE commits) one. */
+    s->scope_owns_tx = sqlite3_get_autocommit(s->db) != 0;
+    return store_exec(s, "SAVEPOINT gpf_scope", "store: starting write", err);
+}
+
+int store_scope_end(gpf_store *s, int rc, gpf_error *err)
+{
+    if (rc == 0) {
+        rc = store_exec(s, "RELEASE gpf_scope", "store: committing write", err);
+        if (rc == 0)
+            goto out;
+    }
+    /* Undo the partial write, keeping the caller's transaction (if any) open. */
+    sqlite3_exec(s->db, "ROLLBACK TO gpf_scope; RELEASE gpf_scope", NULL, NULL, NULL);
+    /* A transaction this scope opened must never linger uncommitted. */
+    if (s->scope_owns_tx && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    s->scope_owns_tx = 0;
+    return rc;
+}
+
+int gpf_store_begin(gpf_store *s, gpf_error *err)
+{
+    if (!s)
+        return gpf_error_set(err, GPF_EINVAL, "store: no store");
+    if (!sqlite3_get_autocommit(s->db))
+        return gpf_error_set(err, GPF_ESTATE, "store: a transaction is already open");
+    return store_exec(s, "BEGIN IMMEDIATE", "store: begin", err);
+}
+
+int gpf_store_commit(gpf_store *s, gpf_error *err)
+{
+    if (!s)
+        return gpf_error_set(err, GPF_EINVAL, "store: no store");
+    if (sqlite3_get_autocommit(s->db))
+        return gpf_error_set(err, GPF_ESTATE, "store: commit without a transaction");
+    /* On failure the transaction stays open: the caller rolls back. */
+    return store_exec(s, "COMMIT", "store: commit", err);
+}
+
+int gpf_store_rollback(gpf_store *s)
+{
+    if (!s)
+        return GPF_EINVAL;
+    if (sqlite3_get_autocommit(s->db))
+        return 0; /* nothing open (sqlite may already have rolled back on an error) */
+    return store_exec(s, "ROLLBACK", "store: rollback", NULL);
+}
+
+/* ---- binder --------------------------------------------------------------- */
+
+static int bind_check(store_binder *b, int src, const char *field)
+{
+    if (src != SQLITE_OK && b->rc == 0) {
+        b->rc = GPF_ESTORE;
+        snprintf(b->msg, sizeof b->msg, "binding %s: %s", field, sqlite3_errstr(src));
+    }
+    b->i++;
+    return b->rc;
+}
+
+void store_bind_init(store_binder *b, sqlite3_stmt *st)
+{
+    memset(b, 0, sizeof *b);
+    b->st = st;
+    b->i = 1;
+}
+
+void store_bind_text(store_binder *b, const char *field, const char *v, size_t cap)
+{
+    size_t len = strnlen(v, cap);
+    if (len == cap) {
+        if (b->rc == 0) {
+            b->rc = GPF_EINVAL;
+            snprintf(b->msg, sizeof b->msg, "%s is not NUL-terminated", field);
+        }
+        b->i++;
+        return;
+    }
+    bind_check(b, sqlite3_bind_text(b->st, b->i, v, (int)len, SQLITE_STATIC), field);
+}
+
+void store_bind_name(store_binder *b, const char *field, const char *name)
+{
+    if (strcmp(name, "?") == 0) {
+        if (b->rc == 0) {
+            b->rc = GPF_EINVAL;
+            snprintf(b->msg, sizeof b->msg, "%s holds an unknown value", field);
+        }
+        b->i++;
+        return;
+    }
+    bind_check(b, sqlite3_bind_text(b->st, b->i, name, -1, SQLITE_STATIC), field);
+}
+
+void store_bind_int(store_binder *b, int64_t v)
+{
+    bind_check(b, sqlite3_bind_int64(b->st, b->i, v), "integer");
+}
+
+int store_bind_finish(store_binder *b, gpf_error *err)
+{
+    if (b->rc)
+        gpf_error_set(err, b->rc, "store: %s", b->msg);
+    return b->rc;
+}
+
+/* ---- reader --------------------------------------------------------------- */
+
+static void read_bad(store_reader *r, const char *field, const char *why)
+{
+    if (r->rc == 0) {
+        r->rc = GPF_ESTORE;
+        snprintf(r->msg, sizeof r->msg, "corrupt row: column %s %s", field, why);
+    }
+}
+
+void store_read_init(store_reader *r, sqlite3_stmt *st)
+{
+    memset(r, 0, sizeof *r);
+    r->st = st;
+}
+
+void store_read_text(store_reader *r, const char *field, char *dst, size_t cap)
+{
+    int col = r->i++;
+    const unsigned char *v = sqlite3_column_text(r->st, col);
+    size_t len = (size_t)sqlite3_column_bytes(r->st, col);
+    dst[0] = '\0';
+    if (!v) {
+        read_bad(r, field, "is NULL");
+        return;
+    }
+    if (len >= cap || strlen((const char *)v) != len) {
+        read_bad(r, field, "does not fit its field");
+        return;
+    }
+    memcpy(dst, v, len + 1);
+}
+
+int64_t store_read_i64(store_reader *r)
+{
+    return sqlite3_column_int64(r->st, r->i++);
+}
+
+int store_read_int(store_reader *r, const char *field)
+{
+    int64_t v = sqlite3_column_int64(r->st, r->i++);
+    if (v < INT_MIN || v > INT_MAX) {
+        read_bad(r, field, "is out of range");
+        return 0;
+    }
+    return (int)v;
+}
+
+int store_read_enum(store_reader *r, const char *field, int (*parse)(const char *))
+{
+    char name[GPF_ID_MAX];
+    store_read_text(r, field, name, sizeof name);
+    if (r->rc)
+        return 0;
+    int v = parse(name);
+    if (v < 0) {
+        read_bad(r, field, "holds an unknown name");
+        return 0;
+    }
+    return v;
+}
+
+int store_read_finish(store_reader *r, gpf_error *err)
+{
+    if (r->rc)
+        gpf_error_set(err, r->rc, "store: %s", r->msg);
+    return r->rc;
+}
+
+void *store_grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n >= *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        arr = gpf_reallocarray(arr, *cap, elem);
+    }
+    memset((char *)arr + n * elem, 0, elem);
+    return arr;
+}
+
+int store_match_parent(const void *arr, size_t n, size_t elem, size_t key_off, const char *key, size_t *cur,
+                       const char *what, gpf_error *err)
+{
+    while (*cur < n && strcmp((const char *)arr + *cur * elem + key_off, key) != 0)
+        (*cur)++;
+    if (*cur == n)
+        return gpf_error_set(err, GPF_ESTORE, "store: %s row for unknown or misordered parent %s", what, key);
+    return 0;
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+static int pragmas(gpf_store *s, int in_memory, gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        rc = store_fail(s, err, "store: setting busy timeout");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = store_fail(s, err, "store: enabling WAL");
+        goto out;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    /* Private databases (":memory:", "" = temporary file) have nothing to make durable. */
+    if (!in_memory && (!mode || strcmp(mode, "wal") != 0)) {
+        rc = gpf_error_set(err, GPF_ESTORE, "store: could not enable WAL (journal mode is %s)",
+                           mode ? mode : "unknown");
+        goto out;
+    }
+    rc = store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "store: setting pragmas", err);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_t n, gpf_store **out,
+                        gpf_error *err)
+{
+    int rc = 0;
+    gpf_store *s = NULL;
+    if (!out || !path || (n && !list)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to open");
+        goto out;
+    }
+    *out = NULL;
+    s = GPF_NEW(gpf_store);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = gpf_error_set(err, GPF_ESTORE, "store: cannot open %s: %s", path,
+                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    int in_memory = path[0] == '\0' || strcmp(path, ":memory:") == 0;
+    if ((rc = pragmas(s, in_memory, err)) != 0)
+        goto out;
+    if ((rc = store_migrate(s, list, n, err)) != 0)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    gpf_store_close(s);
+    return rc;
+}
+
+int gpf_store_open(const char *path, gpf_store **out, gpf_error *err)
+{
+    size_t n = 0;
+    const gpf_store_migration *list = gpf_store_migrations(&n);
+    return gpf_store_open_with(path, list, n, out, err);
+}
+
+void gpf_store_close(gpf_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < SLOT_COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    /* An open transaction is rolled back by sqlite on close. */
+    sqlite3_close(s->db);
+    gpf_free(s);
+}
+
+/* ---- settings --------------------------------------------------------------- */
+
+int gpf_store_setting_get(gpf_store *s, const char *key, char *val, size_t size, gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    if (!s || !key || !val || size == 0) {
+        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to setting_get");
+        goto out;
+    }
+    if ((rc = store_stmt(s, SLOT_SETTING_GET, "SELECT value FROM settings WHERE key = ?1", &st, err)) != 0)
+        goto out;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = store_fail(s, err, "store: setting_get");
+        goto out;
+    }
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        rc = gpf_error_set(err, GPF_ENOTFOUND, "store: setting %s not found", key);
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = store_fail(s, err, "store: setting_get");
+        goto out;
+    }
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    if (!v)
+        v = "";
+    if (len >= size) {
+        rc = gpf_error_set(err, GPF_ETOOLARGE, "store: setting %s is %zu bytes, buffer holds %zu", key,
+                           len, size - 1);
+        goto out;
+    }
+    memcpy(val, v, len + 1);
+out:
+    store_done(st);
+    return rc;
+}
+
+int gpf_store_setting_put(gpf_store *s, const char *key, const char *val, gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    if (!s || !key || !val) {
+        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to setting_put");
+        goto out;
+    }
+    if ((rc = store_stmt(s, SLOT_SETTING_PUT,
+                         "INSERT INTO settings (key, value) VALUES (?1, ?2) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         &st, err)) != 0)
+        goto out;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = store_fail(s, err, "store: setting_put");
+        goto out;
+    }
+    rc = store_step_done(s, st, "store: setting_put", err);
+out:
+    store_done(st);
+    return rc;
+}

@@ -1,0 +1,119 @@
+/* Store internals shared by store*.c and migrations.c. Not for other modules: this is
+ * the one header that brings sqlite3.h in. */
+#ifndef GPF_STORE_INT_H
+#define GPF_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Cached prepared statements, one slot per SQL text (prepared on first use). */
+enum store_slot {
+    SLOT_SETTING_GET,
+    SLOT_SETTING_PUT,
+    SLOT_HOST_PUT,
+    SLOT_GPUS_DELETE,
+    SLOT_GPU_INSERT,
+    SLOT_HOSTS_LOAD,
+    SLOT_GPUS_LOAD,
+    SLOT_SKU_PUT,
+    SLOT_SKU_MODELS_DELETE,
+    SLOT_SKU_MODEL_INSERT,
+    SLOT_SKU_DELETE,
+    SLOT_SKUS_LOAD,
+    SLOT_SKU_MODELS_LOAD,
+    SLOT_USER_PUT,
+    SLOT_USERS_LOAD,
+    SLOT_TOKEN_PUT,
+    SLOT_TOKENS_LOAD,
+    SLOT_POD_PUT,
+    SLOT_POD_GPUS_DELETE,
+    SLOT_POD_GPU_INSERT,
+    SLOT_PODS_LOAD,
+    SLOT_POD_GPUS_LOAD,
+    SLOT_USAGE_INSERT,
+    SLOT_USAGE_UPDATE,
+    SLOT_USAGE_LOAD,
+    SLOT_COUNT
+};
+
+struct gpf_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[SLOT_COUNT];
+    int scope_owns_tx; /* the open scope started the transaction (scopes do not nest) */
+};
+
+/* Sets err to GPF_ESTORE with "what: <sqlite's message>" and returns GPF_ESTORE. */
+int store_fail(gpf_store *s, gpf_error *err, const char *what);
+
+/* The cached statement for slot (preparing sql on first use), reset and unbound. */
+int store_stmt(gpf_store *s, enum store_slot slot, const char *sql, sqlite3_stmt **out, gpf_error *err);
+/* Resets a statement after use (clears bindings too); accepts NULL. */
+void store_done(sqlite3_stmt *st);
+/* Runs parameterless SQL (one or more statements). */
+int store_exec(gpf_store *s, const char *sql, const char *what, gpf_error *err);
+/* Steps a write statement to completion (SQLITE_DONE expected). */
+int store_step_done(gpf_store *s, sqlite3_stmt *st, const char *what, gpf_error *err);
+
+/* A multi-statement write (or a consistent multi-query read): atomic on its own, or a
+ * part of the caller's transaction. scope_end commits (rc == 0) or undoes (rc != 0)
+ * what happened since scope_begin and returns the resulting code. */
+int store_scope_begin(gpf_store *s, gpf_error *err);
+int store_scope_end(gpf_store *s, int rc, gpf_error *err);
+
+/* Binding a record's fields to consecutive parameters (from 1). The first failure is
+ * kept in rc (GPF_EINVAL for a bad value, GPF_ESTORE for sqlite) with msg. */
+typedef struct store_binder {
+    sqlite3_stmt *st;
+    int i;
+    int rc;
+    char msg[160];
+} store_binder;
+
+void store_bind_init(store_binder *b, sqlite3_stmt *st);
+/* A fixed-size char array field: must be NUL-terminated within cap. */
+void store_bind_text(store_binder *b, const char *field, const char *v, size_t cap);
+/* An enum's name as returned by gpf_*_name ("?" means out of range: rejected). */
+void store_bind_name(store_binder *b, const char *field, const char *name);
+void store_bind_int(store_binder *b, int64_t v);
+/* Returns b->rc, filling err from b->msg. */
+int store_bind_finish(store_binder *b, gpf_error *err);
+
+#define BIND_STR(b, rec, f) store_bind_text((b), #f, (rec)->f, sizeof (rec)->f)
+
+/* Reading consecutive columns (from 0) of the current row into a record. */
+typedef struct store_reader {
+    sqlite3_stmt *st;
+    int i;
+    int rc;
+    char msg[160];
+} store_reader;
+
+void store_read_init(store_reader *r, sqlite3_stmt *st);
+/* Copies a TEXT column into dst; longer than cap-1 bytes is a corrupt row. */
+void store_read_text(store_reader *r, const char *field, char *dst, size_t cap);
+int64_t store_read_i64(store_reader *r);
+/* An INTEGER column that must fit an int. */
+int store_read_int(store_reader *r, const char *field);
+/* A TEXT column holding an enum name, parsed with parse (-1 = unknown: corrupt row). */
+int store_read_enum(store_reader *r, const char *field, int (*parse)(const char *));
+int store_read_finish(store_reader *r, gpf_error *err);
+
+#define READ_STR(r, rec, f) store_read_text((r), #f, (rec)->f, sizeof (rec)->f)
+
+/* Grows a load array (reallocating when needed) so that element n exists, zeroed;
+ * returns the array. */
+void *store_grow(void *arr, size_t *cap, size_t n, size_t elem);
+
+/* Child rows are read in the same order as their parents: advances *cur to the parent
+ * whose key (a char array at key_off in each element) equals key. Returns 0, or
+ * GPF_ESTORE (with err) when no parent from *cur on matches. */
+int store_match_parent(const void *arr, size_t n, size_t elem, size_t key_off, const char *key, size_t *cur,
+                       const char *what, gpf_error *err);
+
+/* Applies list[0..n) to the open database (migrations.c). */
+int store_migrate(gpf_store *s, const gpf_store_migration *list, size_t n, gpf_error *err);
+
+#endif

@@ -1,0 +1,99 @@
+# Shared helpers for integration tests: start a real control plane and agents on
+# loopback in a temporary directory, assertions, and a closing summary line.
+# Usage: source lib.sh; ...; finish
+set -u
+GPF_BIN=${GPF_BIN:-build/gpufleet}
+GPF_BIN=$(readlink -f "$GPF_BIN")
+T=$(mktemp -d /tmp/gpufleet-it.XXXXXX)
+PASS=0
+FAIL=0
+PIDS=()
+JOIN="gpfjoin_test_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+# A port window for pods' sshd that other concurrent runs are unlikely to share.
+PORT_BASE=$(( 30000 + (RANDOM % 300) * 100 ))
+export GPUFLEET_CONFIG="$T/admin/config.json"
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  # Pods outlive agents by design: stop whatever sshd this test started.
+  for d in "$T"/agent-*; do
+    [ -d "$d/pods" ] || continue
+    for pf in "$d"/pods/*/state; do
+      [ -f "$pf" ] || continue
+      pid=$(sed -n 's/^pid=//p' "$pf" 2>/dev/null | head -1)
+      [ -n "$pid" ] && kill -9 -- "-$pid" "$pid" 2>/dev/null
+    done
+  done
+  pkill -9 -f "$T/" 2>/dev/null
+  if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$T"; else echo "kept $T"; fi
+}
+trap cleanup EXIT
+
+ok()   { PASS=$((PASS+1)); echo "  ok   - $*"; }
+bad()  { FAIL=$((FAIL+1)); echo "  FAIL - $*"; }
+check() { # check "description" command...
+  local d=$1; shift
+  if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi
+}
+expect_eq() { # expect_eq "description" expected actual
+  if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (expected '$2', got '$3')"; fi
+}
+expect_match() { # expect_match "description" regex actual
+  if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else bad "$1 (no match for /$2/ in '$3')"; fi
+}
+finish() {
+  echo "$(basename "$0"): $PASS passed, $FAIL failed"
+  [ "$FAIL" -eq 0 ]
+}
+
+# start_serve STATE_DIR [extra flags]: starts the control plane on $SERVE_LISTEN (default: a
+# free port); sets URL and SERVE_PID.
+start_serve() {
+  local sd=$1; shift
+  mkdir -p "$sd"
+  rm -f "$sd/serve.url"
+  "$GPF_BIN" serve --listen "${SERVE_LISTEN:-127.0.0.1:0}" --state-dir "$sd" --join-token "$JOIN" \
+      --heartbeat-ms 500 --log-level "${GPF_LOG_LEVEL:-warn}" "$@" >>"$sd/serve.out" 2>>"$sd/serve.err" &
+  SERVE_PID=$!
+  PIDS+=("$SERVE_PID")
+  disown "$SERVE_PID"
+  for _ in $(seq 200); do [ -s "$sd/serve.url" ] && break; sleep 0.05; done
+  URL=$(cat "$sd/serve.url" 2>/dev/null)
+  [ -n "$URL" ] || { echo "serve did not start:"; cat "$sd/serve.err"; return 1; }
+  for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.05; done
+}
+
+# start_agent HOST_ID [runtime]: starts an agent for a host of the built-in demo fleet.
+start_agent() {
+  local host=$1 rt=${2:-process}
+  local n=${#PIDS[@]}
+  "$GPF_BIN" agent --server "$URL" --join-token "$JOIN" --host-id "$host" --state-dir "$T/agent-$host" \
+      --runtime "$rt" --ssh-port-min $((PORT_BASE + n * 10)) --ssh-port-max $((PORT_BASE + n * 10 + 9)) \
+      --log-level "${GPF_LOG_LEVEL:-warn}" >>"$T/agent-$host.out" 2>&1 &
+  PIDS+=("$!")
+  disown "$!"
+  for _ in $(seq 100); do
+    curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/hosts" 2>/dev/null | grep -q "\"$host\"" && return 0
+    sleep 0.05
+  done
+  echo "agent $host did not register:"; cat "$T/agent-$host.out"; return 1
+}
+
+# kill9 PID: SIGKILL and wait until it is gone.
+kill9() {
+  kill -9 "$1" 2>/dev/null
+  for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.01; done
+}
+
+admin_token() { sed -n 's/^admin token[^:]*: //p' "$1/serve.out" | head -1; }
+
+# api METHOD PATH [BODY] [TOKEN]: prints "STATUS BODY"
+api() {
+  local m=$1 p=$2 body=${3:-} tok=${4:-$ADMIN}
+  local args=(-s -o "$T/api.body" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $tok")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  local code; code=$(curl "${args[@]}" "$URL$p")
+  echo "$code $(cat "$T/api.body")"
+}
+
+json_get() { jq -r "$1"; } # json_get JQ-FILTER < json

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End to end: real daemon and agent on loopback; a member launches a MIG pod through
+# the CLI, runs a command in it over real SSH (their key works, another user's key
+# is refused), stops it, and finds a closed usage record with the right duration
+# and GPU-equivalents. Also: bad input gets the right status and loses nothing.
+source "$(dirname "$0")/lib.sh"
+G="$GPF_BIN"
+
+echo "[setup] control plane and one agent (8x H100, GPUs 6-7 in MIG mode)"
+start_serve "$T/cp" || exit 1
+ADMIN=$(admin_token "$T/cp")
+expect_match "first start prints an admin token once" '^gpf_' "$ADMIN"
+start_agent gpu-h100-a || exit 1
+
+"$G" login --server "$URL" --token "$ADMIN" >/dev/null 2>"$T/login.err"
+check "admin logs in with the CLI" test -s "$GPUFLEET_CONFIG"
+check "admin creates a MIG SKU" "$G" sku create --name h100-1g --kind mig --mig-profile 1g.10gb \
+  --model H100-80GB --cpus 2 --memory-mib 4096 --price-per-hour 0.40 --description "H100 1g.10gb"
+expect_eq "sku ls --json lists it" "h100-1g" "$("$G" sku ls --json | json_get '.skus[0].name')"
+
+echo "[users] alice (member) and bob (member), each with their own key"
+for u in alice bob; do
+  mkdir -p "$T/$u"
+  ssh-keygen -q -t ed25519 -N '' -C "$u" -f "$T/$u/id_ed25519"
+  check "admin creates user $u" "$G" user create "$u" --role member --ssh-key "$T/$u/id_ed25519.pub"
+  tok=$("$G" token create --user "$u" --json | json_get .token)
+  GPUFLEET_CONFIG="$T/$u/config.json" "$G" login --server "$URL" --token "$tok" \
+      --ssh-key "$T/$u/id_ed25519.pub" >/dev/null 2>>"$T/login.err"
+  check "$u logs in" test -s "$T/$u/config.json"
+done
+A() { GPUFLEET_CONFIG="$T/alice/config.json" "$G" "$@"; }
+B() { GPUFLEET_CONFIG="$T/bob/config.json" "$G" "$@"; }
+
+echo "[launch] alice launches a pod and uses it over SSH"
+t0=$(date +%s%N)
+POD=$(A pod launch h100-1g --quiet)
+t1=$(date +%s%N)
+expect_match "pod launch prints the pod id" '^pod-[0-9a-f]{8}$' "$POD"
+echo "  launch-to-running: $(( (t1 - t0) / 1000000 )) ms"
+pj=$(A pod show "$POD" --json)
+expect_eq "pod is running" running "$(echo "$pj" | json_get .state)"
+expect_eq "pod sits on the MIG host" gpu-h100-a "$(echo "$pj" | json_get .placement.host_id)"
+expect_eq "MIG 1g.10gb on H100 is 142 milli-GPU" 142 "$(echo "$pj" | json_get .placement.gpu_milli)"
+out=$(A ssh "$POD" -- 'echo "$GPUFLEET_POD_ID|$CUDA_VISIBLE_DEVICES|$NVIDIA_VISIBLE_DEVICES"' 2>"$T/ssh.err")
+expect_match "alice runs a command in her pod over ssh" "^$POD\\|MIG-[0-9a-f-]+\\|MIG-" "$out"
+port=$(echo "$pj" | json_get .ssh.port); user=$(echo "$pj" | json_get .ssh.user)
+if ssh -i "$T/bob/id_ed25519" -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+     -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5 "$user@127.0.0.1" true 2>/dev/null; then
+  bad "bob's key is refused by alice's pod"
+else ok "bob's key is refused by alice's pod"; fi
+B pod show "$POD" >/dev/null 2>"$T/bob.err"; rc=$?
+expect_eq "bob cannot see alice's pod (exit 4, permission)" 4 "$rc"
+expect_eq "bob's error is one line" 1 "$(wc -l <"$T/bob.err")"
+B pod stop "$POD" >/dev/null 2>&1; expect_eq "bob cannot stop alice's pod" 4 "$?"
+expect_eq "bob's pod list is empty" 0 "$(B pod ls --json | json_get '.pods | length')"
+
+A ssh "$POD" -- 'nohup sleep 600 >/dev/null 2>&1 &' 2>/dev/null
+sleep 1
+check "a background process runs in the pod" pgrep -f "sleep 600"
+
+echo "[stop] alice stops the pod; everything in it dies; usage is closed"
+check "alice stops her pod" A pod stop "$POD"
+for _ in $(seq 100); do [ "$(A pod show "$POD" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
+expect_eq "pod is stopped" stopped "$(A pod show "$POD" --json | json_get .state)"
+sleep 0.2
+if pgrep -f "sleep 600" >/dev/null; then bad "nothing of the pod keeps running"; else ok "nothing of the pod keeps running"; fi
+if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then bad "pod sshd port is closed"; else ok "pod sshd port is closed"; fi
+uj=$(A usage --json)
+expect_eq "one usage record" 1 "$(echo "$uj" | json_get '.usage | length')"
+expect_match "usage record is closed" 'Z$' "$(echo "$uj" | json_get '.usage[0].end_at')"
+dur=$(echo "$uj" | json_get '.usage[0].duration_ms')
+if [ "$dur" -ge 1000 ] && [ "$dur" -lt 60000 ]; then ok "usage duration is right ($dur ms)"; else bad "usage duration is right ($dur ms)"; fi
+expect_eq "usage GPU-equivalents" 142 "$(echo "$uj" | json_get '.usage[0].gpu_milli')"
+expect_eq "usage cost is price x duration" "$(( 400000 * dur / 3600000 ))" "$(echo "$uj" | json_get '.usage[0].cost_micro')"
+expect_eq "ledger is free again" 0 "$("$G" gpu ls --json | jq '[.gpus[].allocated_milli] | add')"
+A pod stop "$POD" >/dev/null 2>&1; expect_eq "stopping a stopped pod is a conflict (exit 5)" 5 "$?"
+
+echo "[bad input] clear errors, the daemon keeps serving, nothing is lost"
+r=$(api POST /v1/skus '{"name":'); expect_match "malformed JSON -> 400 malformed" '^400 .*"malformed"' "$r"
+r=$(api POST /v1/skus '[1,2]'); expect_match "non-object body -> 400" '^400 ' "$r"
+r=$(api POST /v1/skus '{"name":"x","slice":{"kind":"whole"},"bogus":1}'); expect_match "unknown field -> 422 naming it" '^422 .*bogus' "$r"
+r=$(api POST /v1/skus '{"name":"x","slice":{"kind":"share","share_milli":"lots"}}'); expect_match "wrong type -> 422" '^422 .*share_milli' "$r"
+big=$(head -c 70000 /dev/zero | tr '\0' 'a')
+r=$(api POST /v1/skus "{\"name\":\"$big\"}"); expect_match "oversize body -> 413" '^413 .*too_large' "$r"
+r=$(api POST /v1/pods '{"sku":"no-such-sku"}'); expect_match "unknown SKU -> 404" '^404 .*no-such-sku' "$r"
+r=$(api GET /v1/pods '' 'gpf_wrong'); expect_match "unknown token -> 401" '^401 .*unauthenticated' "$r"
+r=$(curl -s -w ' %{http_code}' "$URL/v1/hosts"); expect_match "missing token -> 401" '401$' "$r"
+r=$(api DELETE /v1/pods); expect_match "wrong method -> 405" '^405 ' "$r"
+r=$(api GET /v1/nothing); expect_match "unknown path -> 404" '^404 ' "$r"
+r=$(api POST /v1/skus '{"name":"big","slice":{"kind":"whole","gpu_count":8},"gpu_models":["H100-80GB-SXM5"],"cpus":2000}')
+expect_match "out-of-range value -> 422" '^422 .*cpus' "$r"
+r=$(api POST /v1/skus '{"name":"h100-8","slice":{"kind":"whole","gpu_count":8},"gpu_models":["H100-80GB-SXM5"],"cpus":8}')
+expect_match "admin creates an 8-GPU SKU" '^201 ' "$r"
+ALICE_TOK=$(jq -r .token "$T/alice/config.json")
+r=$(api POST /v1/pods '{"sku":"h100-8"}' "$ALICE_TOK"); expect_match "no capacity (only 6 non-MIG GPUs) -> 409 with a reason" '^409 .*no_capacity' "$r"
+r=$(api POST /v1/skus '{"name":"m","slice":{"kind":"whole"}}' "$ALICE_TOK"); expect_match "member cannot create SKUs -> 403" '^403 ' "$r"
+AGENT_TOK=$(api POST /v1/agent/register '{"host":{"id":"gpu-bogus","cpus":4,"memory_mib":1024,"numa_nodes":1,"gpus":[{"uuid":"GPU-1","index":0,"model":"NoSuchGPU","name":"x","pci_bus_id":"0","numa_node":0,"memory_mib":1,"mig_enabled":false}]}}' "$JOIN")
+expect_match "agent registering an unknown GPU model -> 422" '^422 .*NoSuchGPU' "$AGENT_TOK"
+r=$(api POST /v1/agent/register '{"host":{"id":"gpu-x","cpus":4,"memory_mib":1024,"numa_nodes":1,"gpus":[]}}' "wrong-join")
+expect_match "wrong join token -> 401" '^401 ' "$r"
+r=$(api POST /v1/agent/register '{"host":{"id":"gpu-spare","cpus":4,"memory_mib":1024,"numa_nodes":1,"gpus":[{"uuid":"GPU-spare-1","index":0,"model":"L40S","name":"x","pci_bus_id":"0","numa_node":0,"memory_mib":46068,"mig_enabled":false}]}}' "$JOIN")
+SPARE=$(echo "${r#* }" | json_get .agent_token)
+r=$(api POST /v1/agent/heartbeat '{"pods":[],"gpus":["GPU-does-not-exist"]}' "$SPARE")
+expect_match "agent reporting a GPU that does not exist -> 422" '^422 .*GPU-does-not-exist' "$r"
+r=$(api POST /v1/agent/pods/"$POD"/status '{"state":"running"}' "$SPARE")
+expect_match "agent reporting on another host's pod -> 404" '^404 ' "$r"
+check "daemon still healthy" curl -sf "$URL/healthz"
+expect_eq "store still consistent: alice's record intact" 1 "$(A usage --json | json_get '.usage | length')"
+r=$(curl -s -H "Authorization: Bearer $ADMIN" "$URL/metrics")
+expect_match "metrics in Prometheus text format" 'gpufleet_pods\{state="stopped"\} 1' "$r"
+finish

@@ -1,0 +1,863 @@
+/* The gpufleet CLI: pure helpers (money, tables, ssh argv, exit codes) and whole commands
+ * run through gpf_cli_main against a small fake HTTP server in a thread on 127.0.0.1:0,
+ * with stdout/stderr captured into files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "util/alloc.h"
+
+/* ---- fake server: canned answers by method + path, records every request ---- */
+
+#define FAKE_ROUTES 16
+#define FAKE_REQS 32
+
+struct route {
+    const char *method, *path; /* exact (query included), or a prefix ending in '*' */
+    int status;
+    const char *body;          /* NULL: empty body */
+    size_t body_len;           /* 0: strlen(body) */
+    int delay_ms;
+    int uses;                  /* answers this many requests, then is skipped; 0: forever */
+};
+
+struct req {
+    char method[16];
+    char path[512];
+    char auth[256];
+    char ctype[128];
+    char *body;
+};
+
+struct fake {
+    int lfd, port;
+    pthread_t th;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    struct route routes[FAKE_ROUTES];
+    int nroutes;
+    struct req reqs[FAKE_REQS];
+    int nreqs;
+};
+
+static void header_value(const char *head, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    out[0] = '\0';
+    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1, *e = strstr(v, "\r\n");
+            while (*v == ' ')
+                v++;
+            snprintf(out, size, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+            return;
+        }
+    }
+}
+
+/* Exact match, or a prefix match when the route ends with '*'. */
+static int route_match(const char *route, const char *path)
+{
+    size_t n = strlen(route);
+    if (n && route[n - 1] == '*')
+        return strncmp(route, path, n - 1) == 0;
+    return strcmp(route, path) == 0;
+}
+
+static void serve_one(struct fake *f, int fd)
+{
+    char head[65536], cl[32], out[512];
+    size_t len = 0, blen;
+    char *end = NULL, *body;
+    struct req r;
+    const struct route *rt = NULL;
+    static const char notfound[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no route\"}}";
+
+    memset(&r, 0, sizeof r);
+    while (len < sizeof head - 1 && !end) {
+        ssize_t n = recv(fd, head + len, sizeof head - 1 - len, 0);
+        if (n <= 0)
+            return;
+        len += (size_t)n;
+        head[len] = '\0';
+        end = strstr(head, "\r\n\r\n");
+    }
+    if (!end)
+        return;
+    sscanf(head, "%15s %511s", r.method, r.path);
+    header_value(head, "Authorization", r.auth, sizeof r.auth);
+    header_value(head, "Content-Type", r.ctype, sizeof r.ctype);
+    header_value(head, "Content-Length", cl, sizeof cl);
+    blen = (size_t)strtoul(cl, NULL, 10);
+    body = calloc(1, blen + 1);
+    size_t have = len - (size_t)(end + 4 - head);
+    memcpy(body, end + 4, have < blen ? have : blen);
+    while (have < blen) {
+        ssize_t n = recv(fd, body + have, blen - have, 0);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    r.body = body;
+    pthread_mutex_lock(&f->mu);
+    if (f->nreqs < FAKE_REQS)
+        f->reqs[f->nreqs++] = r;
+    else
+        free(body);
+    for (int i = 0; i < f->nroutes && !rt; i++)
+        if (strcmp(f->routes[i].method, r.method) == 0 && route_match(f->routes[i].path, r.path) &&
+            f->routes[i].uses >= 0) {
+            rt = &f->routes[i];
+            if (rt->uses > 0 && --f->routes[i].uses == 0)
+                f->routes[i].uses = -1;
+        }
+    pthread_mutex_unlock(&f->mu);
+    const char *rb = rt ? rt->body : notfound;
+    size_t rlen = rt ? (rt->body_len ? rt->body_len : rb ? strlen(rb) : 0) : strlen(notfound);
+    if (rt && rt->delay_ms)
+        usleep((useconds_t)rt->delay_ms * 1000);
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n", rt ? rt->status : 404, rlen);
+    send(fd, out, (size_t)n, MSG_NOSIGNAL);
+    for (size_t off = 0; off < rlen;) {
+        ssize_t k = send(fd, rb + off, rlen - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            break;
+        off += (size_t)k;
+    }
+}
+
+static void *fake_main(void *arg)
+{
+    struct fake *f = arg;
+    while (!atomic_load(&f->stop)) {
+        struct pollfd p = {.fd = f->lfd, .events = POLLIN};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        int fd = accept(f->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        serve_one(f, fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* Binds 127.0.0.1:0; listen only when lst. Returns the fd, fills *port. */
+static int bind_local(int *port, int lst)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (lst)
+        assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct fake *fake_start(void)
+{
+    struct fake *f = calloc(1, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    f->lfd = bind_local(&f->port, 1);
+    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+    return f;
+}
+
+static void fake_route(struct fake *f, struct route r)
+{
+    pthread_mutex_lock(&f->mu);
+    assert_true(f->nroutes < FAKE_ROUTES);
+    f->routes[f->nroutes++] = r;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Request i as recorded (taking the lock orders the read after the server's write). */
+static struct req *fake_req(struct fake *f, int i)
+{
+    pthread_mutex_lock(&f->mu);
+    assert_true(i < f->nreqs);
+    struct req *r = &f->reqs[i];
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
+static int fake_nreqs(struct fake *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int n = f->nreqs;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+static void fake_stop(struct fake *f)
+{
+    atomic_store(&f->stop, 1);
+    pthread_join(f->th, NULL);
+    close(f->lfd);
+    for (int i = 0; i < f->nreqs; i++)
+        free(f->reqs[i].body);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+/* ---- running the CLI with captured output ---- */
+
+static struct fake *srv;
+static char tmpdir[64], url[64], cfgpath[128];
+
+struct run {
+    int rc;
+    char *out, *err;
+};
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *s = calloc(1, 1 << 20);
+    assert_non_null(f);
+    size_t n = fread(s, 1, (1 << 20) - 1, f);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs `gpufleet ARGS...` (NULL-terminated). */
+static struct run run_cli(const char *first, ...)
+{
+    struct run r = {0};
+    char *argv[40];
+    int argc = 0;
+    char po[160], pe[160];
+    va_list ap;
+
+    argv[argc++] = gpf_strdup("gpufleet");
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        assert_true(argc < 39);
+        argv[argc++] = gpf_strdup(a);
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    snprintf(po, sizeof po, "%s/stdout", tmpdir);
+    snprintf(pe, sizeof pe, "%s/stderr", tmpdir);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    close(fo);
+    close(fe);
+    r.rc = gpf_cli_main(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    for (int i = 0; i < argc; i++)
+        gpf_free(argv[i]);
+    r.out = slurp(po);
+    r.err = slurp(pe);
+    return r;
+}
+
+static int one_line(const char *s)
+{
+    const char *nl = strchr(s, '\n');
+    return nl && nl[1] == '\0' && strncmp(s, "gpufleet: ", 10) == 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void write_config(const char *token, const char *identity)
+{
+    char text[512], dir[160];
+    snprintf(dir, sizeof dir, "%s/cfg", tmpdir);
+    mkdir(dir, 0700);
+    snprintf(text, sizeof text,
+             "{\"server\":\"%s\",\"token\":\"%s\",\"user\":\"alice\",\"identity_file\":\"%s\"}\n",
+             url, token, identity);
+    write_file(cfgpath, text);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gpf-cli-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    snprintf(cfgpath, sizeof cfgpath, "%s/cfg/config.json", tmpdir);
+    setenv("GPUFLEET_CONFIG", cfgpath, 1);
+    unsetenv("GPUFLEET_SERVER");
+    unsetenv("GPUFLEET_TOKEN");
+    srv = fake_start();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv->port);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fake_stop(srv);
+    srv = NULL;
+    nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+#define ROUTE(m, p, st, b) fake_route(srv, (struct route){.method = (m), .path = (p), .status = (st), .body = (b)})
+
+/* ---- pure helpers ---- */
+
+static void test_parse_money(void **state)
+{
+    (void)state;
+    int64_t v = -1;
+    gpf_error err = {0};
+    assert_int_equal(gpf_cli_parse_money("2.50", &v, &err), 0);
+    assert_int_equal(v, 2500000);
+    assert_int_equal(gpf_cli_parse_money("3", &v, &err), 0);
+    assert_int_equal(v, 3000000);
+    assert_int_equal(gpf_cli_parse_money("0.000001", &v, &err), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(gpf_cli_parse_money("0.1", &v, &err), 0);
+    assert_int_equal(v, 100000); /* exact: no binary fraction drift */
+    assert_int_equal(gpf_cli_parse_money("1234.567891", &v, &err), 0);
+    assert_int_equal(v, 1234567891);
+    assert_int_equal(gpf_cli_parse_money("9223372036854.775807", &v, &err), 0);
+    assert_true(v == INT64_MAX);
+    v = 42;
+    static const char *const bad[] = {"1.2345678", "abc", "-1", "-0.5", "", ".5", "1.", "1e3",
+                                      " 1", "1 ", "+1", "1,5", "9223372036854.775808",
+                                      "99999999999999", "0x10", "1..2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(gpf_cli_parse_money(bad[i], &v, &err), GPF_EINVAL);
+        assert_int_equal(v, 42);
+    }
+    assert_int_equal(gpf_cli_parse_money(NULL, &v, NULL), GPF_EINVAL);
+    assert_int_equal(gpf_cli_parse_money("1.2345678", &v, &err), GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "6 decimals"));
+}
+
+static void test_format_money(void **state)
+{
+    (void)state;
+    char b[40];
+    static const struct {
+        int64_t v;
+        const char *s;
+    } cases[] = {{2500000, "2.50"}, {0, "0.00"}, {1, "0.000001"}, {1234567, "1.234567"},
+                 {1230000, "1.23"}, {1200, "0.0012"}, {-10000, "-0.01"}, {100000000, "100.00"},
+                 {INT64_MAX, "9223372036854.775807"}, {INT64_MIN, "-9223372036854.775808"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gpf_cli_format_money(cases[i].v, b, sizeof b);
+        assert_string_equal(b, cases[i].s);
+    }
+    /* round trip through the parser */
+    for (int64_t v = 0; v < 3000000; v += 99991) {
+        int64_t back = -1;
+        gpf_cli_format_money(v, b, sizeof b);
+        assert_int_equal(gpf_cli_parse_money(b, &back, NULL), 0);
+        assert_int_equal(back, v);
+    }
+}
+
+static void test_exit_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(gpf_cli_exit_code(GPF_OK), 0);
+    assert_int_equal(gpf_cli_exit_code(GPF_EINTERNAL), 1);
+    assert_int_equal(gpf_cli_exit_code(GPF_EIO), 1);
+    assert_int_equal(gpf_cli_exit_code(GPF_ETIMEOUT), 1);
+    assert_int_equal(gpf_cli_exit_code(GPF_EINVAL), 2);
+    assert_int_equal(gpf_cli_exit_code(GPF_EMALFORMED), 2);
+    assert_int_equal(gpf_cli_exit_code(GPF_ENOTFOUND), 3);
+    assert_int_equal(gpf_cli_exit_code(GPF_EUNAUTH), 4);
+    assert_int_equal(gpf_cli_exit_code(GPF_EFORBIDDEN), 4);
+    assert_int_equal(gpf_cli_exit_code(GPF_ENOCAPACITY), 5);
+    assert_int_equal(gpf_cli_exit_code(GPF_EEXIST), 5);
+    assert_int_equal(gpf_cli_exit_code(GPF_ESTATE), 5);
+    assert_int_equal(gpf_cli_exit_code(GPF_EUNAVAIL), 6);
+    assert_int_equal(gpf_cli_exit_code(-999), 1);
+    assert_true(gpf_cli_is_command("pod"));
+    assert_true(gpf_cli_is_command("help"));
+    assert_false(gpf_cli_is_command("serve"));
+    assert_false(gpf_cli_is_command(NULL));
+}
+
+static void test_ssh_argv(void **state)
+{
+    (void)state;
+    char **argv = NULL;
+    gpf_error err = {0};
+    char *cmd[] = {"nvidia-smi", "-L"};
+    json_t *pod = json_loads("{\"id\":\"p-1\",\"state\":\"running\",\"ssh\":{\"host\":\"10.0.0.5\","
+                             "\"port\":2201,\"user\":\"alice\",\"command\":\"ssh -p 2201 alice@10.0.0.5\"}}",
+                             0, NULL);
+    static const char *const want[] = {"/usr/bin/ssh", "-i", "/k/id", "-p", "2201", "-o",
+                                       "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                       "-o", "LogLevel=ERROR", "alice@10.0.0.5", "nvidia-smi", "-L"};
+    assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", 2, cmd, &argv, &err), 0);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_string_equal(argv[i], want[i]);
+    assert_null(argv[sizeof want / sizeof want[0]]);
+    gpf_cli_argv_free(argv);
+
+    /* no identity: no -i; no command */
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), 0);
+    assert_string_equal(argv[1], "-p");
+    assert_string_equal(argv[9], "alice@10.0.0.5");
+    assert_null(argv[10]);
+    gpf_cli_argv_free(argv);
+
+    /* a port given as a string is accepted */
+    json_object_set_new(json_object_get(pod, "ssh"), "port", json_string("2202"));
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", "", 0, NULL, &argv, &err), 0);
+    assert_string_equal(argv[2], "2202");
+    gpf_cli_argv_free(argv);
+
+    /* a host that ssh would read as an option is refused */
+    json_object_set_new(json_object_get(pod, "ssh"), "host", json_string("-oProxyCommand=x"));
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), GPF_EINVAL);
+    assert_null(argv);
+
+    /* not running */
+    json_object_set_new(pod, "state", json_string("pending"));
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), GPF_ESTATE);
+    assert_string_equal(err.msg, "pod p-1 is pending, not running");
+    json_object_set_new(pod, "state", json_string("running"));
+    json_object_set_new(pod, "ssh", json_null());
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), GPF_EINVAL);
+    json_decref(pod);
+    gpf_cli_argv_free(NULL);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    gpf_table t;
+    gpf_buf b = {0};
+    static const char *const hdr[] = {"ID", "NAME", "NOTE"};
+    static const char *const r1[] = {"p-1", "alpha", "x"};
+    static const char *const r2[] = {"p-1234", "b", ""};
+    static const char *const r3[] = {"\xc3\xa9t\xc3\xa9", NULL, "bell\a"};
+
+    gpf_table_init(&t, 3, hdr);
+    gpf_table_add(&t, r1);
+    gpf_table_add(&t, r2);
+    gpf_table_add(&t, r3);
+    gpf_table_render(&t, &b);
+    assert_string_equal(gpf_buf_cstr(&b),
+                        "ID      NAME   NOTE\n"
+                        "p-1     alpha  x\n"
+                        "p-1234  b\n"            /* empty last cell: no trailing spaces */
+                        "\xc3\xa9t\xc3\xa9     -      bell?\n"); /* UTF-8 counted per code point */
+    gpf_table_clear(&t);
+    gpf_table_clear(NULL);
+    gpf_buf_clear(&b);
+}
+
+/* ---- whole commands ---- */
+
+static void test_help_and_usage(void **state)
+{
+    (void)state;
+    struct run r = run_cli("help", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "usage: gpufleet"));
+    run_free(&r);
+    r = run_cli(NULL); /* bare: usage on stderr, exit 2 */
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.out, "");
+    assert_non_null(strstr(r.err, "usage: gpufleet"));
+    run_free(&r);
+    r = run_cli("pod", "--help", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "gpufleet pod launch SKU"));
+    run_free(&r);
+    r = run_cli("bogus", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_true(one_line(r.err));
+    assert_non_null(strstr(r.err, "unknown command 'bogus'"));
+    run_free(&r);
+    r = run_cli("pod", "launch", "--server", url, "--token", "t", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_true(one_line(r.err));
+    run_free(&r);
+    r = run_cli("pod", "ls", "--bogus", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_true(one_line(r.err));
+    run_free(&r);
+    r = run_cli("pod", "ls", "--project", "x", "--server", url, "--token", "t", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_non_null(strstr(r.err, "'--project' does not apply to 'pod ls'"));
+    run_free(&r);
+    r = run_cli("sku", "create", "--name", "x", "--price-per-hour", "1.2345678", "--server", url,
+                "--token", "t", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_true(one_line(r.err));
+    run_free(&r);
+    r = run_cli("sku", "ls", NULL); /* nothing configured */
+    assert_int_equal(r.rc, 2);
+    assert_non_null(strstr(r.err, "no server configured"));
+    run_free(&r);
+    assert_int_equal(fake_nreqs(srv), 0); /* none of these reached the server */
+}
+
+static void test_sku_ls_json(void **state)
+{
+    (void)state;
+    ROUTE("GET", "/v1/skus", 200, "{\"skus\":[{\"name\":\"small\",\"zeta\":1,\"alpha\":true}]}");
+    struct run r = run_cli("sku", "ls", "--json", "--server", url, "--token", "t0k", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "{\n  \"skus\": [\n    {\n      \"name\": \"small\",\n"
+                               "      \"zeta\": 1,\n      \"alpha\": true\n    }\n  ]\n}\n");
+    assert_string_equal(r.err, "");
+    assert_string_equal(fake_req(srv, 0)->auth, "Bearer t0k");
+    run_free(&r);
+}
+
+static void test_sku_ls_table(void **state)
+{
+    (void)state;
+    ROUTE("GET", "/v1/skus", 200,
+          "{\"skus\":[{\"name\":\"h100-full\",\"description\":\"one H100\",\"slice\":{\"kind\":\"whole\","
+          "\"gpu_count\":1},\"gpu_models\":[\"H100-80GB-SXM5\"],\"cpus\":16,\"memory_mib\":131072,"
+          "\"ttl_s\":28800,\"price_micro_per_hour\":2500000},"
+          "{\"name\":\"mig-small\",\"description\":\"\",\"slice\":{\"kind\":\"mig\",\"mig_profile\":"
+          "\"1g.10gb\"},\"gpu_models\":[],\"cpus\":4,\"memory_mib\":16384,\"ttl_s\":0,"
+          "\"price_micro_per_hour\":350000}]}");
+    struct run r = run_cli("sku", "ls", "--server", url, "--token", "t", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out,
+        "NAME       SLICE        MODELS          CPUS  MEMORY  PRICE/H  TTL       DESCRIPTION\n"
+        "h100-full  whole        H100-80GB-SXM5  16    128GiB  2.50     8h00m00s  one H100\n"
+        "mig-small  mig 1g.10gb  any             4     16GiB   0.35     -\n");
+    run_free(&r);
+}
+
+static void test_sku_create(void **state)
+{
+    (void)state;
+    char path[160];
+    ROUTE("POST", "/v1/skus", 201, "{\"name\":\"mig-small\"}");
+    struct run r = run_cli("sku", "create", "--name", "mig-small", "--kind", "mig", "--mig-profile",
+                           "1g.10gb", "--model", "A100-80GB", "--model", "H100-80GB", "--cpus", "4",
+                           "--memory-mib=16384", "--ttl-s", "3600", "--price-per-hour", "0.35",
+                           "--env", "A=1;B=2", "--description", "a slice", "--server", url,
+                           "--token", "t", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "created sku mig-small\n");
+    json_t *got = json_loads(fake_req(srv, 0)->body, 0, NULL);
+    json_t *want = json_loads(
+        "{\"name\":\"mig-small\",\"description\":\"a slice\",\"slice\":{\"kind\":\"mig\","
+        "\"mig_profile\":\"1g.10gb\"},\"gpu_models\":[\"A100-80GB\",\"H100-80GB\"],\"cpus\":4,"
+        "\"memory_mib\":16384,\"ttl_s\":3600,\"price_micro_per_hour\":350000,\"env\":\"A=1;B=2\"}",
+        0, NULL);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    run_free(&r);
+
+    /* a flag of another slice kind is a usage error */
+    r = run_cli("sku", "create", "--name", "x", "--kind", "whole", "--mig-profile", "1g.10gb",
+                "--server", url, "--token", "t", NULL);
+    assert_int_equal(r.rc, 2);
+    run_free(&r);
+
+    /* --file sends the body as-is */
+    snprintf(path, sizeof path, "%s/sku.json", tmpdir);
+    write_file(path, "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}\n");
+    r = run_cli("sku", "create", "--file", path, "--server", url, "--token", "t", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(fake_req(srv, 1)->body, "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}");
+    run_free(&r);
+    assert_int_equal(fake_nreqs(srv), 2);
+}
+
+static const char pod_pending[] =
+    "{\"id\":\"p-1\",\"owner\":\"alice\",\"sku\":\"small\",\"state\":\"pending\",\"reason\":\"queued\","
+    "\"ssh\":null}";
+static const char pod_running[] =
+    "{\"id\":\"p-1\",\"owner\":\"alice\",\"sku\":\"small\",\"state\":\"running\",\"reason\":\"\","
+    "\"ssh\":{\"host\":\"10.0.0.5\",\"port\":2201,\"user\":\"alice\",\"command\":\"ssh -p 2201 alice@10.0.0.5\"}}";
+
+static void test_pod_launch_wait(void **state)
+{
+    (void)state;
+    write_config("cfgtok", "/keys/my key");
+    ROUTE("POST", "/v1/pods", 201, pod_pending);
+    fake_route(srv, (struct route){.method = "GET", .path = "/v1/pods/p-1?wait=running*", .status = 200,
+                                   .body = pod_pending, .uses = 1});
+    ROUTE("GET", "/v1/pods/p-1?wait=running*", 200, pod_running);
+    struct run r = run_cli("pod", "launch", "small", "--project", "ml", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "p-1\nssh -i '/keys/my key' -p 2201 alice@10.0.0.5\n");
+    assert_string_equal(r.err, ""); /* no progress line when stderr is not a terminal */
+    assert_int_equal(fake_nreqs(srv), 3);
+    assert_string_equal(fake_req(srv, 0)->method, "POST");
+    assert_string_equal(fake_req(srv, 0)->auth, "Bearer cfgtok");
+    json_t *got = json_loads(fake_req(srv, 0)->body, 0, NULL);
+    json_t *want = json_pack("{s:s,s:s}", "sku", "small", "project", "ml");
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    for (int i = 1; i < 3; i++) {
+        const char *p = fake_req(srv, i)->path;
+        assert_memory_equal(p, "/v1/pods/p-1?wait=running&timeout_ms=", 37);
+        long ms = strtol(p + 37, NULL, 10);
+        assert_true(ms > 0 && ms <= 30000);
+    }
+    run_free(&r);
+}
+
+static void test_pod_launch_fails(void **state)
+{
+    (void)state;
+    write_config("t", "");
+    ROUTE("POST", "/v1/pods", 201, pod_pending);
+    ROUTE("GET", "/v1/pods/p-1?wait=running*", 200,
+          "{\"id\":\"p-1\",\"state\":\"failed\",\"reason\":\"image missing\"}");
+    struct run r = run_cli("pod", "launch", "small", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "gpufleet: pod p-1 failed: image missing\n");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    /* an answer of 409 no_capacity: exit 5 */
+    teardown(NULL);
+    setup(NULL);
+    write_config("t", "");
+    ROUTE("POST", "/v1/pods", 409, "{\"error\":{\"code\":\"no_capacity\",\"message\":\"no L40S is free\"}}");
+    r = run_cli("pod", "launch", "small", NULL);
+    assert_int_equal(r.rc, 5);
+    assert_string_equal(r.err, "gpufleet: no L40S is free\n");
+    run_free(&r);
+}
+
+static void test_pod_launch_timeout_and_no_wait(void **state)
+{
+    (void)state;
+    write_config("t", "");
+    ROUTE("POST", "/v1/pods", 201, pod_pending);
+    struct run r = run_cli("pod", "launch", "small", "--timeout-s", "0", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_true(one_line(r.err));
+    assert_non_null(strstr(r.err, "pod p-1 is still pending after 0 s: queued"));
+    run_free(&r);
+    r = run_cli("pod", "launch", "small", "--no-wait", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "p-1\n");
+    run_free(&r);
+    assert_int_equal(fake_nreqs(srv), 2); /* two POSTs, no polling */
+}
+
+static void test_pod_stop_show_ls(void **state)
+{
+    (void)state;
+    write_config("t", "");
+    ROUTE("POST", "/v1/pods/p-1/stop", 202, "{\"id\":\"p-1\",\"state\":\"stopping\"}");
+    ROUTE("GET", "/v1/pods/p-9", 404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no pod p-9\"}}");
+    ROUTE("GET", "/v1/pods?all=1", 200, "{\"pods\":[{\"id\":\"p-1\",\"owner\":\"alice\",\"project\":\"ml\","
+          "\"sku\":\"small\",\"slice\":{\"kind\":\"share\",\"share_milli\":125},\"state\":\"pending\","
+          "\"placement\":null,\"created_at\":\"2026-11-21T16:49:00.000Z\",\"reason\":\"no GPU free\"}]}");
+    struct run r = run_cli("pod", "stop", "p-1", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "stopping pod p-1\n");
+    assert_string_equal(fake_req(srv, 0)->method, "POST");
+    assert_string_equal(fake_req(srv, 0)->path, "/v1/pods/p-1/stop");
+    run_free(&r);
+
+    r = run_cli("pod", "show", "p-9", NULL);
+    assert_int_equal(r.rc, 3);
+    assert_string_equal(r.err, "gpufleet: no pod p-9\n");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    r = run_cli("pod", "ls", "--all", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out,
+        "ID   OWNER  PROJECT  SKU    SLICE        STATE    HOST  CREATED              REASON\n"
+        "p-1  alice  ml       small  share 12.5%  pending  -     2026-11-21 16:49:00  no GPU free\n");
+    run_free(&r);
+}
+
+static void test_unreachable_and_precedence(void **state)
+{
+    (void)state;
+    int port = 0;
+    char dead[64];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    snprintf(dead, sizeof dead, "http://127.0.0.1:%d", port);
+    struct run r = run_cli("host", "ls", "--server", dead, "--token", "t", NULL);
+    assert_int_equal(r.rc, 6);
+    assert_true(one_line(r.err));
+    assert_non_null(strstr(r.err, "cannot reach"));
+    run_free(&r);
+
+    ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
+    write_config("cfgtok", "");
+    r = run_cli("whoami", NULL);
+    assert_int_equal(r.rc, 0);
+    run_free(&r);
+    setenv("GPUFLEET_TOKEN", "envtok", 1);
+    r = run_cli("whoami", "--json", NULL);
+    assert_string_equal(r.out, "{\n  \"user\": \"alice\",\n  \"role\": \"member\"\n}\n");
+    run_free(&r);
+    r = run_cli("whoami", "--token", "flagtok", NULL);
+    run_free(&r);
+    setenv("GPUFLEET_SERVER", dead, 1); /* the environment beats the config file */
+    r = run_cli("whoami", NULL);
+    assert_int_equal(r.rc, 6);
+    run_free(&r);
+    r = run_cli("--server", url, "whoami", NULL); /* a flag before the noun works too */
+    assert_int_equal(r.rc, 0);
+    run_free(&r);
+    unsetenv("GPUFLEET_SERVER");
+    unsetenv("GPUFLEET_TOKEN");
+    assert_int_equal(fake_nreqs(srv), 4);
+    assert_string_equal(fake_req(srv, 0)->auth, "Bearer cfgtok");
+    assert_string_equal(fake_req(srv, 1)->auth, "Bearer envtok");
+    assert_string_equal(fake_req(srv, 2)->auth, "Bearer flagtok");
+    assert_string_equal(fake_req(srv, 3)->auth, "Bearer envtok");
+}
+
+static void test_login(void **state)
+{
+    (void)state;
+    char pub[160], priv[160], expect[256];
+    struct stat st;
+    snprintf(priv, sizeof priv, "%s/id_test", tmpdir);
+    snprintf(pub, sizeof pub, "%s/id_test.pub", tmpdir);
+    write_file(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop\n");
+    ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
+    ROUTE("PATCH", "/v1/users/alice", 200, "{\"name\":\"alice\"}");
+    struct run r = run_cli("login", "--server", url, "--token", "sekret", "--ssh-key", pub, NULL);
+    assert_int_equal(r.rc, 0);
+    snprintf(expect, sizeof expect, "logged in to %s as alice (member)\n", url);
+    assert_string_equal(r.out, expect);
+    run_free(&r);
+    assert_string_equal(fake_req(srv, 1)->method, "PATCH");
+    assert_string_equal(fake_req(srv, 1)->body,
+                        "{\"ssh_pubkey\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop\"}");
+    assert_int_equal(stat(cfgpath, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    json_t *cfg = json_load_file(cfgpath, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(cfg, "server")), url);
+    assert_string_equal(json_string_value(json_object_get(cfg, "token")), "sekret");
+    assert_string_equal(json_string_value(json_object_get(cfg, "user")), "alice");
+    assert_string_equal(json_string_value(json_object_get(cfg, "identity_file")), priv);
+    json_decref(cfg);
+
+    /* a bad token: exit 4, nothing written over the config */
+    teardown(NULL);
+    setup(NULL);
+    ROUTE("GET", "/v1/whoami", 401, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"unknown token\"}}");
+    r = run_cli("login", "--server", url, "--token", "bad", NULL);
+    assert_int_equal(r.rc, 4);
+    assert_string_equal(r.err, "gpufleet: unknown token\n");
+    assert_int_equal(stat(cfgpath, &st), -1);
+    run_free(&r);
+}
+
+static void test_token_user_usage(void **state)
+{
+    (void)state;
+    write_config("t", "");
+    ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
+    ROUTE("POST", "/v1/users/alice/tokens", 201, "{\"id\":\"tk-1\",\"token\":\"gpf_s3cret\",\"user\":\"alice\"}");
+    ROUTE("POST", "/v1/users", 201, "{\"name\":\"bob\",\"role\":\"viewer\"}");
+    ROUTE("GET", "/v1/usage?pod=p-1", 200,
+          "{\"usage\":[{\"pod_id\":\"p-1\",\"owner\":\"alice\",\"sku\":\"small\",\"slice_kind\":\"whole\","
+          "\"gpu_milli\":1000,\"price_micro_per_hour\":1500000,\"start_at\":\"2026-01-01T00:00:00Z\","
+          "\"end_at\":\"2026-01-01T01:00:00Z\",\"duration_ms\":3600000,\"cost_micro\":1500000},"
+          "{\"pod_id\":\"p-1\",\"owner\":\"alice\",\"sku\":\"small\",\"slice_kind\":\"whole\","
+          "\"gpu_milli\":250,\"price_micro_per_hour\":1500000,\"start_at\":\"2026-01-01T02:00:00Z\","
+          "\"end_at\":null,\"duration_ms\":600000,\"cost_micro\":250000}]}");
+    struct run r = run_cli("token", "create", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "gpf_s3cret\n");
+    run_free(&r);
+    r = run_cli("user", "create", "bob", "--role", "viewer", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "created user bob (viewer)\n");
+    assert_string_equal(fake_req(srv, 2)->body, "{\"name\":\"bob\",\"role\":\"viewer\"}");
+    run_free(&r);
+    r = run_cli("usage", "--pod", "p-1", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "1.000"));
+    assert_non_null(strstr(r.out, "  open  "));
+    assert_non_null(strstr(r.out, "1h00m00s"));
+    assert_non_null(strstr(r.out, "\ntotal cost: 1.75 (2 records)\n"));
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_money),
+        cmocka_unit_test(test_format_money),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_ssh_argv),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test_setup_teardown(test_help_and_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sku_ls_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sku_ls_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sku_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_launch_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_launch_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_launch_timeout_and_no_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_stop_show_ls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_and_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_user_usage, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

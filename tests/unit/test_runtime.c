@@ -1,0 +1,682 @@
+/* The process pod runtime with real processes: a real OpenSSH sshd per pod, reached
+ * with the real ssh client and keys made by ssh-keygen, in the bubblewrap sandbox and
+ * as a plain process. Skipped (with the reason) when OpenSSH is not installed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/runtime.h"
+#include "util/alloc.h"
+#include "util/timeutil.h"
+
+#define SSHD "/usr/sbin/sshd"
+#define BWRAP "/usr/bin/bwrap"
+
+typedef struct suite {
+    int ok;                       /* 0: skip everything (skip_why says why) */
+    char skip_why[160];
+    char dir[64];
+    char key_a[128], key_b[128];
+    char pub_a[GPF_PUBKEY_MAX];
+    char user[64];
+    int port_base;
+    int nstate;
+} suite;
+
+static suite S;
+
+/* ---- helpers -------------------------------------------------------- */
+
+static int run_quiet(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return 0;
+}
+
+static void pod_id(char *out, size_t size, const char *tag)
+{
+    snprintf(out, size, "pod-%d-%s", (int)getpid(), tag);
+}
+
+/* Runs a command in the pod over ssh; returns the exit status, output in out. */
+static int ssh_run(const char *key, int port, const char *cmd, char *out, size_t size)
+{
+    char line[1024];
+    snprintf(line, sizeof line,
+             "ssh -F /dev/null -i %s -p %d -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
+             "-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5 "
+             "%s@127.0.0.1 '%s' 2>&1",
+             key, port, S.user, cmd);
+    FILE *p = popen(line, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Live processes whose environment carries GPUFLEET_POD_ID=<id> (and, when comm is
+ * given, whose name is comm). Independent of the runtime's own scan. */
+static int count_pod_procs(const char *id, const char *comm)
+{
+    char needle[128], path[64], buf[16384];
+    int n = 0;
+    snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", id);
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int pid = atoi(de->d_name);
+        if (pid <= 0 || pid == getpid())
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        if (read_file(path, buf, sizeof buf) != 0)
+            continue;
+        char *rp = strrchr(buf, ')');
+        if (!rp || rp[2] == 'Z')
+            continue;
+        if (comm) {
+            char c[64];
+            snprintf(path, sizeof path, "/proc/%d/comm", pid);
+            if (read_file(path, c, sizeof c) != 0)
+                continue;
+            c[strcspn(c, "\n")] = '\0';
+            if (strcmp(c, comm) != 0)
+                continue;
+        }
+        snprintf(path, sizeof path, "/proc/%d/environ", pid);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        for (ssize_t off = 0; len > 0 && off < len;) {
+            if (!strcmp(buf + off, needle)) {
+                n++;
+                break;
+            }
+            off += (ssize_t)strlen(buf + off) + 1;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* 1 while pid exists and is not a zombie. */
+static int proc_alive(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (read_file(path, buf, sizeof buf) != 0)
+        return 0;
+    char *rp = strrchr(buf, ')');
+    return rp && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static int port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void state_dir(char *out, size_t size)
+{
+    snprintf(out, size, "%s/state%d", S.dir, ++S.nstate);
+}
+
+static gpf_runtime *open_rt(const char *dir, const char *bwrap, int port_min, int port_max)
+{
+    gpf_runtime_config c;
+    memset(&c, 0, sizeof c);
+    c.state_dir = dir;
+    c.listen_address = "127.0.0.1";
+    c.port_min = port_min;
+    c.port_max = port_max;
+    c.sshd_path = SSHD;
+    c.bwrap_path = bwrap;
+    c.start_timeout_ms = 5000;
+    gpf_runtime *rt = NULL;
+    gpf_error err = {0};
+    if (gpf_runtime_process_open(&c, &rt, &err) != 0)
+        fail_msg("open process runtime: %s", gpf_error_msg(&err));
+    assert_string_equal(rt->ops->name, "process");
+    return rt;
+}
+
+static gpf_pod_spec make_spec(const char *id, const char *pub, const char *devices, const char *env)
+{
+    gpf_pod_spec s;
+    memset(&s, 0, sizeof s);
+    gpf_strlcpy(s.id, id, sizeof s.id);
+    gpf_strlcpy(s.owner, "alice", sizeof s.owner);
+    gpf_strlcpy(s.ssh_pubkey, pub, sizeof s.ssh_pubkey);
+    gpf_strlcpy(s.device_ids, devices, sizeof s.device_ids);
+    gpf_strlcpy(s.env, env, sizeof s.env);
+    s.cpus = 2;
+    s.memory_mib = 1024;
+    return s;
+}
+
+static int64_t start_pod(gpf_runtime *rt, const gpf_pod_spec *s, gpf_pod_status *st)
+{
+    gpf_error err = {0};
+    int64_t t0 = gpf_mono_us();
+    int rc = rt->ops->start(rt, s, st, &err);
+    int64_t us = gpf_mono_us() - t0;
+    if (rc != 0)
+        fail_msg("start %s: %s", s->id, gpf_error_msg(&err));
+    assert_int_equal(st->running, 1);
+    return us;
+}
+
+/* pid recorded in the pod's state file. */
+static int pod_root_pid(const char *dir, const char *id)
+{
+    char path[512], buf[2048];
+    snprintf(path, sizeof path, "%s/pods/%s/state", dir, id);
+    if (read_file(path, buf, sizeof buf) != 0)
+        return 0;
+    char *p = strstr(buf, "pid=");
+    return p ? atoi(p + 4) : 0;
+}
+
+static int has_pod_env(int pid, const char *id)
+{
+    char path[64], env[16384], needle[128];
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", id);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t len = read(fd, env, sizeof env - 1);
+    close(fd);
+    if (len > 0)
+        env[len] = '\0';
+    for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(env + off) + 1)
+        if (!strcmp(env + off, needle))
+            return 1;
+    return 0;
+}
+
+/* 1 when process pid has an open descriptor on file. */
+static int holds_file(int pid, const char *file)
+{
+    char dirp[64], lp[384], link[512];
+    int found = 0;
+    snprintf(dirp, sizeof dirp, "/proc/%d/fd", pid);
+    DIR *fds = opendir(dirp);
+    struct dirent *fe;
+    while (fds && (fe = readdir(fds)) != NULL) {
+        snprintf(lp, sizeof lp, "%s/%s", dirp, fe->d_name);
+        ssize_t l = readlink(lp, link, sizeof link - 1);
+        if (l > 0) {
+            link[l] = '\0';
+            found |= !strcmp(link, file);
+        }
+    }
+    if (fds)
+        closedir(fds);
+    return found;
+}
+
+/* Checks the whole life of one pod: env, keys, kill on stop. */
+static void pod_flow(const char *bwrap, int expect_bwrap)
+{
+    char dir[128], id[GPF_ID_MAX], out[4096], cmd[512];
+    if (!S.ok)
+        skip();
+    state_dir(dir, sizeof dir);
+    pod_id(id, sizeof id, expect_bwrap ? "bw" : "plain");
+    gpf_runtime *rt = open_rt(dir, bwrap, S.port_base, S.port_base + 49);
+    gpf_pod_spec s = make_spec(id, S.pub_a, "GPU-test-1", "FOO=bar baz;X=1");
+    gpf_pod_status st;
+    memset(&st, 0, sizeof st);
+
+    /* A descriptor without close-on-exec must not leak into the pod. */
+    char canary[256];
+    snprintf(canary, sizeof canary, "%s/canary-%s", S.dir, id);
+    int cfd = open(canary, O_CREAT | O_WRONLY, 0600);
+    assert_true(cfd >= 0);
+
+    int64_t us = start_pod(rt, &s, &st);
+    close(cfd);
+    printf("# start-to-ready (%s): %.1f ms\n", expect_bwrap ? "bubblewrap" : "plain process", (double)us / 1000.0);
+    printf("# message: %s\n", st.message);
+    assert_true(st.ssh_port >= S.port_base && st.ssh_port <= S.port_base + 49);
+    assert_string_equal(st.ssh_user, S.user);
+    assert_int_equal(st.isolation, GPF_ISO_SOFT);
+    if (expect_bwrap)
+        assert_string_equal(st.message, "bubblewrap sandbox (pid namespace, private home)");
+    else
+        assert_non_null(strstr(st.message, "bubblewrap unavailable (disabled by configuration)"));
+
+    /* The pod is detached: its own session, not our child. */
+    int root = pod_root_pid(dir, id);
+    assert_true(root > 1);
+    char path[512], stat_buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", root);
+    assert_int_equal(read_file(path, stat_buf, sizeof stat_buf), 0);
+    int ppid = 0, pgrp = 0, sid = 0;
+    char state = 0;
+    assert_int_equal(sscanf(strrchr(stat_buf, ')') + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sid), 4);
+    assert_int_not_equal(ppid, getpid());
+    assert_int_equal(sid, root);
+
+    /* No pod process holds the canary: neither the pod's root (sshd rewrites its own
+     * environment for its process title) nor anything carrying the pod's id. */
+    assert_false(holds_file(root, canary));
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int scanned = 0;
+    while ((de = readdir(d)) != NULL) {
+        int pid = atoi(de->d_name);
+        if (pid <= 0 || pid == getpid() || !has_pod_env(pid, id))
+            continue;
+        scanned++;
+        if (holds_file(pid, canary))
+            fail_msg("pod process %d inherited a descriptor of %s", pid, canary);
+    }
+    closedir(d);
+    assert_true(scanned >= 1 || !expect_bwrap); /* a plain sshd hides its environment */
+
+    /* Key A gets in, with the slice in the environment. */
+    int rc = ssh_run(S.key_a, st.ssh_port,
+                     "echo $CUDA_VISIBLE_DEVICES $GPUFLEET_POD_ID $NVIDIA_VISIBLE_DEVICES $X $FOO", out, sizeof out);
+    char want[256];
+    snprintf(want, sizeof want, "GPU-test-1 %s GPU-test-1 1 bar baz", id);
+    if (rc != 0 || strcmp(out, want) != 0)
+        fail_msg("ssh with key A: rc=%d out='%s' want '%s'", rc, out, want);
+    /* Key B does not. */
+    rc = ssh_run(S.key_b, st.ssh_port, "echo in", out, sizeof out);
+    assert_int_not_equal(rc, 0);
+    assert_null(strstr(out, "in\n"));
+
+    /* The private home. */
+    rc = ssh_run(S.key_a, st.ssh_port, "touch $HOME/marker && echo $HOME", out, sizeof out);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/pods/%s/home/marker", dir, id);
+    assert_int_equal(access(path, F_OK), 0);
+    if (expect_bwrap) {
+        /* Inside its own pid namespace: pid 1 is bubblewrap. */
+        rc = ssh_run(S.key_a, st.ssh_port, "cat /proc/1/comm", out, sizeof out);
+        assert_int_equal(rc, 0);
+        assert_string_equal(out, "bwrap");
+    }
+
+    /* status, list, idempotent start */
+    char ids[8][GPF_ID_MAX];
+    assert_int_equal(rt->ops->list(rt, ids, 8), 1);
+    assert_string_equal(ids[0], id);
+    gpf_pod_status st2;
+    memset(&st2, 0, sizeof st2);
+    assert_int_equal(rt->ops->status(rt, id, &st2), 1);
+    assert_int_equal(st2.ssh_port, st.ssh_port);
+    gpf_error err = {0};
+    assert_int_equal(rt->ops->start(rt, &s, &st2, &err), 0);
+    assert_int_equal(st2.ssh_port, st.ssh_port);
+    assert_int_equal(pod_root_pid(dir, id), root);
+
+    /* A background process started over ssh dies with the pod. */
+    snprintf(cmd, sizeof cmd, "nohup sleep 300 >/dev/null 2>&1 &");
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, cmd, out, sizeof out), 0);
+    for (int i = 0; i < 200 && count_pod_procs(id, "sleep") == 0; i++)
+        gpf_sleep_ms(5);
+    assert_int_equal(count_pod_procs(id, "sleep"), 1);
+    int64_t t0 = gpf_mono_us();
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0);
+    printf("# stop (%s): %.1f ms\n", expect_bwrap ? "bubblewrap" : "plain process",
+           (double)(gpf_mono_us() - t0) / 1000.0);
+    assert_int_equal(count_pod_procs(id, NULL), 0);
+    assert_false(port_accepts(st.ssh_port));
+    snprintf(path, sizeof path, "%s/pods/%s", dir, id);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(rt->ops->status(rt, id, NULL), 0);
+    assert_int_equal(rt->ops->list(rt, ids, 8), 0);
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0); /* again: fine */
+    gpf_runtime_close(rt);
+    unlink(canary);
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+static void test_pod_bwrap(void **state)
+{
+    (void)state;
+    if (S.ok && (access(BWRAP, X_OK) != 0 || run_quiet(BWRAP " --unshare-pid --bind / / --dev /dev --proc /proc "
+                                                            "true >/dev/null 2>&1") != 0)) {
+        printf("# bubblewrap cannot create namespaces here: sandbox mode not tested\n");
+        skip();
+    }
+    pod_flow(BWRAP, 1);
+}
+
+static void test_pod_plain(void **state)
+{
+    (void)state;
+    pod_flow("", 0);
+}
+
+static void test_readopt(void **state)
+{
+    (void)state;
+    char dir[128], id[GPF_ID_MAX], out[1024];
+    if (!S.ok)
+        skip();
+    state_dir(dir, sizeof dir);
+    pod_id(id, sizeof id, "re");
+    gpf_runtime *rt = open_rt(dir, BWRAP, S.port_base, S.port_base + 49);
+    gpf_pod_spec s = make_spec(id, S.pub_a, "MIG-1,MIG-2", "");
+    gpf_pod_status st;
+    memset(&st, 0, sizeof st);
+    start_pod(rt, &s, &st);
+    gpf_runtime_close(rt); /* the agent goes away; the pod stays */
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, "echo $CUDA_VISIBLE_DEVICES", out, sizeof out), 0);
+    assert_string_equal(out, "MIG-1,MIG-2");
+
+    rt = open_rt(dir, BWRAP, S.port_base, S.port_base + 49);
+    char ids[8][GPF_ID_MAX];
+    assert_int_equal(rt->ops->list(rt, ids, 8), 1);
+    assert_string_equal(ids[0], id);
+    gpf_pod_status st2;
+    memset(&st2, 0, sizeof st2);
+    assert_int_equal(rt->ops->status(rt, id, &st2), 1);
+    assert_int_equal(st2.running, 1);
+    assert_int_equal(st2.ssh_port, st.ssh_port);
+    assert_string_equal(st2.ssh_user, st.ssh_user);
+    assert_string_equal(st2.message, st.message);
+    /* A new pod on the re-opened runtime does not take the adopted pod's port. */
+    char id2[GPF_ID_MAX];
+    pod_id(id2, sizeof id2, "re2");
+    gpf_pod_spec s2 = make_spec(id2, S.pub_a, "", "");
+    gpf_pod_status st3;
+    memset(&st3, 0, sizeof st3);
+    start_pod(rt, &s2, &st3);
+    assert_int_not_equal(st3.ssh_port, st.ssh_port);
+    assert_int_equal(ssh_run(S.key_a, st3.ssh_port, "echo \"[$CUDA_VISIBLE_DEVICES] $NVIDIA_VISIBLE_DEVICES\"", out,
+                             sizeof out),
+                     0);
+    assert_string_equal(out, "[] void");
+
+    gpf_error err = {0};
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0);
+    assert_int_equal(count_pod_procs(id, NULL), 0);
+    assert_false(port_accepts(st.ssh_port));
+    assert_int_equal(rt->ops->list(rt, ids, 8), 1);
+    assert_int_equal(rt->ops->stop(rt, id2, &err), 0);
+    assert_int_equal(count_pod_procs(id2, NULL), 0);
+    gpf_runtime_close(rt);
+
+    /* A pod that died while no runtime watched is seen as not running. */
+    rt = open_rt(dir, "", S.port_base, S.port_base + 49);
+    start_pod(rt, &s, &st);
+    int root = pod_root_pid(dir, id);
+    gpf_runtime_close(rt);
+    assert_true(root > 1);
+    kill(-root, SIGKILL);
+    for (int i = 0; i < 400 && proc_alive(root); i++)
+        gpf_sleep_ms(5);
+    assert_false(proc_alive(root));
+    rt = open_rt(dir, "", S.port_base, S.port_base + 49);
+    assert_int_equal(rt->ops->status(rt, id, NULL), 0);
+    assert_int_equal(rt->ops->list(rt, ids, 8), 0);
+    start_pod(rt, &s, &st); /* starting it again works */
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0);
+    gpf_runtime_close(rt);
+}
+
+static void write_script(const char *path, const char *body)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(body, f);
+    fclose(f);
+    chmod(path, 0755);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char dir[128], id[GPF_ID_MAX], path[512];
+    if (!S.ok)
+        skip();
+    state_dir(dir, sizeof dir);
+    pod_id(id, sizeof id, "err");
+    gpf_runtime *rt = open_rt(dir, BWRAP, S.port_base, S.port_base + 49);
+    gpf_pod_status st;
+    gpf_error err = {0};
+    struct {
+        const char *id, *pub, *dev, *env, *want;
+    } bad[] = {
+        {"../x", S.pub_a, "", "", "not a valid name"},
+        {"", S.pub_a, "", "", "not a valid name"},
+        {id, "not a key", "", "", "ssh_pubkey"},
+        {id, "ssh-ed25519 AAAA\nssh-ed25519 BBBB", "", "", "ssh_pubkey"},
+        {id, S.pub_a, "GPU-1\"", "", "device ids"},
+        {id, S.pub_a, "GPU 1", "", "device ids"},
+        {id, S.pub_a, "", "CUDA_VISIBLE_DEVICES=0", "set by the runtime"},
+        {id, S.pub_a, "", "A=\"x\"", "quote"},
+        {id, S.pub_a, "", "NOEQUALS", "KEY=VALUE"},
+        {id, S.pub_a, "", "1A=2", "valid name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gpf_pod_spec s = make_spec(bad[i].id, bad[i].pub, bad[i].dev, bad[i].env);
+        assert_int_equal(rt->ops->start(rt, &s, &st, &err), GPF_EINVAL);
+        if (!strstr(err.msg, bad[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, bad[i].want);
+    }
+    snprintf(path, sizeof path, "%s/pods/%s", dir, id);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(rt->ops->stop(rt, "../etc", &err), GPF_EINVAL);
+    assert_int_equal(rt->ops->stop(rt, "no-such-pod", &err), 0);
+
+    /* Only one port: a second pod finds none. */
+    gpf_runtime_close(rt);
+    rt = open_rt(dir, "", S.port_base + 10, S.port_base + 10);
+    gpf_pod_spec s = make_spec(id, S.pub_a, "", "");
+    start_pod(rt, &s, &st);
+    assert_int_equal(st.ssh_port, S.port_base + 10);
+    char id2[GPF_ID_MAX];
+    pod_id(id2, sizeof id2, "err2");
+    gpf_pod_spec s2 = make_spec(id2, S.pub_a, "", "");
+    assert_int_equal(rt->ops->start(rt, &s2, &st, &err), GPF_ENOCAPACITY);
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0);
+    gpf_runtime_close(rt);
+
+    /* An sshd that exits at once: the error carries its last words; nothing is left. */
+    char fake[256];
+    snprintf(fake, sizeof fake, "%s/fake-sshd-exit", S.dir);
+    write_script(fake, "#!/bin/sh\necho starting >&2\necho fake sshd refuses to start >&2\nexit 1\n");
+    gpf_runtime_config c;
+    memset(&c, 0, sizeof c);
+    c.state_dir = dir;
+    c.port_min = S.port_base;
+    c.port_max = S.port_base + 49;
+    c.sshd_path = fake;
+    c.bwrap_path = BWRAP;
+    c.start_timeout_ms = 300;
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
+    assert_int_equal(rt->ops->start(rt, &s, &st, &err), GPF_EIO);
+    if (!strstr(err.msg, "fake sshd refuses to start") || !strstr(err.msg, "exited"))
+        fail_msg("message: %s", err.msg);
+    assert_int_not_equal(access(path, F_OK), 0);
+    char ids[4][GPF_ID_MAX];
+    assert_int_equal(rt->ops->list(rt, ids, 4), 0);
+    gpf_runtime_close(rt);
+
+    /* An sshd that never answers: killed after the timeout. */
+    snprintf(fake, sizeof fake, "%s/fake-sshd-hang", S.dir);
+    write_script(fake, "#!/bin/sh\necho hanging >&2\nexec sleep 30\n");
+    c.bwrap_path = "";
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
+    int64_t t0 = gpf_mono_ms();
+    assert_int_equal(rt->ops->start(rt, &s, &st, &err), GPF_EIO);
+    assert_true(gpf_mono_ms() - t0 < 2000);
+    if (!strstr(err.msg, "did not answer in time") || !strstr(err.msg, "hanging"))
+        fail_msg("message: %s", err.msg);
+    assert_int_equal(count_pod_procs(id, NULL), 0);
+    assert_int_not_equal(access(path, F_OK), 0);
+    gpf_runtime_close(rt);
+
+    /* Bad configurations. */
+    c.sshd_path = "/nonexistent/sshd";
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "/nonexistent/sshd"));
+    c.sshd_path = SSHD;
+    c.port_min = 5000;
+    c.port_max = 4000;
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EINVAL);
+    c.port_min = 4000;
+    c.port_max = 5000;
+    c.state_dir = "";
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EINVAL);
+    c.state_dir = dir;
+    c.listen_address = "127.0.0.1\nPermitRootLogin yes";
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EINVAL);
+    /* bubblewrap missing: falls back and says why */
+    c.listen_address = NULL;
+    c.bwrap_path = "/nonexistent/bwrap";
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
+    gpf_runtime_close(rt);
+    gpf_runtime_close(NULL);
+}
+
+/* ---- suite ---------------------------------------------------------- */
+
+static int suite_setup(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof S);
+    if (access(SSHD, X_OK) != 0 || run_quiet("command -v ssh >/dev/null && command -v ssh-keygen >/dev/null") != 0) {
+        snprintf(S.skip_why, sizeof S.skip_why, "OpenSSH (%s, ssh, ssh-keygen) is not installed", SSHD);
+        return 0;
+    }
+    struct passwd *pw = getpwuid(geteuid());
+    if (!pw) {
+        snprintf(S.skip_why, sizeof S.skip_why, "no passwd entry for uid %u", (unsigned)geteuid());
+        return 0;
+    }
+    snprintf(S.user, sizeof S.user, "%s", pw->pw_name);
+    snprintf(S.dir, sizeof S.dir, "/tmp/gpf-rt-XXXXXX");
+    if (!mkdtemp(S.dir))
+        return -1;
+    char cmd[512];
+    snprintf(S.key_a, sizeof S.key_a, "%s/key_a", S.dir);
+    snprintf(S.key_b, sizeof S.key_b, "%s/key_b", S.dir);
+    snprintf(cmd, sizeof cmd, "ssh-keygen -q -t ed25519 -N '' -f %s && ssh-keygen -q -t ed25519 -N '' -f %s", S.key_a,
+             S.key_b);
+    if (run_quiet(cmd) != 0)
+        return -1;
+    snprintf(cmd, sizeof cmd, "%s.pub", S.key_a);
+    if (read_file(cmd, S.pub_a, sizeof S.pub_a) != 0)
+        return -1;
+    S.pub_a[strcspn(S.pub_a, "\n")] = '\0';
+    srand((unsigned)(getpid() ^ time(NULL)));
+    S.port_base = 39000 + (rand() % 19) * 50;
+    S.ok = 1;
+    return 0;
+}
+
+/* Kills whatever a failed test left running and removes the temp dir. */
+static int suite_teardown(void **state)
+{
+    (void)state;
+    if (!S.dir[0])
+        return 0;
+    char prefix[64], path[64], buf[16384];
+    snprintf(prefix, sizeof prefix, "GPUFLEET_POD_ID=pod-%d-", (int)getpid());
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        int pid = atoi(de->d_name);
+        snprintf(path, sizeof path, "/proc/%d/environ", pid);
+        int fd = pid > 1 && pid != getpid() ? open(path, O_RDONLY) : -1;
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(buf + off) + 1)
+            if (!strncmp(buf + off, prefix, strlen(prefix)))
+                kill(pid, SIGKILL);
+    }
+    if (d)
+        closedir(d);
+    /* Plain sshd rewrites its environment: find those through the state files. */
+    for (int i = 1; i <= S.nstate; i++) {
+        char pods[128];
+        snprintf(pods, sizeof pods, "%s/state%d/pods", S.dir, i);
+        DIR *pd = opendir(pods);
+        while (pd && (de = readdir(pd)) != NULL) {
+            char sdir[128];
+            snprintf(sdir, sizeof sdir, "%s/state%d", S.dir, i);
+            int pid = de->d_name[0] != '.' ? pod_root_pid(sdir, de->d_name) : 0;
+            if (pid > 1) {
+                kill(-pid, SIGKILL);
+                kill(pid, SIGKILL);
+            }
+        }
+        if (pd)
+            closedir(pd);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", S.dir);
+    run_quiet(cmd);
+    return 0;
+}
+
+static void test_prereq(void **state)
+{
+    (void)state;
+    if (!S.ok) {
+        printf("# skipped: %s\n", S.skip_why);
+        skip();
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prereq),
+        cmocka_unit_test(test_pod_bwrap),
+        cmocka_unit_test(test_pod_plain),
+        cmocka_unit_test(test_readopt),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
+}
