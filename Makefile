@@ -28,6 +28,8 @@ TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
+.SECONDARY:
+
 .PHONY: all deps test unit integration sanitize tsan demo bench clean install-deps fmt
 
 all: deps $(BUILD)/gpufleet

@@ -130,9 +130,9 @@ static void demo_skus(gpf_engine *e)
         int share, cpus;
         long long mem, price;
     } demo[] = {
-        {"h100-whole", "One whole H100 80GB (hardware isolation)", "H100-80GB-SXM5", "", GPF_SLICE_WHOLE, 0, 16, 131072, 2500000},
-        {"h100-1g10", "H100 MIG 1g.10gb slice (hardware isolation)", "H100-80GB", "1g.10gb", GPF_SLICE_MIG, 0, 2, 16384, 400000},
-        {"l40s-quarter", "A quarter of an L40S, time-shared (soft isolation)", "L40S", "", GPF_SLICE_SHARE, 250, 4, 16384, 300000},
+        {"h100-whole", "One whole H100 80GB", "H100-80GB-SXM5", "", GPF_SLICE_WHOLE, 0, 16, 131072, 2500000},
+        {"h100-1g10", "H100 MIG 1g.10gb slice (1/7 of the SMs, 10 GB)", "H100-80GB", "1g.10gb", GPF_SLICE_MIG, 0, 2, 16384, 400000},
+        {"l40s-quarter", "A quarter of an L40S, time-shared", "L40S", "", GPF_SLICE_SHARE, 250, 4, 16384, 300000},
     };
     for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++) {
         gpf_sku k, existing;

@@ -162,15 +162,22 @@ void sched_share_unbook(gpf_sched_gpu *g, int milli, int64_t memory_mib)
     g->shares--;
 }
 
-int sched_mig_options(const gpf_catalog *cat, const gpf_sched_gpu *g)
+void sched_mig_set_load(sched_mig_set *s, const gpf_catalog *cat, const gpf_gpu_model *m)
+{
+    memset(s, 0, sizeof *s);
+    s->model = m;
+    if (!m || !m->mig_key[0])
+        return;
+    int np = gpf_catalog_mig_count(cat, m->mig_key);
+    for (int i = 0; i < np && s->n < (int)(sizeof s->p / sizeof s->p[0]); i++)
+        s->p[s->n++] = gpf_catalog_mig_at(cat, m->mig_key, i);
+}
+
+int sched_mig_options(const sched_mig_set *s, const gpf_sched_gpu *g)
 {
     int n = 0;
-    if (!g->model || !g->model->mig_key[0])
-        return 0;
-    const char *key = g->model->mig_key;
-    int np = gpf_catalog_mig_count(cat, key);
-    for (int i = 0; i < np; i++) {
-        const gpf_mig_profile *p = gpf_catalog_mig_at(cat, key, i);
+    for (int i = 0; i < s->n; i++) {
+        const gpf_mig_profile *p = s->p[i];
         for (int j = 0; j < p->nplacements; j++)
             n += sched_mig_conflict(g, p, p->placements[j].start, p->placements[j].size) == NULL;
     }

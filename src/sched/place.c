@@ -150,7 +150,39 @@ static int host_whole(const gpf_sched_host *h, const gpf_sched_request *req, sch
     return REJ_NONE;
 }
 
-static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, sched_cand *best)
+/* 1 when an earlier GPU of h has the same model and exactly the same MIG ledger as GPU g. */
+static int same_as_earlier(const gpf_sched_host *h, int g)
+{
+    const gpf_sched_gpu *a = &h->gpus[g];
+    for (int i = 0; i < g; i++) {
+        const gpf_sched_gpu *b = &h->gpus[i];
+        if (b->model == a->model && b->mig_enabled == a->mig_enabled && b->whole_taken == a->whole_taken &&
+            b->shares == a->shares && b->mig_slots_used == a->mig_slots_used && b->mig_instances == a->mig_instances &&
+            memcmp(b->mig, a->mig, sizeof a->mig) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Profile sets per GPU model, loaded on first use during one placement decision. */
+typedef struct mig_cache {
+    int n;
+    sched_mig_set sets[24];
+    sched_mig_set spare;
+} mig_cache;
+
+static const sched_mig_set *mig_set(mig_cache *mc, const gpf_catalog *cat, const gpf_gpu_model *m)
+{
+    for (int i = 0; i < mc->n; i++)
+        if (mc->sets[i].model == m)
+            return &mc->sets[i];
+    sched_mig_set *s = mc->n < (int)(sizeof mc->sets / sizeof mc->sets[0]) ? &mc->sets[mc->n++] : &mc->spare;
+    sched_mig_set_load(s, cat, m);
+    return s;
+}
+
+static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, mig_cache *mc,
+                    sched_cand *best)
 {
     int any_model = 0, any_mode = 0;
     int empty = sched_host_empty_gpus(h);
@@ -166,6 +198,8 @@ static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_s
         if (!gp->mig_enabled)
             continue;
         any_mode = 1;
+        if (same_as_earlier(h, g))
+            continue; /* its candidates equal the earlier twin's, which wins ties */
         int grid = gp->model->mig_grid_units > 0 ? gp->model->mig_grid_units : p->grid_units;
         for (int j = 0; j < p->nplacements; j++) {
             int start = p->placements[j].start, size = p->placements[j].size;
@@ -183,7 +217,7 @@ static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_s
             c.mig_size = size;
             c.gpu_free_after = (grid - __builtin_popcount(after.mig_slots_used)) * 1000 / grid;
             c.host_empty_after = empty - sched_gpu_empty(gp);
-            c.options_after = sched_mig_options(cat, &after);
+            c.options_after = sched_mig_options(mig_set(mc, cat, gp->model), &after);
             if (sched_policy_better(&c, best))
                 *best = c;
         }
@@ -317,14 +351,19 @@ static void fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sch
 int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
                     gpf_placement *out, gpf_error *err)
 {
-    if (!req || !out)
-        return gpf_error_set(err, GPF_EINVAL, "no request or output");
-    int rc = validate(f, cat, req, err);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     int rej[REJ_N] = {0};
+    mig_cache *mc = NULL;
     sched_cand best;
     memset(&best, 0, sizeof best);
+    if (!req || !out) {
+        rc = gpf_error_set(err, GPF_EINVAL, "no request or output");
+        goto out;
+    }
+    if ((rc = validate(f, cat, req, err)) != 0)
+        goto out;
+    if (req->slice.kind == GPF_SLICE_MIG)
+        mc = GPF_NEW(mig_cache);
     for (int i = 0; i < f->nhosts; i++) {
         const gpf_sched_host *h = &f->hosts[i];
         sched_cand c;
@@ -335,7 +374,7 @@ int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
         else if (req->slice.kind == GPF_SLICE_WHOLE)
             why = host_whole(h, req, &c);
         else if (req->slice.kind == GPF_SLICE_MIG)
-            why = host_mig(h, cat, req, &c);
+            why = host_mig(h, cat, req, mc, &c);
         else
             why = host_share(h, req, &c);
         if (why == REJ_NONE && h->cpus_used + (int64_t)req->cpus > h->cpus)
@@ -352,8 +391,11 @@ int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
     }
     if (!best.valid) {
         refusal(f, req, rej, err);
-        return GPF_ENOCAPACITY;
+        rc = GPF_ENOCAPACITY;
+        goto out;
     }
     fill(f, cat, req, &best, out);
-    return 0;
+out:
+    gpf_free(mc);
+    return rc;
 }

@@ -30,8 +30,15 @@ int sched_mig_unbook(gpf_sched_gpu *g, int profile_id, int start, int size);
 void sched_share_book(gpf_sched_gpu *g, int milli, int64_t memory_mib);
 void sched_share_unbook(gpf_sched_gpu *g, int milli, int64_t memory_mib);
 
-/* Number of (profile, placement) pairs of g's model that could still be booked on g. */
-int sched_mig_options(const gpf_catalog *cat, const gpf_sched_gpu *g);
+/* The MIG profiles of a model, resolved once per placement decision. */
+typedef struct sched_mig_set {
+    const gpf_gpu_model *model;
+    int n;
+    const gpf_mig_profile *p[32];
+} sched_mig_set;
+void sched_mig_set_load(sched_mig_set *s, const gpf_catalog *cat, const gpf_gpu_model *m);
+/* Number of (profile, placement) pairs of the set that could still be booked on g. */
+int sched_mig_options(const sched_mig_set *s, const gpf_sched_gpu *g);
 
 /* ---- policy: which feasible candidate wins (policy.c) ---------------- */
 
