@@ -11,6 +11,7 @@
  *                      [--concurrent 20] [--rounds 3]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,11 @@
 #include "util/alloc.h"
 #include "util/httpc.h"
 #include "util/timeutil.h"
+
+/* The key exchange `gpufleet ssh` prefers (see docs/cli.md). */
+#ifndef GPF_SSH_KEX
+#define GPF_SSH_KEX "curve25519-sha256,curve25519-sha256@libssh.org,sntrup761x25519-sha512@openssh.com"
+#endif
 
 static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share";
 
@@ -41,12 +47,13 @@ static int run_ssh(const char *user, const char *host, int port)
     snprintf(target, sizeof target, "%s@%s", user, host);
     pid_t pid = fork();
     if (pid == 0) {
-        int devnull = open("/dev/null", 2);
+        int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(devnull, 2);
         execlp("ssh", "ssh", "-i", g_key, "-p", portbuf, "-o", "StrictHostKeyChecking=no", "-o",
-               "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", target, "true",
+               "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
+               "KexAlgorithms=" GPF_SSH_KEX, target, "true",
                (char *)NULL);
         _exit(127);
     }

@@ -16,7 +16,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define OPT(n, t, d, lo, hi, f, h) {n, t, d, lo, hi, offsetof(gpf_agent_config, f), sizeof(((gpf_agent_config *)0)->f), h}
+#define OPT(...) GPF_CFG_OPT(gpf_agent_config, __VA_ARGS__)
 const gpf_cfg_opt gpf_agent_options[] = {
     OPT("server", GPF_CFG_STR, "http://127.0.0.1:8470", 0, 0, server, "control plane URL"),
     OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "join token printed by 'gpufleet serve' on first start"),

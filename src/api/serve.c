@@ -23,7 +23,7 @@
 #include "util/secret.h"
 #include "util/timeutil.h"
 
-#define OPT(n, t, d, lo, hi, f, h) {n, t, d, lo, hi, offsetof(gpf_serve_config, f), sizeof(((gpf_serve_config *)0)->f), h}
+#define OPT(...) GPF_CFG_OPT(gpf_serve_config, __VA_ARGS__)
 const gpf_cfg_opt gpf_serve_options[] = {
     OPT("listen", GPF_CFG_STR, "127.0.0.1:8470", 0, 0, listen, "address:port of the HTTP API (port 0 = any free port)"),
     OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet", 0, 0, state_dir, "database and runtime files"),

@@ -2,6 +2,7 @@
  * usage, metrics. Pods and the agent protocol live in engine_pods.c / engine_agent.c. */
 #include "engine/engine_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,44 +64,35 @@ int64_t gpf_engine_now(gpf_engine *e)
     return eng_now(e);
 }
 
-host_entry *eng_host(gpf_engine *e, const char *id)
+/* Finds the element of v whose NUL-terminated key at key_off equals key. */
+static void *vec_find(const vec *v, size_t elem, size_t key_off, const char *key)
 {
-    for (size_t i = 0; i < e->hosts.n; i++) {
-        host_entry *h = VEC_AT(&e->hosts, host_entry, i);
-        if (strcmp(h->rec.id, id) == 0)
-            return h;
+    for (size_t i = 0; i < v->n; i++) {
+        char *item = (char *)v->items + i * elem;
+        if (strcmp(item + key_off, key) == 0)
+            return item;
     }
     return NULL;
+}
+
+host_entry *eng_host(gpf_engine *e, const char *id)
+{
+    return vec_find(&e->hosts, sizeof(host_entry), offsetof(host_entry, rec.id), id);
 }
 
 gpf_user *eng_user(gpf_engine *e, const char *name)
 {
-    for (size_t i = 0; i < e->users.n; i++) {
-        gpf_user *u = VEC_AT(&e->users, gpf_user, i);
-        if (strcmp(u->name, name) == 0)
-            return u;
-    }
-    return NULL;
+    return vec_find(&e->users, sizeof(gpf_user), offsetof(gpf_user, name), name);
 }
 
 gpf_sku *eng_sku(gpf_engine *e, const char *name)
 {
-    for (size_t i = 0; i < e->skus.n; i++) {
-        gpf_sku *k = VEC_AT(&e->skus, gpf_sku, i);
-        if (strcmp(k->name, name) == 0)
-            return k;
-    }
-    return NULL;
+    return vec_find(&e->skus, sizeof(gpf_sku), offsetof(gpf_sku, name), name);
 }
 
 gpf_pod *eng_pod(gpf_engine *e, const char *id)
 {
-    for (size_t i = 0; i < e->pods.n; i++) {
-        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
-        if (strcmp(p->id, id) == 0)
-            return p;
-    }
-    return NULL;
+    return vec_find(&e->pods, sizeof(gpf_pod), offsetof(gpf_pod, id), id);
 }
 
 gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id)
@@ -122,6 +114,22 @@ void eng_bump(gpf_engine *e, host_entry *h)
 {
     h->seq = e->seq_next++;
     pthread_cond_broadcast(&e->cond);
+}
+
+int eng_store_pod_usage(gpf_engine *e, const gpf_pod *p, gpf_usage *u, int insert, gpf_error *err)
+{
+    int rc = gpf_store_begin(e->store, err);
+    if (rc != 0)
+        return rc;
+    if (u)
+        rc = insert ? gpf_store_usage_insert(e->store, u, err) : gpf_store_usage_update(e->store, u, err);
+    if (rc == 0)
+        rc = gpf_store_pod_put(e->store, p, err);
+    if (rc == 0)
+        rc = gpf_store_commit(e->store, err);
+    if (rc != 0)
+        gpf_store_rollback(e->store);
+    return rc;
 }
 
 /* ---- ledger ------------------------------------------------------------ */
@@ -164,18 +172,12 @@ int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err)
             /* The hardware no longer has what this pod holds: never double-book it. */
             GPF_ERROR("engine", "event=ledger_conflict pod=%s host=%s msg=\"%s\"", p->id, h->rec.id,
                       gpf_error_msg(&aerr));
-            p->state = GPF_POD_FAILED;
-            p->placed = 0;
-            p->stopped_ms = eng_now(e);
-            snprintf(p->reason, sizeof p->reason, "placement no longer valid on %s: %s", h->rec.id,
-                     gpf_error_msg(&aerr));
-            gpf_usage *u = eng_open_usage(e, p->id);
-            if (u) {
-                u->end_ms = p->stopped_ms;
-                rc = gpf_store_usage_update(e->store, u, err);
-            }
+            char reason[GPF_TEXT_MAX];
+            snprintf(reason, sizeof reason, "placement no longer valid on %s: %s", h->rec.id, gpf_error_msg(&aerr));
+            p->placed = 0; /* nothing of it is booked: nothing to release */
+            int frc = eng_pod_finish(e, p, GPF_POD_FAILED, eng_now(e), reason, err);
             if (rc == 0)
-                rc = gpf_store_pod_put(e->store, p, err);
+                rc = frc;
         }
     }
     return rc;

@@ -256,17 +256,8 @@ int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const c
         u.gpu_milli = np.placement.gpu_milli;
         u.price_micro_per_hour = np.price_micro_per_hour;
         u.start_ms = now;
-        if ((rc = gpf_store_begin(e->store, err)) != 0)
+        if ((rc = eng_store_pod_usage(e, &np, &u, 1, err)) != 0)
             goto out;
-        rc = gpf_store_usage_insert(e->store, &u, err);
-        if (rc == 0)
-            rc = gpf_store_pod_put(e->store, &np, err);
-        if (rc == 0)
-            rc = gpf_store_commit(e->store, err);
-        if (rc != 0) {
-            gpf_store_rollback(e->store);
-            goto out;
-        }
         *p = np;
         *(gpf_usage *)vec_push(&e->usage, sizeof u) = u;
         e->pods_started_total++;

@@ -68,6 +68,9 @@ gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id);
 int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err);
 void eng_bump(gpf_engine *e, host_entry *h);
 int eng_is_staff(const gpf_principal *who); /* admin or operator */
+/* Writes a pod and (when u is non-NULL) its usage record in one transaction: inserts u
+ * (assigning u->id) when insert is 1, else updates it. */
+int eng_store_pod_usage(gpf_engine *e, const gpf_pod *p, gpf_usage *u, int insert, gpf_error *err);
 /* Moves a pod to a final state: frees its slice, closes its usage record, durably. */
 int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms, const char *reason,
                    gpf_error *err);

@@ -171,9 +171,6 @@ int gpf_engine_pod_list(gpf_engine *e, const gpf_principal *who, int include_fin
 int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms, const char *reason,
                    gpf_error *err)
 {
-    int rc = gpf_store_begin(e->store, err);
-    if (rc != 0)
-        return rc;
     gpf_pod np = *p;
     np.state = state;
     np.stopped_ms = at_ms;
@@ -186,16 +183,10 @@ int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms
     if (u) {
         nu = *u;
         nu.end_ms = at_ms > nu.start_ms ? at_ms : nu.start_ms;
-        rc = gpf_store_usage_update(e->store, &nu, err);
     }
-    if (rc == 0)
-        rc = gpf_store_pod_put(e->store, &np, err);
-    if (rc == 0)
-        rc = gpf_store_commit(e->store, err);
-    if (rc != 0) {
-        gpf_store_rollback(e->store);
+    int rc = eng_store_pod_usage(e, &np, u ? &nu : NULL, 0, err);
+    if (rc != 0)
         return rc;
-    }
     if (p->placed && gpf_sched_release(&e->fleet, e->cat, &p->placement, NULL) != 0)
         GPF_ERROR("engine", "event=release_failed pod=%s", p->id);
     np.placement = p->placement; /* keep where it ran, for the record */

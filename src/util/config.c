@@ -170,7 +170,8 @@ void gpf_config_dump(const gpf_cfg_opt *opts, const void *cfg, gpf_buf *out)
         gpf_buf_printf(out, "# %s\n", o->help);
         switch (o->type) {
         case GPF_CFG_STR:
-            gpf_buf_printf(out, "%s = %s\n", o->name, field);
+            /* Secrets never go to a terminal or a file by way of a dump. */
+            gpf_buf_printf(out, "%s = %s\n", o->name, strstr(o->name, "token") && field[0] ? "(set, hidden)" : field);
             break;
         case GPF_CFG_INT:
             gpf_buf_printf(out, "%s = %lld\n", o->name, *(const long long *)field);

@@ -7,7 +7,7 @@
 #ifndef GPF_UTIL_CONFIG_H
 #define GPF_UTIL_CONFIG_H
 
-#include <stddef.h>
+#include <stddef.h> /* offsetof, for GPF_CFG_OPT */
 
 #include "util/buf.h"
 #include "util/error.h"
@@ -25,6 +25,9 @@ typedef struct gpf_cfg_opt {
 } gpf_cfg_opt;
 
 #define GPF_CFG_END {NULL, GPF_CFG_STR, NULL, 0, 0, 0, 0, NULL}
+/* One table row for field f of struct type T. */
+#define GPF_CFG_OPT(T, name, type, def, lo, hi, f, help) \
+    {name, type, def, lo, hi, offsetof(T, f), sizeof(((T *)0)->f), help}
 
 /* Fills out from the table. argv[0..argc) are the flags after the verb; positional
  * arguments are rejected. Sets *dump when --dump-config was given, *help for --help. */
