@@ -179,7 +179,9 @@ static void print_banner(const gpf_serve_config *cfg, const char *url, const cha
                          const char *self)
 {
     printf("\ngpufleet control plane listening on %s\n", url);
-    if (admin_token[0])
+    if (admin_token[0] && cfg->demo)
+        printf("admin token (demo: also kept in %s/demo-admin-token): %s\n", cfg->state_dir, admin_token);
+    else if (admin_token[0])
         printf("admin token (shown once; only its hash is stored): %s\n", admin_token);
     if (join[0] && !cfg->demo)
         printf("agent join token (shown once): %s\n", join);
