@@ -30,7 +30,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
 
-.PHONY: all deps test unit integration sanitize tsan demo bench clean install-deps fmt
+.PHONY: all deps test unit integration sanitize tsan demo bench clean fuzz fuzz-run
 
 all: deps $(BUILD)/gpufleet
 
@@ -80,6 +80,21 @@ demo: deps $(BUILD)/gpufleet
 	$(BUILD)/gpufleet serve --demo --state-dir $${GPF_STATE_DIR:-$(CURDIR)/.demo-state}
 
 bench: deps $(BUILD)/gpufleet $(BENCH_BINS)
+
+# libFuzzer targets for every parser of untrusted input (clang, ASan+UBSan).
+# FUZZ_SECONDS per target: 60 by default, CI runs a short pass.
+FUZZ_SECONDS ?= 60
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 \
+	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-run
+
+fuzz-run: deps $(FUZZ_BINS)
+	@bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libgpufleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libgpufleet.a $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build

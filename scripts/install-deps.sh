@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config clang
+  build-essential pkg-config clang libclang-rt-14-dev
   libsqlite3-dev sqlite3
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libcmocka-dev

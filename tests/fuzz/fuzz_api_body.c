@@ -1,0 +1,45 @@
+/* libFuzzer target: an HTTP request body as the API receives it, through every
+ * strict decoder (SKU create/patch, launch, users, agent register/heartbeat/status). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "api/codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        return 0;
+    gpf_error err = {0};
+    static gpf_sku sku;
+    static gpf_launch_req launch;
+    static gpf_user user;
+    static gpf_host_rec host;
+    static gpf_agent_pod_report reports[64];
+    static gpf_agent_pod_status st;
+    static gpf_pod pod;
+    static char key[GPF_PUBKEY_MAX], env[GPF_TEXT_MAX];
+    int n = 0, rc, kc;
+    if (gpf_decode_sku_create(j, &sku, &err) == 0) {
+        json_t *back = gpf_json_sku(&sku); /* what was accepted must encode */
+        json_decref(back);
+        gpf_decode_sku_patch(j, &sku, &err);
+    }
+    gpf_decode_launch(j, &launch, &err);
+    gpf_decode_user_create(j, &user, &err);
+    gpf_decode_user_patch(j, &user, &rc, &kc, &err);
+    if (gpf_decode_agent_host(j, &host, &err) == 0) {
+        json_t *back = gpf_json_agent_host(&host);
+        json_decref(back);
+    }
+    gpf_decode_heartbeat(j, reports, 64, &n, &err);
+    gpf_decode_agent_pod_status(j, &st, &err);
+    gpf_decode_agent_pod(j, &pod, key, sizeof key, env, sizeof env, &err);
+    gpf_decode_pod(j, &pod, &err);
+    json_decref(j);
+    return 0;
+}
