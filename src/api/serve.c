@@ -33,6 +33,8 @@ const gpf_cfg_opt gpf_serve_options[] = {
     OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "agents' join token (\"\" = generate once, print once)"),
     OPT("heartbeat-ms", GPF_CFG_INT, "2000", 100, 600000, heartbeat_ms, "agent heartbeat interval"),
     OPT("lost-after-beats", GPF_CFG_INT, "5", 1, 1000, lost_after_beats, "missed heartbeats before a host is lost"),
+    OPT("pod-start-timeout-ms", GPF_CFG_INT, "120000", 1000, 86400000, pod_start_timeout_ms,
+        "a pod its agent has not started by then fails and frees its slice"),
     OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "directory with gpus.csv, mig_profiles.csv, vgpu_profiles.csv (\"\" = built in)"),
     OPT("log-level", GPF_CFG_STR, "info", 0, 0, log_level, "debug, info, warn or error"),
     GPF_CFG_END,
@@ -229,6 +231,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, cons
     ec.catalog = cat;
     ec.heartbeat_ms = (int)cfg->heartbeat_ms;
     ec.lost_after_beats = (int)cfg->lost_after_beats;
+    ec.start_timeout_ms = (int)cfg->pod_start_timeout_ms;
     if ((rc = gpf_engine_open(&ec, &eng, err)) != 0)
         goto out;
     gpf_strlcpy(join_in, cfg->join_token, sizeof join_in);

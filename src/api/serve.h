@@ -17,6 +17,7 @@ typedef struct gpf_serve_config {
     char join_token[128];
     long long heartbeat_ms;
     long long lost_after_beats;
+    long long pod_start_timeout_ms;
     char catalog_dir[512];
     char log_level[16];
 } gpf_serve_config;

@@ -213,6 +213,7 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
     e->clock_ctx = cfg->clock_ctx;
     e->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 2000;
     e->lost_after_beats = cfg->lost_after_beats > 0 ? cfg->lost_after_beats : 5;
+    e->start_timeout_ms = cfg->start_timeout_ms > 0 ? cfg->start_timeout_ms : 120000;
     /* Sequences start from the wall clock so they keep increasing across restarts:
      * an agent polling with an old sequence gets the outstanding commands at once. */
     e->seq_next = gpf_now_ms() * 1024;
@@ -723,6 +724,16 @@ void gpf_engine_tick(gpf_engine *e)
         int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
         if (idx >= 0)
             e->fleet.hosts[idx].schedulable = 0;
+    }
+    for (size_t i = 0; i < e->pods.n; i++) {
+        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (p->state != GPF_POD_STARTING || now - p->created_ms <= e->start_timeout_ms)
+            continue;
+        char reason[GPF_TEXT_MAX];
+        snprintf(reason, sizeof reason, "the agent of %s did not start the pod within %d s", p->placement.host_id,
+                 e->start_timeout_ms / 1000);
+        if (eng_pod_finish(e, p, GPF_POD_FAILED, now, reason, NULL) != 0)
+            GPF_ERROR("engine", "event=store_failed op=pod_timeout pod=%s", p->id);
     }
     pthread_mutex_unlock(&e->mu);
 }

@@ -35,6 +35,7 @@ typedef struct gpf_engine_config {
     void *clock_ctx;
     int heartbeat_ms;             /* what agents are told; default 2000 */
     int lost_after_beats;         /* missed beats before a host is lost; default 5 */
+    int start_timeout_ms;         /* a pod still starting after this fails; default 120000 */
 } gpf_engine_config;
 
 /* Who is calling. */
@@ -133,7 +134,8 @@ int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t a
 int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
                                 const gpf_agent_pod_status *st, gpf_error *err);
 
-/* Periodic housekeeping (marks hosts lost after missed heartbeats). */
+/* Periodic housekeeping: marks hosts lost after missed heartbeats, and fails pods
+ * their agent did not start within start_timeout_ms (freeing their slices). */
 void gpf_engine_tick(gpf_engine *e);
 /* Wakes every long poll (shutdown). */
 void gpf_engine_wake_all(gpf_engine *e);

@@ -33,6 +33,7 @@ struct gpf_engine {
     void *clock_ctx;
     int heartbeat_ms;
     int lost_after_beats;
+    int start_timeout_ms;
     int64_t seq_next;            /* next command sequence number */
     int closing;
 

@@ -339,6 +339,29 @@ static void test_host_lost_after_missed_beats(void **state)
     launch(f, &f->alice, "whole", &p, 0);
 }
 
+static void test_start_timeout_fails_and_frees(void **state)
+{
+    fixture *f = *state;
+    gpf_pod p, q;
+    gpf_error err = {0};
+    launch(f, &f->alice, "whole", &p, 0);
+    f->now += 119000;
+    assert_int_equal(gpf_engine_agent_heartbeat(f->e, &f->agent, NULL, 0, NULL, 0, &err), 0);
+    gpf_engine_tick(f->e);
+    assert_int_equal(gpf_engine_pod_get(f->e, &f->alice, p.id, &q, &err), 0);
+    assert_int_equal(q.state, GPF_POD_STARTING);
+    f->now += 2000;
+    gpf_engine_tick(f->e);
+    assert_int_equal(gpf_engine_pod_get(f->e, &f->alice, p.id, &q, &err), 0);
+    assert_int_equal(q.state, GPF_POD_FAILED);
+    assert_non_null(strstr(q.reason, "did not start the pod"));
+    /* its GPU is free again, and a late "running" report changes nothing */
+    launch(f, &f->bob, "whole", &q, 0);
+    agent_says(f, p.id, GPF_POD_RUNNING, 0);
+    assert_int_equal(gpf_engine_pod_get(f->e, &f->alice, p.id, &q, &err), 0);
+    assert_int_equal(q.state, GPF_POD_FAILED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_recovers_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_and_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_lost_after_missed_beats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_timeout_fails_and_frees, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
