@@ -24,11 +24,7 @@
 #include "util/alloc.h"
 #include "util/httpc.h"
 #include "util/timeutil.h"
-
-/* The key exchange `gpufleet ssh` prefers (see docs/cli.md). */
-#ifndef GPF_SSH_KEX
-#define GPF_SSH_KEX "curve25519-sha256,curve25519-sha256@libssh.org,sntrup761x25519-sha512@openssh.com"
-#endif
+#include "cli/cli.h" /* GPF_SSH_KEX: the bench connects the way `gpufleet ssh` does */
 
 static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share";
 

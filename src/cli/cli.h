@@ -4,6 +4,12 @@
 #ifndef GPF_CLI_CLI_H
 #define GPF_CLI_CLI_H
 
+/* Key exchange `gpufleet ssh` asks for, in order of preference. OpenSSH 9's default,
+ * the sntrup761 post-quantum hybrid, costs ~150 ms of CPU per connection on each end,
+ * which dominated launch-to-first-command; curve25519 costs ~1 ms. The hybrid stays
+ * allowed (last), and plain `ssh` keeps OpenSSH's own default. */
+#define GPF_SSH_KEX "curve25519-sha256,curve25519-sha256@libssh.org,sntrup761x25519-sha512@openssh.com"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>

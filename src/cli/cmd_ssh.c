@@ -85,6 +85,8 @@ int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identi
     argv[n++] = gpf_strdup("UserKnownHostsFile=/dev/null");
     argv[n++] = gpf_strdup("-o");
     argv[n++] = gpf_strdup("LogLevel=ERROR");
+    argv[n++] = gpf_strdup("-o");
+    argv[n++] = gpf_strdup("KexAlgorithms=" GPF_SSH_KEX);
     gpf_buf_printf(&dest, "%s@%s", user, host);
     argv[n++] = gpf_buf_steal(&dest);
     for (int i = 0; i < ncmd; i++)

@@ -437,7 +437,8 @@ static void test_ssh_argv(void **state)
                              0, NULL);
     static const char *const want[] = {"/usr/bin/ssh", "-i", "/k/id", "-p", "2201", "-o",
                                        "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                                       "-o", "LogLevel=ERROR", "alice@10.0.0.5", "nvidia-smi", "-L"};
+                                       "-o", "LogLevel=ERROR", "-o", "KexAlgorithms=" GPF_SSH_KEX,
+                                       "alice@10.0.0.5", "nvidia-smi", "-L"};
     assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", 2, cmd, &argv, &err), 0);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_string_equal(argv[i], want[i]);
@@ -447,8 +448,8 @@ static void test_ssh_argv(void **state)
     /* no identity: no -i; no command */
     assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), 0);
     assert_string_equal(argv[1], "-p");
-    assert_string_equal(argv[9], "alice@10.0.0.5");
-    assert_null(argv[10]);
+    assert_string_equal(argv[11], "alice@10.0.0.5");
+    assert_null(argv[12]);
     gpf_cli_argv_free(argv);
 
     /* a port given as a string is accepted */
