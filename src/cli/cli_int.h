@@ -80,6 +80,21 @@ int gpf_cli_connect(gpf_cli *c);
  * *resp may be NULL (pass resp NULL to drop the body). */
 int gpf_cli_call(gpf_cli *c, const char *method, const char *path, json_t *body, json_t **resp);
 
+/* The common command shapes; each returns 0 or an exit code (errors printed).
+ * gpf_cli_list: GET path; with --json prints the answer, else a table with the ncols headers
+ * and one row per element of the answer's array at key, added by row(t, element, arg). */
+typedef void (*gpf_cli_row_fn)(gpf_table *t, const json_t *item, void *arg);
+int gpf_cli_list(gpf_cli *c, const char *path, const char *key, int ncols,
+                 const char *const *headers, gpf_cli_row_fn row, void *arg);
+/* gpf_cli_show: GET path; with --json prints the answer, else the key/value listing that
+ * fields(c, answer, t) fills with gpf_cli_kv / gpf_cli_kv_json. */
+typedef void (*gpf_cli_fields_fn)(const gpf_cli *c, const json_t *obj, gpf_table *t);
+int gpf_cli_show(gpf_cli *c, const char *path, gpf_cli_fields_fn fields);
+/* gpf_cli_send: one request (body may be NULL); with --json prints the answer, else the
+ * printf-style message and a newline. */
+int gpf_cli_send(gpf_cli *c, const char *method, const char *path, json_t *body,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Appends s to b percent-encoded as one path segment (or query value). */
 void gpf_cli_escape(gpf_buf *b, const char *s);
 /* Writes a JSON value as a table cell: strings as-is, integers, yes/no, "-" for null or
@@ -107,6 +122,8 @@ void gpf_cli_print_table(const gpf_table *t);
 void gpf_cli_kv(gpf_table *t, const char *key, const char *value);
 /* Adds key with the scalar at o[field]. */
 void gpf_cli_kv_json(gpf_table *t, const char *key, const json_t *o, const char *field);
+/* Adds key with the time at o[field] (see gpf_cli_time). */
+void gpf_cli_kv_time(gpf_table *t, const char *key, const json_t *o, const char *field);
 
 /* Appends "ssh [-i IDENTITY] -p PORT USER@HOST" for the pod's endpoint (identity shell-quoted
  * when needed). GPF_EINVAL (nothing appended) when the pod has no usable endpoint. */

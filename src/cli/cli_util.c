@@ -1,9 +1,11 @@
-/* CLI formatting helpers: money, tables, JSON cells, times, files. No I/O except the
- * print_* functions (stdout) and gpf_cli_read_file. */
+/* CLI helpers: money, tables, JSON cells, times, files, and the common command shapes
+ * (list / show / send). No I/O except the print_* functions and the shapes (stdout, and
+ * the server through gpf_cli_call) and gpf_cli_read_file. */
 #include "cli/cli_int.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,13 @@ void gpf_cli_kv_json(gpf_table *t, const char *key, const json_t *o, const char 
 {
     char v[1024];
     gpf_cli_scalar(json_object_get(o, field), v, sizeof v);
+    gpf_cli_kv(t, key, v);
+}
+
+void gpf_cli_kv_time(gpf_table *t, const char *key, const json_t *o, const char *field)
+{
+    char v[32];
+    gpf_cli_time(json_object_get(o, field), v, sizeof v);
     gpf_cli_kv(t, key, v);
 }
 
@@ -317,6 +326,74 @@ void gpf_cli_print_table(const gpf_table *t)
     gpf_table_render(t, &b);
     fputs(gpf_buf_cstr(&b), stdout);
     gpf_buf_clear(&b);
+}
+
+/* ---- command shapes ---- */
+
+int gpf_cli_list(gpf_cli *c, const char *path, const char *key, int ncols,
+                 const char *const *headers, gpf_cli_row_fn row, void *arg)
+{
+    json_t *resp = NULL, *item;
+    gpf_table t = {0};
+    size_t i;
+    int rc = gpf_cli_call(c, "GET", path, NULL, &resp);
+
+    if (rc != 0)
+        goto out;
+    if (c->json) {
+        gpf_cli_print_json(resp);
+        goto out;
+    }
+    gpf_table_init(&t, ncols, headers);
+    json_array_foreach(json_object_get(resp, key), i, item)
+        row(&t, item, arg);
+    gpf_cli_print_table(&t);
+out:
+    json_decref(resp);
+    gpf_table_clear(&t);
+    return rc;
+}
+
+int gpf_cli_show(gpf_cli *c, const char *path, gpf_cli_fields_fn fields)
+{
+    json_t *obj = NULL;
+    gpf_table t = {0};
+    int rc = gpf_cli_call(c, "GET", path, NULL, &obj);
+
+    if (rc != 0)
+        goto out;
+    if (c->json) {
+        gpf_cli_print_json(obj);
+        goto out;
+    }
+    fields(c, obj, &t);
+    gpf_cli_print_table(&t);
+out:
+    json_decref(obj);
+    gpf_table_clear(&t);
+    return rc;
+}
+
+int gpf_cli_send(gpf_cli *c, const char *method, const char *path, json_t *body,
+                 const char *fmt, ...)
+{
+    json_t *resp = NULL;
+    va_list ap;
+    int rc = gpf_cli_call(c, method, path, body, &resp);
+
+    if (rc != 0)
+        goto out;
+    if (c->json) {
+        gpf_cli_print_json(resp);
+        goto out;
+    }
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+out:
+    json_decref(resp);
+    return rc;
 }
 
 /* ---- files ---- */

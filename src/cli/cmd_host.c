@@ -23,81 +23,51 @@ static int need_ls(gpf_cli *c, const char *noun, const char *what)
     return gpf_cli_expect(c, what, 2, 0, 0, "");
 }
 
+static void host_row(gpf_table *t, const json_t *h, void *arg)
+{
+    char gpus[16], cpus[48], used[32], total[32], mem[80], beat[32];
+    (void)arg;
+    snprintf(gpus, sizeof gpus, "%zu", json_array_size(json_object_get(h, "gpus")));
+    snprintf(cpus, sizeof cpus, "%lld/%lld", gpf_cli_int(h, "cpus_used"), gpf_cli_int(h, "cpus"));
+    gpf_cli_memory(gpf_cli_int(h, "memory_mib_used"), used, sizeof used);
+    gpf_cli_memory(gpf_cli_int(h, "memory_mib"), total, sizeof total);
+    snprintf(mem, sizeof mem, "%s/%s", used, total);
+    gpf_cli_time(json_object_get(h, "last_heartbeat_at"), beat, sizeof beat);
+    const char *row[] = {gpf_cli_str(h, "id"), gpf_cli_str(h, "address"),
+                         gpf_cli_str(h, "deploy_mode"), gpf_cli_str(h, "backend"),
+                         gpf_cli_str(h, "state"), gpus, cpus, mem, beat};
+    gpf_table_add(t, row);
+}
+
 int gpf_cli_cmd_host(gpf_cli *c)
 {
-    int rc;
-    json_t *resp = NULL, *h;
-    size_t i;
-    gpf_table t = {0};
     static const char *const hdr[] = {"ID", "ADDRESS", "MODE", "BACKEND", "STATE", "GPUS",
                                       "CPUS", "MEMORY", "HEARTBEAT"};
+    int rc = need_ls(c, "host", "host ls");
+    return rc ? rc : gpf_cli_list(c, "/v1/hosts", "hosts", 9, hdr, host_row, NULL);
+}
 
-    rc = need_ls(c, "host", "host ls");
-    if (rc == 0)
-        rc = gpf_cli_call(c, "GET", "/v1/hosts", NULL, &resp);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(resp);
-        goto out;
-    }
-    gpf_table_init(&t, 9, hdr);
-    json_array_foreach(json_object_get(resp, "hosts"), i, h) {
-        char gpus[16], cpus[48], used[32], total[32], mem[80], beat[32];
-        snprintf(gpus, sizeof gpus, "%zu", json_array_size(json_object_get(h, "gpus")));
-        snprintf(cpus, sizeof cpus, "%lld/%lld", gpf_cli_int(h, "cpus_used"), gpf_cli_int(h, "cpus"));
-        gpf_cli_memory(gpf_cli_int(h, "memory_mib_used"), used, sizeof used);
-        gpf_cli_memory(gpf_cli_int(h, "memory_mib"), total, sizeof total);
-        snprintf(mem, sizeof mem, "%s/%s", used, total);
-        gpf_cli_time(json_object_get(h, "last_heartbeat_at"), beat, sizeof beat);
-        const char *row[] = {gpf_cli_str(h, "id"), gpf_cli_str(h, "address"),
-                             gpf_cli_str(h, "deploy_mode"), gpf_cli_str(h, "backend"),
-                             gpf_cli_str(h, "state"), gpus, cpus, mem, beat};
-        gpf_table_add(&t, row);
-    }
-    gpf_cli_print_table(&t);
-out:
-    json_decref(resp);
-    gpf_table_clear(&t);
-    return rc;
+static void gpu_row(gpf_table *t, const json_t *g, void *arg)
+{
+    char idx[16], mem[32], mig[48], alloc[32];
+    long long milli = gpf_cli_int(g, "allocated_milli");
+    (void)arg;
+    snprintf(idx, sizeof idx, "%lld", gpf_cli_int(g, "index"));
+    gpf_cli_memory(gpf_cli_int(g, "memory_mib"), mem, sizeof mem);
+    if (json_is_true(json_object_get(g, "mig_enabled")))
+        snprintf(mig, sizeof mig, "on (%lld slots used)", gpf_cli_int(g, "mig_used_slots"));
+    else
+        snprintf(mig, sizeof mig, "off");
+    snprintf(alloc, sizeof alloc, "%lld.%03lld", milli / 1000, milli % 1000);
+    const char *row[] = {gpf_cli_str(g, "host_id"), idx, gpf_cli_str(g, "model"), mem, mig,
+                         alloc, gpf_cli_str(g, "pci_bus_id"), gpf_cli_str(g, "uuid")};
+    gpf_table_add(t, row);
 }
 
 int gpf_cli_cmd_gpu(gpf_cli *c)
 {
-    int rc;
-    json_t *resp = NULL, *g;
-    size_t i;
-    gpf_table t = {0};
     static const char *const hdr[] = {"HOST", "INDEX", "MODEL", "MEMORY", "MIG", "ALLOCATED",
                                       "PCI", "UUID"};
-
-    rc = need_ls(c, "gpu", "gpu ls");
-    if (rc == 0)
-        rc = gpf_cli_call(c, "GET", "/v1/gpus", NULL, &resp);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(resp);
-        goto out;
-    }
-    gpf_table_init(&t, 8, hdr);
-    json_array_foreach(json_object_get(resp, "gpus"), i, g) {
-        char idx[16], mem[32], mig[48], alloc[32];
-        long long milli = gpf_cli_int(g, "allocated_milli");
-        snprintf(idx, sizeof idx, "%lld", gpf_cli_int(g, "index"));
-        gpf_cli_memory(gpf_cli_int(g, "memory_mib"), mem, sizeof mem);
-        if (json_is_true(json_object_get(g, "mig_enabled")))
-            snprintf(mig, sizeof mig, "on (%lld slots used)", gpf_cli_int(g, "mig_used_slots"));
-        else
-            snprintf(mig, sizeof mig, "off");
-        snprintf(alloc, sizeof alloc, "%lld.%03lld", milli / 1000, milli % 1000);
-        const char *row[] = {gpf_cli_str(g, "host_id"), idx, gpf_cli_str(g, "model"), mem, mig,
-                             alloc, gpf_cli_str(g, "pci_bus_id"), gpf_cli_str(g, "uuid")};
-        gpf_table_add(&t, row);
-    }
-    gpf_cli_print_table(&t);
-out:
-    json_decref(resp);
-    gpf_table_clear(&t);
-    return rc;
+    int rc = need_ls(c, "gpu", "gpu ls");
+    return rc ? rc : gpf_cli_list(c, "/v1/gpus", "gpus", 8, hdr, gpu_row, NULL);
 }

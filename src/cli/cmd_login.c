@@ -242,27 +242,15 @@ out:
     return rc;
 }
 
+static void whoami_fields(const gpf_cli *c, const json_t *who, gpf_table *t)
+{
+    gpf_cli_kv_json(t, "user", who, "user");
+    gpf_cli_kv_json(t, "role", who, "role");
+    gpf_cli_kv(t, "server", c->server);
+}
+
 int gpf_cli_cmd_whoami(gpf_cli *c)
 {
-    int rc;
-    json_t *who = NULL;
-    gpf_table t = {0};
-
-    rc = gpf_cli_expect(c, "whoami", 1, 0, 0, "");
-    if (rc == 0)
-        rc = gpf_cli_call(c, "GET", "/v1/whoami", NULL, &who);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(who);
-        goto out;
-    }
-    gpf_cli_kv_json(&t, "user", who, "user");
-    gpf_cli_kv_json(&t, "role", who, "role");
-    gpf_cli_kv(&t, "server", c->server);
-    gpf_cli_print_table(&t);
-out:
-    json_decref(who);
-    gpf_table_clear(&t);
-    return rc;
+    int rc = gpf_cli_expect(c, "whoami", 1, 0, 0, "");
+    return rc ? rc : gpf_cli_show(c, "/v1/whoami", whoami_fields);
 }

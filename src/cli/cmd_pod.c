@@ -156,111 +156,79 @@ static const char *host_of(const json_t *pod)
     return *h ? h : "-";
 }
 
-static int pod_ls(gpf_cli *c)
+static void pod_row(gpf_table *t, const json_t *pod, void *arg)
 {
-    int rc;
-    json_t *resp = NULL, *pod;
-    size_t i;
-    gpf_table t = {0};
-    static const char *const hdr[] = {"ID", "OWNER", "PROJECT", "SKU", "SLICE", "STATE",
-                                      "HOST", "CREATED", "REASON"};
-
-    rc = gpf_cli_expect(c, "pod ls", 2, 0, 0, "all");
-    if (rc == 0)
-        rc = gpf_cli_call(c, "GET", gpf_cli_has(c, "all") ? "/v1/pods?all=1" : "/v1/pods", NULL, &resp);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(resp);
-        goto out;
-    }
-    gpf_table_init(&t, 9, hdr);
-    json_array_foreach(json_object_get(resp, "pods"), i, pod) {
-        char slice[128], created[32];
-        gpf_cli_slice(json_object_get(pod, "slice"), slice, sizeof slice);
-        gpf_cli_time(json_object_get(pod, "created_at"), created, sizeof created);
-        const char *row[] = {gpf_cli_str(pod, "id"), gpf_cli_str(pod, "owner"),
-                             gpf_cli_str(pod, "project"), gpf_cli_str(pod, "sku"), slice,
-                             gpf_cli_str(pod, "state"), host_of(pod), created,
-                             gpf_cli_str(pod, "reason")};
-        gpf_table_add(&t, row);
-    }
-    gpf_cli_print_table(&t);
-out:
-    json_decref(resp);
-    gpf_table_clear(&t);
-    return rc;
+    char slice[128], created[32];
+    (void)arg;
+    gpf_cli_slice(json_object_get(pod, "slice"), slice, sizeof slice);
+    gpf_cli_time(json_object_get(pod, "created_at"), created, sizeof created);
+    const char *row[] = {gpf_cli_str(pod, "id"), gpf_cli_str(pod, "owner"),
+                         gpf_cli_str(pod, "project"), gpf_cli_str(pod, "sku"), slice,
+                         gpf_cli_str(pod, "state"), host_of(pod), created,
+                         gpf_cli_str(pod, "reason")};
+    gpf_table_add(t, row);
 }
 
-static int pod_show(gpf_cli *c)
+static int pod_ls(gpf_cli *c)
 {
-    int rc;
-    json_t *pod = NULL, *pl;
-    gpf_buf path = {0}, line = {0};
-    gpf_table t = {0};
+    static const char *const hdr[] = {"ID", "OWNER", "PROJECT", "SKU", "SLICE", "STATE",
+                                      "HOST", "CREATED", "REASON"};
+    int rc = gpf_cli_expect(c, "pod ls", 2, 0, 0, "all");
+    if (rc != 0)
+        return rc;
+    return gpf_cli_list(c, gpf_cli_has(c, "all") ? "/v1/pods?all=1" : "/v1/pods", "pods", 9,
+                        hdr, pod_row, NULL);
+}
+
+static void pod_fields(const gpf_cli *c, const json_t *pod, gpf_table *t)
+{
+    const json_t *pl = json_object_get(pod, "placement");
+    gpf_buf line = {0};
     char v[256];
 
-    rc = gpf_cli_expect(c, "pod show", 2, 1, 1, "");
-    if (rc != 0)
-        goto out;
-    pod_path(&path, gpf_cli_pos(c, 2), "");
-    rc = gpf_cli_call(c, "GET", gpf_buf_cstr(&path), NULL, &pod);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(pod);
-        goto out;
-    }
-    pl = json_object_get(pod, "placement");
-    gpf_cli_kv_json(&t, "id", pod, "id");
-    gpf_cli_kv_json(&t, "owner", pod, "owner");
-    gpf_cli_kv_json(&t, "project", pod, "project");
-    gpf_cli_kv_json(&t, "sku", pod, "sku");
+    gpf_cli_kv_json(t, "id", pod, "id");
+    gpf_cli_kv_json(t, "owner", pod, "owner");
+    gpf_cli_kv_json(t, "project", pod, "project");
+    gpf_cli_kv_json(t, "sku", pod, "sku");
     gpf_cli_slice(json_object_get(pod, "slice"), v, sizeof v);
-    gpf_cli_kv(&t, "slice", v);
-    gpf_cli_kv_json(&t, "isolation", pod, "isolation");
-    gpf_cli_kv_json(&t, "state", pod, "state");
-    gpf_cli_kv_json(&t, "reason", pod, "reason");
-    gpf_cli_kv(&t, "host", host_of(pod));
-    gpf_cli_kv_json(&t, "gpus", pl, "gpu_indexes");
+    gpf_cli_kv(t, "slice", v);
+    gpf_cli_kv_json(t, "isolation", pod, "isolation");
+    gpf_cli_kv_json(t, "state", pod, "state");
+    gpf_cli_kv_json(t, "reason", pod, "reason");
+    gpf_cli_kv(t, "host", host_of(pod));
+    gpf_cli_kv_json(t, "gpus", pl, "gpu_indexes");
     gpf_cli_format_money(gpf_cli_int(pod, "price_micro_per_hour"), v, sizeof v);
-    gpf_cli_kv(&t, "price/hour", v);
-    gpf_cli_time(json_object_get(pod, "created_at"), v, sizeof v);
-    gpf_cli_kv(&t, "created", v);
-    gpf_cli_time(json_object_get(pod, "started_at"), v, sizeof v);
-    gpf_cli_kv(&t, "started", v);
-    gpf_cli_time(json_object_get(pod, "stopped_at"), v, sizeof v);
-    gpf_cli_kv(&t, "stopped", v);
+    gpf_cli_kv(t, "price/hour", v);
+    gpf_cli_kv_time(t, "created", pod, "created_at");
+    gpf_cli_kv_time(t, "started", pod, "started_at");
+    gpf_cli_kv_time(t, "stopped", pod, "stopped_at");
     if (gpf_cli_ssh_line(pod, gpf_cli_identity(c), &line) == 0)
-        gpf_cli_kv(&t, "ssh", gpf_buf_cstr(&line));
-    gpf_cli_print_table(&t);
-out:
-    json_decref(pod);
-    gpf_buf_clear(&path);
+        gpf_cli_kv(t, "ssh", gpf_buf_cstr(&line));
     gpf_buf_clear(&line);
-    gpf_table_clear(&t);
+}
+
+/* pod show ID / pod stop ID: one request on the pod's path plus suffix. */
+static int pod_show(gpf_cli *c)
+{
+    gpf_buf path = {0};
+    int rc = gpf_cli_expect(c, "pod show", 2, 1, 1, "");
+    if (rc == 0) {
+        pod_path(&path, gpf_cli_pos(c, 2), "");
+        rc = gpf_cli_show(c, gpf_buf_cstr(&path), pod_fields);
+    }
+    gpf_buf_clear(&path);
     return rc;
 }
 
 static int pod_stop(gpf_cli *c)
 {
-    int rc;
-    json_t *pod = NULL;
     gpf_buf path = {0};
-
-    rc = gpf_cli_expect(c, "pod stop", 2, 1, 1, "");
-    if (rc != 0)
-        goto out;
-    pod_path(&path, gpf_cli_pos(c, 2), "/stop");
-    rc = gpf_cli_call(c, "POST", gpf_buf_cstr(&path), NULL, &pod);
-    if (rc != 0)
-        goto out;
-    if (c->json)
-        gpf_cli_print_json(pod);
-    else
-        printf("stopping pod %s\n", gpf_cli_pos(c, 2));
-out:
-    json_decref(pod);
+    int rc = gpf_cli_expect(c, "pod stop", 2, 1, 1, "");
+    if (rc == 0) {
+        pod_path(&path, gpf_cli_pos(c, 2), "/stop");
+        rc = gpf_cli_send(c, "POST", gpf_buf_cstr(&path), NULL, "stopping pod %s",
+                          gpf_cli_pos(c, 2));
+    }
     gpf_buf_clear(&path);
     return rc;
 }

@@ -52,89 +52,63 @@ static void ttl_cell(long long s, char *out, size_t size)
         gpf_cli_duration(s * 1000, out, size);
 }
 
+static void sku_row(gpf_table *t, const json_t *sku, void *arg)
+{
+    char slice[128], models[256], cpus[32], mem[32], price[48], ttl[32];
+    (void)arg;
+    gpf_cli_slice(json_object_get(sku, "slice"), slice, sizeof slice);
+    models_cell(sku, models, sizeof models);
+    snprintf(cpus, sizeof cpus, "%lld", gpf_cli_int(sku, "cpus"));
+    gpf_cli_memory(gpf_cli_int(sku, "memory_mib"), mem, sizeof mem);
+    price_cell(sku, price, sizeof price);
+    ttl_cell(gpf_cli_int(sku, "ttl_s"), ttl, sizeof ttl);
+    const char *row[] = {gpf_cli_str(sku, "name"), slice, models, cpus, mem, price, ttl,
+                         gpf_cli_str(sku, "description")};
+    gpf_table_add(t, row);
+}
+
 static int sku_ls(gpf_cli *c)
 {
-    int rc;
-    json_t *resp = NULL, *sku;
-    size_t i;
-    gpf_table t = {0};
     static const char *const hdr[] = {"NAME", "SLICE", "MODELS", "CPUS", "MEMORY",
                                       "PRICE/H", "TTL", "DESCRIPTION"};
+    int rc = gpf_cli_expect(c, "sku ls", 2, 0, 0, "");
+    return rc ? rc : gpf_cli_list(c, "/v1/skus", "skus", 8, hdr, sku_row, NULL);
+}
 
-    rc = gpf_cli_expect(c, "sku ls", 2, 0, 0, "");
-    if (rc == 0)
-        rc = gpf_cli_call(c, "GET", "/v1/skus", NULL, &resp);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(resp);
-        goto out;
-    }
-    gpf_table_init(&t, 8, hdr);
-    json_array_foreach(json_object_get(resp, "skus"), i, sku) {
-        char slice[128], models[256], cpus[32], mem[32], price[48], ttl[32];
-        gpf_cli_slice(json_object_get(sku, "slice"), slice, sizeof slice);
-        models_cell(sku, models, sizeof models);
-        snprintf(cpus, sizeof cpus, "%lld", gpf_cli_int(sku, "cpus"));
-        gpf_cli_memory(gpf_cli_int(sku, "memory_mib"), mem, sizeof mem);
-        price_cell(sku, price, sizeof price);
-        ttl_cell(gpf_cli_int(sku, "ttl_s"), ttl, sizeof ttl);
-        const char *row[] = {gpf_cli_str(sku, "name"), slice, models, cpus, mem, price, ttl,
-                             gpf_cli_str(sku, "description")};
-        gpf_table_add(&t, row);
-    }
-    gpf_cli_print_table(&t);
-out:
-    json_decref(resp);
-    gpf_table_clear(&t);
-    return rc;
+static void sku_fields(const gpf_cli *c, const json_t *sku, gpf_table *t)
+{
+    char v[256];
+    (void)c;
+    gpf_cli_kv_json(t, "name", sku, "name");
+    gpf_cli_kv_json(t, "description", sku, "description");
+    gpf_cli_slice(json_object_get(sku, "slice"), v, sizeof v);
+    gpf_cli_kv(t, "slice", v);
+    models_cell(sku, v, sizeof v);
+    gpf_cli_kv(t, "models", v);
+    gpf_cli_kv_json(t, "cpus", sku, "cpus");
+    gpf_cli_memory(gpf_cli_int(sku, "memory_mib"), v, sizeof v);
+    gpf_cli_kv(t, "memory", v);
+    ttl_cell(gpf_cli_int(sku, "ttl_s"), v, sizeof v);
+    gpf_cli_kv(t, "ttl", v);
+    ttl_cell(gpf_cli_int(sku, "idle_timeout_s"), v, sizeof v);
+    gpf_cli_kv(t, "idle timeout", v);
+    price_cell(sku, v, sizeof v);
+    gpf_cli_kv(t, "price/hour", v);
+    gpf_cli_kv_json(t, "license feature", sku, "license_feature");
+    gpf_cli_kv_json(t, "env", sku, "env");
+    gpf_cli_kv_time(t, "created", sku, "created_at");
+    gpf_cli_kv_time(t, "updated", sku, "updated_at");
 }
 
 static int sku_show(gpf_cli *c)
 {
-    int rc;
-    json_t *sku = NULL;
     gpf_buf path = {0};
-    gpf_table t = {0};
-    char v[256];
-
-    rc = gpf_cli_expect(c, "sku show", 2, 1, 1, "");
-    if (rc != 0)
-        goto out;
-    sku_path(&path, gpf_cli_pos(c, 2));
-    rc = gpf_cli_call(c, "GET", gpf_buf_cstr(&path), NULL, &sku);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(sku);
-        goto out;
+    int rc = gpf_cli_expect(c, "sku show", 2, 1, 1, "");
+    if (rc == 0) {
+        sku_path(&path, gpf_cli_pos(c, 2));
+        rc = gpf_cli_show(c, gpf_buf_cstr(&path), sku_fields);
     }
-    gpf_cli_kv_json(&t, "name", sku, "name");
-    gpf_cli_kv_json(&t, "description", sku, "description");
-    gpf_cli_slice(json_object_get(sku, "slice"), v, sizeof v);
-    gpf_cli_kv(&t, "slice", v);
-    models_cell(sku, v, sizeof v);
-    gpf_cli_kv(&t, "models", v);
-    gpf_cli_kv_json(&t, "cpus", sku, "cpus");
-    gpf_cli_memory(gpf_cli_int(sku, "memory_mib"), v, sizeof v);
-    gpf_cli_kv(&t, "memory", v);
-    ttl_cell(gpf_cli_int(sku, "ttl_s"), v, sizeof v);
-    gpf_cli_kv(&t, "ttl", v);
-    ttl_cell(gpf_cli_int(sku, "idle_timeout_s"), v, sizeof v);
-    gpf_cli_kv(&t, "idle timeout", v);
-    price_cell(sku, v, sizeof v);
-    gpf_cli_kv(&t, "price/hour", v);
-    gpf_cli_kv_json(&t, "license feature", sku, "license_feature");
-    gpf_cli_kv_json(&t, "env", sku, "env");
-    gpf_cli_time(json_object_get(sku, "created_at"), v, sizeof v);
-    gpf_cli_kv(&t, "created", v);
-    gpf_cli_time(json_object_get(sku, "updated_at"), v, sizeof v);
-    gpf_cli_kv(&t, "updated", v);
-    gpf_cli_print_table(&t);
-out:
-    json_decref(sku);
     gpf_buf_clear(&path);
-    gpf_table_clear(&t);
     return rc;
 }
 

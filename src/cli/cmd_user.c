@@ -21,7 +21,7 @@ const char gpf_cli_help_token[] =
 static int user_create(gpf_cli *c)
 {
     int rc;
-    json_t *body = NULL, *resp = NULL;
+    json_t *body = NULL;
     const char *role = gpf_cli_opt(c, "role"), *keyfile = gpf_cli_opt(c, "ssh-key");
     char *key = NULL;
     gpf_error err = {0};
@@ -41,16 +41,10 @@ static int user_create(gpf_cli *c)
         }
         json_object_set_new(body, "ssh_pubkey", json_string(key));
     }
-    rc = gpf_cli_call(c, "POST", "/v1/users", body, &resp);
-    if (rc != 0)
-        goto out;
-    if (c->json)
-        gpf_cli_print_json(resp);
-    else
-        printf("created user %s (%s)\n", gpf_cli_pos(c, 2), role);
+    rc = gpf_cli_send(c, "POST", "/v1/users", body, "created user %s (%s)", gpf_cli_pos(c, 2),
+                      role);
 out:
     json_decref(body);
-    json_decref(resp);
     gpf_free(key);
     return rc;
 }
@@ -68,36 +62,21 @@ static void key_cell(const char *key, char *out, size_t size)
         snprintf(out, size, "%.*s%s", (int)(sp - key), key, comment ? comment : "");
 }
 
+static void user_row(gpf_table *t, const json_t *u, void *arg)
+{
+    char key[160], created[32];
+    (void)arg;
+    key_cell(gpf_cli_str(u, "ssh_pubkey"), key, sizeof key);
+    gpf_cli_time(json_object_get(u, "created_at"), created, sizeof created);
+    const char *row[] = {gpf_cli_str(u, "name"), gpf_cli_str(u, "role"), key, created};
+    gpf_table_add(t, row);
+}
+
 static int user_ls(gpf_cli *c)
 {
-    int rc;
-    json_t *resp = NULL, *u;
-    size_t i;
-    gpf_table t = {0};
     static const char *const hdr[] = {"NAME", "ROLE", "SSH KEY", "CREATED"};
-
-    rc = gpf_cli_expect(c, "user ls", 2, 0, 0, "");
-    if (rc == 0)
-        rc = gpf_cli_call(c, "GET", "/v1/users", NULL, &resp);
-    if (rc != 0)
-        goto out;
-    if (c->json) {
-        gpf_cli_print_json(resp);
-        goto out;
-    }
-    gpf_table_init(&t, 4, hdr);
-    json_array_foreach(json_object_get(resp, "users"), i, u) {
-        char key[160], created[32];
-        key_cell(gpf_cli_str(u, "ssh_pubkey"), key, sizeof key);
-        gpf_cli_time(json_object_get(u, "created_at"), created, sizeof created);
-        const char *row[] = {gpf_cli_str(u, "name"), gpf_cli_str(u, "role"), key, created};
-        gpf_table_add(&t, row);
-    }
-    gpf_cli_print_table(&t);
-out:
-    json_decref(resp);
-    gpf_table_clear(&t);
-    return rc;
+    int rc = gpf_cli_expect(c, "user ls", 2, 0, 0, "");
+    return rc ? rc : gpf_cli_list(c, "/v1/users", "users", 4, hdr, user_row, NULL);
 }
 
 int gpf_cli_cmd_user(gpf_cli *c)

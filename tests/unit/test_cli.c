@@ -7,225 +7,21 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/alloc.h"
 
-/* ---- fake server: canned answers by method + path, records every request ---- */
-
-#define FAKE_ROUTES 16
-#define FAKE_REQS 32
-
-struct route {
-    const char *method, *path; /* exact (query included), or a prefix ending in '*' */
-    int status;
-    const char *body;          /* NULL: empty body */
-    size_t body_len;           /* 0: strlen(body) */
-    int delay_ms;
-    int uses;                  /* answers this many requests, then is skipped; 0: forever */
-};
-
-struct req {
-    char method[16];
-    char path[512];
-    char auth[256];
-    char ctype[128];
-    char *body;
-};
-
-struct fake {
-    int lfd, port;
-    pthread_t th;
-    atomic_int stop;
-    pthread_mutex_t mu;
-    struct route routes[FAKE_ROUTES];
-    int nroutes;
-    struct req reqs[FAKE_REQS];
-    int nreqs;
-};
-
-static void header_value(const char *head, const char *name, char *out, size_t size)
-{
-    size_t n = strlen(name);
-    out[0] = '\0';
-    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-            const char *v = line + n + 1, *e = strstr(v, "\r\n");
-            while (*v == ' ')
-                v++;
-            snprintf(out, size, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
-            return;
-        }
-    }
-}
-
-/* Exact match, or a prefix match when the route ends with '*'. */
-static int route_match(const char *route, const char *path)
-{
-    size_t n = strlen(route);
-    if (n && route[n - 1] == '*')
-        return strncmp(route, path, n - 1) == 0;
-    return strcmp(route, path) == 0;
-}
-
-static void serve_one(struct fake *f, int fd)
-{
-    char head[65536], cl[32], out[512];
-    size_t len = 0, blen;
-    char *end = NULL, *body;
-    struct req r;
-    const struct route *rt = NULL;
-    static const char notfound[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no route\"}}";
-
-    memset(&r, 0, sizeof r);
-    while (len < sizeof head - 1 && !end) {
-        ssize_t n = recv(fd, head + len, sizeof head - 1 - len, 0);
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        head[len] = '\0';
-        end = strstr(head, "\r\n\r\n");
-    }
-    if (!end)
-        return;
-    sscanf(head, "%15s %511s", r.method, r.path);
-    header_value(head, "Authorization", r.auth, sizeof r.auth);
-    header_value(head, "Content-Type", r.ctype, sizeof r.ctype);
-    header_value(head, "Content-Length", cl, sizeof cl);
-    blen = (size_t)strtoul(cl, NULL, 10);
-    body = calloc(1, blen + 1);
-    size_t have = len - (size_t)(end + 4 - head);
-    memcpy(body, end + 4, have < blen ? have : blen);
-    while (have < blen) {
-        ssize_t n = recv(fd, body + have, blen - have, 0);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
-    r.body = body;
-    pthread_mutex_lock(&f->mu);
-    if (f->nreqs < FAKE_REQS)
-        f->reqs[f->nreqs++] = r;
-    else
-        free(body);
-    for (int i = 0; i < f->nroutes && !rt; i++)
-        if (strcmp(f->routes[i].method, r.method) == 0 && route_match(f->routes[i].path, r.path) &&
-            f->routes[i].uses >= 0) {
-            rt = &f->routes[i];
-            if (rt->uses > 0 && --f->routes[i].uses == 0)
-                f->routes[i].uses = -1;
-        }
-    pthread_mutex_unlock(&f->mu);
-    const char *rb = rt ? rt->body : notfound;
-    size_t rlen = rt ? (rt->body_len ? rt->body_len : rb ? strlen(rb) : 0) : strlen(notfound);
-    if (rt && rt->delay_ms)
-        usleep((useconds_t)rt->delay_ms * 1000);
-    int n = snprintf(out, sizeof out,
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n", rt ? rt->status : 404, rlen);
-    send(fd, out, (size_t)n, MSG_NOSIGNAL);
-    for (size_t off = 0; off < rlen;) {
-        ssize_t k = send(fd, rb + off, rlen - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            break;
-        off += (size_t)k;
-    }
-}
-
-static void *fake_main(void *arg)
-{
-    struct fake *f = arg;
-    while (!atomic_load(&f->stop)) {
-        struct pollfd p = {.fd = f->lfd, .events = POLLIN};
-        if (poll(&p, 1, 20) <= 0)
-            continue;
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        serve_one(f, fd);
-        close(fd);
-    }
-    return NULL;
-}
-
-/* Binds 127.0.0.1:0; listen only when lst. Returns the fd, fills *port. */
-static int bind_local(int *port, int lst)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    if (lst)
-        assert_int_equal(listen(fd, 16), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static struct fake *fake_start(void)
-{
-    struct fake *f = calloc(1, sizeof *f);
-    pthread_mutex_init(&f->mu, NULL);
-    f->lfd = bind_local(&f->port, 1);
-    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
-    return f;
-}
-
-static void fake_route(struct fake *f, struct route r)
-{
-    pthread_mutex_lock(&f->mu);
-    assert_true(f->nroutes < FAKE_ROUTES);
-    f->routes[f->nroutes++] = r;
-    pthread_mutex_unlock(&f->mu);
-}
-
-/* Request i as recorded (taking the lock orders the read after the server's write). */
-static struct req *fake_req(struct fake *f, int i)
-{
-    pthread_mutex_lock(&f->mu);
-    assert_true(i < f->nreqs);
-    struct req *r = &f->reqs[i];
-    pthread_mutex_unlock(&f->mu);
-    return r;
-}
-
-static int fake_nreqs(struct fake *f)
-{
-    pthread_mutex_lock(&f->mu);
-    int n = f->nreqs;
-    pthread_mutex_unlock(&f->mu);
-    return n;
-}
-
-static void fake_stop(struct fake *f)
-{
-    atomic_store(&f->stop, 1);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
-    for (int i = 0; i < f->nreqs; i++)
-        free(f->reqs[i].body);
-    pthread_mutex_destroy(&f->mu);
-    free(f);
-}
+#include "helpers/fake_http.h"
 
 /* ---- running the CLI with captured output ---- */
 
-static struct fake *srv;
+static gpf_test_http *srv;
 static char tmpdir[64], url[64], cfgpath[128];
 
 struct run {
@@ -326,8 +122,8 @@ static int setup(void **state)
     setenv("GPUFLEET_CONFIG", cfgpath, 1);
     unsetenv("GPUFLEET_SERVER");
     unsetenv("GPUFLEET_TOKEN");
-    srv = fake_start();
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv->port);
+    srv = gpf_test_http_start();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", gpf_test_http_port(srv));
     return 0;
 }
 
@@ -340,13 +136,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int teardown(void **state)
 {
     (void)state;
-    fake_stop(srv);
+    gpf_test_http_stop(srv);
     srv = NULL;
     nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
 
-#define ROUTE(m, p, st, b) fake_route(srv, (struct route){.method = (m), .path = (p), .status = (st), .body = (b)})
+#define ROUTE(m, p, st, b)                                                                    \
+    gpf_test_http_route(srv, (gpf_test_route){.method = (m), .path = (p), .status = (st), .body = (b)})
 
 /* ---- pure helpers ---- */
 
@@ -543,7 +340,7 @@ static void test_help_and_usage(void **state)
     assert_int_equal(r.rc, 2);
     assert_non_null(strstr(r.err, "no server configured"));
     run_free(&r);
-    assert_int_equal(fake_nreqs(srv), 0); /* none of these reached the server */
+    assert_int_equal(gpf_test_http_nreqs(srv), 0); /* none of these reached the server */
 }
 
 static void test_sku_ls_json(void **state)
@@ -555,7 +352,7 @@ static void test_sku_ls_json(void **state)
     assert_string_equal(r.out, "{\n  \"skus\": [\n    {\n      \"name\": \"small\",\n"
                                "      \"zeta\": 1,\n      \"alpha\": true\n    }\n  ]\n}\n");
     assert_string_equal(r.err, "");
-    assert_string_equal(fake_req(srv, 0)->auth, "Bearer t0k");
+    assert_string_equal(gpf_test_http_req(srv, 0)->auth, "Bearer t0k");
     run_free(&r);
 }
 
@@ -590,7 +387,7 @@ static void test_sku_create(void **state)
                            "--token", "t", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "created sku mig-small\n");
-    json_t *got = json_loads(fake_req(srv, 0)->body, 0, NULL);
+    json_t *got = json_loads(gpf_test_http_req(srv, 0)->body, 0, NULL);
     json_t *want = json_loads(
         "{\"name\":\"mig-small\",\"description\":\"a slice\",\"slice\":{\"kind\":\"mig\","
         "\"mig_profile\":\"1g.10gb\"},\"gpu_models\":[\"A100-80GB\",\"H100-80GB\"],\"cpus\":4,"
@@ -612,9 +409,10 @@ static void test_sku_create(void **state)
     write_file(path, "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}\n");
     r = run_cli("sku", "create", "--file", path, "--server", url, "--token", "t", NULL);
     assert_int_equal(r.rc, 0);
-    assert_string_equal(fake_req(srv, 1)->body, "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}");
+    assert_string_equal(gpf_test_http_req(srv, 1)->body,
+                        "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}");
     run_free(&r);
-    assert_int_equal(fake_nreqs(srv), 2);
+    assert_int_equal(gpf_test_http_nreqs(srv), 2);
 }
 
 static const char pod_pending[] =
@@ -629,23 +427,23 @@ static void test_pod_launch_wait(void **state)
     (void)state;
     write_config("cfgtok", "/keys/my key");
     ROUTE("POST", "/v1/pods", 201, pod_pending);
-    fake_route(srv, (struct route){.method = "GET", .path = "/v1/pods/p-1?wait=running*", .status = 200,
-                                   .body = pod_pending, .uses = 1});
+    gpf_test_http_route(srv, (gpf_test_route){.method = "GET", .path = "/v1/pods/p-1?wait=running*",
+                                              .status = 200, .body = pod_pending, .uses = 1});
     ROUTE("GET", "/v1/pods/p-1?wait=running*", 200, pod_running);
     struct run r = run_cli("pod", "launch", "small", "--project", "ml", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "p-1\nssh -i '/keys/my key' -p 2201 alice@10.0.0.5\n");
     assert_string_equal(r.err, ""); /* no progress line when stderr is not a terminal */
-    assert_int_equal(fake_nreqs(srv), 3);
-    assert_string_equal(fake_req(srv, 0)->method, "POST");
-    assert_string_equal(fake_req(srv, 0)->auth, "Bearer cfgtok");
-    json_t *got = json_loads(fake_req(srv, 0)->body, 0, NULL);
+    assert_int_equal(gpf_test_http_nreqs(srv), 3);
+    assert_string_equal(gpf_test_http_req(srv, 0)->method, "POST");
+    assert_string_equal(gpf_test_http_req(srv, 0)->auth, "Bearer cfgtok");
+    json_t *got = json_loads(gpf_test_http_req(srv, 0)->body, 0, NULL);
     json_t *want = json_pack("{s:s,s:s}", "sku", "small", "project", "ml");
     assert_true(json_equal(got, want));
     json_decref(got);
     json_decref(want);
     for (int i = 1; i < 3; i++) {
-        const char *p = fake_req(srv, i)->path;
+        const char *p = gpf_test_http_req(srv, i)->path;
         assert_memory_equal(p, "/v1/pods/p-1?wait=running&timeout_ms=", 37);
         long ms = strtol(p + 37, NULL, 10);
         assert_true(ms > 0 && ms <= 30000);
@@ -691,7 +489,7 @@ static void test_pod_launch_timeout_and_no_wait(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "p-1\n");
     run_free(&r);
-    assert_int_equal(fake_nreqs(srv), 2); /* two POSTs, no polling */
+    assert_int_equal(gpf_test_http_nreqs(srv), 2); /* two POSTs, no polling */
 }
 
 static void test_pod_stop_show_ls(void **state)
@@ -706,8 +504,8 @@ static void test_pod_stop_show_ls(void **state)
     struct run r = run_cli("pod", "stop", "p-1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "stopping pod p-1\n");
-    assert_string_equal(fake_req(srv, 0)->method, "POST");
-    assert_string_equal(fake_req(srv, 0)->path, "/v1/pods/p-1/stop");
+    assert_string_equal(gpf_test_http_req(srv, 0)->method, "POST");
+    assert_string_equal(gpf_test_http_req(srv, 0)->path, "/v1/pods/p-1/stop");
     run_free(&r);
 
     r = run_cli("pod", "show", "p-9", NULL);
@@ -727,15 +525,9 @@ static void test_pod_stop_show_ls(void **state)
 static void test_unreachable_and_precedence(void **state)
 {
     (void)state;
-    int port = 0;
+    int port = 0, fd = gpf_test_bind_local(&port, 0);
     char dead[64];
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
+    close(fd); /* nothing listens there now */
     snprintf(dead, sizeof dead, "http://127.0.0.1:%d", port);
     struct run r = run_cli("host", "ls", "--server", dead, "--token", "t", NULL);
     assert_int_equal(r.rc, 6);
@@ -763,11 +555,11 @@ static void test_unreachable_and_precedence(void **state)
     run_free(&r);
     unsetenv("GPUFLEET_SERVER");
     unsetenv("GPUFLEET_TOKEN");
-    assert_int_equal(fake_nreqs(srv), 4);
-    assert_string_equal(fake_req(srv, 0)->auth, "Bearer cfgtok");
-    assert_string_equal(fake_req(srv, 1)->auth, "Bearer envtok");
-    assert_string_equal(fake_req(srv, 2)->auth, "Bearer flagtok");
-    assert_string_equal(fake_req(srv, 3)->auth, "Bearer envtok");
+    assert_int_equal(gpf_test_http_nreqs(srv), 4);
+    assert_string_equal(gpf_test_http_req(srv, 0)->auth, "Bearer cfgtok");
+    assert_string_equal(gpf_test_http_req(srv, 1)->auth, "Bearer envtok");
+    assert_string_equal(gpf_test_http_req(srv, 2)->auth, "Bearer flagtok");
+    assert_string_equal(gpf_test_http_req(srv, 3)->auth, "Bearer envtok");
 }
 
 static void test_login(void **state)
@@ -785,8 +577,8 @@ static void test_login(void **state)
     snprintf(expect, sizeof expect, "logged in to %s as alice (member)\n", url);
     assert_string_equal(r.out, expect);
     run_free(&r);
-    assert_string_equal(fake_req(srv, 1)->method, "PATCH");
-    assert_string_equal(fake_req(srv, 1)->body,
+    assert_string_equal(gpf_test_http_req(srv, 1)->method, "PATCH");
+    assert_string_equal(gpf_test_http_req(srv, 1)->body,
                         "{\"ssh_pubkey\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop\"}");
     assert_int_equal(stat(cfgpath, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -829,7 +621,7 @@ static void test_token_user_usage(void **state)
     r = run_cli("user", "create", "bob", "--role", "viewer", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "created user bob (viewer)\n");
-    assert_string_equal(fake_req(srv, 2)->body, "{\"name\":\"bob\",\"role\":\"viewer\"}");
+    assert_string_equal(gpf_test_http_req(srv, 2)->body, "{\"name\":\"bob\",\"role\":\"viewer\"}");
     run_free(&r);
     r = run_cli("usage", "--pod", "p-1", NULL);
     assert_int_equal(r.rc, 0);

@@ -5,220 +5,39 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/httpc.h"
 #include "util/timeutil.h"
 
-/* ---- fake server: canned answers by method + path, records every request ---- */
-
-#define FAKE_ROUTES 16
-#define FAKE_REQS 32
-
-struct route {
-    const char *method, *path; /* path matched exactly, query included */
-    int status;
-    const char *body;          /* NULL: empty body */
-    size_t body_len;           /* 0: strlen(body) */
-    int delay_ms;
-};
-
-struct req {
-    char method[16];
-    char path[512];
-    char auth[256];
-    char ctype[128];
-    char *body;
-};
-
-struct fake {
-    int lfd, port;
-    pthread_t th;
-    atomic_int stop;
-    pthread_mutex_t mu;
-    struct route routes[FAKE_ROUTES];
-    int nroutes;
-    struct req reqs[FAKE_REQS];
-    int nreqs;
-};
-
-static void header_value(const char *head, const char *name, char *out, size_t size)
-{
-    size_t n = strlen(name);
-    out[0] = '\0';
-    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-            const char *v = line + n + 1, *e = strstr(v, "\r\n");
-            while (*v == ' ')
-                v++;
-            snprintf(out, size, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
-            return;
-        }
-    }
-}
-
-static void serve_one(struct fake *f, int fd)
-{
-    char head[65536], cl[32], out[512];
-    size_t len = 0, blen;
-    char *end = NULL, *body;
-    struct req r;
-    const struct route *rt = NULL;
-    static const char notfound[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no route\"}}";
-
-    memset(&r, 0, sizeof r);
-    while (len < sizeof head - 1 && !end) {
-        ssize_t n = recv(fd, head + len, sizeof head - 1 - len, 0);
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        head[len] = '\0';
-        end = strstr(head, "\r\n\r\n");
-    }
-    if (!end)
-        return;
-    sscanf(head, "%15s %511s", r.method, r.path);
-    header_value(head, "Authorization", r.auth, sizeof r.auth);
-    header_value(head, "Content-Type", r.ctype, sizeof r.ctype);
-    header_value(head, "Content-Length", cl, sizeof cl);
-    blen = (size_t)strtoul(cl, NULL, 10);
-    body = calloc(1, blen + 1);
-    size_t have = len - (size_t)(end + 4 - head);
-    memcpy(body, end + 4, have < blen ? have : blen);
-    while (have < blen) {
-        ssize_t n = recv(fd, body + have, blen - have, 0);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
-    r.body = body;
-    pthread_mutex_lock(&f->mu);
-    if (f->nreqs < FAKE_REQS)
-        f->reqs[f->nreqs++] = r;
-    else
-        free(body);
-    for (int i = 0; i < f->nroutes && !rt; i++)
-        if (strcmp(f->routes[i].method, r.method) == 0 && strcmp(f->routes[i].path, r.path) == 0)
-            rt = &f->routes[i];
-    pthread_mutex_unlock(&f->mu);
-    const char *rb = rt ? rt->body : notfound;
-    size_t rlen = rt ? (rt->body_len ? rt->body_len : rb ? strlen(rb) : 0) : strlen(notfound);
-    if (rt && rt->delay_ms)
-        usleep((useconds_t)rt->delay_ms * 1000);
-    int n = snprintf(out, sizeof out,
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n", rt ? rt->status : 404, rlen);
-    send(fd, out, (size_t)n, MSG_NOSIGNAL);
-    for (size_t off = 0; off < rlen;) {
-        ssize_t k = send(fd, rb + off, rlen - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            break;
-        off += (size_t)k;
-    }
-}
-
-static void *fake_main(void *arg)
-{
-    struct fake *f = arg;
-    while (!atomic_load(&f->stop)) {
-        struct pollfd p = {.fd = f->lfd, .events = POLLIN};
-        if (poll(&p, 1, 20) <= 0)
-            continue;
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        serve_one(f, fd);
-        close(fd);
-    }
-    return NULL;
-}
-
-/* Binds 127.0.0.1:0; listen only when lst. Returns the fd, fills *port. */
-static int bind_local(int *port, int lst)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    if (lst)
-        assert_int_equal(listen(fd, 16), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static struct fake *fake_start(void)
-{
-    struct fake *f = calloc(1, sizeof *f);
-    pthread_mutex_init(&f->mu, NULL);
-    f->lfd = bind_local(&f->port, 1);
-    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
-    return f;
-}
-
-static void fake_route(struct fake *f, struct route r)
-{
-    pthread_mutex_lock(&f->mu);
-    assert_true(f->nroutes < FAKE_ROUTES);
-    f->routes[f->nroutes++] = r;
-    pthread_mutex_unlock(&f->mu);
-}
-
-/* Request i as recorded (taking the lock orders the read after the server's write). */
-static struct req *fake_req(struct fake *f, int i)
-{
-    pthread_mutex_lock(&f->mu);
-    assert_true(i < f->nreqs);
-    struct req *r = &f->reqs[i];
-    pthread_mutex_unlock(&f->mu);
-    return r;
-}
-
-static int fake_nreqs(struct fake *f)
-{
-    pthread_mutex_lock(&f->mu);
-    int n = f->nreqs;
-    pthread_mutex_unlock(&f->mu);
-    return n;
-}
-
-static void fake_stop(struct fake *f)
-{
-    atomic_store(&f->stop, 1);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
-    for (int i = 0; i < f->nreqs; i++)
-        free(f->reqs[i].body);
-    pthread_mutex_destroy(&f->mu);
-    free(f);
-}
+#include "helpers/fake_http.h"
 
 /* ---- tests ---- */
 
 struct ctx {
-    struct fake *f;
+    gpf_test_http *f;
     gpf_httpc *c;
     char url[64];
     void *owned; /* freed after the server thread is gone */
 };
 
+/* A route that answers every request for method + path (body_len 0: strlen(body)). */
+static void route(struct ctx *x, const char *method, const char *path, int status,
+                  const char *body, size_t body_len, int delay_ms)
+{
+    gpf_test_http_route(x->f, (gpf_test_route){.method = method, .path = path, .status = status,
+                                               .body = body, .body_len = body_len,
+                                               .delay_ms = delay_ms});
+}
+
 static int setup(void **state)
 {
     struct ctx *x = calloc(1, sizeof *x);
-    x->f = fake_start();
-    snprintf(x->url, sizeof x->url, "http://127.0.0.1:%d/", x->f->port);
+    x->f = gpf_test_http_start();
+    snprintf(x->url, sizeof x->url, "http://127.0.0.1:%d/", gpf_test_http_port(x->f));
     assert_int_equal(gpf_httpc_new(x->url, "tok-1", &x->c, NULL), 0);
     *state = x;
     return 0;
@@ -228,7 +47,7 @@ static int teardown(void **state)
 {
     struct ctx *x = *state;
     gpf_httpc_free(x->c);
-    fake_stop(x->f);
+    gpf_test_http_stop(x->f);
     free(x->owned);
     free(x);
     return 0;
@@ -241,7 +60,7 @@ static void test_get_json(void **state)
     int status = 0;
     gpf_error err = {0};
 
-    fake_route(x->f, (struct route){"GET", "/v1/skus", 200, "{\"skus\":[{\"name\":\"small\"}]}", 0, 0});
+    route(x, "GET", "/v1/skus", 200, "{\"skus\":[{\"name\":\"small\"}]}", 0, 0);
     assert_int_equal(gpf_httpc_request(x->c, "GET", "/v1/skus", NULL, &status, &resp, &err), 0);
     assert_int_equal(status, 200);
     assert_non_null(resp);
@@ -250,11 +69,11 @@ static void test_get_json(void **state)
     /* the same handle is reused for a second request */
     assert_int_equal(gpf_httpc_request(x->c, "GET", "/v1/skus", NULL, &status, &resp, &err), 0);
     json_decref(resp);
-    assert_int_equal(fake_nreqs(x->f), 2);
-    assert_string_equal(fake_req(x->f, 0)->method, "GET");
-    assert_string_equal(fake_req(x->f, 0)->path, "/v1/skus"); /* base URL's trailing '/' dropped */
-    assert_string_equal(fake_req(x->f, 0)->auth, "Bearer tok-1");
-    assert_string_equal(fake_req(x->f, 0)->body, "");
+    assert_int_equal(gpf_test_http_nreqs(x->f), 2);
+    assert_string_equal(gpf_test_http_req(x->f, 0)->method, "GET");
+    assert_string_equal(gpf_test_http_req(x->f, 0)->path, "/v1/skus"); /* base URL's trailing '/' dropped */
+    assert_string_equal(gpf_test_http_req(x->f, 0)->auth, "Bearer tok-1");
+    assert_string_equal(gpf_test_http_req(x->f, 0)->body, "");
 }
 
 static void test_post_body_and_methods(void **state)
@@ -263,32 +82,32 @@ static void test_post_body_and_methods(void **state)
     json_t *resp = NULL, *body = json_pack("{s:s,s:i}", "sku", "small", "n", 2);
     int status = 0;
 
-    fake_route(x->f, (struct route){"POST", "/v1/pods", 201, "{\"id\":\"p-1\"}", 0, 0});
-    fake_route(x->f, (struct route){"DELETE", "/v1/skus/a", 204, NULL, 0, 0});
-    fake_route(x->f, (struct route){"PATCH", "/v1/users/a", 200, "  \n", 0, 0});
-    fake_route(x->f, (struct route){"POST", "/v1/pods/p-1/stop", 202, "{}", 0, 0});
+    route(x, "POST", "/v1/pods", 201, "{\"id\":\"p-1\"}", 0, 0);
+    route(x, "DELETE", "/v1/skus/a", 204, NULL, 0, 0);
+    route(x, "PATCH", "/v1/users/a", 200, "  \n", 0, 0);
+    route(x, "POST", "/v1/pods/p-1/stop", 202, "{}", 0, 0);
     assert_int_equal(gpf_httpc_request(x->c, "POST", "/v1/pods", body, &status, &resp, NULL), 0);
     assert_int_equal(status, 201);
     assert_string_equal(json_string_value(json_object_get(resp, "id")), "p-1");
     json_decref(resp);
-    assert_string_equal(fake_req(x->f, 0)->body, "{\"sku\":\"small\",\"n\":2}");
-    assert_string_equal(fake_req(x->f, 0)->ctype, "application/json");
+    assert_string_equal(gpf_test_http_req(x->f, 0)->body, "{\"sku\":\"small\",\"n\":2}");
+    assert_string_equal(gpf_test_http_req(x->f, 0)->ctype, "application/json");
 
     assert_int_equal(gpf_httpc_request(x->c, "DELETE", "/v1/skus/a", NULL, &status, &resp, NULL), 0);
     assert_int_equal(status, 204);
     assert_null(resp);
-    assert_string_equal(fake_req(x->f, 1)->method, "DELETE");
+    assert_string_equal(gpf_test_http_req(x->f, 1)->method, "DELETE");
 
     assert_int_equal(gpf_httpc_request(x->c, "PATCH", "/v1/users/a", body, &status, &resp, NULL), 0);
     assert_null(resp); /* blank body */
-    assert_string_equal(fake_req(x->f, 2)->method, "PATCH");
-    assert_string_equal(fake_req(x->f, 2)->body, "{\"sku\":\"small\",\"n\":2}");
+    assert_string_equal(gpf_test_http_req(x->f, 2)->method, "PATCH");
+    assert_string_equal(gpf_test_http_req(x->f, 2)->body, "{\"sku\":\"small\",\"n\":2}");
 
     /* POST without a body sends an empty one */
     assert_int_equal(gpf_httpc_request(x->c, "POST", "/v1/pods/p-1/stop", NULL, &status, &resp, NULL), 0);
     assert_int_equal(status, 202);
-    assert_string_equal(fake_req(x->f, 3)->method, "POST");
-    assert_string_equal(fake_req(x->f, 3)->ctype, "");
+    assert_string_equal(gpf_test_http_req(x->f, 3)->method, "POST");
+    assert_string_equal(gpf_test_http_req(x->f, 3)->ctype, "");
     json_decref(resp);
     json_decref(body);
 }
@@ -300,14 +119,13 @@ static void test_error_bodies(void **state)
     int status = 0;
     gpf_error err = {0};
 
-    fake_route(x->f, (struct route){"GET", "/v1/pods/p-9", 404,
-                                    "{\"error\":{\"code\":\"not_found\",\"message\":\"no pod p-9\"}}", 0, 0});
-    fake_route(x->f, (struct route){"POST", "/v1/pods", 409,
-                                    "{\"error\":{\"code\":\"no_capacity\",\"message\":\"no H100 free\"}}", 0, 0});
-    fake_route(x->f, (struct route){"GET", "/v1/users", 403, NULL, 0, 0});
-    fake_route(x->f, (struct route){"GET", "/v1/boom", 500, "<html>oops</html>", 0, 0});
-    fake_route(x->f, (struct route){"GET", "/v1/odd", 400,
-                                    "{\"error\":{\"code\":\"wat\",\"message\":\"\"}}", 0, 0});
+    route(x, "GET", "/v1/pods/p-9", 404,
+          "{\"error\":{\"code\":\"not_found\",\"message\":\"no pod p-9\"}}", 0, 0);
+    route(x, "POST", "/v1/pods", 409,
+          "{\"error\":{\"code\":\"no_capacity\",\"message\":\"no H100 free\"}}", 0, 0);
+    route(x, "GET", "/v1/users", 403, NULL, 0, 0);
+    route(x, "GET", "/v1/boom", 500, "<html>oops</html>", 0, 0);
+    route(x, "GET", "/v1/odd", 400, "{\"error\":{\"code\":\"wat\",\"message\":\"\"}}", 0, 0);
 
     assert_int_equal(gpf_httpc_request(x->c, "GET", "/v1/pods/p-9", NULL, &status, &resp, &err), GPF_ENOTFOUND);
     assert_int_equal(status, 404);
@@ -336,7 +154,7 @@ static void test_bad_json(void **state)
     struct ctx *x = *state;
     json_t *resp = NULL;
     gpf_error err = {0};
-    fake_route(x->f, (struct route){"GET", "/v1/x", 200, "{\"a\":", 0, 0});
+    route(x, "GET", "/v1/x", 200, "{\"a\":", 0, 0);
     assert_int_equal(gpf_httpc_request(x->c, "GET", "/v1/x", NULL, NULL, &resp, &err), GPF_EMALFORMED);
     assert_null(resp);
     assert_non_null(strstr(err.msg, "invalid JSON"));
@@ -345,7 +163,7 @@ static void test_bad_json(void **state)
 static void test_unreachable(void **state)
 {
     (void)state;
-    int port = 0, fd = bind_local(&port, 0);
+    int port = 0, fd = gpf_test_bind_local(&port, 0);
     char url[64];
     gpf_httpc *c = NULL;
     gpf_error err = {0};
@@ -368,7 +186,7 @@ static void test_timeout(void **state)
     struct ctx *x = *state;
     gpf_error err = {0};
     int64_t t0 = gpf_mono_ms();
-    fake_route(x->f, (struct route){"GET", "/slow", 200, "{}", 0, 400});
+    route(x, "GET", "/slow", 200, "{}", 0, 400);
     gpf_httpc_set_timeout_ms(x->c, 100);
     assert_int_equal(gpf_httpc_request(x->c, "GET", "/slow", NULL, NULL, NULL, &err), GPF_EUNAVAIL);
     assert_true(gpf_mono_ms() - t0 < 350);
@@ -387,8 +205,8 @@ static void test_size_limit(void **state)
     body[0] = '[';
     body[ok - 1] = ']';
     body[big - 1] = ']';
-    fake_route(x->f, (struct route){"GET", "/big", 200, body, big, 0});
-    fake_route(x->f, (struct route){"GET", "/ok", 200, body, ok, 0});
+    route(x, "GET", "/big", 200, body, big, 0);
+    route(x, "GET", "/ok", 200, body, ok, 0);
     assert_int_equal(gpf_httpc_request(x->c, "GET", "/big", NULL, NULL, &resp, &err), GPF_ETOOLARGE);
     assert_null(resp);
     assert_non_null(strstr(err.msg, "16 MiB"));
@@ -405,7 +223,7 @@ static void test_text_and_token(void **state)
     int status = 0;
     gpf_error err = {0};
 
-    fake_route(x->f, (struct route){"GET", "/metrics", 200, "gpf_pods 3\n", 0, 0});
+    route(x, "GET", "/metrics", 200, "gpf_pods 3\n", 0, 0);
     assert_int_equal(gpf_httpc_get_text(x->c, "/metrics", &text, &status, &err), 0);
     assert_int_equal(status, 200);
     assert_string_equal(text, "gpf_pods 3\n");
@@ -420,8 +238,8 @@ static void test_text_and_token(void **state)
     gpf_httpc_set_token(x->c, NULL);
     assert_int_equal(gpf_httpc_get_text(x->c, "/metrics", &text, NULL, NULL), 0);
     gpf_free(text);
-    assert_string_equal(fake_req(x->f, 2)->auth, "Bearer tok-2");
-    assert_string_equal(fake_req(x->f, 3)->auth, "");
+    assert_string_equal(gpf_test_http_req(x->f, 2)->auth, "Bearer tok-2");
+    assert_string_equal(gpf_test_http_req(x->f, 3)->auth, "");
 }
 
 static void test_bad_url(void **state)
