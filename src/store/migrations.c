@@ -190,11 +190,8 @@ static int record(gpf_store *s, const gpf_store_migration *m, gpf_error *err)
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_int(st, 1, m->version) != SQLITE_OK ||
         sqlite3_bind_text(st, 2, m->name ? m->name : "", -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, gpf_now_ms()) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_bind_int64(st, 3, gpf_now_ms()) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
         rc = store_fail(s, err, "store: recording migration");
-        goto out;
-    }
-out:
     sqlite3_finalize(st);
     return rc;
 }

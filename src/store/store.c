@@ -1,5 +1,5 @@
 /* SQLite store: opening, migrations hook, transactions, statement cache, the
- * binder/reader helpers the record files use, and settings. */
+ * binder/reader helpers, the generic table put/load the record files use, and settings. */
 #include "store/store_int.h"
 
 #include <limits.h>
@@ -244,24 +244,172 @@ int store_read_finish(store_reader *r, gpf_error *err)
     return r->rc;
 }
 
-void *store_grow(void *arr, size_t *cap, size_t n, size_t elem)
+/* ---- single-row writes, whole-table loads, child lists ----------------------------- */
+
+int store_write(gpf_store *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
+                const char *what, gpf_error *err)
 {
-    if (n >= *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        arr = gpf_reallocarray(arr, *cap, elem);
-    }
-    memset((char *)arr + n * elem, 0, elem);
-    return arr;
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    store_binder b;
+    if ((rc = store_stmt(s, slot, sql, &st, err)) != 0)
+        goto out;
+    store_bind_init(&b, st);
+    bind(&b, rec);
+    if ((rc = store_bind_finish(&b, err)) != 0)
+        goto out;
+    rc = store_step_done(s, st, what, err);
+out:
+    store_done(st);
+    return rc;
 }
 
-int store_match_parent(const void *arr, size_t n, size_t elem, size_t key_off, const char *key, size_t *cur,
-                       const char *what, gpf_error *err)
+/* store_fail with "store: <verb> <table>" as what. */
+static int table_fail(gpf_store *s, gpf_error *err, const char *verb, const char *table)
 {
-    while (*cur < n && strcmp((const char *)arr + *cur * elem + key_off, key) != 0)
-        (*cur)++;
-    if (*cur == n)
-        return gpf_error_set(err, GPF_ESTORE, "store: %s row for unknown or misordered parent %s", what, key);
-    return 0;
+    char what[96];
+    snprintf(what, sizeof what, "store: %s %s", verb, table);
+    return store_fail(s, err, what);
+}
+
+/* Reads the rows of t into a growing heap array: *arr, *cnt (start from NULL, 0). */
+static int load_rows(gpf_store *s, const store_table *t, void **arr, size_t *cnt, gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int src;
+    if ((rc = store_stmt(s, t->load_slot, t->load_sql, &st, err)) != 0)
+        goto out;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            *arr = gpf_reallocarray(*arr, cap, t->elem);
+        }
+        char *rec = (char *)*arr + *cnt * t->elem;
+        memset(rec, 0, t->elem);
+        store_reader r;
+        store_read_init(&r, st);
+        t->read(&r, rec);
+        if ((rc = store_read_finish(&r, err)) != 0)
+            goto out;
+        (*cnt)++;
+    }
+    if (src != SQLITE_DONE)
+        rc = table_fail(s, err, "loading", t->name);
+out:
+    store_done(st);
+    return rc;
+}
+
+/* Child rows come in their parents' order, so one pass over arr[0..n) places them all. */
+static int load_children(gpf_store *s, const store_child_table *c, char *arr, size_t n, size_t elem,
+                         gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    size_t cur = 0;
+    int src;
+    if ((rc = store_stmt(s, c->load_slot, c->load_sql, &st, err)) != 0)
+        goto out;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        char key[GPF_ID_MAX];
+        store_reader r;
+        store_read_init(&r, st);
+        store_read_text(&r, c->key_col, key, sizeof key);
+        if ((rc = store_read_finish(&r, err)) != 0)
+            goto out;
+        while (cur < n && strcmp(arr + cur * elem + c->key_off, key) != 0)
+            cur++;
+        if (cur == n) {
+            rc = gpf_error_set(err, GPF_ESTORE, "store: %s row for unknown or misordered parent %s", c->name,
+                               key);
+            goto out;
+        }
+        if ((rc = c->read(&r, arr + cur * elem, err)) != 0 || (rc = store_read_finish(&r, err)) != 0)
+            goto out;
+    }
+    if (src != SQLITE_DONE)
+        rc = table_fail(s, err, "loading", c->name);
+out:
+    store_done(st);
+    return rc;
+}
+
+int store_load(gpf_store *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
+               gpf_error *err)
+{
+    int rc = 0;
+    int scope = 0;
+    void *arr = NULL;
+    size_t cnt = 0;
+    *out = NULL;
+    *n = 0;
+    /* Parents and children are read in one scope, so they are consistent. */
+    if (children) {
+        if ((rc = store_scope_begin(s, err)) != 0)
+            goto out;
+        scope = 1;
+    }
+    if ((rc = load_rows(s, t, &arr, &cnt, err)) != 0)
+        goto out;
+    if (children && (rc = load_children(s, children, arr, cnt, t->elem, err)) != 0)
+        goto out;
+out:
+    if (scope)
+        rc = store_scope_end(s, rc, err);
+    if (rc == 0 && cnt) {
+        *out = arr;
+        *n = cnt;
+        arr = NULL;
+    }
+    gpf_free(arr);
+    return rc;
+}
+
+static void bind_parent_key(store_binder *b, const void *key)
+{
+    store_bind_text(b, "parent key", key, GPF_ID_MAX);
+}
+
+/* Deletes parent's child rows, then inserts count new ones (pos 0 .. count-1). */
+static int put_children(gpf_store *s, const store_child_table *c, const void *parent, int count, gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    store_binder b;
+    const char *key = (const char *)parent + c->key_off;
+    char what[96];
+    snprintf(what, sizeof what, "store: writing %s", c->name);
+    if ((rc = store_write(s, c->delete_slot, c->delete_sql, bind_parent_key, key, what, err)) != 0 ||
+        (rc = store_stmt(s, c->insert_slot, c->insert_sql, &st, err)) != 0)
+        goto out;
+    for (int pos = 0; pos < count; pos++) {
+        store_bind_init(&b, st);
+        bind_parent_key(&b, key);
+        store_bind_int(&b, pos);
+        c->bind(&b, parent, pos);
+        if ((rc = store_bind_finish(&b, err)) != 0 || (rc = store_step_done(s, st, what, err)) != 0)
+            goto out;
+        store_done(st);
+    }
+out:
+    store_done(st);
+    return rc;
+}
+
+int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children, int count,
+              gpf_error *err)
+{
+    int rc = 0;
+    if (!children) /* one statement: atomic on its own */
+        return store_write(s, t->put_slot, t->put_sql, t->bind, rec, t->put_what, err);
+    if ((rc = store_scope_begin(s, err)) != 0)
+        return rc;
+    rc = store_write(s, t->put_slot, t->put_sql, t->bind, rec, t->put_what, err);
+    if (rc == 0)
+        rc = put_children(s, children, rec, count, err);
+    return store_scope_end(s, rc, err);
 }
 
 /* ---- open / close ----------------------------------------------------------- */

@@ -103,15 +103,53 @@ int store_read_finish(store_reader *r, gpf_error *err);
 
 #define READ_STR(r, rec, f) store_read_text((r), #f, (rec)->f, sizeof (rec)->f)
 
-/* Grows a load array (reallocating when needed) so that element n exists, zeroed;
- * returns the array. */
-void *store_grow(void *arr, size_t *cap, size_t n, size_t elem);
+/* Runs the cached write statement for slot once, bind(b, rec) binding its parameters
+ * (from ?1); "what: <sqlite's message>" when the step fails. */
+typedef void (*store_bind_fn)(store_binder *b, const void *rec);
+int store_write(gpf_store *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
+                const char *what, gpf_error *err);
 
-/* Child rows are read in the same order as their parents: advances *cur to the parent
- * whose key (a char array at key_off in each element) equals key. Returns 0, or
- * GPF_ESTORE (with err) when no parent from *cur on matches. */
-int store_match_parent(const void *arr, size_t n, size_t elem, size_t key_off, const char *key, size_t *cur,
-                       const char *what, gpf_error *err);
+/* A table of records: written one record at a time (an upsert by primary key) and
+ * loaded whole at start-up into a heap array. */
+typedef struct store_table {
+    const char *name;     /* the table ("hosts"), in messages */
+    size_t elem;          /* the size of one record */
+    const char *put_what; /* "store: host_put": the message when the upsert fails */
+    enum store_slot put_slot;
+    const char *put_sql;  /* the upsert; bind binds its parameters from ?1 */
+    store_bind_fn bind;
+    enum store_slot load_slot;
+    const char *load_sql; /* SELECT of the columns read decodes, in the load order */
+    void (*read)(store_reader *r, void *rec); /* the current row into a zeroed record */
+} store_table;
+
+/* A list field of a record kept in a child table keyed by (parent key, pos); the parent's
+ * key is a GPF_ID_MAX char array at key_off in the parent record. */
+typedef struct store_child_table {
+    const char *name;    /* the table, in messages */
+    const char *key_col; /* its parent key column, in messages */
+    size_t key_off;
+    enum store_slot delete_slot;
+    const char *delete_sql; /* deletes one parent's rows: ?1 = parent key */
+    enum store_slot insert_slot;
+    const char *insert_sql; /* ?1 = parent key, ?2 = pos, then what bind binds */
+    void (*bind)(store_binder *b, const void *parent, int pos);
+    enum store_slot load_slot;
+    /* Parent key first, then what read decodes; rows in the parents' load order, then pos. */
+    const char *load_sql;
+    /* Appends the current row's child to parent; GPF_ESTORE (with err) when the list is full. */
+    int (*read)(store_reader *r, void *parent, gpf_error *err);
+} store_child_table;
+
+/* Loads every row of t (and, with children, their child rows too, both in one scope) into
+ * a heap array: *out (NULL when empty) and *n; both NULL/0 on failure. */
+int store_load(gpf_store *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
+               gpf_error *err);
+
+/* Upserts rec into t and, with children, replaces its child rows with count new ones
+ * (pos 0 .. count-1), all in one scope. */
+int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children, int count,
+              gpf_error *err);
 
 /* Applies list[0..n) to the open database (migrations.c). */
 int store_migrate(gpf_store *s, const gpf_store_migration *list, size_t n, gpf_error *err);

@@ -3,187 +3,49 @@
 
 #include <stddef.h>
 
-#include "util/alloc.h"
-
 /* ---- pods ----------------------------------------------------------------- */
 
-static int pod_row(gpf_store *s, const gpf_pod *p, gpf_error *err)
+static void bind_pod(store_binder *b, const void *rec)
 {
-    int rc = 0;
-    sqlite3_stmt *st = NULL;
-    store_binder b;
+    const gpf_pod *p = rec;
     const gpf_placement *pl = &p->placement;
-    if ((rc = store_stmt(s, SLOT_POD_PUT,
-                         "INSERT INTO pods (id, owner, project, sku, slice_kind, slice_gpu_count,"
-                         " slice_mig_profile, slice_vgpu_type, slice_share_milli, slice_share_memory_mib,"
-                         " isolation, state, reason, placed, place_host_id, place_mig_profile_id,"
-                         " place_mig_start, place_mig_size, place_share_milli, place_share_memory_mib,"
-                         " place_cpus, place_memory_mib, place_gpu_milli, device_ids, ssh_host, ssh_port,"
-                         " ssh_user, price_micro_per_hour, created_ms, started_ms, stopped_ms, ssh_pubkey)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                         " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)"
-                         " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, project = excluded.project,"
-                         " sku = excluded.sku, slice_kind = excluded.slice_kind,"
-                         " slice_gpu_count = excluded.slice_gpu_count,"
-                         " slice_mig_profile = excluded.slice_mig_profile,"
-                         " slice_vgpu_type = excluded.slice_vgpu_type,"
-                         " slice_share_milli = excluded.slice_share_milli,"
-                         " slice_share_memory_mib = excluded.slice_share_memory_mib,"
-                         " isolation = excluded.isolation, state = excluded.state, reason = excluded.reason,"
-                         " placed = excluded.placed, place_host_id = excluded.place_host_id,"
-                         " place_mig_profile_id = excluded.place_mig_profile_id,"
-                         " place_mig_start = excluded.place_mig_start, place_mig_size = excluded.place_mig_size,"
-                         " place_share_milli = excluded.place_share_milli,"
-                         " place_share_memory_mib = excluded.place_share_memory_mib,"
-                         " place_cpus = excluded.place_cpus, place_memory_mib = excluded.place_memory_mib,"
-                         " place_gpu_milli = excluded.place_gpu_milli, device_ids = excluded.device_ids,"
-                         " ssh_host = excluded.ssh_host, ssh_port = excluded.ssh_port,"
-                         " ssh_user = excluded.ssh_user, price_micro_per_hour = excluded.price_micro_per_hour,"
-                         " created_ms = excluded.created_ms, started_ms = excluded.started_ms,"
-                         " stopped_ms = excluded.stopped_ms, ssh_pubkey = excluded.ssh_pubkey",
-                         &st, err)) != 0)
-        goto out;
-    store_bind_init(&b, st);
-    BIND_STR(&b, p, id);
-    BIND_STR(&b, p, owner);
-    BIND_STR(&b, p, project);
-    BIND_STR(&b, p, sku);
-    store_bind_name(&b, "slice.kind", gpf_slice_kind_name(p->slice.kind));
-    store_bind_int(&b, p->slice.gpu_count);
-    BIND_STR(&b, p, slice.mig_profile);
-    BIND_STR(&b, p, slice.vgpu_type);
-    store_bind_int(&b, p->slice.share_milli);
-    store_bind_int(&b, p->slice.share_memory_mib);
-    store_bind_name(&b, "isolation", gpf_isolation_name(p->isolation));
-    store_bind_name(&b, "state", gpf_pod_state_name(p->state));
-    BIND_STR(&b, p, reason);
-    store_bind_int(&b, p->placed);
-    BIND_STR(&b, pl, host_id);
-    store_bind_int(&b, pl->mig_profile_id);
-    store_bind_int(&b, pl->mig_start);
-    store_bind_int(&b, pl->mig_size);
-    store_bind_int(&b, pl->share_milli);
-    store_bind_int(&b, pl->share_memory_mib);
-    store_bind_int(&b, pl->cpus);
-    store_bind_int(&b, pl->memory_mib);
-    store_bind_int(&b, pl->gpu_milli);
-    BIND_STR(&b, p, device_ids);
-    BIND_STR(&b, p, ssh_host);
-    store_bind_int(&b, p->ssh_port);
-    BIND_STR(&b, p, ssh_user);
-    store_bind_int(&b, p->price_micro_per_hour);
-    store_bind_int(&b, p->created_ms);
-    store_bind_int(&b, p->started_ms);
-    store_bind_int(&b, p->stopped_ms);
-    BIND_STR(&b, p, ssh_pubkey);
-    if ((rc = store_bind_finish(&b, err)) != 0)
-        goto out;
-    rc = store_step_done(s, st, "store: pod_put", err);
-out:
-    store_done(st);
-    return rc;
+    BIND_STR(b, p, id);
+    BIND_STR(b, p, owner);
+    BIND_STR(b, p, project);
+    BIND_STR(b, p, sku);
+    store_bind_name(b, "slice.kind", gpf_slice_kind_name(p->slice.kind));
+    store_bind_int(b, p->slice.gpu_count);
+    BIND_STR(b, p, slice.mig_profile);
+    BIND_STR(b, p, slice.vgpu_type);
+    store_bind_int(b, p->slice.share_milli);
+    store_bind_int(b, p->slice.share_memory_mib);
+    store_bind_name(b, "isolation", gpf_isolation_name(p->isolation));
+    store_bind_name(b, "state", gpf_pod_state_name(p->state));
+    BIND_STR(b, p, reason);
+    store_bind_int(b, p->placed);
+    BIND_STR(b, pl, host_id);
+    store_bind_int(b, pl->mig_profile_id);
+    store_bind_int(b, pl->mig_start);
+    store_bind_int(b, pl->mig_size);
+    store_bind_int(b, pl->share_milli);
+    store_bind_int(b, pl->share_memory_mib);
+    store_bind_int(b, pl->cpus);
+    store_bind_int(b, pl->memory_mib);
+    store_bind_int(b, pl->gpu_milli);
+    BIND_STR(b, p, device_ids);
+    BIND_STR(b, p, ssh_host);
+    store_bind_int(b, p->ssh_port);
+    BIND_STR(b, p, ssh_user);
+    store_bind_int(b, p->price_micro_per_hour);
+    store_bind_int(b, p->created_ms);
+    store_bind_int(b, p->started_ms);
+    store_bind_int(b, p->stopped_ms);
+    BIND_STR(b, p, ssh_pubkey);
 }
 
-static int pod_gpus_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
+static void read_pod(store_reader *r, void *rec)
 {
-    int rc = 0;
-    sqlite3_stmt *st = NULL;
-    store_binder b;
-    const gpf_placement *pl = &p->placement;
-    if ((rc = store_stmt(s, SLOT_POD_GPUS_DELETE, "DELETE FROM pod_gpus WHERE pod_id = ?1", &st, err)) != 0)
-        goto out;
-    store_bind_init(&b, st);
-    BIND_STR(&b, p, id);
-    if ((rc = store_bind_finish(&b, err)) != 0 || (rc = store_step_done(s, st, "store: pod_put", err)) != 0)
-        goto out;
-    store_done(st);
-    if ((rc = store_stmt(s, SLOT_POD_GPU_INSERT,
-                         "INSERT INTO pod_gpus (pod_id, pos, uuid, gpu_index) VALUES (?1, ?2, ?3, ?4)", &st,
-                         err)) != 0)
-        goto out;
-    for (int i = 0; i < pl->ngpus; i++) {
-        store_bind_init(&b, st);
-        BIND_STR(&b, p, id);
-        store_bind_int(&b, i);
-        store_bind_text(&b, "placement.gpu_uuids", pl->gpu_uuids[i], sizeof pl->gpu_uuids[i]);
-        store_bind_int(&b, pl->gpu_index[i]);
-        if ((rc = store_bind_finish(&b, err)) != 0 ||
-            (rc = store_step_done(s, st, "store: pod_put gpu", err)) != 0)
-            goto out;
-        store_done(st);
-    }
-out:
-    store_done(st);
-    return rc;
-}
-
-int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
-{
-    int rc = 0;
-    int scope = 0;
-    if (!s || !p) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pod_put");
-        goto out;
-    }
-    if (p->placement.ngpus < 0 || p->placement.ngpus > GPF_MAX_POD_GPUS) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: pod %.64s has %d placed GPUs (at most %d)", p->id,
-                           p->placement.ngpus, GPF_MAX_POD_GPUS);
-        goto out;
-    }
-    if ((rc = store_scope_begin(s, err)) != 0)
-        goto out;
-    scope = 1;
-    if ((rc = pod_row(s, p, err)) != 0)
-        goto out;
-    rc = pod_gpus_put(s, p, err);
-out:
-    if (scope)
-        rc = store_scope_end(s, rc, err);
-    return rc;
-}
-
-/* Child rows come in the pods' own order (created_ms, id), so one pass matches them. */
-static int pod_gpus_load(gpf_store *s, gpf_pod *arr, size_t n, gpf_error *err)
-{
-    int rc = 0;
-    sqlite3_stmt *st = NULL;
-    size_t cur = 0;
-    int src;
-    if ((rc = store_stmt(s, SLOT_POD_GPUS_LOAD,
-                         "SELECT g.pod_id, g.uuid, g.gpu_index FROM pod_gpus g JOIN pods p ON p.id = g.pod_id"
-                         " ORDER BY p.created_ms, p.id, g.pos",
-                         &st, err)) != 0)
-        goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        char pod_id[GPF_ID_MAX];
-        store_reader r;
-        store_read_init(&r, st);
-        store_read_text(&r, "pod_gpus.pod_id", pod_id, sizeof pod_id);
-        if ((rc = store_read_finish(&r, err)) != 0 ||
-            (rc = store_match_parent(arr, n, sizeof *arr, offsetof(gpf_pod, id), pod_id, &cur, "pod_gpus",
-                                     err)) != 0)
-            goto out;
-        gpf_placement *pl = &arr[cur].placement;
-        if (pl->ngpus >= GPF_MAX_POD_GPUS) {
-            rc = gpf_error_set(err, GPF_ESTORE, "store: pod %s has more than %d placed GPUs", arr[cur].id,
-                               GPF_MAX_POD_GPUS);
-            goto out;
-        }
-        store_read_text(&r, "uuid", pl->gpu_uuids[pl->ngpus], sizeof pl->gpu_uuids[pl->ngpus]);
-        pl->gpu_index[pl->ngpus] = store_read_int(&r, "gpu_index");
-        if ((rc = store_read_finish(&r, err)) != 0)
-            goto out;
-        pl->ngpus++;
-    }
-    if (src != SQLITE_DONE)
-        rc = store_fail(s, err, "store: loading pod gpus");
-out:
-    store_done(st);
-    return rc;
-}
-
-static void read_pod(store_reader *r, gpf_pod *p)
-{
+    gpf_pod *p = rec;
     gpf_placement *pl = &p->placement;
     READ_STR(r, p, id);
     READ_STR(r, p, owner);
@@ -219,71 +81,111 @@ static void read_pod(store_reader *r, gpf_pod *p)
     READ_STR(r, p, ssh_pubkey);
 }
 
+static void bind_pod_gpu(store_binder *b, const void *parent, int pos)
+{
+    const gpf_placement *pl = &((const gpf_pod *)parent)->placement;
+    store_bind_text(b, "placement.gpu_uuids", pl->gpu_uuids[pos], sizeof pl->gpu_uuids[pos]);
+    store_bind_int(b, pl->gpu_index[pos]);
+}
+
+static int read_pod_gpu(store_reader *r, void *parent, gpf_error *err)
+{
+    gpf_pod *p = parent;
+    gpf_placement *pl = &p->placement;
+    if (pl->ngpus >= GPF_MAX_POD_GPUS)
+        return gpf_error_set(err, GPF_ESTORE, "store: pod %s has more than %d placed GPUs", p->id,
+                             GPF_MAX_POD_GPUS);
+    store_read_text(r, "uuid", pl->gpu_uuids[pl->ngpus], sizeof pl->gpu_uuids[pl->ngpus]);
+    pl->gpu_index[pl->ngpus] = store_read_int(r, "gpu_index");
+    pl->ngpus++;
+    return 0;
+}
+
+static const store_table pods_table = {
+    .name = "pods",
+    .elem = sizeof(gpf_pod),
+    .put_what = "store: pod_put",
+    .put_slot = SLOT_POD_PUT,
+    .put_sql = "INSERT INTO pods (id, owner, project, sku, slice_kind, slice_gpu_count,"
+               " slice_mig_profile, slice_vgpu_type, slice_share_milli, slice_share_memory_mib,"
+               " isolation, state, reason, placed, place_host_id, place_mig_profile_id,"
+               " place_mig_start, place_mig_size, place_share_milli, place_share_memory_mib,"
+               " place_cpus, place_memory_mib, place_gpu_milli, device_ids, ssh_host, ssh_port,"
+               " ssh_user, price_micro_per_hour, created_ms, started_ms, stopped_ms, ssh_pubkey)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)"
+               " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, project = excluded.project,"
+               " sku = excluded.sku, slice_kind = excluded.slice_kind,"
+               " slice_gpu_count = excluded.slice_gpu_count,"
+               " slice_mig_profile = excluded.slice_mig_profile,"
+               " slice_vgpu_type = excluded.slice_vgpu_type,"
+               " slice_share_milli = excluded.slice_share_milli,"
+               " slice_share_memory_mib = excluded.slice_share_memory_mib,"
+               " isolation = excluded.isolation, state = excluded.state, reason = excluded.reason,"
+               " placed = excluded.placed, place_host_id = excluded.place_host_id,"
+               " place_mig_profile_id = excluded.place_mig_profile_id,"
+               " place_mig_start = excluded.place_mig_start, place_mig_size = excluded.place_mig_size,"
+               " place_share_milli = excluded.place_share_milli,"
+               " place_share_memory_mib = excluded.place_share_memory_mib,"
+               " place_cpus = excluded.place_cpus, place_memory_mib = excluded.place_memory_mib,"
+               " place_gpu_milli = excluded.place_gpu_milli, device_ids = excluded.device_ids,"
+               " ssh_host = excluded.ssh_host, ssh_port = excluded.ssh_port,"
+               " ssh_user = excluded.ssh_user, price_micro_per_hour = excluded.price_micro_per_hour,"
+               " created_ms = excluded.created_ms, started_ms = excluded.started_ms,"
+               " stopped_ms = excluded.stopped_ms, ssh_pubkey = excluded.ssh_pubkey",
+    .bind = bind_pod,
+    .load_slot = SLOT_PODS_LOAD,
+    .load_sql = "SELECT id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"
+                " slice_vgpu_type, slice_share_milli, slice_share_memory_mib, isolation, state, reason,"
+                " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"
+                " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"
+                " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"
+                " created_ms, started_ms, stopped_ms, ssh_pubkey FROM pods ORDER BY created_ms, id",
+    .read = read_pod,
+};
+
+/* The placement's GPUs; loaded in the pods' own order (created_ms, id). */
+static const store_child_table pod_gpus_table = {
+    .name = "pod_gpus",
+    .key_col = "pod_gpus.pod_id",
+    .key_off = offsetof(gpf_pod, id),
+    .delete_slot = SLOT_POD_GPUS_DELETE,
+    .delete_sql = "DELETE FROM pod_gpus WHERE pod_id = ?1",
+    .insert_slot = SLOT_POD_GPU_INSERT,
+    .insert_sql = "INSERT INTO pod_gpus (pod_id, pos, uuid, gpu_index) VALUES (?1, ?2, ?3, ?4)",
+    .bind = bind_pod_gpu,
+    .load_slot = SLOT_POD_GPUS_LOAD,
+    .load_sql = "SELECT g.pod_id, g.uuid, g.gpu_index FROM pod_gpus g JOIN pods p ON p.id = g.pod_id"
+                " ORDER BY p.created_ms, p.id, g.pos",
+    .read = read_pod_gpu,
+};
+
+int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
+{
+    if (!s || !p)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pod_put");
+    if (p->placement.ngpus < 0 || p->placement.ngpus > GPF_MAX_POD_GPUS)
+        return gpf_error_set(err, GPF_EINVAL, "store: pod %.64s has %d placed GPUs (at most %d)", p->id,
+                             p->placement.ngpus, GPF_MAX_POD_GPUS);
+    return store_put(s, &pods_table, p, &pod_gpus_table, p->placement.ngpus, err);
+}
+
 int gpf_store_pods_load(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err)
 {
-    int rc = 0;
-    int scope = 0;
-    sqlite3_stmt *st = NULL;
-    gpf_pod *arr = NULL;
-    size_t cnt = 0, cap = 0;
-    int src;
-    if (!s || !out || !n) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_load");
-        goto out;
-    }
-    *out = NULL;
-    *n = 0;
-    if ((rc = store_scope_begin(s, err)) != 0)
-        goto out;
-    scope = 1;
-    if ((rc = store_stmt(s, SLOT_PODS_LOAD,
-                         "SELECT id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"
-                         " slice_vgpu_type, slice_share_milli, slice_share_memory_mib, isolation, state, reason,"
-                         " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"
-                         " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"
-                         " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"
-                         " created_ms, started_ms, stopped_ms, ssh_pubkey FROM pods ORDER BY created_ms, id",
-                         &st, err)) != 0)
-        goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        arr = store_grow(arr, &cap, cnt, sizeof *arr);
-        store_reader r;
-        store_read_init(&r, st);
-        read_pod(&r, &arr[cnt]);
-        if ((rc = store_read_finish(&r, err)) != 0)
-            goto out;
-        cnt++;
-    }
-    if (src != SQLITE_DONE) {
-        rc = store_fail(s, err, "store: loading pods");
-        goto out;
-    }
-    store_done(st);
-    st = NULL;
-    if ((rc = pod_gpus_load(s, arr, cnt, err)) != 0)
-        goto out;
-    *out = cnt ? arr : NULL;
-    *n = cnt;
-    if (cnt)
-        arr = NULL;
-out:
-    store_done(st);
-    if (scope)
-        rc = store_scope_end(s, rc, err);
-    if (rc && scope && *out) {
-        gpf_free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    gpf_free(arr);
+    void *arr = NULL;
+    if (!s || !out || !n)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_load");
+    int rc = store_load(s, &pods_table, &pod_gpus_table, &arr, n, err);
+    *out = arr;
     return rc;
 }
 
 /* ---- usage ---------------------------------------------------------------- */
 
 /* Binds every column but id, in table order, from parameter 1. */
-static int bind_usage(store_binder *b, const gpf_usage *u, gpf_error *err)
+static void bind_usage(store_binder *b, const void *rec)
 {
+    const gpf_usage *u = rec;
     BIND_STR(b, u, pod_id);
     BIND_STR(b, u, owner);
     BIND_STR(b, u, project);
@@ -295,8 +197,41 @@ static int bind_usage(store_binder *b, const gpf_usage *u, gpf_error *err)
     store_bind_int(b, u->price_micro_per_hour);
     store_bind_int(b, u->start_ms);
     store_bind_int(b, u->end_ms);
-    return store_bind_finish(b, err);
 }
+
+/* bind_usage, then the id (for WHERE id = ?12). */
+static void bind_usage_by_id(store_binder *b, const void *rec)
+{
+    bind_usage(b, rec);
+    store_bind_int(b, ((const gpf_usage *)rec)->id);
+}
+
+static void read_usage(store_reader *r, void *rec)
+{
+    gpf_usage *u = rec;
+    u->id = store_read_i64(r);
+    READ_STR(r, u, pod_id);
+    READ_STR(r, u, owner);
+    READ_STR(r, u, project);
+    READ_STR(r, u, sku);
+    READ_STR(r, u, host_id);
+    u->slice_kind = (gpf_slice_kind)store_read_enum(r, "slice_kind", gpf_slice_kind_parse);
+    u->isolation = (gpf_isolation)store_read_enum(r, "isolation", gpf_isolation_parse);
+    u->gpu_milli = store_read_int(r, "gpu_milli");
+    u->price_micro_per_hour = store_read_i64(r);
+    u->start_ms = store_read_i64(r);
+    u->end_ms = store_read_i64(r);
+}
+
+/* Usage records are never upserted (see usage_insert and usage_update): no put_*. */
+static const store_table usage_table = {
+    .name = "usage",
+    .elem = sizeof(gpf_usage),
+    .load_slot = SLOT_USAGE_LOAD,
+    .load_sql = "SELECT id, pod_id, owner, project, sku, host_id, slice_kind, isolation, gpu_milli,"
+                " price_micro_per_hour, start_ms, end_ms FROM usage ORDER BY id",
+    .read = read_usage,
+};
 
 int gpf_store_usage_insert(gpf_store *s, gpf_usage *u, gpf_error *err)
 {
@@ -314,7 +249,8 @@ int gpf_store_usage_insert(gpf_store *s, gpf_usage *u, gpf_error *err)
                          &st, err)) != 0)
         goto out;
     store_bind_init(&b, st);
-    if ((rc = bind_usage(&b, u, err)) != 0)
+    bind_usage(&b, u);
+    if ((rc = store_bind_finish(&b, err)) != 0)
         goto out;
     if (sqlite3_step(st) != SQLITE_ROW) {
         rc = store_fail(s, err, "store: usage_insert");
@@ -322,10 +258,8 @@ int gpf_store_usage_insert(gpf_store *s, gpf_usage *u, gpf_error *err)
     }
     int64_t id = sqlite3_column_int64(st, 0);
     /* RETURNING rows are produced before the statement finishes: run it to the end. */
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = store_fail(s, err, "store: usage_insert");
+    if ((rc = store_step_done(s, st, "store: usage_insert", err)) != 0)
         goto out;
-    }
     u->id = id;
 out:
     store_done(st);
@@ -335,82 +269,24 @@ out:
 int gpf_store_usage_update(gpf_store *s, const gpf_usage *u, gpf_error *err)
 {
     int rc = 0;
-    sqlite3_stmt *st = NULL;
-    store_binder b;
-    if (!s || !u) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_update");
-        goto out;
-    }
-    if ((rc = store_stmt(s, SLOT_USAGE_UPDATE,
-                         "UPDATE usage SET pod_id = ?1, owner = ?2, project = ?3, sku = ?4, host_id = ?5,"
-                         " slice_kind = ?6, isolation = ?7, gpu_milli = ?8, price_micro_per_hour = ?9,"
-                         " start_ms = ?10, end_ms = ?11 WHERE id = ?12",
-                         &st, err)) != 0)
-        goto out;
-    store_bind_init(&b, st);
-    if ((rc = bind_usage(&b, u, err)) != 0)
-        goto out;
-    store_bind_int(&b, u->id);
-    if ((rc = store_bind_finish(&b, err)) != 0)
-        goto out;
-    if ((rc = store_step_done(s, st, "store: usage_update", err)) != 0)
-        goto out;
-    if (sqlite3_changes(s->db) == 0)
+    if (!s || !u)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_update");
+    rc = store_write(s, SLOT_USAGE_UPDATE,
+                     "UPDATE usage SET pod_id = ?1, owner = ?2, project = ?3, sku = ?4, host_id = ?5,"
+                     " slice_kind = ?6, isolation = ?7, gpu_milli = ?8, price_micro_per_hour = ?9,"
+                     " start_ms = ?10, end_ms = ?11 WHERE id = ?12",
+                     bind_usage_by_id, u, "store: usage_update", err);
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
         rc = gpf_error_set(err, GPF_ENOTFOUND, "store: usage record %lld not found", (long long)u->id);
-out:
-    store_done(st);
     return rc;
 }
 
 int gpf_store_usage_load(gpf_store *s, gpf_usage **out, size_t *n, gpf_error *err)
 {
-    int rc = 0;
-    sqlite3_stmt *st = NULL;
-    gpf_usage *arr = NULL;
-    size_t cnt = 0, cap = 0;
-    int src;
-    if (!s || !out || !n) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_load");
-        goto out;
-    }
-    *out = NULL;
-    *n = 0;
-    if ((rc = store_stmt(s, SLOT_USAGE_LOAD,
-                         "SELECT id, pod_id, owner, project, sku, host_id, slice_kind, isolation, gpu_milli,"
-                         " price_micro_per_hour, start_ms, end_ms FROM usage ORDER BY id",
-                         &st, err)) != 0)
-        goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        arr = store_grow(arr, &cap, cnt, sizeof *arr);
-        gpf_usage *u = &arr[cnt];
-        store_reader r;
-        store_read_init(&r, st);
-        u->id = store_read_i64(&r);
-        READ_STR(&r, u, pod_id);
-        READ_STR(&r, u, owner);
-        READ_STR(&r, u, project);
-        READ_STR(&r, u, sku);
-        READ_STR(&r, u, host_id);
-        u->slice_kind = (gpf_slice_kind)store_read_enum(&r, "slice_kind", gpf_slice_kind_parse);
-        u->isolation = (gpf_isolation)store_read_enum(&r, "isolation", gpf_isolation_parse);
-        u->gpu_milli = store_read_int(&r, "gpu_milli");
-        u->price_micro_per_hour = store_read_i64(&r);
-        u->start_ms = store_read_i64(&r);
-        u->end_ms = store_read_i64(&r);
-        if ((rc = store_read_finish(&r, err)) != 0)
-            goto out;
-        cnt++;
-    }
-    if (src != SQLITE_DONE) {
-        rc = store_fail(s, err, "store: loading usage");
-        goto out;
-    }
-    *out = cnt ? arr : NULL;
-    *n = cnt;
-    if (cnt)
-        arr = NULL;
-out:
-    store_done(st);
-    gpf_free(arr);
+    void *arr = NULL;
+    if (!s || !out || !n)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_load");
+    int rc = store_load(s, &usage_table, NULL, &arr, n, err);
+    *out = arr;
     return rc;
 }
