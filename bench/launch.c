@@ -302,7 +302,9 @@ int main(int argc, char **argv)
     gpf_free(jobs);
     kill(serve, SIGTERM);
     waitpid(serve, NULL, 0);
-    snprintf(cmd, sizeof cmd, "pkill -9 -f '%s/' ; rm -rf '%s'", state, state);
+    /* "[/]tmp/…" matches the pods' processes but not this shell's own command line,
+     * which holds the pattern with its brackets: pkill must not kill its own caller. */
+    snprintf(cmd, sizeof cmd, "pkill -9 -f '[%c]%s/' ; rm -rf '%s'", state[0], state + 1, state);
     if (system(cmd) != 0) {
         /* best effort */
     }
