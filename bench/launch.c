@@ -3,11 +3,12 @@
  * Starts `gpufleet serve --demo` (real control plane, three real agents with the
  * process runtime: bubblewrap + per-pod sshd) in a temporary state directory, then
  * measures, per pod, the time from POST /v1/pods until `ssh … true` inside the pod
- * has returned. Runs N sequential launches (concurrency 1) and R rounds of C
+ * has returned, with the ssh command line `gpufleet ssh` runs (its ssh-proxy included).
+ * Also prints the two parts: launch until the API reports running, and the ssh command. Runs N sequential launches (concurrency 1) and R rounds of C
  * concurrent launches (default 20). Prints p50/p90/p99/max. Never fails on a time:
  * the targets (p50 < 500 ms, p99 < 1.5 s) are printed next to the figures.
  *
- *   build/bench/launch [--gpufleet build/gpufleet] [--sku h100-1g10] [--seq 20]
+ *   build/bench/launch [--keep] [--gpufleet build/gpufleet] [--sku h100-1g10] [--seq 20]
  *                      [--concurrent 20] [--rounds 3]
  */
 #include <errno.h>
@@ -24,35 +25,36 @@
 #include "util/alloc.h"
 #include "util/httpc.h"
 #include "util/timeutil.h"
-#include "cli/cli.h" /* GPF_SSH_KEX: the bench connects the way `gpufleet ssh` does */
+#include "cli/cli.h" /* gpf_cli_ssh_argv: the bench connects the way `gpufleet ssh` does */
 
-static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share";
+static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share", g_self[4096];
 
 typedef struct job {
-    double ms;
+    double ms;     /* POST /v1/pods until `ssh … true` has returned */
+    double run_ms; /* POST until the control plane reports the pod running */
     int ok;
     char pod[64];
     char err[256];
 } job;
 
-static int run_ssh(const char *user, const char *host, int port)
+/* Runs `true` in the pod over ssh with exactly the argv `gpufleet ssh` would exec. */
+static int run_ssh(const json_t *pod)
 {
-    char portbuf[16];
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    char target[256];
-    snprintf(target, sizeof target, "%s@%s", user, host);
+    char **argv = NULL;
+    char *cmd[] = {"true"};
+    gpf_error err = {0};
+    if (gpf_cli_ssh_argv(pod, "ssh", g_key, g_self, 1, cmd, &argv, &err) != 0)
+        return 254;
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execlp("ssh", "ssh", "-i", g_key, "-p", portbuf, "-o", "StrictHostKeyChecking=no", "-o",
-               "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
-               "KexAlgorithms=" GPF_SSH_KEX, target, "true",
-               (char *)NULL);
+        execvp("ssh", argv);
         _exit(127);
     }
+    gpf_cli_argv_free(argv);
     int st = 0;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
@@ -80,14 +82,14 @@ static void *launch_one(void *arg)
         snprintf(j->err, sizeof j->err, "wait: %s", gpf_error_msg(&err));
         goto out;
     }
+    j->run_ms = (double)(gpf_mono_us() - t0) / 1000.0;
     json_t *ssh = json_object_get(resp, "ssh");
     if (!json_is_object(ssh)) {
         snprintf(j->err, sizeof j->err, "pod %s is %s: %s", j->pod, json_string_value(json_object_get(resp, "state")),
                  json_string_value(json_object_get(resp, "reason")));
         goto out;
     }
-    int rc = run_ssh(json_string_value(json_object_get(ssh, "user")), json_string_value(json_object_get(ssh, "host")),
-                     (int)json_integer_value(json_object_get(ssh, "port")));
+    int rc = run_ssh(resp);
     if (rc != 0) {
         snprintf(j->err, sizeof j->err, "ssh exited %d", rc);
         goto out;
@@ -148,19 +150,31 @@ static double pct(const double *v, int n, double p)
 
 static void report(const char *label, job *jobs, int n)
 {
-    double *v = gpf_calloc((size_t)n, sizeof *v);
+    double *v = gpf_calloc((size_t)n, sizeof *v), *run = gpf_calloc((size_t)n, sizeof *run),
+           *ssh = gpf_calloc((size_t)n, sizeof *ssh);
     int ok = 0;
     for (int i = 0; i < n; i++) {
-        if (jobs[i].ok)
+        if (jobs[i].ok) {
+            run[ok] = jobs[i].run_ms;
+            ssh[ok] = jobs[i].ms - jobs[i].run_ms;
             v[ok++] = jobs[i].ms;
-        else
+        } else {
             fprintf(stderr, "  failed: %s\n", jobs[i].err);
+        }
     }
     qsort(v, (size_t)ok, sizeof *v, cmp_double);
+    qsort(run, (size_t)ok, sizeof *run, cmp_double);
+    qsort(ssh, (size_t)ok, sizeof *ssh, cmp_double);
     printf("%-26s n=%-3d failed=%-2d p50=%7.1f ms  p90=%7.1f ms  p99=%7.1f ms  max=%7.1f ms\n", label, ok, n - ok,
            pct(v, ok, 50), pct(v, ok, 90), pct(v, ok, 99), ok ? v[ok - 1] : 0.0);
+    printf("%-26s   launch->running p50=%7.1f ms p99=%7.1f ms | ssh command p50=%7.1f ms p99=%7.1f ms\n", "", pct(run, ok, 50),
+           pct(run, ok, 99), pct(ssh, ok, 50), pct(ssh, ok, 99));
     gpf_free(v);
+    gpf_free(run);
+    gpf_free(ssh);
 }
+
+static int g_keep; /* --keep: info-level logs, state directory left for inspection */
 
 static int setup(const char *bin, const char *state)
 {
@@ -171,7 +185,7 @@ static int setup(const char *bin, const char *state)
         FILE *f = freopen(path, "w", stdout);
         (void)f;
         dup2(1, 2);
-        execl(bin, bin, "serve", "--demo", "--listen", "127.0.0.1:0", "--state-dir", state, "--log-level", "warn",
+        execl(bin, bin, "serve", "--demo", "--listen", "127.0.0.1:0", "--state-dir", state, "--log-level", g_keep ? "info" : "warn",
               "--demo-ssh-port-base", "41000", (char *)NULL);
         _exit(127);
     }
@@ -203,6 +217,11 @@ int main(int argc, char **argv)
 {
     const char *bin = "build/gpufleet";
     int seq = 20, conc = 20, rounds = 3;
+    if (argc > 1 && !strcmp(argv[1], "--keep")) {
+        g_keep = 1;
+        argc--;
+        argv++;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--gpufleet"))
             bin = argv[i + 1];
@@ -216,8 +235,12 @@ int main(int argc, char **argv)
             rounds = atoi(argv[i + 1]);
     }
     if (seq < 1 || conc < 1 || rounds < 1 || conc > 200) {
-        fprintf(stderr, "usage: launch [--gpufleet BIN] [--sku NAME] [--seq N] [--concurrent N] [--rounds N]\n");
+        fprintf(stderr, "usage: launch [--keep] [--gpufleet BIN] [--sku NAME] [--seq N] [--concurrent N] [--rounds N]\n");
         return 2;
+    }
+    if (!realpath(bin, g_self)) {
+        fprintf(stderr, "bench/launch: %s: %s (run `make` first)\n", bin, strerror(errno));
+        return 1;
     }
     char state[] = "/tmp/gpufleet-bench.XXXXXX";
     if (!mkdtemp(state)) {
@@ -305,6 +328,10 @@ int main(int argc, char **argv)
     /* "[/]tmp/…" matches the pods' processes but not this shell's own command line,
      * which holds the pattern with its brackets: pkill must not kill its own caller. */
     snprintf(cmd, sizeof cmd, "pkill -9 -f '[%c]%s/' ; rm -rf '%s'", state[0], state + 1, state);
+    if (g_keep) {
+        snprintf(cmd, sizeof cmd, "pkill -9 -f '[%c]%s/'", state[0], state + 1);
+        printf("state directory kept: %s (serve.log has the control plane's and agents' logs)\n", state);
+    }
     if (system(cmd) != 0) {
         /* best effort */
     }

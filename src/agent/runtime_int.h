@@ -53,6 +53,9 @@ int gpf_rtsys_port_free(const struct sockaddr_storage *addr, socklen_t len, int 
 /* 1 when a TCP connection to addr:port receives an "SSH-2.0-" banner within timeout_ms. */
 int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int port, int timeout_ms);
 
+/* 1 when the 8 KiB of a text file from offset `from` on hold needle, else 0 (also when
+ * unreadable). */
+int gpf_rtsys_file_has(const char *path, off_t from, const char *needle);
 /* The last `lines` lines of a text file, joined with " | ", into out ("" if unreadable). */
 void gpf_rtsys_log_tail(const char *path, int lines, char *out, size_t size);
 

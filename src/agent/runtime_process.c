@@ -412,6 +412,8 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
         goto out;
     }
 
+    off_t log_from = lseek(log_fd, 0, SEEK_END); /* earlier starts of this pod appended before */
+
     char *argv[48];
     int a = 0;
     const char *inner = inner_dir(r);
@@ -469,13 +471,21 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     if ((rc = save_state(r, p, err)) != 0)
         goto out;
 
-    int64_t deadline = gpf_mono_ms() + r->timeout_ms;
+    /* Ready when sshd says it listens: it logs "Server listening on ADDR port N." right
+     * after listen(), and connections queue from then on. Reading its own log costs far
+     * less than a probe connection (each makes sshd fork and re-exec itself) and cannot
+     * be fooled by another process on the port. Should a future sshd word it differently,
+     * an SSH banner probe every 250 ms after the first second still finds it ready. */
+    int64_t t0 = gpf_mono_ms(), deadline = t0 + r->timeout_ms, next_probe = t0 + 1000;
     for (;;) {
-        int64_t left = deadline - gpf_mono_ms();
-        int banner =
-            gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, port, left < 250 ? (int)(left > 0 ? left : 1) : 250);
         int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
-        if (banner && alive)
+        int ready = gpf_rtsys_file_has(logp, log_from < 0 ? 0 : log_from, "Server listening on ");
+        if (!ready && alive && gpf_mono_ms() >= next_probe) {
+            int64_t left = deadline - gpf_mono_ms();
+            ready = gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, port, left < 250 ? (int)(left > 0 ? left : 1) : 250);
+            next_probe = gpf_mono_ms() + 250;
+        }
+        if (ready && alive)
             break;
         if (!alive || gpf_mono_ms() >= deadline) {
             char tail[160];
@@ -485,7 +495,7 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
                                alive ? "did not answer in time" : "exited", tail[0] ? tail : "(no log)");
             goto out;
         }
-        gpf_sleep_ms(5);
+        gpf_sleep_ms(2);
     }
     p->st.running = 1;
     if (st)

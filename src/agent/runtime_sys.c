@@ -478,6 +478,20 @@ int gpf_rtsys_rm_rf(const char *path, gpf_error *err)
     return 0;
 }
 
+int gpf_rtsys_file_has(const char *path, off_t from, const char *needle)
+{
+    char buf[8192];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
 void gpf_rtsys_log_tail(const char *path, int lines, char *out, size_t size)
 {
     char buf[4096];

@@ -41,6 +41,7 @@ static const char main_help[] =
     "  pod launch SKU                     launch a pod and wait until it runs\n"
     "  pod ls | show ID | stop ID         your pods\n"
     "  ssh POD [-- CMD...]                log in to a running pod\n"
+    "  ssh-proxy HOST PORT                ssh ProxyCommand helper (see `gpufleet help ssh-proxy`)\n"
     "  usage [--pod ID]                   metered usage and cost\n"
     "\n"
     "Operator commands:\n"
@@ -368,6 +369,10 @@ int gpf_cli_call(gpf_cli *c, const char *method, const char *path, json_t *body,
 static int print_help(const char *noun)
 {
     const struct command *cmd = find_command(noun);
+    if (noun && strcmp(noun, "ssh-proxy") == 0) { /* dispatched by main(): no config, no server */
+        fputs(gpf_cli_help_ssh_proxy, stdout);
+        return 0;
+    }
     if (noun && !cmd)
         return gpf_cli_fail(GPF_EINVAL, "unknown command '%s' (see 'gpufleet help')", noun);
     fputs(cmd ? cmd->help : main_help, stdout);

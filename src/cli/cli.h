@@ -49,13 +49,23 @@ void gpf_cli_format_money(int64_t micro, char *out, size_t size);
 
 /* Builds the ssh argv for a running pod (JSON per docs/api.md, with "ssh":{host,port,user}):
  * ssh_path -i IDENTITY -p PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
- * -o LogLevel=ERROR USER@HOST [cmd...]; "-i IDENTITY" is left out when identity is NULL or "".
+ * -o LogLevel=ERROR -o KexAlgorithms=GPF_SSH_KEX [-o ProxyUseFdpass=yes
+ * -o "ProxyCommand=PROXY_SELF ssh-proxy HOST PORT"] USER@HOST [cmd...].
+ * "-i IDENTITY" is left out when identity is NULL or ""; the proxy options when proxy_self
+ * (the gpufleet binary) is NULL or "" or the host is not a plain name or address.
  * *out is a NULL-terminated heap array of heap strings (free with gpf_cli_argv_free).
  * GPF_ESTATE when the pod is not running, GPF_EINVAL when its ssh endpoint is missing or
  * unsafe (a user or host starting with '-' or containing spaces). */
-int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity,
+int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity, const char *proxy_self,
                      int ncmd, char *const *cmd, char ***out, gpf_error *err);
 void gpf_cli_argv_free(char **argv);
+
+/* `gpufleet ssh-proxy HOST PORT` (ssh's ProxyCommand with ProxyUseFdpass): connects to
+ * HOST:PORT within timeout_ms, turns Nagle's algorithm off, and passes the socket over the
+ * unix socket out_fd with SCM_RIGHTS. 0, GPF_EUNAVAIL (resolve/connect) or GPF_EIO. */
+int gpf_cli_ssh_proxy(const char *host, const char *port, int out_fd, int timeout_ms, gpf_error *err);
+/* argv holds HOST PORT (after "ssh-proxy"); returns the exit code. */
+int gpf_cli_ssh_proxy_main(int argc, char **argv);
 
 /* A text table: left-aligned columns, two spaces apart, header row first, no trailing
  * spaces. Widths count UTF-8 code points; control characters print as '?'. */

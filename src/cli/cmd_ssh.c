@@ -2,8 +2,16 @@
 #include "cli/cli_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
@@ -12,7 +20,17 @@ const char gpf_cli_help_ssh[] =
     "usage: gpufleet ssh POD [--identity FILE] [-- CMD...]\n"
     "\n"
     "Opens an SSH session to a running pod (or runs CMD in it) with the identity saved by\n"
-    "`gpufleet login`; --identity overrides it. Host keys of pods are not remembered.\n";
+    "`gpufleet login`; --identity overrides it. Host keys of pods are not remembered.\n"
+    "The connection is opened by `gpufleet ssh-proxy` with Nagle's algorithm off, which\n"
+    "saves ssh's handshake about 40 ms per round trip.\n";
+
+const char gpf_cli_help_ssh_proxy[] =
+    "usage: gpufleet ssh-proxy HOST PORT\n"
+    "\n"
+    "For ssh's ProxyCommand with ProxyUseFdpass=yes: connects to HOST:PORT with TCP_NODELAY\n"
+    "set and hands the connected socket to ssh on stdout, then exits. In ~/.ssh/config:\n"
+    "  ProxyCommand gpufleet ssh-proxy %h %p\n"
+    "  ProxyUseFdpass yes\n";
 
 /* A user or host that ssh could mistake for an option, or that holds spaces. */
 static int unsafe(const char *s)
@@ -51,7 +69,37 @@ static int endpoint(const json_t *pod, const char **user, const char **host, lon
     return 0;
 }
 
-int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity,
+/* A host that can go into a shell command line unquoted: a name or an address. */
+static int plain_host(const char *s)
+{
+    if (!*s || *s == '-')
+        return 0;
+    for (; *s; s++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:", *s))
+            return 0;
+    return 1;
+}
+
+/* Appends s quoted for a POSIX shell when it needs quoting. */
+static void shell_quote(gpf_buf *b, const char *s);
+
+/* ProxyCommand=SELF ssh-proxy HOST PORT, with '%' doubled (ssh expands %-tokens there). */
+static char *proxy_option(const char *self, const char *host, long long port)
+{
+    gpf_buf q = {0}, opt = {0};
+    shell_quote(&q, self);
+    gpf_buf_puts(&opt, "ProxyCommand=");
+    for (const char *p = gpf_buf_cstr(&q); *p; p++) {
+        if (*p == '%')
+            gpf_buf_putc(&opt, '%');
+        gpf_buf_putc(&opt, *p);
+    }
+    gpf_buf_printf(&opt, " ssh-proxy %s %lld", host, port);
+    gpf_buf_clear(&q);
+    return gpf_buf_steal(&opt);
+}
+
+int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity, const char *proxy_self,
                      int ncmd, char *const *cmd, char ***out, gpf_error *err)
 {
     int rc, n = 0;
@@ -70,7 +118,7 @@ int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identi
     rc = endpoint(pod, &user, &host, &port, err);
     if (rc != 0)
         goto out;
-    argv = gpf_calloc((size_t)(ncmd > 0 ? ncmd : 0) + 16, sizeof *argv);
+    argv = gpf_calloc((size_t)(ncmd > 0 ? ncmd : 0) + 20, sizeof *argv);
     argv[n++] = gpf_strdup(ssh_path ? ssh_path : "ssh");
     if (identity && *identity) {
         argv[n++] = gpf_strdup("-i");
@@ -87,6 +135,12 @@ int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identi
     argv[n++] = gpf_strdup("LogLevel=ERROR");
     argv[n++] = gpf_strdup("-o");
     argv[n++] = gpf_strdup("KexAlgorithms=" GPF_SSH_KEX);
+    if (proxy_self && *proxy_self && plain_host(host)) {
+        argv[n++] = gpf_strdup("-o");
+        argv[n++] = gpf_strdup("ProxyUseFdpass=yes");
+        argv[n++] = gpf_strdup("-o");
+        argv[n++] = proxy_option(proxy_self, host, port);
+    }
     gpf_buf_printf(&dest, "%s@%s", user, host);
     argv[n++] = gpf_buf_steal(&dest);
     for (int i = 0; i < ncmd; i++)
@@ -107,7 +161,6 @@ void gpf_cli_argv_free(char **argv)
     gpf_free(argv);
 }
 
-/* Appends s quoted for a POSIX shell when it needs quoting. */
 static void shell_quote(gpf_buf *b, const char *s)
 {
     int plain = *s != '\0';
@@ -165,6 +218,96 @@ static char *find_ssh(void)
     return found;
 }
 
+/* Connects to one address within timeout_ms; the socket or -1 with errno set. */
+static int connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int soerr = 0, r;
+        socklen_t sl = sizeof soerr;
+        if (errno != EINPROGRESS)
+            goto fail;
+        do
+            r = poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        if (r != 1)
+            goto fail;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            goto fail;
+        if (soerr != 0) {
+            errno = soerr;
+            goto fail;
+        }
+    }
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+int gpf_cli_ssh_proxy(const char *host, const char *port, int out_fd, int timeout_ms, gpf_error *err)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
+    int fd = -1, e = 0, one = 1, rc;
+    char ebuf[128];
+    if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+        return gpf_error_set(err, GPF_EUNAVAIL, "cannot resolve %s port %s: %s", host, port, gai_strerror(rc));
+    for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = connect_one(ai, timeout_ms);
+        e = errno;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return gpf_error_set(err, GPF_EUNAVAIL, "cannot connect to %s port %s: %s", host, port,
+                             strerror_r(e, ebuf, sizeof ebuf));
+    /* The point of the proxy: ssh turns Nagle off only once a session is open, so every
+     * handshake step that writes twice waits for a delayed ACK (~40 ms each on Linux). */
+    rc = 0;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot set socket options: %s", strerror_r(errno, ebuf, sizeof ebuf));
+        goto out;
+    }
+    char byte = 0, ctl[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    memset(ctl, 0, sizeof ctl);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    ssize_t w;
+    do
+        w = sendmsg(out_fd, &msg, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w != 1)
+        rc = gpf_error_set(err, GPF_EIO, "cannot pass the connection to ssh (is stdout the ProxyUseFdpass socket?): %s",
+                           strerror_r(errno, ebuf, sizeof ebuf));
+out:
+    close(fd);
+    return rc;
+}
+
+int gpf_cli_ssh_proxy_main(int argc, char **argv)
+{
+    gpf_error err = {0};
+    if (argc != 2 || !*argv[0] || !*argv[1]) {
+        fputs(gpf_cli_help_ssh_proxy, stderr);
+        return GPF_EXIT_USAGE;
+    }
+    if (gpf_cli_ssh_proxy(argv[0], argv[1], STDOUT_FILENO, 10000, &err) != 0)
+        return gpf_cli_fail_err(&err);
+    return 0;
+}
+
 int gpf_cli_cmd_ssh(gpf_cli *c)
 {
     int rc, ncmd = 0;
@@ -191,7 +334,10 @@ int gpf_cli_cmd_ssh(gpf_cli *c)
         rc = gpf_cli_fail(GPF_ENOTFOUND, "ssh not found: install openssh-client");
         goto out;
     }
-    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), ncmd, cmd, &argv, &err) != 0) {
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = '\0';
+    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), self, ncmd, cmd, &argv, &err) != 0) {
         rc = gpf_cli_fail_err(&err);
         goto out;
     }

@@ -9,6 +9,11 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -236,14 +241,14 @@ static void test_ssh_argv(void **state)
                                        "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                                        "-o", "LogLevel=ERROR", "-o", "KexAlgorithms=" GPF_SSH_KEX,
                                        "alice@10.0.0.5", "nvidia-smi", "-L"};
-    assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", 2, cmd, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", NULL, 2, cmd, &argv, &err), 0);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_string_equal(argv[i], want[i]);
     assert_null(argv[sizeof want / sizeof want[0]]);
     gpf_cli_argv_free(argv);
 
     /* no identity: no -i; no command */
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), 0);
     assert_string_equal(argv[1], "-p");
     assert_string_equal(argv[11], "alice@10.0.0.5");
     assert_null(argv[12]);
@@ -251,24 +256,117 @@ static void test_ssh_argv(void **state)
 
     /* a port given as a string is accepted */
     json_object_set_new(json_object_get(pod, "ssh"), "port", json_string("2202"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", "", 0, NULL, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", "", NULL, 0, NULL, &argv, &err), 0);
     assert_string_equal(argv[2], "2202");
     gpf_cli_argv_free(argv);
 
     /* a host that ssh would read as an option is refused */
     json_object_set_new(json_object_get(pod, "ssh"), "host", json_string("-oProxyCommand=x"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), GPF_EINVAL);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), GPF_EINVAL);
     assert_null(argv);
 
     /* not running */
     json_object_set_new(pod, "state", json_string("pending"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), GPF_ESTATE);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), GPF_ESTATE);
     assert_string_equal(err.msg, "pod p-1 is pending, not running");
     json_object_set_new(pod, "state", json_string("running"));
     json_object_set_new(pod, "ssh", json_null());
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, 0, NULL, &argv, &err), GPF_EINVAL);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), GPF_EINVAL);
     json_decref(pod);
     gpf_cli_argv_free(NULL);
+}
+
+static void test_ssh_argv_proxy(void **state)
+{
+    (void)state;
+    char **argv = NULL;
+    gpf_error err = {0};
+    json_t *pod = json_loads("{\"id\":\"p-1\",\"state\":\"running\",\"ssh\":{\"host\":\"10.0.0.5\","
+                             "\"port\":2201,\"user\":\"alice\"}}",
+                             0, NULL);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/opt/gpu fleet/100%/gpufleet", 0, NULL, &argv, &err), 0);
+    static const char *const want[] = {"ssh", "-p", "2201", "-o", "StrictHostKeyChecking=no", "-o",
+                                       "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o",
+                                       "KexAlgorithms=" GPF_SSH_KEX, "-o", "ProxyUseFdpass=yes", "-o",
+                                       "ProxyCommand='/opt/gpu fleet/100%%/gpufleet' ssh-proxy 10.0.0.5 2201",
+                                       "alice@10.0.0.5"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_string_equal(argv[i], want[i]);
+    assert_null(argv[sizeof want / sizeof want[0]]);
+    gpf_cli_argv_free(argv);
+
+    /* a host with shell metacharacters is never put into the proxy command: plain ssh */
+    json_object_set_new(json_object_get(pod, "ssh"), "host", json_string("h;rm"));
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/usr/bin/gpufleet", 0, NULL, &argv, &err), 0);
+    for (char **a = argv; *a; a++)
+        assert_null(strstr(*a, "Proxy"));
+    gpf_cli_argv_free(argv);
+    json_decref(pod);
+}
+
+/* ssh-proxy connects, turns Nagle off and hands the socket over a unix socket. */
+static void test_ssh_proxy_passes_socket(void **state)
+{
+    (void)state;
+    gpf_error err = {0};
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), sp[2];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(sa.sin_port));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+
+    assert_int_equal(gpf_cli_ssh_proxy("127.0.0.1", port, sp[0], 2000, &err), 0);
+    char byte, ctl[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    assert_int_equal(recvmsg(sp[1], &msg, 0), 1);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    assert_non_null(cm);
+    assert_int_equal(cm->cmsg_type, SCM_RIGHTS);
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    int nodelay = 0;
+    socklen_t ol = sizeof nodelay;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &ol), 0);
+    assert_int_equal(nodelay, 1);
+    /* it is the connection the listener sees */
+    int afd = accept(lfd, NULL, NULL);
+    assert_true(afd >= 0);
+    assert_int_equal(write(fd, "hi", 2), 2);
+    char got[3] = {0};
+    assert_int_equal(read(afd, got, 2), 2);
+    assert_string_equal(got, "hi");
+    close(afd);
+    close(fd);
+
+    /* nobody listening: a clear error, nothing sent */
+    close(lfd);
+    assert_int_equal(gpf_cli_ssh_proxy("127.0.0.1", port, sp[0], 2000, &err), GPF_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "cannot connect to 127.0.0.1 port"));
+    assert_int_equal(gpf_cli_ssh_proxy("no-such-host.invalid", "22", sp[0], 2000, &err), GPF_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "cannot resolve no-such-host.invalid"));
+    /* stdout that is not a unix socket */
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sa.sin_port = 0;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    sl = sizeof sa;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(port, sizeof port, "%d", ntohs(sa.sin_port));
+    assert_int_equal(gpf_cli_ssh_proxy("127.0.0.1", port, pfd[1], 2000, &err), GPF_EIO);
+    assert_non_null(strstr(err.msg, "cannot pass the connection to ssh"));
+    close(pfd[0]);
+    close(pfd[1]);
+    close(lfd);
+    close(sp[0]);
+    close(sp[1]);
 }
 
 static void test_table(void **state)
@@ -639,6 +737,8 @@ int main(void)
         cmocka_unit_test(test_format_money),
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_ssh_argv),
+        cmocka_unit_test(test_ssh_argv_proxy),
+        cmocka_unit_test(test_ssh_proxy_passes_socket),
         cmocka_unit_test(test_table),
         cmocka_unit_test_setup_teardown(test_help_and_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sku_ls_json, setup, teardown),
