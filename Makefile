@@ -15,7 +15,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGPF_VERSION=\"$(VERSION)\" $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Isrc \
            -include src/util/banned.h -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl -lm
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*/*.c))

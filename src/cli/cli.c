@@ -53,6 +53,7 @@ static const char main_help[] =
     "Daemons:\n"
     "  serve [--demo]                     run the control plane (see `gpufleet serve --help`)\n"
     "  agent                              run a host agent (see `gpufleet agent --help`)\n"
+    "  sim --nodes F --pods F [--policy P] replay a trace through the placement engine\n"
     "  version                            print the version\n"
     "\n"
     "Common options:\n"
@@ -369,8 +370,8 @@ int gpf_cli_call(gpf_cli *c, const char *method, const char *path, json_t *body,
 static int print_help(const char *noun)
 {
     const struct command *cmd = find_command(noun);
-    if (noun && strcmp(noun, "ssh-proxy") == 0) { /* dispatched by main(): no config, no server */
-        fputs(gpf_cli_help_ssh_proxy, stdout);
+    if (noun && (strcmp(noun, "ssh-proxy") == 0 || strcmp(noun, "sim") == 0)) { /* main() runs them: no server */
+        fputs(strcmp(noun, "sim") == 0 ? gpf_cli_help_sim : gpf_cli_help_ssh_proxy, stdout);
         return 0;
     }
     if (noun && !cmd)

@@ -64,6 +64,8 @@ void gpf_cli_argv_free(char **argv);
  * HOST:PORT within timeout_ms, turns Nagle's algorithm off, and passes the socket over the
  * unix socket out_fd with SCM_RIGHTS. 0, GPF_EUNAVAIL (resolve/connect) or GPF_EIO. */
 int gpf_cli_ssh_proxy(const char *host, const char *port, int out_fd, int timeout_ms, gpf_error *err);
+/* `gpufleet sim ...` (argv after "sim"): trace replay; returns the exit code. */
+int gpf_cli_sim_main(int argc, char **argv);
 /* argv holds HOST PORT (after "ssh-proxy"); returns the exit code. */
 int gpf_cli_ssh_proxy_main(int argc, char **argv);
 

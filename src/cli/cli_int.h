@@ -48,6 +48,7 @@ extern const char gpf_cli_help_sku[];
 extern const char gpf_cli_help_pod[];
 extern const char gpf_cli_help_ssh[];
 extern const char gpf_cli_help_ssh_proxy[];
+extern const char gpf_cli_help_sim[];
 extern const char gpf_cli_help_usage[];
 extern const char gpf_cli_help_host[];
 extern const char gpf_cli_help_gpu[];

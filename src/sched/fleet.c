@@ -74,10 +74,10 @@ static int resolve(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placeme
     if (idx < 0)
         return gpf_error_set(err, GPF_ENOTFOUND, "host '%s' is not in the ledger", p->host_id);
     r->host = &f->hosts[idx];
-    int maxg = r->kind == GPF_SLICE_WHOLE ? GPF_MAX_POD_GPUS : 1;
-    if (p->ngpus < 1 || p->ngpus > maxg)
-        return gpf_error_set(err, GPF_EINVAL, "a %s placement needs 1..%d GPUs, not %d", gpf_slice_kind_name(r->kind),
-                             maxg, p->ngpus);
+    int maxg = r->kind == GPF_SLICE_WHOLE ? GPF_MAX_POD_GPUS : 1, ming = r->kind == GPF_SLICE_WHOLE ? 0 : 1;
+    if (p->ngpus < ming || p->ngpus > maxg) /* whole with 0 GPUs: CPU and memory only */
+        return gpf_error_set(err, GPF_EINVAL, "a %s placement needs %d..%d GPUs, not %d", gpf_slice_kind_name(r->kind),
+                             ming, maxg, p->ngpus);
     if (p->cpus < 0 || p->memory_mib < 0)
         return gpf_error_set(err, GPF_EINVAL, "placement reserves negative CPUs or memory");
     if (r->kind == GPF_SLICE_SHARE && (p->share_milli > 1000 || p->share_memory_mib < 0))
@@ -141,6 +141,8 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
     }
     h->cpus_used += p->cpus;
     h->memory_used_mib += p->memory_mib;
+    if (r.kind == GPF_SLICE_WHOLE)
+        h->whole_pods[p->ngpus]++;
     return 0;
 }
 
@@ -172,6 +174,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
     if (h->cpus_used < p->cpus || h->memory_used_mib < p->memory_mib)
         return gpf_error_set(err, GPF_EINVAL, "host %s has fewer CPUs or less memory booked than the placement holds",
                              h->id);
+    if (r.kind == GPF_SLICE_WHOLE && h->whole_pods[p->ngpus] <= 0)
+        return gpf_error_set(err, GPF_EINVAL, "host %s holds no %d-GPU placement", h->id, p->ngpus);
     for (int i = 0; i < p->ngpus; i++) {
         gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
         if (r.kind == GPF_SLICE_WHOLE)
@@ -183,6 +187,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
     }
     h->cpus_used -= p->cpus;
     h->memory_used_mib -= p->memory_mib;
+    if (r.kind == GPF_SLICE_WHOLE)
+        h->whole_pods[p->ngpus]--;
     return 0;
 }
 

@@ -7,10 +7,8 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 
-/* Why a host could not take the request, in the order the checks run. */
-enum { REJ_NONE = 0, REJ_NOT_READY, REJ_MODEL, REJ_MODE, REJ_GPU, REJ_CPU, REJ_MEMORY, REJ_N };
 
-static int model_allowed(const gpf_sched_request *req, const gpf_gpu_model *m)
+int sched_model_allowed(const gpf_sched_request *req, const gpf_gpu_model *m)
 {
     if (!m)
         return 0;
@@ -28,8 +26,7 @@ static void models_text(const gpf_sched_request *req, gpf_buf *b)
         gpf_buf_printf(b, "%s%s", i ? ", " : "", req->models[i]);
 }
 
-/* GPF_EINVAL for requests that can never fit anywhere. */
-static int validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req, gpf_error *err)
+int sched_validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req, gpf_error *err)
 {
     const gpf_slice_spec *s = &req->slice;
     int rc = 0;
@@ -56,8 +53,8 @@ static int validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
     models_text(req, &mb);
     switch (s->kind) {
     case GPF_SLICE_WHOLE:
-        if (s->gpu_count < 1 || s->gpu_count > GPF_MAX_POD_GPUS)
-            rc = gpf_error_set(err, GPF_EINVAL, "a pod gets 1..%d whole GPUs on one host, not %d", GPF_MAX_POD_GPUS,
+        if (s->gpu_count < 0 || s->gpu_count > GPF_MAX_POD_GPUS)
+            rc = gpf_error_set(err, GPF_EINVAL, "a pod gets 0..%d whole GPUs on one host, not %d", GPF_MAX_POD_GPUS,
                                s->gpu_count);
         break;
     case GPF_SLICE_SHARE:
@@ -70,7 +67,7 @@ static int validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
         int offered = 0;
         for (int i = 0; i < gpf_catalog_model_count(cat) && !offered; i++) {
             const gpf_gpu_model *m = gpf_catalog_model_at(cat, i);
-            offered = model_allowed(req, m) && gpf_catalog_mig_by_name(cat, m->mig_key, s->mig_profile);
+            offered = sched_model_allowed(req, m) && gpf_catalog_mig_by_name(cat, m->mig_key, s->mig_profile);
         }
         if (!offered)
             rc = gpf_error_set(err, GPF_EINVAL, "no %sGPU model%s%s%s offers the MIG profile '%s'",
@@ -85,10 +82,10 @@ static int validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
         rc = gpf_error_set(err, GPF_EINVAL, "unknown slice kind %d", (int)s->kind);
         break;
     }
-    if (rc == 0 && req->nmodels > 0 && cat) {
+    if (rc == 0 && req->nmodels > 0 && cat && !(s->kind == GPF_SLICE_WHOLE && s->gpu_count == 0)) {
         int known = 0;
         for (int i = 0; i < gpf_catalog_model_count(cat) && !known; i++)
-            known = model_allowed(req, gpf_catalog_model_at(cat, i));
+            known = sched_model_allowed(req, gpf_catalog_model_at(cat, i));
         if (!known)
             rc = gpf_error_set(err, GPF_EINVAL, "none of the allowed GPU models (%s) is in the catalog",
                                gpf_buf_cstr(&mb));
@@ -104,9 +101,15 @@ static int host_whole(const gpf_sched_host *h, const gpf_sched_request *req, sch
 {
     int any_model = 0, any_mode = 0, n = 0, idx[GPF_MAX_HOST_GPUS];
     int need = req->slice.gpu_count;
+    if (need == 0) { /* CPU and memory only */
+        memset(c, 0, sizeof *c);
+        c->valid = 1;
+        c->host_empty_after = sched_host_empty_gpus(h);
+        return REJ_NONE;
+    }
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!model_allowed(req, gp->model))
+        if (!sched_model_allowed(req, gp->model))
             continue;
         any_model = 1;
         if (gp->mig_enabled)
@@ -189,7 +192,7 @@ static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_s
     memset(best, 0, sizeof *best);
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!model_allowed(req, gp->model))
+        if (!sched_model_allowed(req, gp->model))
             continue;
         const gpf_mig_profile *p = gpf_catalog_mig_by_name(cat, gp->model->mig_key, req->slice.mig_profile);
         if (!p)
@@ -237,7 +240,7 @@ static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sch
     memset(best, 0, sizeof *best);
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!model_allowed(req, gp->model))
+        if (!sched_model_allowed(req, gp->model))
             continue;
         any_model = 1;
         if (gp->mig_enabled)
@@ -277,14 +280,16 @@ static void part(gpf_buf *b, int *nparts, const char *fmt, ...)
     va_end(ap);
 }
 
-static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const int *rej, gpf_error *err)
+void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const int *rej, gpf_error *err)
 {
     const gpf_slice_spec *s = &req->slice;
     int n = 0;
     gpf_buf b;
     gpf_buf_init(&b);
     gpf_buf_puts(&b, "no capacity for ");
-    if (s->kind == GPF_SLICE_WHOLE)
+    if (s->kind == GPF_SLICE_WHOLE && s->gpu_count == 0)
+        gpf_buf_puts(&b, "a CPU-only request");
+    else if (s->kind == GPF_SLICE_WHOLE)
         gpf_buf_printf(&b, "%d whole GPU%s", s->gpu_count, s->gpu_count == 1 ? "" : "s");
     else if (s->kind == GPF_SLICE_MIG)
         gpf_buf_printf(&b, "MIG %s", s->mig_profile);
@@ -322,7 +327,7 @@ out:
 
 /* ---- the entry point ---------------------------------------------------- */
 
-static void fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
+void sched_fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
                  const sched_cand *c, gpf_placement *out)
 {
     const gpf_sched_host *h = &f->hosts[c->host];
@@ -345,11 +350,17 @@ static void fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sch
         out->share_milli = s->share_milli;
         out->share_memory_mib = c->share_memory_mib;
     }
-    out->gpu_milli = gpf_sched_gpu_milli(cat, h->gpus[c->gpus[0]].model, s);
+    out->gpu_milli = c->ngpus ? gpf_sched_gpu_milli(cat, h->gpus[c->gpus[0]].model, s) : 0;
 }
 
 int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
                     gpf_placement *out, gpf_error *err)
+{
+    return gpf_sched_place_with(f, cat, NULL, req, out, err);
+}
+
+int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
+                        gpf_placement *out, gpf_error *err)
 {
     int rc = 0;
     int rej[REJ_N] = {0};
@@ -360,7 +371,7 @@ int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
         rc = gpf_error_set(err, GPF_EINVAL, "no request or output");
         goto out;
     }
-    if ((rc = validate(f, cat, req, err)) != 0)
+    if ((rc = sched_validate(f, cat, req, err)) != 0)
         goto out;
     if (req->slice.kind == GPF_SLICE_MIG)
         mc = GPF_NEW(mig_cache);
@@ -390,11 +401,11 @@ int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_
             best = c;
     }
     if (!best.valid) {
-        refusal(f, req, rej, err);
+        sched_refusal(f, req, rej, err);
         rc = GPF_ENOCAPACITY;
         goto out;
     }
-    fill(f, cat, req, &best, out);
+    sched_fill(f, cat, req, &best, out);
 out:
     gpf_free(mc);
     return rc;

@@ -41,8 +41,9 @@ typedef struct gpf_sched_gpu {
 typedef struct gpf_sched_host {
     char id[GPF_ID_MAX];
     int schedulable;              /* 0 = lost/draining: never chosen */
-    int cpus;
+    int cpus;                     /* in the fleet's CPU unit (gpf_sched_fleet.cpu_unit_milli) */
     int cpus_used;
+    int whole_pods[GPF_MAX_POD_GPUS + 1]; /* whole-GPU placements booked, by GPU count (0 = CPU only) */
     int64_t memory_mib;
     int64_t memory_used_mib;
     int ngpus;
@@ -53,10 +54,13 @@ typedef struct gpf_sched_fleet {
     int nhosts;
     int cap;
     gpf_sched_host *hosts;        /* owned */
+    /* Milli-CPUs per CPU unit of hosts and requests: 0 or 1000 = whole CPUs (the control
+     * plane), 1 = milli-CPUs (the simulator replays traces with fractional CPUs). */
+    int cpu_unit_milli;
 } gpf_sched_fleet;
 
 typedef struct gpf_sched_request {
-    gpf_slice_spec slice;
+    gpf_slice_spec slice;         /* whole with gpu_count 0: a CPU-only request (simulator) */
     int nmodels;                  /* 0 = any model */
     const char *models[GPF_MAX_SKU_MODELS];
     int cpus;
@@ -76,6 +80,40 @@ int gpf_sched_fleet_find_host(const gpf_sched_fleet *f, const char *id); /* -1 w
  * can never fit (unknown MIG profile for every allowed model, gpu_count > 8...). */
 int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
                     gpf_placement *out, gpf_error *err);
+/* ---- placement policies --------------------------------------------------
+ * A policy ranks the hosts (and the GPUs on a host) that can take a request. Names:
+ *   "gpufleet"   the default: tight packing, see docs/placement.md
+ *   "first-fit"  the first host in fleet order, lowest-index GPUs
+ *   "best-fit", "dot-product", "packing", "clustering", "fgd", "random": the baselines of
+ *   the FGD paper (USENIX ATC'23), scored as its simulator scores them (docs/placement.md).
+ * Ties go to the host that comes first in fleet order. A policy holds state (the random
+ * stream; FGD's task-type distribution), so one instance serves one fleet at a time. */
+typedef struct gpf_sched_policy gpf_sched_policy;
+
+/* A typical task for FGD's fragmentation measure: what it asks for and its share of all tasks. */
+typedef struct gpf_sched_task_type {
+    int64_t cpus;                 /* fleet CPU units */
+    int gpu_milli;                /* per GPU, 0 for CPU-only */
+    int num_gpu;
+    int nmodels;                  /* 0 = any model */
+    char models[GPF_MAX_SKU_MODELS][64];
+    double weight;                /* popularity; the weights of a distribution sum to 1 */
+} gpf_sched_task_type;
+
+/* The names above, NULL-terminated, default first. */
+const char *const *gpf_sched_policy_names(void);
+/* GPF_EINVAL for an unknown name. seed drives "random" (and nothing else). */
+int gpf_sched_policy_new(const char *name, uint64_t seed, gpf_sched_policy **out, gpf_error *err);
+void gpf_sched_policy_free(gpf_sched_policy *p);
+const char *gpf_sched_policy_name(const gpf_sched_policy *p);
+/* Sets the task-type distribution FGD measures fragmentation against (copied). */
+void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *t, int n);
+/* gpf_sched_place with the given policy (NULL = the default). Whole-GPU, share and
+ * CPU-only requests follow the policy; MIG requests always use the default geometry
+ * ranking (the baselines have no notion of MIG). */
+int gpf_sched_place_with(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sched_policy *pol,
+                         const gpf_sched_request *req, gpf_placement *out, gpf_error *err);
+
 /* Books a placement into the ledger (also used to restore placements at start-up).
  * Refuses with GPF_ENOCAPACITY, changing nothing, if it overlaps what is booked. */
 int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placement *p, gpf_error *err);

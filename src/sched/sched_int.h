@@ -62,4 +62,28 @@ int sched_policy_better(const sched_cand *a, const sched_cand *b);
  * h->gpus, all the same model, n >= count); writes them to out[] in ascending order. */
 void sched_policy_pick_whole(const gpf_sched_host *h, const int *idx, int n, int count, int *out);
 
+/* ---- place.c: shared by the default ranking and the scored policies ---- */
+
+/* Why a host could not take the request, in the order the checks run. */
+enum { REJ_NONE = 0, REJ_NOT_READY, REJ_MODEL, REJ_MODE, REJ_GPU, REJ_CPU, REJ_MEMORY, REJ_N };
+
+int sched_model_allowed(const gpf_sched_request *req, const gpf_gpu_model *m);
+/* GPF_EINVAL for requests that can never fit anywhere. */
+int sched_validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req, gpf_error *err);
+/* Sets err to GPF_ENOCAPACITY with the host-by-host reasons in rej[REJ_N]. */
+void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const int *rej, gpf_error *err);
+void sched_fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req, const sched_cand *c,
+                gpf_placement *out);
+/* The default ranking (policy.c's comparator) over every host. */
+int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
+                        gpf_placement *out, gpf_error *err);
+
+/* Thousandths of g still free: 0 when a whole slice holds it, the free memory slots when
+ * it is in MIG mode, else 1000 minus its shares. */
+int sched_gpu_left_milli(const gpf_sched_gpu *g);
+
+/* splitmix64 stream (policies.c): the next value, and a uniform integer in [0, n), n > 0. */
+uint64_t sched_rng_next(uint64_t *s);
+int sched_rng_below(uint64_t *s, int n);
+
 #endif

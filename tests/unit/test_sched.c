@@ -171,9 +171,20 @@ static void test_whole_counts(void **state)
     gpf_placement p;
     gpf_error err = {0};
     assert_int_equal(gpf_sched_place(&f, cat, &r, &p, &err), GPF_EINVAL);
-    assert_msg_has(&err, "1..8");
+    assert_msg_has(&err, "0..8");
+    /* 0 GPUs: a CPU-only request (the simulator's CPU pods) books CPU and memory only */
     r = whole(0);
-    assert_int_equal(gpf_sched_place(&f, cat, &r, &p, &err), GPF_EINVAL);
+    r.cpus = 3;
+    assert_int_equal(take(&f, &r, &p, &err), 0);
+    assert_int_equal(p.ngpus, 0);
+    assert_int_equal(p.gpu_milli, 0);
+    gpf_sched_host *ch = &f.hosts[gpf_sched_fleet_find_host(&f, p.host_id)];
+    assert_int_equal(ch->cpus_used, 3);
+    assert_int_equal(ch->whole_pods[0], 1);
+    assert_int_equal(gpf_sched_release(&f, cat, &p, &err), 0);
+    assert_int_equal(ch->cpus_used, 0);
+    assert_int_equal(ch->whole_pods[0], 0);
+    assert_int_equal(gpf_sched_release(&f, cat, &p, &err), GPF_EINVAL);
     /* the MIG-mode GPUs are never handed out whole: only 6 of the 8 H100 */
     r = whole(7);
     assert_int_equal(gpf_sched_place(&f, cat, &r, &p, &err), GPF_ENOCAPACITY);

@@ -1,0 +1,460 @@
+/* Placement policies by name, and the scored placement loop the paper's baselines use.
+ *
+ * A scored policy looks at every host that can take the request (filter), gives it an
+ * integer score (higher wins; ties go to the host that comes first in fleet order) and
+ * picks the GPU on the chosen host by its own rule. The formulas follow the FGD paper's
+ * simulator as written down in docs/placement.md; "gpufleet" is the default ranking of
+ * policy.c and place.c. Pure: the only state is the policy's own random stream. */
+#include <math.h>
+#include <string.h>
+
+#include "sched/sched_int.h"
+#include "util/alloc.h"
+
+typedef enum {
+    POL_GPUFLEET = 0,
+    POL_FIRST_FIT,
+    POL_BEST_FIT,
+    POL_DOT_PRODUCT,
+    POL_PACKING,
+    POL_CLUSTERING,
+    POL_FGD,
+    POL_RANDOM,
+    POL_N
+} pol_kind;
+
+static const char *const names[POL_N + 1] = {"gpufleet", "first-fit",  "best-fit", "dot-product", "packing",
+                                             "clustering", "fgd",      "random",   NULL};
+
+struct gpf_sched_policy {
+    pol_kind kind;
+    uint64_t rng;
+    int ntasks;
+    gpf_sched_task_type *tasks;
+};
+
+const char *const *gpf_sched_policy_names(void)
+{
+    return names;
+}
+
+int gpf_sched_policy_new(const char *name, uint64_t seed, gpf_sched_policy **out, gpf_error *err)
+{
+    *out = NULL;
+    for (int k = 0; k < POL_N; k++) {
+        if (name && strcmp(name, names[k]) == 0) {
+            gpf_sched_policy *p = GPF_NEW(gpf_sched_policy);
+            p->kind = (pol_kind)k;
+            p->rng = seed ^ 0x9e3779b97f4a7c15ULL;
+            *out = p;
+            return 0;
+        }
+    }
+    return gpf_error_set(err, GPF_EINVAL,
+                         "unknown placement policy '%s' (gpufleet, first-fit, best-fit, dot-product, packing, "
+                         "clustering, fgd, random)",
+                         name ? name : "");
+}
+
+void gpf_sched_policy_free(gpf_sched_policy *p)
+{
+    if (!p)
+        return;
+    gpf_free(p->tasks);
+    gpf_free(p);
+}
+
+const char *gpf_sched_policy_name(const gpf_sched_policy *p)
+{
+    return names[p ? p->kind : POL_GPUFLEET];
+}
+
+void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *t, int n)
+{
+    gpf_free(p->tasks);
+    p->tasks = NULL;
+    p->ntasks = 0;
+    if (n <= 0)
+        return;
+    p->tasks = gpf_calloc((size_t)n, sizeof *t);
+    memcpy(p->tasks, t, (size_t)n * sizeof *t);
+    p->ntasks = n;
+}
+
+/* splitmix64: a small, well-mixed stream; uniform below n by rejection. */
+uint64_t sched_rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int sched_rng_below(uint64_t *s, int n)
+{
+    uint64_t lim = UINT64_MAX - UINT64_MAX % (uint64_t)n, x;
+    do
+        x = sched_rng_next(s);
+    while (x >= lim);
+    return (int)(x % (uint64_t)n);
+}
+
+/* ---- facts about a host, in milli units ----------------------------------- */
+
+int sched_gpu_left_milli(const gpf_sched_gpu *g)
+{
+    if (g->whole_taken)
+        return 0;
+    if (g->mig_enabled) {
+        int grid = g->model && g->model->mig_grid_units > 0 ? g->model->mig_grid_units : 8;
+        return (grid - __builtin_popcount(g->mig_slots_used)) * 1000 / grid;
+    }
+    return 1000 - g->share_milli_used;
+}
+
+static int64_t unit_milli(const gpf_sched_fleet *f)
+{
+    return f->cpu_unit_milli > 0 ? f->cpu_unit_milli : 1000;
+}
+
+typedef struct host_view {
+    int64_t cpu_left;   /* milli-CPUs */
+    int gpu_left;       /* Σ thousandths free over the host's GPUs */
+    int free_gpus;      /* GPUs with nothing booked */
+    int left[GPF_MAX_HOST_GPUS];
+} host_view;
+
+static void view(const gpf_sched_fleet *f, const gpf_sched_host *h, host_view *v)
+{
+    v->cpu_left = (int64_t)(h->cpus - h->cpus_used) * unit_milli(f);
+    v->gpu_left = 0;
+    v->free_gpus = 0;
+    for (int g = 0; g < h->ngpus; g++) {
+        v->left[g] = sched_gpu_left_milli(&h->gpus[g]);
+        v->gpu_left += v->left[g];
+        v->free_gpus += sched_gpu_empty(&h->gpus[g]);
+    }
+}
+
+/* GPUs a share request may use on h: allowed model, not in MIG mode, room for it. */
+static int share_fits(const gpf_sched_gpu *g, const gpf_sched_request *req, int64_t *cap)
+{
+    const gpf_slice_spec *s = &req->slice;
+    if (!sched_model_allowed(req, g->model) || g->mig_enabled)
+        return 0;
+    *cap = s->share_memory_mib > 0 ? s->share_memory_mib : sched_gpu_memory_mib(g) * s->share_milli / 1000;
+    return sched_share_conflict(g, s->share_milli, *cap) == NULL;
+}
+
+/* The filter: can h take req at all? Fills c with the GPUs a whole request takes (the
+ * lowest-index free ones of an allowed model) and marks a share request feasible. */
+static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *c)
+{
+    const gpf_slice_spec *s = &req->slice;
+    memset(c, 0, sizeof *c);
+    if (!h->schedulable)
+        return REJ_NOT_READY;
+    int gpu_req = !(s->kind == GPF_SLICE_WHOLE && s->gpu_count == 0);
+    if (gpu_req) {
+        int any_model = 0, any_mode = 0, n = 0;
+        for (int g = 0; g < h->ngpus; g++) {
+            const gpf_sched_gpu *gp = &h->gpus[g];
+            if (!sched_model_allowed(req, gp->model))
+                continue;
+            any_model = 1;
+            if (gp->mig_enabled)
+                continue;
+            any_mode = 1;
+            int64_t cap;
+            if (s->kind == GPF_SLICE_WHOLE && n < s->gpu_count && !sched_whole_conflict(gp))
+                c->gpus[n++] = g;
+            else if (s->kind == GPF_SLICE_SHARE && n == 0 && share_fits(gp, req, &cap))
+                n = 1;
+        }
+        if (!any_model)
+            return REJ_MODEL;
+        if (!any_mode)
+            return REJ_MODE;
+        if ((s->kind == GPF_SLICE_WHOLE && n < s->gpu_count) || (s->kind == GPF_SLICE_SHARE && n == 0))
+            return REJ_GPU;
+        c->ngpus = s->kind == GPF_SLICE_WHOLE ? s->gpu_count : 1;
+    }
+    if (h->cpus_used + (int64_t)req->cpus > h->cpus)
+        return REJ_CPU;
+    if (h->memory_used_mib + req->memory_mib > h->memory_mib)
+        return REJ_MEMORY;
+    (void)f;
+    c->valid = 1;
+    return REJ_NONE;
+}
+
+/* Share request: the GPU left with the least room that still fits (first on ties), or the
+ * lowest index when lowest is set. */
+static void pick_share_tight(const gpf_sched_host *h, const gpf_sched_request *req, int lowest, sched_cand *c)
+{
+    int best = -1, best_left = 0;
+    int64_t best_cap = 0;
+    for (int g = 0; g < h->ngpus; g++) {
+        int64_t cap;
+        if (!share_fits(&h->gpus[g], req, &cap))
+            continue;
+        int left = sched_gpu_left_milli(&h->gpus[g]);
+        if (best < 0 || (!lowest && left < best_left)) {
+            best = g;
+            best_left = left;
+            best_cap = cap;
+        }
+    }
+    c->gpus[0] = best;
+    c->share_memory_mib = best_cap;
+}
+
+static void pick_share_random(gpf_sched_policy *pol, const gpf_sched_host *h, const gpf_sched_request *req,
+                              sched_cand *c)
+{
+    int idx[GPF_MAX_HOST_GPUS], n = 0;
+    int64_t caps[GPF_MAX_HOST_GPUS];
+    for (int g = 0; g < h->ngpus; g++)
+        if (share_fits(&h->gpus[g], req, &caps[n]))
+            idx[n++] = g;
+    int k = sched_rng_below(&pol->rng, n);
+    c->gpus[0] = idx[k];
+    c->share_memory_mib = caps[k];
+}
+
+static int64_t req_gpu_milli(const gpf_sched_request *req)
+{
+    const gpf_slice_spec *s = &req->slice;
+    return s->kind == GPF_SLICE_SHARE ? s->share_milli : (int64_t)1000 * s->gpu_count;
+}
+
+static int is_share(const gpf_sched_request *req)
+{
+    return req->slice.kind == GPF_SLICE_SHARE;
+}
+
+static int is_cpu_only(const gpf_sched_request *req)
+{
+    return req->slice.kind == GPF_SLICE_WHOLE && req->slice.gpu_count == 0;
+}
+
+/* ---- FGD: fragmentation against the typical tasks ------------------------ */
+
+static int task_model_ok(const gpf_sched_task_type *t, const gpf_gpu_model *m)
+{
+    if (t->nmodels == 0)
+        return 1;
+    for (int i = 0; i < t->nmodels; i++)
+        if (gpf_catalog_model_matches(m, t->models[i]))
+            return 1;
+    return 0;
+}
+
+/* F(n) in milli-GPUs for a host whose GPUs have left[] free and cpu_left milli-CPUs. */
+static double frag(const gpf_sched_policy *pol, const gpf_sched_host *h, const int *left, int64_t cpu_left,
+                   int64_t unit)
+{
+    int total = 0;
+    for (int g = 0; g < h->ngpus; g++)
+        total += left[g];
+    double F = 0;
+    for (int k = 0; k < pol->ntasks; k++) {
+        const gpf_sched_task_type *t = &pol->tasks[k];
+        int f;
+        if (t->num_gpu == 0 || (h->ngpus > 0 && !task_model_ok(t, h->gpus[0].model))) {
+            f = total;
+        } else {
+            int fit = 0, small = 0;
+            for (int g = 0; g < h->ngpus; g++) {
+                if (left[g] >= t->gpu_milli)
+                    fit++;
+                else
+                    small += left[g];
+            }
+            f = fit >= t->num_gpu && cpu_left >= t->cpus * unit ? small : total;
+        }
+        F += t->weight * f;
+    }
+    return F;
+}
+
+static int64_t fgd_score(double before, double after)
+{
+    double x = (before - after) / 1000.0;
+    return (int64_t)(100.0 / (1.0 + exp(-x)));
+}
+
+static int64_t score_fgd(const gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_host *h,
+                         const gpf_sched_request *req, sched_cand *c)
+{
+    host_view v;
+    view(f, h, &v);
+    int64_t unit = unit_milli(f), cpu_after = v.cpu_left - (int64_t)req->cpus * unit;
+    double before = frag(pol, h, v.left, v.cpu_left, unit);
+    int after[GPF_MAX_HOST_GPUS];
+    memcpy(after, v.left, sizeof after);
+    if (!is_share(req)) {
+        for (int i = 0; i < c->ngpus; i++)
+            after[c->gpus[i]] = 0;
+        return fgd_score(before, frag(pol, h, after, cpu_after, unit));
+    }
+    int64_t best = -1;
+    for (int g = 0; g < h->ngpus; g++) {
+        int64_t cap;
+        if (!share_fits(&h->gpus[g], req, &cap))
+            continue;
+        /* GPUs with the same room give the same score; the first of them wins ties */
+        int seen = 0;
+        for (int j = 0; j < g && !seen; j++) {
+            int64_t cj;
+            seen = v.left[j] == v.left[g] && share_fits(&h->gpus[j], req, &cj);
+        }
+        if (seen)
+            continue;
+        after[g] = v.left[g] - req->slice.share_milli;
+        int64_t sc = fgd_score(before, frag(pol, h, after, cpu_after, unit));
+        after[g] = v.left[g];
+        if (sc > best) {
+            best = sc;
+            c->gpus[0] = g;
+            c->share_memory_mib = cap;
+        }
+    }
+    return best;
+}
+
+/* ---- the paper's other baselines ------------------------------------------ */
+
+static int64_t score_best_fit(const host_view *v, int64_t cpu, int64_t req)
+{
+    double raw = 100.0 * (1.0 - (0.5 * (double)(v->cpu_left - cpu) / 128000.0 + 0.5 * (double)(v->gpu_left - req) / 8000.0));
+    return (int64_t)raw;
+}
+
+static int64_t score_dot(const host_view *v, int64_t cpu, int64_t req)
+{
+    double d = ((double)v->cpu_left / 128000.0) * ((double)cpu / 128000.0) +
+               ((double)v->gpu_left / 8000.0) * ((double)req / 8000.0);
+    return (int64_t)(100.0 * (1.0 - d / 2.0));
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static int64_t score_packing(const gpf_sched_host *h, const host_view *v, const gpf_sched_request *req,
+                             const sched_cand *c)
+{
+    if (is_cpu_only(req))
+        return 0;
+    if (v->free_gpus == h->ngpus)
+        return max64(33 - v->free_gpus, v->free_gpus);
+    int uses_free = !is_share(req) || v->left[c->gpus[0]] == 1000;
+    if (uses_free)
+        return max64(50 - c->ngpus, 33);
+    int64_t sum = 0;
+    for (int i = 0; i < c->ngpus; i++)
+        sum += (int64_t)v->left[c->gpus[i]] * 100 / 1000;
+    return max64(100 - sum / 10, 50);
+}
+
+static int64_t score_clustering(const gpf_sched_host *h, const host_view *v, const gpf_sched_request *req)
+{
+    if (is_cpu_only(req))
+        return 0;
+    int64_t base = (int64_t)25 * (8000 - v->gpu_left) / 8000;
+    int tag = is_share(req) ? 0 : req->slice.gpu_count; /* 0 = "share-gpu", k = "k-gpu" */
+    int share_pods = 0, mine = 0, others = 0;
+    for (int g = 0; g < h->ngpus; g++)
+        share_pods += h->gpus[g].shares;
+    for (int k = 0; k <= GPF_MAX_POD_GPUS; k++) {
+        int n = k == 0 ? share_pods : h->whole_pods[k];
+        if (n > 0 && k == tag)
+            mine = 1;
+        else if (n > 0)
+            others = 1;
+    }
+    if (mine && !others)
+        return base + 75;
+    if (mine)
+        return base + 50;
+    if (!others)
+        return base + 25;
+    return base;
+}
+
+/* ---- the scored placement loop ---------------------------------------------- */
+
+static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sched_policy *pol,
+                        const gpf_sched_request *req, gpf_placement *out, gpf_error *err)
+{
+    int rej[REJ_N] = {0}, rc, nfeasible = 0;
+    int64_t best_score = INT64_MIN, unit = unit_milli(f);
+    int64_t cpu = (int64_t)req->cpus * unit, rmilli = req_gpu_milli(req);
+    sched_cand best, c;
+    memset(&best, 0, sizeof best);
+    if ((rc = sched_validate(f, cat, req, err)) != 0)
+        return rc;
+    for (int i = 0; i < f->nhosts; i++) {
+        const gpf_sched_host *h = &f->hosts[i];
+        int why = filter(f, h, req, &c);
+        if (why != REJ_NONE) {
+            rej[why]++;
+            continue;
+        }
+        c.host = i;
+        nfeasible++;
+        if (pol->kind == POL_RANDOM) {
+            /* reservoir sampling: each feasible host is kept with probability 1/nfeasible */
+            if (sched_rng_below(&pol->rng, nfeasible) == 0)
+                best = c;
+            continue;
+        }
+        if (pol->kind == POL_FIRST_FIT) {
+            if (is_share(req))
+                pick_share_tight(h, req, 1, &c);
+            best = c;
+            break;
+        }
+        int64_t score;
+        if (pol->kind == POL_FGD) {
+            score = score_fgd(f, pol, h, req, &c);
+        } else {
+            host_view v;
+            view(f, h, &v);
+            if (is_share(req))
+                pick_share_tight(h, req, 0, &c);
+            if (pol->kind == POL_BEST_FIT)
+                score = score_best_fit(&v, cpu, rmilli);
+            else if (pol->kind == POL_DOT_PRODUCT)
+                score = score_dot(&v, cpu, rmilli);
+            else if (pol->kind == POL_PACKING)
+                score = score_packing(h, &v, req, &c);
+            else
+                score = score_clustering(h, &v, req);
+        }
+        if (score > best_score) {
+            best_score = score;
+            best = c;
+        }
+    }
+    if (!best.valid) {
+        sched_refusal(f, req, rej, err);
+        return GPF_ENOCAPACITY;
+    }
+    if (pol->kind == POL_RANDOM && is_share(req))
+        pick_share_random(pol, &f->hosts[best.host], req, &best);
+    sched_fill(f, cat, req, &best, out);
+    return 0;
+}
+
+int gpf_sched_place_with(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sched_policy *pol,
+                         const gpf_sched_request *req, gpf_placement *out, gpf_error *err)
+{
+    if (!f || !req || !out)
+        return gpf_error_set(err, GPF_EINVAL, "no fleet, request or output");
+    if (!pol || pol->kind == POL_GPUFLEET || req->slice.kind == GPF_SLICE_MIG || req->slice.kind == GPF_SLICE_VGPU)
+        return sched_place_default(f, cat, req, out, err);
+    return place_scored(f, cat, pol, req, out, err);
+}
