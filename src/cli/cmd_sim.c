@@ -164,10 +164,13 @@ int gpf_cli_sim_main(int argc, char **argv)
     double *un = gpf_calloc((size_t)nseeds, sizeof *un);
     json_t *jarr = json_array();
     if (!o.json)
-        printf("%-12s %8s %16s %8s %8s %8s\n", "POLICY", "MEDIAN", "MEAN +- SD", "PLACED", "DROPPED", "SECONDS");
+        printf("%-12s %8s %16s %8s %8s %8s %8s\n", "POLICY", "MEDIAN", "MEAN +- SD", "FLOOR", "PLACED", "DROPPED",
+               "SECONDS");
     for (int pi = 0; pols[pi]; pi++) {
         double t0 = now_s();
         long placed = 0, dropped = 0;
+        int64_t drop100[GPF_SIM_MAX_GPUS + 1] = {0};
+        double floor_sum = 0;
         for (int k = 0; k < nseeds; k++) {
             gpf_sim_result r;
             gpf_error err = {0};
@@ -178,6 +181,9 @@ int gpf_cli_sim_main(int argc, char **argv)
             }
             un[k] = r.unalloc_at_100;
             placed += r.placed;
+            floor_sum += r.floor_at_100;
+            for (int g = 0; g <= GPF_SIM_MAX_GPUS; g++)
+                drop100[g] += r.dropped_milli_at_100[g];
             dropped += r.dropped;
             for (int x = 0; csv && x <= GPF_SIM_XMAX; x++)
                 fprintf(csv, "%s,%d,%d,%.4f,%.4f\n", pols[pi], o.seed_lo + k, x, r.alloc_pct[x], 100.0 - r.alloc_pct[x]);
@@ -187,13 +193,20 @@ int gpf_cli_sim_main(int argc, char **argv)
         double med, mean, sd, secs = now_s() - t0;
         gpf_sim_stats(un, nseeds, &med, &mean, &sd);
         if (o.json)
-            json_array_append_new(jarr, json_pack("{s:s, s:i, s:f, s:f, s:f, s:I, s:I, s:f}", "policy", pols[pi],
-                                                  "seeds", nseeds, "unalloc_pct_median", med, "unalloc_pct_mean",
+            json_array_append_new(jarr, json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:I, s:I, s:f}", "policy", pols[pi],
+                                                  "seeds", nseeds, "floor_pct_mean", floor_sum / nseeds, "unalloc_pct_median", med, "unalloc_pct_mean",
                                                   mean, "unalloc_pct_sd", sd, "placed", (json_int_t)placed,
                                                   "dropped", (json_int_t)dropped, "seconds", secs));
         else
-            printf("%-12s %7.2f%% %9.2f +- %4.2f %8ld %8ld %8.1f\n", pols[pi], med, mean, sd, placed / nseeds,
-                   dropped / nseeds, secs);
+            printf("%-12s %7.2f%% %9.2f +- %4.2f %7.2f%% %8ld %8ld %8.1f\n", pols[pi], med, mean, sd,
+                   floor_sum / nseeds, placed / nseeds, dropped / nseeds, secs);
+        if (getenv("GPUFLEET_SIM_DROPS")) {
+            printf("  dropped by x=100 (GPUs, mean per seed): share %.1f", drop100[0] / 1000.0 / nseeds);
+            for (int g = 1; g <= GPF_SIM_MAX_GPUS; g++)
+                if (drop100[g])
+                    printf(", %d-GPU %.1f", g, drop100[g] / 1000.0 / nseeds);
+            printf("\n");
+        }
         fflush(stdout);
     }
     if (o.json) {

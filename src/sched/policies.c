@@ -278,14 +278,21 @@ static double frag(const gpf_sched_policy *pol, const gpf_sched_host *h, const i
     return F;
 }
 
-static int64_t fgd_score(double before, double after)
+/* FGD's score: int(100 · sigmoid(ΔF / 1000)), coarse on purpose (ties fall to host order). */
+static double fgd_score(double before, double after)
 {
     double x = (before - after) / 1000.0;
-    return (int64_t)(100.0 / (1.0 + exp(-x)));
+    return (double)(int64_t)(100.0 / (1.0 + exp(-x)));
 }
 
-static int64_t score_fgd(const gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_host *h,
-                         const gpf_sched_request *req, sched_cand *c)
+/* FGD's score for placing on h (best GPU for a share request, first on ties): how much
+ * fragmentation the placement removes, quantised as FGD does. consolidate (the gpufleet
+ * policy) ranks a share request's GPUs differently: a partly used GPU that fits beats any
+ * fresh one, the tightest fit first, FGD's score only breaking ties; so shares fill the
+ * GPUs they have opened before they open another (cluster-wide, since the best GPU of each
+ * host is its score). */
+static double score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_host *h,
+                         const gpf_sched_request *req, sched_cand *c, int consolidate)
 {
     host_view v;
     view(f, h, &v);
@@ -298,7 +305,7 @@ static int64_t score_fgd(const gpf_sched_fleet *f, gpf_sched_policy *pol, const 
             after[c->gpus[i]] = 0;
         return fgd_score(before, frag(pol, h, after, cpu_after, unit));
     }
-    int64_t best = -1;
+    double best = -1e300;
     for (int g = 0; g < h->ngpus; g++) {
         int64_t cap;
         if (!share_fits(&h->gpus[g], req, &cap))
@@ -312,7 +319,9 @@ static int64_t score_fgd(const gpf_sched_fleet *f, gpf_sched_policy *pol, const 
         if (seen)
             continue;
         after[g] = v.left[g] - req->slice.share_milli;
-        int64_t sc = fgd_score(before, frag(pol, h, after, cpu_after, unit));
+        double sc = fgd_score(before, frag(pol, h, after, cpu_after, unit));
+        if (consolidate && v.left[g] < 1000)
+            sc = 1000.0 + (1000 - after[g]) + sc / 1000.0;
         after[g] = v.left[g];
         if (sc > best) {
             best = sc;
@@ -390,7 +399,8 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
                         const gpf_sched_request *req, gpf_placement *out, gpf_error *err)
 {
     int rej[REJ_N] = {0}, rc, nfeasible = 0;
-    int64_t best_score = INT64_MIN, unit = unit_milli(f);
+    double best_score = -1e300;
+    int64_t unit = unit_milli(f);
     int64_t cpu = (int64_t)req->cpus * unit, rmilli = req_gpu_milli(req);
     sched_cand best, c;
     memset(&best, 0, sizeof best);
@@ -417,9 +427,9 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
             best = c;
             break;
         }
-        int64_t score;
-        if (pol->kind == POL_FGD) {
-            score = score_fgd(f, pol, h, req, &c);
+        double score;
+        if (pol->kind == POL_FGD || pol->kind == POL_GPUFLEET) {
+            score = score_frag(f, pol, h, req, &c, pol->kind == POL_GPUFLEET);
         } else {
             host_view v;
             view(f, h, &v);
@@ -454,7 +464,8 @@ int gpf_sched_place_with(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_s
 {
     if (!f || !req || !out)
         return gpf_error_set(err, GPF_EINVAL, "no fleet, request or output");
-    if (!pol || pol->kind == POL_GPUFLEET || req->slice.kind == GPF_SLICE_MIG || req->slice.kind == GPF_SLICE_VGPU)
+    if (!pol || (pol->kind == POL_GPUFLEET && pol->ntasks == 0) || req->slice.kind == GPF_SLICE_MIG ||
+        req->slice.kind == GPF_SLICE_VGPU)
         return sched_place_default(f, cat, req, out, err);
     return place_scored(f, cat, pol, req, out, err);
 }

@@ -185,6 +185,7 @@ struct gpf_sim {
     ev *events;
     int placed, dropped;
     int64_t arrived, used;
+    int64_t dropped100[GPF_SIM_MAX_GPUS + 1];
 };
 
 static int cmp_pod_name(const void *x, const void *y)
@@ -355,11 +356,47 @@ int gpf_sim_step(gpf_sim *s)
         s->used += milli;
     } else {
         s->dropped++;
+        if (s->arrived * 100 <= s->t->total_gpus * 1000 * 100 && p->num_gpu <= GPF_SIM_MAX_GPUS)
+            s->dropped100[p->gpu_milli < 1000 ? 0 : p->num_gpu] += milli;
     }
     s->events[s->next].arrived = s->arrived;
     s->events[s->next].used = s->used;
     s->next++;
     return ok;
+}
+
+/* See gpf_sim_result.floor_at_100. For a threshold t > 500, let R be the room the arrived
+ * shares of size >= t leave (Σ 1000 - s), F the arrived demand of pods no larger than
+ * 1000 - t, and X = capacity - arrived (<= 0 once the arrived request reaches 100 %). A
+ * placed share leaves its room unusable except to pods of at most 1000 - t, so the free
+ * capacity is at least R - F - (room of the dropped ones); a dropped share of size s
+ * leaves s >= k·(1000 - s) unallocated, k = t / (1000 - t). Whatever a policy places or
+ * drops, the free capacity is therefore at least (k·(R - F) + X) / (k + 1). */
+static double floor_at_100(const gpf_sim *s)
+{
+    int64_t cap = s->t->total_gpus * 1000, arrived = 0;
+    int64_t room[1001] = {0}, demand[1001] = {0}; /* by share size */
+    for (int i = 0; i < s->npods && arrived < cap; i++) {
+        const gpf_sim_pod *p = s->order[i];
+        arrived += (int64_t)p->num_gpu * p->gpu_milli;
+        if (p->num_gpu == 1 && p->gpu_milli < 1000) {
+            room[p->gpu_milli] += p->gpu_milli > 500 ? 1000 - p->gpu_milli : 0;
+            demand[p->gpu_milli] += p->gpu_milli;
+        }
+    }
+    double best = 0, x = (double)(cap - arrived);
+    for (int t = 501; t <= 999; t++) {
+        int64_t r = 0, f = 0;
+        for (int z = t; z <= 999; z++)
+            r += room[z];
+        for (int z = 1; z <= 1000 - t; z++)
+            f += demand[z];
+        double k = (double)t / (double)(1000 - t);
+        double v = (k * (double)(r - f) + (x < 0 ? x : 0)) / (k + 1.0) * 100.0 / (double)cap;
+        if (v > best)
+            best = v;
+    }
+    return best;
 }
 
 void gpf_sim_result_get(const gpf_sim *s, gpf_sim_result *out)
@@ -395,6 +432,8 @@ void gpf_sim_result_get(const gpf_sim *s, gpf_sim_result *out)
     out->dropped = s->dropped;
     out->arrived_milli = s->arrived;
     out->used_milli = s->used;
+    memcpy(out->dropped_milli_at_100, s->dropped100, sizeof s->dropped100);
+    out->floor_at_100 = floor_at_100(s);
     gpf_free(sum);
     gpf_free(cnt);
 }

@@ -12,6 +12,7 @@
 #include "util/error.h"
 
 #define GPF_SIM_XMAX 130 /* the curve covers arrived request 0..130 % of capacity */
+#define GPF_SIM_MAX_GPUS 8
 
 typedef struct gpf_sim_node {
     char name[64];
@@ -53,6 +54,15 @@ typedef struct gpf_sim_result {
     int dropped;
     int64_t arrived_milli;
     int64_t used_milli;
+    /* GPU request dropped while the arrived request was at most 100 % of capacity, in
+     * milli-GPUs: [0] sharing pods, [k] pods of k whole GPUs. Their sum is what is left
+     * unallocated at x = 100, and shows which requests a policy strands. */
+    int64_t dropped_milli_at_100[GPF_SIM_MAX_GPUS + 1];
+    /* A floor no policy can go below at x = 100 for this arrival order, in % of capacity
+     * (computed at the pod that takes the arrived request to 100 %): sharing pods above
+     * 500 thousandths each need a GPU of their own, whose remaining room only smaller pods
+     * can use. The derivation is in sim.c and docs/placement.md. Policy-independent. */
+    double floor_at_100;
 } gpf_sim_result;
 
 typedef struct gpf_sim gpf_sim;

@@ -1,0 +1,566 @@
+/* Placement policies on small hand-checked clusters, a property test for every policy, and
+ * the trace-replay simulator (parsing, a hand-computed replay, the floor). Fleets here use
+ * the simulator's units (cpu_unit_milli = 1) and two made-up models, like a trace. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched.h"
+#include "sched/sim.h"
+#include "util/alloc.h"
+
+static gpf_gpu_model model_a = {.key = "GA"}, model_b = {.key = "GB"};
+
+static void add(gpf_sched_fleet *f, const char *id, const gpf_gpu_model *m, int ngpus, int cpu_milli)
+{
+    gpf_sched_host h;
+    memset(&h, 0, sizeof h);
+    gpf_strlcpy(h.id, id, sizeof h.id);
+    h.schedulable = 1;
+    h.cpus = cpu_milli;
+    h.memory_mib = 1 << 20;
+    h.ngpus = ngpus;
+    for (int i = 0; i < ngpus; i++) {
+        snprintf(h.gpus[i].uuid, sizeof h.gpus[i].uuid, "%s-%d", id, i);
+        h.gpus[i].index = i;
+        h.gpus[i].model = m;
+        h.gpus[i].memory_mib = 1000;
+    }
+    assert_true(gpf_sched_fleet_add_host(f, &h) >= 0);
+}
+
+static gpf_sched_request share(int milli, int cpu)
+{
+    gpf_sched_request r;
+    memset(&r, 0, sizeof r);
+    r.slice.kind = GPF_SLICE_SHARE;
+    r.slice.share_milli = milli;
+    r.cpus = cpu;
+    return r;
+}
+
+static gpf_sched_request whole(int n, int cpu)
+{
+    gpf_sched_request r;
+    memset(&r, 0, sizeof r);
+    r.slice.kind = GPF_SLICE_WHOLE;
+    r.slice.gpu_count = n;
+    r.cpus = cpu;
+    return r;
+}
+
+static gpf_sched_policy *policy(const char *name)
+{
+    gpf_sched_policy *p = NULL;
+    gpf_error err = {0};
+    assert_int_equal(gpf_sched_policy_new(name, 7, &p, &err), 0);
+    return p;
+}
+
+/* Places with pol and books it; returns the host index, -1 when nothing fits. */
+static int put(gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_request *r, gpf_placement *pl)
+{
+    gpf_placement tmp;
+    gpf_error err = {0};
+    if (!pl)
+        pl = &tmp;
+    if (gpf_sched_place_with(f, NULL, pol, r, pl, &err) != 0)
+        return -1;
+    assert_int_equal(gpf_sched_apply(f, NULL, pl, &err), 0);
+    return gpf_sched_fleet_find_host(f, pl->host_id);
+}
+
+static void fleet(gpf_sched_fleet *f)
+{
+    gpf_sched_fleet_init(f);
+    f->cpu_unit_milli = 1;
+}
+
+/* ---- names ------------------------------------------------------------------------- */
+
+static void test_names(void **state)
+{
+    (void)state;
+    const char *const *n = gpf_sched_policy_names();
+    int count = 0;
+    for (; n[count]; count++) {
+        gpf_sched_policy *p = policy(n[count]);
+        assert_string_equal(gpf_sched_policy_name(p), n[count]);
+        gpf_sched_policy_free(p);
+    }
+    assert_int_equal(count, 8);
+    assert_string_equal(n[0], "gpufleet");
+    gpf_sched_policy *p = NULL;
+    gpf_error err = {0};
+    assert_int_equal(gpf_sched_policy_new("tetris", 1, &p, &err), GPF_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "unknown placement policy 'tetris'"));
+}
+
+/* ---- each baseline on a two-host cluster ---------------------------------------------- */
+
+/* h0: 8 GPUs, 96 CPUs, empty. h1: 8 GPUs, 96 CPUs, 6 GPUs and 60 CPUs taken (whole). */
+static void two_hosts(gpf_sched_fleet *f)
+{
+    fleet(f);
+    add(f, "h0", &model_a, 8, 96000);
+    add(f, "h1", &model_a, 8, 96000);
+    gpf_placement pl;
+    memset(&pl, 0, sizeof pl);
+    gpf_strlcpy(pl.host_id, "h1", sizeof pl.host_id);
+    pl.ngpus = 6;
+    for (int i = 0; i < 6; i++)
+        snprintf(pl.gpu_uuids[i], sizeof pl.gpu_uuids[i], "h1-%d", i);
+    pl.cpus = 60000;
+    pl.mig_profile_id = -1;
+    gpf_error err = {0};
+    assert_int_equal(gpf_sched_apply(f, NULL, &pl, &err), 0);
+}
+
+static void test_best_fit_and_dot_product_prefer_fuller(void **state)
+{
+    (void)state;
+    /* (clustering would take h0: an empty host earns +25, more than h1's fuller base) */
+    const char *names[] = {"best-fit", "dot-product", "packing"};
+    for (size_t i = 0; i < 3; i++) {
+        gpf_sched_fleet f;
+        two_hosts(&f);
+        gpf_sched_policy *p = policy(names[i]);
+        gpf_sched_request r = whole(1, 4000);
+        gpf_placement pl;
+        /* best-fit: h1 raw = int(100(1 - (.5·32/128 + .5·1/8))) = 81 > h0's int(100(1 - (.5·92/128 + .5·7/8))) = 20 */
+        assert_int_equal(put(&f, p, &r, &pl), 1);
+        assert_int_equal(pl.ngpus, 1);
+        assert_string_equal(pl.gpu_uuids[0], "h1-6"); /* the lowest-index free GPU */
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+}
+
+static void test_first_fit_and_ties_go_to_fleet_order(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    fleet(&f);
+    add(&f, "a", &model_a, 2, 8000);
+    add(&f, "b", &model_a, 2, 8000);
+    gpf_sched_policy *p = policy("first-fit");
+    gpf_sched_request r = share(300, 1000);
+    gpf_placement pl;
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "a-0");
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "a-0"); /* lowest index that fits: 300+300 */
+    r = share(500, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "a-1");
+    /* CPU runs out on a: the next goes to b */
+    r = whole(0, 6000);
+    assert_int_equal(put(&f, p, &r, &pl), 1);
+    assert_int_equal(pl.ngpus, 0);
+    gpf_sched_policy_free(p);
+    gpf_sched_fleet_clear(&f);
+}
+
+static void test_tight_gpu_choice_for_shares(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    fleet(&f);
+    add(&f, "a", &model_a, 3, 64000);
+    gpf_sched_policy *p = policy("best-fit");
+    gpf_placement pl;
+    gpf_sched_request r = share(600, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 0); /* a-0: 400 left */
+    r = share(300, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "a-0"); /* tightest: 400 left beats 1000 */
+    r = share(200, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "a-1"); /* a-0 has 100 left: the next tightest is a fresh GPU */
+    gpf_sched_policy_free(p);
+    gpf_sched_fleet_clear(&f);
+}
+
+static void test_packing_tiers(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    fleet(&f);
+    add(&f, "small", &model_a, 2, 64000);  /* fully free, 2 GPUs: max(33-2, 2) = 31 */
+    add(&f, "big", &model_a, 8, 64000);    /* fully free, 8 GPUs: max(33-8, 8) = 25 */
+    add(&f, "used", &model_a, 4, 64000);
+    gpf_sched_policy *p = policy("packing");
+    gpf_placement pl;
+    gpf_sched_request r = share(500, 1000);
+    /* first share: all hosts are empty; the 2-GPU host scores highest */
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    /* now "small" holds a share on a-0: a share that fits there scores max(100 - 500·100/1000/10, 50) = 95 */
+    r = share(400, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "small-0");
+    /* a whole GPU on a partly used host (tier max(50 - 1, 33) = 49) beats empty hosts */
+    r = whole(1, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 0);
+    assert_string_equal(pl.gpu_uuids[0], "small-1");
+    /* "small" is full: 2 GPUs on an empty host; "used" (4 GPUs, 29) beats "big" (25) */
+    r = whole(2, 1000);
+    assert_int_equal(put(&f, p, &r, &pl), 2);
+    gpf_sched_policy_free(p);
+    gpf_sched_fleet_clear(&f);
+}
+
+static void test_clustering_groups_tags(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    fleet(&f);
+    add(&f, "x", &model_a, 4, 64000);
+    add(&f, "y", &model_a, 4, 64000);
+    add(&f, "z", &model_a, 4, 64000);
+    gpf_sched_policy *p = policy("clustering");
+    gpf_placement pl;
+    gpf_sched_request s = share(300, 1000), w = whole(1, 1000);
+    assert_int_equal(put(&f, p, &s, &pl), 0); /* all empty: +25 each, first wins */
+    /* a 1-GPU pod: x hosts another tag (+0, base 25·(8000-3700)/8000 = 13); y and z are empty
+     * (+25, base 12): y */
+    assert_int_equal(put(&f, p, &w, &pl), 1);
+    /* another share: x hosts only shares (+75) */
+    assert_int_equal(put(&f, p, &s, &pl), 0);
+    /* another 1-GPU: y hosts only 1-GPU pods (+75) */
+    assert_int_equal(put(&f, p, &w, &pl), 1);
+    /* CPU-only requests score 0 everywhere: the first host with room */
+    gpf_sched_request c = whole(0, 1000);
+    assert_int_equal(put(&f, p, &c, &pl), 0);
+    gpf_sched_policy_free(p);
+    gpf_sched_fleet_clear(&f);
+}
+
+/* FGD against one typical task of 600 thousandths (hand-computed):
+ * host A GPUs [500 left, 1000]: F = 500 (GPU 0 is too small for the task).
+ *   share 500 on A-0 -> [0, 1000]: F = 0, ΔF = 500 -> int(100·sigmoid(0.5)) = 62
+ *   share 500 on A-1 -> [500, 500]: the task fits nowhere, F = 1000, ΔF = -500 -> 37
+ * host B [1000, 1000]: F = 0; share 500 -> [500, 1000]: F = 500, ΔF = -500 -> 37.
+ * FGD takes A-0. */
+static void test_fgd_hand_computed(void **state)
+{
+    (void)state;
+    gpf_sched_task_type t;
+    memset(&t, 0, sizeof t);
+    t.cpus = 1000;
+    t.gpu_milli = 600;
+    t.num_gpu = 1;
+    t.weight = 1.0;
+    const char *names[] = {"fgd", "gpufleet"};
+    for (int k = 0; k < 2; k++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        add(&f, "B", &model_a, 2, 64000);
+        add(&f, "A", &model_a, 2, 64000);
+        gpf_placement pl;
+        memset(&pl, 0, sizeof pl);
+        gpf_strlcpy(pl.host_id, "A", sizeof pl.host_id);
+        gpf_strlcpy(pl.gpu_uuids[0], "A-0", sizeof pl.gpu_uuids[0]);
+        pl.ngpus = 1;
+        pl.share_milli = 500;
+        pl.mig_profile_id = -1;
+        gpf_error err = {0};
+        assert_int_equal(gpf_sched_apply(&f, NULL, &pl, &err), 0);
+        gpf_sched_policy *p = policy(names[k]);
+        gpf_sched_policy_set_tasks(p, &t, 1);
+        gpf_sched_request r = share(500, 1000);
+        assert_int_equal(put(&f, p, &r, &pl), 1);
+        assert_string_equal(pl.gpu_uuids[0], "A-0");
+        /* a whole GPU: A -> [0,0] F = 1000 (ΔF = -500: 37); B -> [0,1000] F = 0 (ΔF 0: 50): B */
+        r = whole(1, 1000);
+        assert_int_equal(put(&f, p, &r, &pl), 0);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+}
+
+static void test_gpufleet_consolidates_shares(void **state)
+{
+    (void)state;
+    /* Without a task distribution gpufleet is the control plane's ranking; with one, a
+     * share goes to the partly used GPU that fits tightest, whatever host it is on. */
+    gpf_sched_task_type t;
+    memset(&t, 0, sizeof t);
+    t.gpu_milli = 1000;
+    t.num_gpu = 1;
+    t.weight = 1.0;
+    gpf_sched_fleet f;
+    fleet(&f);
+    add(&f, "a", &model_a, 2, 64000);
+    add(&f, "b", &model_a, 2, 64000);
+    gpf_sched_policy *p = policy("gpufleet");
+    gpf_sched_policy_set_tasks(p, &t, 1);
+    gpf_placement pl;
+    gpf_sched_request r = share(700, 1000);
+    assert_true(put(&f, p, &r, &pl) >= 0);
+    char first[GPF_UUID_MAX];
+    gpf_strlcpy(first, pl.gpu_uuids[0], sizeof first);
+    r = share(200, 1000);
+    assert_true(put(&f, p, &r, &pl) >= 0);
+    assert_string_equal(pl.gpu_uuids[0], first);
+    gpf_sched_policy_free(p);
+    gpf_sched_fleet_clear(&f);
+}
+
+static void test_random_is_seeded_and_feasible(void **state)
+{
+    (void)state;
+    int seen[3] = {0};
+    for (int round = 0; round < 2; round++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        add(&f, "a", &model_a, 8, 1 << 30);
+        add(&f, "b", &model_b, 8, 1 << 30);
+        add(&f, "c", &model_a, 8, 1 << 30);
+        gpf_sched_policy *p = policy("random");
+        gpf_sched_request r = share(100, 1);
+        r.nmodels = 1;
+        r.models[0] = "GA";
+        int got[40];
+        for (int i = 0; i < 40; i++) {
+            got[i] = put(&f, p, &r, NULL);
+            assert_true(got[i] == 0 || got[i] == 2); /* never the GB host */
+            seen[got[i]]++;
+        }
+        static int first[40];
+        if (round == 0)
+            memcpy(first, got, sizeof got);
+        else
+            assert_memory_equal(first, got, sizeof got); /* same seed, same choices */
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+    assert_true(seen[0] > 0 && seen[2] > 0);
+}
+
+static void test_model_constraint_and_refusal(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    fleet(&f);
+    add(&f, "a", &model_a, 1, 4000);
+    add(&f, "b", &model_b, 1, 4000);
+    for (const char *const *n = gpf_sched_policy_names(); *n; n++) {
+        gpf_sched_policy *p = policy(*n);
+        gpf_sched_request r = whole(1, 1000);
+        r.nmodels = 1;
+        r.models[0] = "GB";
+        gpf_placement pl;
+        gpf_error err = {0};
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), 0);
+        assert_string_equal(pl.host_id, "b");
+        r = whole(2, 1000);
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), GPF_ENOCAPACITY);
+        assert_non_null(strstr(err.msg, "no capacity for 2 whole GPUs"));
+        r = whole(0, 5000);
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), GPF_ENOCAPACITY);
+        assert_non_null(strstr(err.msg, "short of CPUs"));
+        gpf_sched_policy_free(p);
+    }
+    gpf_sched_fleet_clear(&f);
+}
+
+/* ---- property: every policy, random requests ------------------------------------------- */
+
+static void test_property_every_policy(void **state)
+{
+    (void)state;
+    uint64_t rng = 12345;
+    for (const char *const *n = gpf_sched_policy_names(); *n; n++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        add(&f, "p", &model_a, 8, 96000);
+        add(&f, "q", &model_b, 2, 32000);
+        add(&f, "r", &model_a, 4, 48000);
+        add(&f, "s", &model_b, 1, 8000);
+        gpf_sched_fleet before;
+        fleet(&before);
+        for (int i = 0; i < f.nhosts; i++)
+            gpf_sched_fleet_add_host(&before, &f.hosts[i]);
+        gpf_sched_policy *p = policy(*n);
+        gpf_sched_task_type tt[2];
+        memset(tt, 0, sizeof tt);
+        tt[0].gpu_milli = 500, tt[0].num_gpu = 1, tt[0].cpus = 2000, tt[0].weight = 0.7;
+        tt[1].gpu_milli = 1000, tt[1].num_gpu = 2, tt[1].cpus = 8000, tt[1].weight = 0.3;
+        gpf_sched_policy_set_tasks(p, tt, 2);
+        gpf_placement *booked = gpf_calloc(600, sizeof *booked);
+        int nb = 0;
+        for (int i = 0; i < 600; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned x = (unsigned)(rng >> 33);
+            gpf_sched_request r = x % 3 == 0 ? share((int)(x % 999) + 1, (int)(x % 4000))
+                                  : x % 3 == 1 ? whole((int)(x % 5), (int)(x % 9000))
+                                               : whole(0, (int)(x % 3000));
+            if (put(&f, p, &r, &booked[nb]) >= 0)
+                nb++;
+            for (int h = 0; h < f.nhosts; h++) {
+                const gpf_sched_host *hh = &f.hosts[h];
+                assert_true(hh->cpus_used <= hh->cpus);
+                for (int g = 0; g < hh->ngpus; g++)
+                    assert_true(hh->gpus[g].share_milli_used <= 1000 &&
+                                !(hh->gpus[g].whole_taken && hh->gpus[g].shares));
+            }
+        }
+        assert_true(nb > 10);
+        /* releasing everything, last first, restores exactly the empty ledger */
+        gpf_error err = {0};
+        for (int i = nb - 1; i >= 0; i--)
+            assert_int_equal(gpf_sched_release(&f, NULL, &booked[i], &err), 0);
+        for (int h = 0; h < f.nhosts; h++)
+            assert_memory_equal(&f.hosts[h], &before.hosts[h], sizeof f.hosts[h]);
+        gpf_free(booked);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+        gpf_sched_fleet_clear(&before);
+    }
+}
+
+/* ---- the simulator ---------------------------------------------------------------------- */
+
+static const char nodes_csv[] = "sn,cpu_milli,memory_mib,gpu,model\nn1,8000,65536,2,GA\n";
+
+static void test_sim_parse_errors(void **state)
+{
+    (void)state;
+    gpf_sim_trace t;
+    gpf_error err = {0};
+    memset(&t, 0, sizeof t);
+    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", "sn,cpu_milli,gpu,model\nn1,1,1,GA\n", &err), GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "lacks the column 'memory_mib'"));
+    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn1,x,1,1,GA\n", &err),
+                     GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "nodes.csv line 2"));
+    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn1,1,1,2,\n", &err),
+                     GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "has GPUs but no model"));
+    gpf_sim_trace_free(&t);
+    assert_int_equal(gpf_sim_parse_pods(&t, "pods.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1,1,1,0\n",
+                                        &err),
+                     GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "gpu_milli 0"));
+    gpf_sim_trace_free(&t);
+    /* an empty trace cannot be replayed */
+    gpf_sim *s = NULL;
+    assert_int_equal(gpf_sim_new(&t, "fgd", 42, 1.3, &s, &err), GPF_EINVAL);
+    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", nodes_csv, &err), 0);
+    assert_int_equal(gpf_sim_parse_pods(&t, "pods.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1,1,1,2000\n",
+                                        &err),
+                     0);
+    assert_int_equal(t.pods[0].gpu_milli, 1000); /* clipped */
+    assert_int_equal(gpf_sim_new(&t, "nope", 42, 1.3, &s, &err), GPF_EINVAL);
+    gpf_sim_trace_free(&t);
+}
+
+/* One node with 2 GPUs; pods: a 2-GPU pod and a 500-thousandth share (2,500 in all). With
+ * tune 1.25 nothing is cloned. Whatever comes first is placed and the other dropped:
+ *   2-GPU first: arrived 100 % with 100 % allocated -> unallocated at x=100 is 0;
+ *   share first: arrived 25 % (25 % allocated), then 125 %: the x=100 bin is empty, and so are
+ *   99 and 101, so it carries the last value, 25 % -> unallocated 75 %. */
+static void test_sim_small_replay(void **state)
+{
+    (void)state;
+    gpf_sim_trace t;
+    gpf_error err = {0};
+    memset(&t, 0, sizeof t);
+    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", nodes_csv, &err), 0);
+    assert_int_equal(gpf_sim_parse_pods(&t, "pods.csv",
+                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"
+                                        "big,1000,1024,2,1000,\nsmall,1000,1024,1,500,GA\n",
+                                        &err),
+                     0);
+    int zero = 0, other = 0;
+    for (uint64_t seed = 42; seed < 62; seed++) {
+        gpf_sim_result r;
+        assert_int_equal(gpf_sim_run(&t, "first-fit", seed, 1.25, &r, NULL, NULL, &err), 0);
+        assert_int_equal(r.pods, 2);
+        assert_int_equal(r.placed, 1);
+        assert_int_equal(r.dropped, 1);
+        assert_int_equal(r.arrived_milli, 2500);
+        if (r.used_milli == 2000) {
+            assert_true(fabs(r.unalloc_at_100) < 1e-9);
+            assert_int_equal(r.dropped_milli_at_100[0], 0);
+            zero++;
+        } else {
+            assert_int_equal(r.used_milli, 500);
+            assert_true(fabs(r.unalloc_at_100 - 75.0) < 1e-9);
+            assert_true(fabs(r.alloc_pct[25] - 25.0) < 1e-9);
+            other++;
+        }
+    }
+    assert_true(zero > 0 && other > 0); /* both orders occur over 20 seeds */
+    gpf_sim_trace_free(&t);
+}
+
+/* Two 810 shares and a 380 share on one 2-GPU node (2,000 = capacity, tune 1.0: no copies).
+ * When the 380 comes last, the 810s take a GPU each and it fits on neither (190 left):
+ * unallocated 380 / 2000 = 19 %. When it comes first, one GPU keeps 620 and the second 810
+ * is dropped: 810 / 2000 = 40.5 %. The floor for t = 810: R = 2·190 = 380, F = 0 (no pod <= 190),
+ * k = 810/190, X = 0: k·380/(k+1) / 2000 = 15.39 %. */
+static void test_sim_floor(void **state)
+{
+    (void)state;
+    gpf_sim_trace t;
+    gpf_error err = {0};
+    memset(&t, 0, sizeof t);
+    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", nodes_csv, &err), 0);
+    assert_int_equal(gpf_sim_parse_pods(&t, "pods.csv",
+                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\n"
+                                        "a,100,1,1,810\nb,100,1,1,810\nc,100,1,1,380\n",
+                                        &err),
+                     0);
+    for (const char *const *n = gpf_sched_policy_names(); *n; n++) {
+        gpf_sim_result r;
+        assert_int_equal(gpf_sim_run(&t, *n, 42, 1.0, &r, NULL, NULL, &err), 0);
+        assert_int_equal(r.pods, 3);
+        assert_true(fabs(r.unalloc_at_100 - 19.0) < 1e-9 || fabs(r.unalloc_at_100 - 40.5) < 1e-9);
+        double k = 810.0 / 190.0;
+        assert_true(fabs(r.floor_at_100 - k * 380.0 / (k + 1.0) / 2000.0 * 100.0) < 1e-9);
+        assert_true(r.floor_at_100 <= r.unalloc_at_100);
+    }
+    gpf_sim_trace_free(&t);
+}
+
+static void test_sim_stats(void **state)
+{
+    (void)state;
+    double v[] = {3, 1, 2, 4};
+    double med, mean, sd;
+    gpf_sim_stats(v, 4, &med, &mean, &sd);
+    assert_true(fabs(med - 2.5) < 1e-12);
+    assert_true(fabs(mean - 2.5) < 1e-12);
+    assert_true(fabs(sd - sqrt(5.0 / 3.0)) < 1e-12);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_best_fit_and_dot_product_prefer_fuller),
+        cmocka_unit_test(test_first_fit_and_ties_go_to_fleet_order),
+        cmocka_unit_test(test_tight_gpu_choice_for_shares),
+        cmocka_unit_test(test_packing_tiers),
+        cmocka_unit_test(test_clustering_groups_tags),
+        cmocka_unit_test(test_fgd_hand_computed),
+        cmocka_unit_test(test_gpufleet_consolidates_shares),
+        cmocka_unit_test(test_random_is_seeded_and_feasible),
+        cmocka_unit_test(test_model_constraint_and_refusal),
+        cmocka_unit_test(test_property_every_policy),
+        cmocka_unit_test(test_sim_parse_errors),
+        cmocka_unit_test(test_sim_small_replay),
+        cmocka_unit_test(test_sim_floor),
+        cmocka_unit_test(test_sim_stats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
