@@ -113,9 +113,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--trace-dir"))
             dir = argv[i + 1];
         else if (!strcmp(argv[i], "--seeds")) {
-            if (sscanf(argv[i + 1], "%d..%d", &lo, &hi) < 1)
-                lo = hi = atoi(argv[i + 1]);
-            if (hi < lo)
+            int got = sscanf(argv[i + 1], "%d..%d", &lo, &hi);
+            if (got == 1 || hi < lo)
                 hi = lo;
         } else if (!strcmp(argv[i], "--workloads"))
             workloads = split(argv[i + 1]);

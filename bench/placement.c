@@ -65,9 +65,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--replay-policy"))
             replay = argv[i + 1];
         else if (!strcmp(argv[i], "--seeds")) {
-            if (sscanf(argv[i + 1], "%d..%d", &lo, &hi) < 1)
-                lo = hi = atoi(argv[i + 1]);
-            if (hi < lo)
+            int got = sscanf(argv[i + 1], "%d..%d", &lo, &hi);
+            if (got == 1 || hi < lo)
                 hi = lo;
         } else {
             fprintf(stderr, "usage: placement [--trace-dir DIR] [--workload NAME] [--seeds A..B] [--replay-policy P]\n");

@@ -20,6 +20,26 @@ void gpf_sched_fleet_clear(gpf_sched_fleet *f)
     memset(f, 0, sizeof *f);
 }
 
+void sched_host_summarize(gpf_sched_fleet *f, gpf_sched_host *h)
+{
+    h->modeled_gpus = h->nonmig_gpus = h->free_whole = h->share_room = 0;
+    for (int g = 0; g < h->ngpus; g++) {
+        const gpf_sched_gpu *gp = &h->gpus[g];
+        if (!gp->model)
+            continue;
+        h->modeled_gpus++;
+        if (gp->mig_enabled)
+            continue;
+        h->nonmig_gpus++;
+        h->free_whole += sched_gpu_empty(gp);
+        int room = gp->whole_taken || gp->mig_instances ? 0 : 1000 - gp->share_milli_used;
+        if (room > h->share_room)
+            h->share_room = room;
+    }
+    h->summary_valid = 1;
+    h->version = ++f->generation;
+}
+
 int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h)
 {
     if (!f || !h || h->ngpus < 0 || h->ngpus > GPF_MAX_HOST_GPUS)
@@ -31,6 +51,7 @@ int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h)
         f->hosts = gpf_reallocarray(f->hosts, (size_t)f->cap, sizeof *f->hosts);
     }
     f->hosts[f->nhosts] = *h;
+    sched_host_summarize(f, &f->hosts[f->nhosts]);
     return f->nhosts++;
 }
 
@@ -143,6 +164,7 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
     h->memory_used_mib += p->memory_mib;
     if (r.kind == GPF_SLICE_WHOLE)
         h->whole_pods[p->ngpus]++;
+    sched_host_summarize(f, h);
     return 0;
 }
 
@@ -189,6 +211,7 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
     h->memory_used_mib -= p->memory_mib;
     if (r.kind == GPF_SLICE_WHOLE)
         h->whole_pods[p->ngpus]--;
+    sched_host_summarize(f, h);
     return 0;
 }
 

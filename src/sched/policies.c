@@ -26,11 +26,38 @@ typedef enum {
 static const char *const names[POL_N + 1] = {"gpufleet", "first-fit",  "best-fit", "dot-product", "packing",
                                              "clustering", "fgd",      "random",   NULL};
 
+/* What a host's filter and score came to for one kind of request. A host's answer depends
+ * only on its state (its version) and the request, so a decision re-uses it until the host
+ * changes: after the first decisions, only the host the last pod went to is scored again. */
+typedef struct req_key {
+    int kind, milli, count, cpus, nmodels;
+    int64_t mem_cap, memory_mib;
+    uint64_t models_hash;
+} req_key;
+
+typedef struct cache_entry {
+    req_key key;
+    int why;                      /* the filter's GPU verdict (CPU and memory are re-checked) */
+    double score;
+    sched_cand c;
+} cache_entry;
+
+#define CACHE_WAYS 6
+
+typedef struct host_cache {
+    uint64_t version;             /* 0 = empty */
+    int n, next;
+    cache_entry e[CACHE_WAYS];
+} host_cache;
+
 struct gpf_sched_policy {
     pol_kind kind;
     uint64_t rng;
     int ntasks;
     gpf_sched_task_type *tasks;
+    const gpf_sched_fleet *cache_fleet;
+    int ncache;
+    host_cache *cache;
 };
 
 const char *const *gpf_sched_policy_names(void)
@@ -60,6 +87,7 @@ void gpf_sched_policy_free(gpf_sched_policy *p)
 {
     if (!p)
         return;
+    gpf_free(p->cache);
     gpf_free(p->tasks);
     gpf_free(p);
 }
@@ -71,6 +99,9 @@ const char *gpf_sched_policy_name(const gpf_sched_policy *p)
 
 void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *t, int n)
 {
+    gpf_free(p->cache); /* scores were against the old distribution */
+    p->cache = NULL;
+    p->ncache = 0;
     gpf_free(p->tasks);
     p->tasks = NULL;
     p->ntasks = 0;
@@ -146,8 +177,9 @@ static int share_fits(const gpf_sched_gpu *g, const gpf_sched_request *req, int6
     return sched_share_conflict(g, s->share_milli, *cap) == NULL;
 }
 
-/* The filter: can h take req at all? Fills c with the GPUs a whole request takes (the
- * lowest-index free ones of an allowed model) and marks a share request feasible. */
+/* The GPU part of the filter: can h's GPUs take req? Fills c with the GPUs a whole request
+ * takes (the lowest-index free ones of an allowed model) and marks a share request
+ * feasible. host_room checks CPU and memory. */
 static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *c)
 {
     const gpf_slice_spec *s = &req->slice;
@@ -155,6 +187,15 @@ static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_s
     if (!h->schedulable)
         return REJ_NOT_READY;
     int gpu_req = !(s->kind == GPF_SLICE_WHOLE && s->gpu_count == 0);
+    if (gpu_req && h->summary_valid && req->nmodels == 0) {
+        /* the summary decides without reading the GPUs when they cannot take it */
+        if (h->modeled_gpus == 0)
+            return REJ_MODEL;
+        if (h->nonmig_gpus == 0)
+            return REJ_MODE;
+        if (s->kind == GPF_SLICE_WHOLE ? h->free_whole < s->gpu_count : h->share_room < s->share_milli)
+            return REJ_GPU;
+    }
     if (gpu_req) {
         int any_model = 0, any_mode = 0, n = 0;
         for (int g = 0; g < h->ngpus; g++) {
@@ -179,12 +220,17 @@ static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_s
             return REJ_GPU;
         c->ngpus = s->kind == GPF_SLICE_WHOLE ? s->gpu_count : 1;
     }
+    (void)f;
+    c->valid = 1;
+    return REJ_NONE;
+}
+
+static int host_room(const gpf_sched_host *h, const gpf_sched_request *req)
+{
     if (h->cpus_used + (int64_t)req->cpus > h->cpus)
         return REJ_CPU;
     if (h->memory_used_mib + req->memory_mib > h->memory_mib)
         return REJ_MEMORY;
-    (void)f;
-    c->valid = 1;
     return REJ_NONE;
 }
 
@@ -395,20 +441,111 @@ static int64_t score_clustering(const gpf_sched_host *h, const host_view *v, con
 
 /* ---- the scored placement loop ---------------------------------------------- */
 
+static void make_key(const gpf_sched_request *req, req_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->kind = (int)req->slice.kind;
+    k->milli = req->slice.share_milli;
+    k->count = req->slice.gpu_count;
+    k->cpus = req->cpus;
+    k->nmodels = req->nmodels;
+    k->mem_cap = req->slice.share_memory_mib;
+    k->memory_mib = req->memory_mib;
+    uint64_t hsh = 1469598103934665603ULL; /* FNV-1a over the model names, each ended by 0xff */
+    for (int i = 0; i < req->nmodels; i++) {
+        for (const char *p = req->models[i]; p && *p; p++)
+            hsh = (hsh ^ (unsigned char)*p) * 1099511628211ULL;
+        hsh = (hsh ^ 0xffu) * 1099511628211ULL;
+    }
+    k->models_hash = hsh;
+}
+
+static host_cache *cache_for(gpf_sched_policy *pol, const gpf_sched_fleet *f, int i)
+{
+    if (pol->cache_fleet != f || pol->ncache < f->nhosts) {
+        gpf_free(pol->cache);
+        pol->ncache = f->nhosts > 64 ? f->nhosts : 64;
+        pol->cache = gpf_calloc((size_t)pol->ncache, sizeof *pol->cache);
+        pol->cache_fleet = f;
+    }
+    const gpf_sched_host *h = &f->hosts[i];
+    if (!h->summary_valid || h->version == 0)
+        return NULL;
+    host_cache *hc = &pol->cache[i];
+    if (hc->version != h->version) {
+        hc->version = h->version;
+        hc->n = hc->next = 0;
+    }
+    return hc;
+}
+
+/* The filter verdict and score of host i for req, from the cache when the host has not
+ * changed. Returns the GPU verdict; *score is set when it is REJ_NONE and CPU and memory
+ * fit. */
+static int evaluate(const gpf_sched_fleet *f, gpf_sched_policy *pol, int i, const gpf_sched_request *req,
+                    const req_key *key, sched_cand *c, double *score)
+{
+    const gpf_sched_host *h = &f->hosts[i];
+    host_cache *hc = cache_for(pol, f, i);
+    for (int k = 0; hc && k < hc->n; k++) {
+        if (memcmp(&hc->e[k].key, key, sizeof *key) == 0) {
+            *c = hc->e[k].c;
+            *score = hc->e[k].score;
+            return hc->e[k].why;
+        }
+    }
+    int why = filter(f, h, req, c);
+    *score = 0;
+    if (why == REJ_NONE && host_room(h, req) == REJ_NONE) {
+        int64_t unit = unit_milli(f), cpu = (int64_t)req->cpus * unit, rmilli = req_gpu_milli(req);
+        if (pol->kind == POL_RANDOM) {
+            /* chosen at the end */
+        } else if (pol->kind == POL_FIRST_FIT) {
+            if (is_share(req))
+                pick_share_tight(h, req, 1, c);
+        } else if (pol->kind == POL_FGD || pol->kind == POL_GPUFLEET) {
+            *score = score_frag(f, pol, h, req, c, pol->kind == POL_GPUFLEET);
+        } else {
+            host_view v;
+            view(f, h, &v);
+            if (is_share(req))
+                pick_share_tight(h, req, 0, c);
+            if (pol->kind == POL_BEST_FIT)
+                *score = score_best_fit(&v, cpu, rmilli);
+            else if (pol->kind == POL_DOT_PRODUCT)
+                *score = score_dot(&v, cpu, rmilli);
+            else if (pol->kind == POL_PACKING)
+                *score = score_packing(h, &v, req, c);
+            else
+                *score = score_clustering(h, &v, req);
+        }
+    }
+    if (hc) {
+        cache_entry *e = &hc->e[hc->n < CACHE_WAYS ? hc->n++ : (hc->next++ % CACHE_WAYS)];
+        e->key = *key;
+        e->why = why;
+        e->score = *score;
+        e->c = *c;
+    }
+    return why;
+}
+
 static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sched_policy *pol,
                         const gpf_sched_request *req, gpf_placement *out, gpf_error *err)
 {
     int rej[REJ_N] = {0}, rc, nfeasible = 0;
-    double best_score = -1e300;
-    int64_t unit = unit_milli(f);
-    int64_t cpu = (int64_t)req->cpus * unit, rmilli = req_gpu_milli(req);
+    double best_score = -1e300, score;
     sched_cand best, c;
+    req_key key;
     memset(&best, 0, sizeof best);
     if ((rc = sched_validate(f, cat, req, err)) != 0)
         return rc;
+    make_key(req, &key);
     for (int i = 0; i < f->nhosts; i++) {
         const gpf_sched_host *h = &f->hosts[i];
-        int why = filter(f, h, req, &c);
+        int why = !h->schedulable ? REJ_NOT_READY : evaluate(f, pol, i, req, &key, &c, &score);
+        if (why == REJ_NONE)
+            why = host_room(h, req);
         if (why != REJ_NONE) {
             rej[why]++;
             continue;
@@ -422,27 +559,8 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
             continue;
         }
         if (pol->kind == POL_FIRST_FIT) {
-            if (is_share(req))
-                pick_share_tight(h, req, 1, &c);
             best = c;
             break;
-        }
-        double score;
-        if (pol->kind == POL_FGD || pol->kind == POL_GPUFLEET) {
-            score = score_frag(f, pol, h, req, &c, pol->kind == POL_GPUFLEET);
-        } else {
-            host_view v;
-            view(f, h, &v);
-            if (is_share(req))
-                pick_share_tight(h, req, 0, &c);
-            if (pol->kind == POL_BEST_FIT)
-                score = score_best_fit(&v, cpu, rmilli);
-            else if (pol->kind == POL_DOT_PRODUCT)
-                score = score_dot(&v, cpu, rmilli);
-            else if (pol->kind == POL_PACKING)
-                score = score_packing(h, &v, req, &c);
-            else
-                score = score_clustering(h, &v, req);
         }
         if (score > best_score) {
             best_score = score;

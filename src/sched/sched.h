@@ -22,20 +22,21 @@ typedef struct gpf_sched_mig {
 } gpf_sched_mig;
 
 typedef struct gpf_sched_gpu {
-    char uuid[GPF_UUID_MAX];
-    int index;
+    /* what placement reads on every decision comes first: one cache line */
     const gpf_gpu_model *model;   /* NULL when the catalog does not know it (never placed on) */
+    int index;
     int mig_enabled;
     int numa_node;
-    int64_t memory_mib;
     /* ledger */
     int whole_taken;              /* 1 when a whole-GPU slice holds it */
+    int share_milli_used;         /* sum of shares, <= 1000 */
+    int shares;                   /* number of share slices */
+    int64_t memory_mib;
+    int64_t share_memory_used_mib;
     uint32_t mig_slots_used;      /* bitmap of occupied memory slots */
     int mig_instances;            /* MIG instances placed (== number of entries in mig[]) */
+    char uuid[GPF_UUID_MAX];
     gpf_sched_mig mig[GPF_MIG_MAX_PLACEMENTS]; /* booked instances, sorted by start; unused entries zero */
-    int share_milli_used;         /* sum of shares, <= 1000 */
-    int64_t share_memory_used_mib;
-    int shares;                   /* number of share slices */
 } gpf_sched_gpu;
 
 typedef struct gpf_sched_host {
@@ -44,6 +45,15 @@ typedef struct gpf_sched_host {
     int cpus;                     /* in the fleet's CPU unit (gpf_sched_fleet.cpu_unit_milli) */
     int cpus_used;
     int whole_pods[GPF_MAX_POD_GPUS + 1]; /* whole-GPU placements booked, by GPU count (0 = CPU only) */
+    /* Summary the ledger functions keep (add_host, apply, release) so a policy can skip a
+     * host without reading its GPUs. summary_valid = 0 (e.g. after a caller rewrote the
+     * host) means "scan the GPUs". */
+    int summary_valid;
+    uint64_t version;             /* the fleet's generation when it last changed: a policy's cache key */
+    int modeled_gpus;             /* GPUs whose model the catalog knows */
+    int nonmig_gpus;              /* of those, not in MIG mode */
+    int free_whole;               /* of those, with nothing booked */
+    int share_room;               /* most thousandths a share could still get on one of them */
     int64_t memory_mib;
     int64_t memory_used_mib;
     int ngpus;
@@ -57,6 +67,7 @@ typedef struct gpf_sched_fleet {
     /* Milli-CPUs per CPU unit of hosts and requests: 0 or 1000 = whole CPUs (the control
      * plane), 1 = milli-CPUs (the simulator replays traces with fractional CPUs). */
     int cpu_unit_milli;
+    uint64_t generation;          /* bumped by every change the ledger functions make */
 } gpf_sched_fleet;
 
 typedef struct gpf_sched_request {

@@ -82,6 +82,10 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
  * it is in MIG mode, else 1000 minus its shares. */
 int sched_gpu_left_milli(const gpf_sched_gpu *g);
 
+/* Recomputes h's summary fields from its GPUs, marks them valid and gives h a new version
+ * from f's generation (fleet.c). */
+void sched_host_summarize(gpf_sched_fleet *f, gpf_sched_host *h);
+
 /* splitmix64 stream (policies.c): the next value, and a uniform integer in [0, n), n > 0. */
 uint64_t sched_rng_next(uint64_t *s);
 int sched_rng_below(uint64_t *s, int n);
