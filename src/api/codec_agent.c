@@ -270,6 +270,7 @@ static int decode_placement(codec_ctx *c, const json_t *v, gpf_placement *pl)
         (rc = codec_get_int32(c, v, "share_milli", 0, 0, 1000, &pl->share_milli)) ||
         (rc = codec_get_int(c, v, "share_memory_mib", 0, 0, CODEC_MEM_MIB_MAX,
                             &pl->share_memory_mib)) ||
+        (rc = codec_get_str(c, v, "vgpu_type", 0, pl->vgpu_type, sizeof pl->vgpu_type)) ||
         (rc = codec_get_int32(c, v, "cpus", 0, 0, INT_MAX, &pl->cpus)) ||
         (rc = codec_get_int(c, v, "memory_mib", 0, 0, CODEC_HOST_MEM_MIB_MAX, &pl->memory_mib)) ||
         (rc = codec_get_int32(c, v, "gpu_milli", 0, 0, INT_MAX, &pl->gpu_milli)))

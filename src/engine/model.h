@@ -53,6 +53,7 @@ typedef struct gpf_placement {
     int mig_size;               /* mig: placement size in memory slots */
     int share_milli;            /* share: thousandths granted */
     int64_t share_memory_mib;   /* share: memory cap granted */
+    char vgpu_type[32];         /* vgpu: the type booked ("L40S-12C"), "" otherwise */
     int cpus;                   /* CPUs reserved on the host */
     int64_t memory_mib;         /* host memory reserved */
     int gpu_milli;              /* GPU-equivalents in thousandths (whole GPU = 1000) */

@@ -32,7 +32,7 @@ void sched_host_summarize(gpf_sched_fleet *f, gpf_sched_host *h)
             continue;
         h->nonmig_gpus++;
         h->free_whole += sched_gpu_empty(gp);
-        int room = gp->whole_taken || gp->mig_instances ? 0 : 1000 - gp->share_milli_used;
+        int room = gp->whole_taken || gp->mig_instances || gp->vgpus ? 0 : 1000 - gp->share_milli_used;
         if (room > h->share_room)
             h->share_room = room;
     }
@@ -72,6 +72,7 @@ typedef struct resolved {
     gpf_sched_host *host;
     int gpus[GPF_MAX_POD_GPUS];     /* indices into host->gpus */
     const gpf_mig_profile *prof;    /* mig */
+    const gpf_vgpu_type *vtype;     /* vgpu */
 } resolved;
 
 static int find_gpu(const gpf_sched_host *h, const gpf_placement *p, int i)
@@ -90,7 +91,10 @@ static int resolve(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placeme
     memset(r, 0, sizeof *r);
     if (!f || !p)
         return gpf_error_set(err, GPF_EINVAL, "no fleet or placement");
-    r->kind = p->mig_size > 0 ? GPF_SLICE_MIG : p->share_milli > 0 ? GPF_SLICE_SHARE : GPF_SLICE_WHOLE;
+    r->kind = p->mig_size > 0       ? GPF_SLICE_MIG
+              : p->share_milli > 0  ? GPF_SLICE_SHARE
+              : p->vgpu_type[0]     ? GPF_SLICE_VGPU
+                                    : GPF_SLICE_WHOLE;
     int idx = gpf_sched_fleet_find_host(f, p->host_id);
     if (idx < 0)
         return gpf_error_set(err, GPF_ENOTFOUND, "host '%s' is not in the ledger", p->host_id);
@@ -112,6 +116,11 @@ static int resolve(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placeme
         for (int j = 0; j < i; j++)
             if (r->gpus[j] == r->gpus[i])
                 return gpf_error_set(err, GPF_EINVAL, "placement names GPU %s twice", r->host->gpus[r->gpus[i]].uuid);
+    }
+    if (r->kind == GPF_SLICE_VGPU) {
+        r->vtype = gpf_catalog_vgpu(cat, p->vgpu_type);
+        if (!r->vtype)
+            return gpf_error_set(err, GPF_EINVAL, "the catalog has no vGPU type '%s'", p->vgpu_type);
     }
     if (r->kind == GPF_SLICE_MIG) {
         const gpf_sched_gpu *g = &r->host->gpus[r->gpus[0]];
@@ -139,6 +148,8 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
             why = sched_whole_conflict(g);
         else if (r.kind == GPF_SLICE_MIG)
             why = sched_mig_conflict(g, r.prof, p->mig_start, p->mig_size);
+        else if (r.kind == GPF_SLICE_VGPU)
+            why = sched_vgpu_conflict(g, r.vtype);
         else
             why = sched_share_conflict(g, p->share_milli, p->share_memory_mib);
     }
@@ -157,6 +168,8 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
             sched_whole_book(g);
         else if (r.kind == GPF_SLICE_MIG)
             sched_mig_book(g, r.prof, p->mig_start);
+        else if (r.kind == GPF_SLICE_VGPU)
+            sched_vgpu_book(g, r.vtype);
         else
             sched_share_book(g, p->share_milli, p->share_memory_mib);
     }
@@ -185,6 +198,9 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
             for (int k = 0; k < g->mig_instances && !booked; k++)
                 booked = g->mig[k].profile_id == p->mig_profile_id && g->mig[k].start == p->mig_start &&
                          g->mig[k].size == p->mig_size;
+        } else if (r.kind == GPF_SLICE_VGPU) {
+            for (int k = 0; k < g->nvgpu_types && !booked; k++)
+                booked = g->vgpu[k].type == r.vtype && g->vgpu[k].n > 0;
         } else {
             booked = g->shares > 0 && g->share_milli_used >= p->share_milli &&
                      g->share_memory_used_mib >= p->share_memory_mib;
@@ -204,6 +220,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
             sched_whole_unbook(g);
         else if (r.kind == GPF_SLICE_MIG)
             sched_mig_unbook(g, p->mig_profile_id, p->mig_start, p->mig_size);
+        else if (r.kind == GPF_SLICE_VGPU)
+            sched_vgpu_unbook(g, r.vtype);
         else
             sched_share_unbook(g, p->share_milli, p->share_memory_mib);
     }

@@ -21,7 +21,7 @@ int64_t sched_gpu_memory_mib(const gpf_sched_gpu *g)
 
 int sched_gpu_empty(const gpf_sched_gpu *g)
 {
-    return !g->whole_taken && g->mig_instances == 0 && g->shares == 0;
+    return !g->whole_taken && g->mig_instances == 0 && g->shares == 0 && g->vgpus == 0;
 }
 
 int sched_host_empty_gpus(const gpf_sched_host *h)
@@ -44,6 +44,8 @@ const char *sched_whole_conflict(const gpf_sched_gpu *g)
         return "it holds MIG instances";
     if (g->shares > 0)
         return "it holds shares";
+    if (g->vgpus > 0)
+        return "it runs vGPUs";
     return NULL;
 }
 
@@ -64,8 +66,8 @@ const char *sched_mig_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p,
         return "its model is not in the catalog";
     if (!g->mig_enabled)
         return "it is not in MIG mode";
-    if (g->whole_taken || g->shares > 0)
-        return "it holds a whole-GPU or share slice";
+    if (g->whole_taken || g->shares > 0 || g->vgpus > 0)
+        return "it holds a whole-GPU, share or vGPU slice";
     if (!m->mig_key[0] || strcmp(p->mig_key, m->mig_key) != 0)
         return "the profile belongs to another GPU model";
     if (!has_placement(p, start, size))
@@ -100,11 +102,96 @@ const char *sched_share_conflict(const gpf_sched_gpu *g, int milli, int64_t memo
         return "it is taken whole";
     if (g->mig_instances > 0)
         return "it holds MIG instances";
+    if (g->vgpus > 0)
+        return "it runs vGPUs";
     if (milli <= 0 || g->share_milli_used + milli > 1000)
         return "not enough of its compute is left";
     if (memory_mib < 0 || g->share_memory_used_mib + memory_mib > sched_gpu_memory_mib(g))
         return "not enough of its memory is left";
     return NULL;
+}
+
+static gpf_sched_vgpu *vgpu_slot(gpf_sched_gpu *g, const gpf_vgpu_type *t)
+{
+    for (int i = 0; i < g->nvgpu_types; i++)
+        if (g->vgpu[i].type == t)
+            return &g->vgpu[i];
+    return NULL;
+}
+
+/* Frame buffer the GPU offers its vGPUs: a type's size times its per-GPU maximum is the
+ * whole board (48 GB on an L40S whether as 1 × 48C or 4 × 12C). */
+static int64_t vgpu_board_mib(const gpf_sched_gpu *g, const gpf_vgpu_type *t)
+{
+    int64_t board = t->framebuffer_mib * t->max_per_gpu;
+    for (int i = 0; i < g->nvgpu_types; i++) {
+        int64_t b = g->vgpu[i].type->framebuffer_mib * g->vgpu[i].type->max_per_gpu;
+        if (b > board)
+            board = b;
+    }
+    return board;
+}
+
+const char *sched_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t)
+{
+    if (!g->model)
+        return "its model is not in the catalog";
+    if (!gpf_catalog_model_matches(g->model, t->gpu_model))
+        return "the vGPU type belongs to another GPU model";
+    if (t->mig_backed)
+        return "MIG-backed vGPU types are not placed yet";
+    if (g->mig_enabled)
+        return "it is in MIG mode";
+    if (g->whole_taken || g->shares > 0 || g->mig_instances > 0)
+        return "it holds a whole-GPU, share or MIG slice";
+    const gpf_sched_vgpu *same = vgpu_slot((gpf_sched_gpu *)g, t);
+    int n = same ? same->n : 0;
+    if (!g->vgpu_mixed) {
+        if (g->vgpus > 0 && !same)
+            return "it runs another vGPU type (equal-size mode: one type per GPU)";
+        if (n >= t->max_per_gpu)
+            return "it runs the most vGPUs of this type it can";
+        return NULL;
+    }
+    int max = t->max_per_gpu_mixed > 0 ? t->max_per_gpu_mixed : t->max_per_gpu;
+    if (n >= max)
+        return "it runs the most vGPUs of this type mixed-size mode allows";
+    if (!same && g->nvgpu_types >= GPF_VGPU_TYPES_PER_GPU)
+        return "it runs too many vGPU types";
+    int64_t used = 0;
+    for (int i = 0; i < g->nvgpu_types; i++)
+        used += g->vgpu[i].type->framebuffer_mib * g->vgpu[i].n;
+    if (used + t->framebuffer_mib > vgpu_board_mib(g, t))
+        return "not enough of its frame buffer is left";
+    return NULL;
+}
+
+void sched_vgpu_book(gpf_sched_gpu *g, const gpf_vgpu_type *t)
+{
+    gpf_sched_vgpu *s = vgpu_slot(g, t);
+    if (!s) {
+        s = &g->vgpu[g->nvgpu_types++];
+        s->type = t;
+        s->n = 0;
+    }
+    s->n++;
+    g->vgpus++;
+}
+
+int sched_vgpu_unbook(gpf_sched_gpu *g, const gpf_vgpu_type *t)
+{
+    gpf_sched_vgpu *s = vgpu_slot(g, t);
+    if (!s || s->n <= 0)
+        return -1;
+    s->n--;
+    g->vgpus--;
+    if (s->n == 0) { /* keep the list dense, in first-use order */
+        int i = (int)(s - g->vgpu);
+        memmove(&g->vgpu[i], &g->vgpu[i + 1], (size_t)(g->nvgpu_types - 1 - i) * sizeof g->vgpu[0]);
+        g->nvgpu_types--;
+        memset(&g->vgpu[g->nvgpu_types], 0, sizeof g->vgpu[0]);
+    }
+    return 0;
 }
 
 void sched_whole_book(gpf_sched_gpu *g)

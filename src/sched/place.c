@@ -75,9 +75,23 @@ int sched_validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_s
                                req->nmodels ? ")" : "", s->mig_profile);
         break;
     }
-    case GPF_SLICE_VGPU:
-        rc = gpf_error_set(err, GPF_ENOTSUP, "vGPU placement arrives with the placement engine");
+    case GPF_SLICE_VGPU: {
+        const gpf_vgpu_type *t = gpf_catalog_vgpu(cat, s->vgpu_type);
+        int offered = 0;
+        for (int i = 0; t && i < gpf_catalog_model_count(cat) && !offered; i++) {
+            const gpf_gpu_model *m = gpf_catalog_model_at(cat, i);
+            offered = sched_model_allowed(req, m) && gpf_catalog_model_matches(m, t->gpu_model);
+        }
+        if (!t)
+            rc = gpf_error_set(err, GPF_EINVAL, "the catalog has no vGPU type '%s'", s->vgpu_type);
+        else if (t->mig_backed)
+            rc = gpf_error_set(err, GPF_ENOTSUP, "MIG-backed vGPU type '%s' cannot be placed yet (time-sliced types can)",
+                               s->vgpu_type);
+        else if (!offered)
+            rc = gpf_error_set(err, GPF_EINVAL, "vGPU type '%s' runs on %s, which the request does not allow",
+                               s->vgpu_type, t->gpu_model);
         break;
+    }
     default:
         rc = gpf_error_set(err, GPF_EINVAL, "unknown slice kind %d", (int)s->kind);
         break;
@@ -267,6 +281,44 @@ static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sch
     return best->valid ? REJ_NONE : REJ_GPU;
 }
 
+/* Time-sliced vGPU: the GPU left with the fewest free instances after booking (fill GPUs
+ * that already run the type before starting another), as shares do. */
+static int host_vgpu(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, sched_cand *best)
+{
+    const gpf_vgpu_type *t = gpf_catalog_vgpu(cat, req->slice.vgpu_type);
+    int any_model = 0, any_mode = 0;
+    int empty = sched_host_empty_gpus(h);
+    memset(best, 0, sizeof *best);
+    for (int g = 0; t && g < h->ngpus; g++) {
+        const gpf_sched_gpu *gp = &h->gpus[g];
+        if (!sched_model_allowed(req, gp->model) || !gpf_catalog_model_matches(gp->model, t->gpu_model))
+            continue;
+        any_model = 1;
+        if (gp->mig_enabled)
+            continue;
+        any_mode = 1;
+        if (sched_vgpu_conflict(gp, t))
+            continue;
+        gpf_sched_gpu after = *gp;
+        sched_vgpu_book(&after, t);
+        sched_cand c;
+        memset(&c, 0, sizeof c);
+        c.valid = 1;
+        c.ngpus = 1;
+        c.gpus[0] = g;
+        c.vgpu = t;
+        c.gpu_free_after = sched_gpu_left_milli(&after);
+        c.host_empty_after = empty - sched_gpu_empty(gp);
+        if (sched_policy_better(&c, best))
+            *best = c;
+    }
+    if (!any_model)
+        return REJ_MODEL;
+    if (!any_mode)
+        return REJ_MODE;
+    return best->valid ? REJ_NONE : REJ_GPU;
+}
+
 /* ---- explaining a refusal ---------------------------------------------- */
 
 static void part(gpf_buf *b, int *nparts, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -293,6 +345,8 @@ void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const
         gpf_buf_printf(&b, "%d whole GPU%s", s->gpu_count, s->gpu_count == 1 ? "" : "s");
     else if (s->kind == GPF_SLICE_MIG)
         gpf_buf_printf(&b, "MIG %s", s->mig_profile);
+    else if (s->kind == GPF_SLICE_VGPU)
+        gpf_buf_printf(&b, "vGPU %s", s->vgpu_type);
     else
         gpf_buf_printf(&b, "a %d/1000 GPU share", s->share_milli);
     if (req->nmodels) {
@@ -314,6 +368,8 @@ void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const
         part(&b, &n, "%d without %d free matching GPU%s", rej[REJ_GPU], s->gpu_count, s->gpu_count == 1 ? "" : "s");
     else if (rej[REJ_GPU] && s->kind == GPF_SLICE_MIG)
         part(&b, &n, "%d without a free MIG placement for %s", rej[REJ_GPU], s->mig_profile);
+    else if (rej[REJ_GPU] && s->kind == GPF_SLICE_VGPU)
+        part(&b, &n, "%d without room for another %s", rej[REJ_GPU], s->vgpu_type);
     else if (rej[REJ_GPU])
         part(&b, &n, "%d without a GPU with %d/1000 and its memory free", rej[REJ_GPU], s->share_milli);
     if (rej[REJ_CPU])
@@ -349,6 +405,8 @@ void sched_fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sche
     } else if (s->kind == GPF_SLICE_SHARE) {
         out->share_milli = s->share_milli;
         out->share_memory_mib = c->share_memory_mib;
+    } else if (s->kind == GPF_SLICE_VGPU) {
+        gpf_strlcpy(out->vgpu_type, s->vgpu_type, sizeof out->vgpu_type);
     }
     out->gpu_milli = c->ngpus ? gpf_sched_gpu_milli(cat, h->gpus[c->gpus[0]].model, s) : 0;
 }
@@ -386,6 +444,8 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
             why = host_whole(h, req, &c);
         else if (req->slice.kind == GPF_SLICE_MIG)
             why = host_mig(h, cat, req, mc, &c);
+        else if (req->slice.kind == GPF_SLICE_VGPU)
+            why = host_vgpu(h, cat, req, &c);
         else
             why = host_share(h, req, &c);
         if (why == REJ_NONE && h->cpus_used + (int64_t)req->cpus > h->cpus)

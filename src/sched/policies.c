@@ -140,6 +140,12 @@ int sched_gpu_left_milli(const gpf_sched_gpu *g)
         int grid = g->model && g->model->mig_grid_units > 0 ? g->model->mig_grid_units : 8;
         return (grid - __builtin_popcount(g->mig_slots_used)) * 1000 / grid;
     }
+    if (g->vgpus > 0) {
+        int used = 0;
+        for (int i = 0; i < g->nvgpu_types; i++)
+            used += g->vgpu[i].n * 1000 / (g->vgpu[i].type->max_per_gpu > 0 ? g->vgpu[i].type->max_per_gpu : 1);
+        return used >= 1000 ? 0 : 1000 - used;
+    }
     return 1000 - g->share_milli_used;
 }
 

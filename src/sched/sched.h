@@ -13,6 +13,14 @@
 #include "engine/model.h"
 #include "util/error.h"
 
+#define GPF_VGPU_TYPES_PER_GPU 8 /* distinct vGPU types one GPU can run at once (mixed-size mode) */
+
+/* vGPU instances of one type booked on a GPU. */
+typedef struct gpf_sched_vgpu {
+    const gpf_vgpu_type *type;
+    int n;
+} gpf_sched_vgpu;
+
 /* One MIG GPU instance booked on a GPU. */
 typedef struct gpf_sched_mig {
     int profile_id;               /* gi_profile_id */
@@ -35,6 +43,10 @@ typedef struct gpf_sched_gpu {
     int64_t share_memory_used_mib;
     uint32_t mig_slots_used;      /* bitmap of occupied memory slots */
     int mig_instances;            /* MIG instances placed (== number of entries in mig[]) */
+    int vgpus;                    /* time-sliced vGPU instances booked */
+    int vgpu_mixed;               /* the GPU runs vGPU in mixed-size mode (types may differ) */
+    int nvgpu_types;
+    gpf_sched_vgpu vgpu[GPF_VGPU_TYPES_PER_GPU]; /* by type, in booking order of first use */
     char uuid[GPF_UUID_MAX];
     gpf_sched_mig mig[GPF_MIG_MAX_PLACEMENTS]; /* booked instances, sorted by start; unused entries zero */
 } gpf_sched_gpu;

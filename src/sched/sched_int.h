@@ -20,6 +20,10 @@ int sched_host_empty_gpus(const gpf_sched_host *h);
 const char *sched_whole_conflict(const gpf_sched_gpu *g);
 const char *sched_mig_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p, int start, int size);
 const char *sched_share_conflict(const gpf_sched_gpu *g, int milli, int64_t memory_mib);
+/* Time-sliced vGPU: the type's model, not MIG mode, nothing else on the GPU; in equal-size
+ * mode one type per GPU and at most its max_per_gpu; in mixed-size mode at most
+ * max_per_gpu_mixed of each type and the frame buffers within the board's. */
+const char *sched_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t);
 
 /* Bookkeeping; the caller has checked the matching *_conflict. */
 void sched_whole_book(gpf_sched_gpu *g);
@@ -29,6 +33,9 @@ void sched_mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start);
 int sched_mig_unbook(gpf_sched_gpu *g, int profile_id, int start, int size);
 void sched_share_book(gpf_sched_gpu *g, int milli, int64_t memory_mib);
 void sched_share_unbook(gpf_sched_gpu *g, int milli, int64_t memory_mib);
+void sched_vgpu_book(gpf_sched_gpu *g, const gpf_vgpu_type *t);
+/* -1 when no vGPU of type t is booked on g. */
+int sched_vgpu_unbook(gpf_sched_gpu *g, const gpf_vgpu_type *t);
 
 /* The MIG profiles of a model, resolved once per placement decision. */
 typedef struct sched_mig_set {
@@ -48,6 +55,7 @@ typedef struct sched_cand {
     int ngpus;
     int gpus[GPF_MAX_POD_GPUS];   /* indices into the host's gpus[] */
     const gpf_mig_profile *prof;  /* mig */
+    const gpf_vgpu_type *vgpu;    /* vgpu */
     int mig_start, mig_size;      /* mig */
     int64_t share_memory_mib;     /* share: the cap granted */
     /* facts the policy weighs */

@@ -148,8 +148,12 @@ static const char v1_sql[] =
     ") STRICT;\n"
     "CREATE INDEX usage_by_pod ON usage (pod_id);\n";
 
+/* vGPU placement: the type a pod's placement booked. */
+static const char v2_sql[] = "ALTER TABLE pods ADD COLUMN place_vgpu_type TEXT NOT NULL DEFAULT '';\n";
+
 static const gpf_store_migration builtin[] = {
     {1, "hosts, gpus, skus, users, tokens, pods, usage, settings", v1_sql},
+    {2, "pods.place_vgpu_type", v2_sql},
 };
 
 const gpf_store_migration *gpf_store_migrations(size_t *n)

@@ -41,6 +41,7 @@ static void bind_pod(store_binder *b, const void *rec)
     store_bind_int(b, p->started_ms);
     store_bind_int(b, p->stopped_ms);
     BIND_STR(b, p, ssh_pubkey);
+    BIND_STR(b, pl, vgpu_type);
 }
 
 static void read_pod(store_reader *r, void *rec)
@@ -79,6 +80,7 @@ static void read_pod(store_reader *r, void *rec)
     p->started_ms = store_read_i64(r);
     p->stopped_ms = store_read_i64(r);
     READ_STR(r, p, ssh_pubkey);
+    READ_STR(r, pl, vgpu_type);
 }
 
 static void bind_pod_gpu(store_binder *b, const void *parent, int pos)
@@ -111,9 +113,10 @@ static const store_table pods_table = {
                " isolation, state, reason, placed, place_host_id, place_mig_profile_id,"
                " place_mig_start, place_mig_size, place_share_milli, place_share_memory_mib,"
                " place_cpus, place_memory_mib, place_gpu_milli, device_ids, ssh_host, ssh_port,"
-               " ssh_user, price_micro_per_hour, created_ms, started_ms, stopped_ms, ssh_pubkey)"
+               " ssh_user, price_micro_per_hour, created_ms, started_ms, stopped_ms, ssh_pubkey,"
+               " place_vgpu_type)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)"
+               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)"
                " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, project = excluded.project,"
                " sku = excluded.sku, slice_kind = excluded.slice_kind,"
                " slice_gpu_count = excluded.slice_gpu_count,"
@@ -132,7 +135,8 @@ static const store_table pods_table = {
                " ssh_host = excluded.ssh_host, ssh_port = excluded.ssh_port,"
                " ssh_user = excluded.ssh_user, price_micro_per_hour = excluded.price_micro_per_hour,"
                " created_ms = excluded.created_ms, started_ms = excluded.started_ms,"
-               " stopped_ms = excluded.stopped_ms, ssh_pubkey = excluded.ssh_pubkey",
+               " stopped_ms = excluded.stopped_ms, ssh_pubkey = excluded.ssh_pubkey,"
+               " place_vgpu_type = excluded.place_vgpu_type",
     .bind = bind_pod,
     .load_slot = SLOT_PODS_LOAD,
     .load_sql = "SELECT id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"
@@ -140,7 +144,8 @@ static const store_table pods_table = {
                 " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"
                 " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"
                 " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"
-                " created_ms, started_ms, stopped_ms, ssh_pubkey FROM pods ORDER BY created_ms, id",
+                " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type FROM pods"
+                " ORDER BY created_ms, id",
     .read = read_pod,
 };
 

@@ -114,6 +114,15 @@ static gpf_sched_request share(int milli, int64_t memory_mib)
     return r;
 }
 
+static gpf_sched_request vgpu(const char *type)
+{
+    gpf_sched_request r;
+    memset(&r, 0, sizeof r);
+    r.slice.kind = GPF_SLICE_VGPU;
+    gpf_strlcpy(r.slice.vgpu_type, type, sizeof r.slice.vgpu_type);
+    return r;
+}
+
 /* Places and applies; returns the place result (apply must then succeed). */
 static int take(gpf_sched_fleet *f, const gpf_sched_request *r, gpf_placement *p, gpf_error *err)
 {
@@ -413,13 +422,15 @@ static void test_mig_mode_and_errors(void **state)
     r.models[0] = "L40S";
     assert_int_equal(gpf_sched_place(&f, cat, &r, &p, &err), GPF_EINVAL);
     assert_msg_has(&err, "no allowed GPU model (L40S) offers the MIG profile '1g.10gb'");
-    /* vGPU comes later */
-    gpf_sched_request v;
-    memset(&v, 0, sizeof v);
-    v.slice.kind = GPF_SLICE_VGPU;
-    gpf_strlcpy(v.slice.vgpu_type, "L40S-12C", sizeof v.slice.vgpu_type);
-    assert_int_equal(gpf_sched_place(&f, cat, &v, &p, &err), GPF_ENOTSUP);
-    assert_msg_has(&err, "vGPU placement arrives with the placement engine");
+    /* unknown and MIG-backed vGPU types are refused up front */
+    gpf_sched_request v = vgpu("L40S-99C");
+    assert_int_equal(gpf_sched_place(&f, cat, &v, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "no vGPU type 'L40S-99C'");
+    v = vgpu("L40S-12C");
+    v.nmodels = 1;
+    v.models[0] = "H100-80GB";
+    assert_int_equal(gpf_sched_place(&f, cat, &v, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "runs on L40S, which the request does not allow");
     gpf_sched_fleet_clear(&f);
     /* an empty fleet says so */
     gpf_sched_fleet_init(&f);
@@ -430,6 +441,73 @@ static void test_mig_mode_and_errors(void **state)
 }
 
 /* ---- shares ---------------------------------------------------------------------- */
+
+/* Time-sliced vGPU on 2 x L40S (48 GB boards): equal-size mode runs one type per GPU and at
+ * most its max_per_gpu (12C: 4, 24C: 2); the engine fills a GPU before starting the next;
+ * mixed-size mode takes different types while the frame buffers fit (and each type's
+ * max_per_gpu_mixed); release restores the ledger. */
+static void test_vgpu(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    gpf_placement p, held[8];
+    gpf_error err = {0};
+    gpf_sched_fleet_init(&f);
+    add_host(&f, "l40s", "L40S", 2, 0, 64, 512 * GIB);
+    size_t sz = sizeof(gpf_sched_host) * (size_t)f.nhosts;
+    gpf_sched_host *initial = gpf_malloc(sz);
+    memcpy(initial, f.hosts, sz);
+    gpf_sched_request r12 = vgpu("L40S-12C"), r24 = vgpu("L40S-24C");
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(take(&f, &r12, &held[i], &err), 0);
+        assert_string_equal(held[i].gpu_uuids[0], "GPU-l40s-0"); /* fill one GPU first */
+        assert_string_equal(held[i].vgpu_type, "L40S-12C");
+        assert_int_equal(held[i].gpu_milli, 250);
+    }
+    assert_int_equal(f.hosts[0].gpus[0].vgpus, 4);
+    /* GPU 0 is full; a 24C cannot join 12Cs (equal-size mode): it starts GPU 1 */
+    assert_int_equal(take(&f, &r24, &held[4], &err), 0);
+    assert_string_equal(held[4].gpu_uuids[0], "GPU-l40s-1");
+    assert_int_equal(held[4].gpu_milli, 500);
+    assert_int_equal(take(&f, &r24, &held[5], &err), 0);
+    assert_string_equal(held[5].gpu_uuids[0], "GPU-l40s-1");
+    /* both GPUs are at their type's maximum */
+    assert_int_equal(gpf_sched_place(&f, cat, &r12, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "no capacity for vGPU L40S-12C");
+    assert_msg_has(&err, "without room for another L40S-12C");
+    /* a direct apply of a 12C onto the 24C GPU is refused and changes nothing */
+    p = held[0];
+    gpf_strlcpy(p.gpu_uuids[0], "GPU-l40s-1", sizeof p.gpu_uuids[0]);
+    assert_int_equal(gpf_sched_apply(&f, cat, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "another vGPU type");
+    /* nothing else fits on a vGPU GPU */
+    gpf_sched_request w = whole(1), sh = share(100, 0);
+    assert_int_equal(gpf_sched_place(&f, cat, &w, &p, &err), GPF_ENOCAPACITY);
+    assert_int_equal(gpf_sched_place(&f, cat, &sh, &p, &err), GPF_ENOCAPACITY);
+    /* release everything, in another order: the ledger is as before */
+    int order[] = {4, 1, 5, 0, 3, 2};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(gpf_sched_release(&f, cat, &held[order[i]], &err), 0);
+    assert_int_equal(gpf_sched_release(&f, cat, &held[0], &err), GPF_EINVAL);
+    ledgers_equal(f.hosts, initial, sz);
+
+    /* mixed-size mode: 24C + 12C + 12C = 48 GB on one GPU; a fourth would not fit */
+    f.hosts[0].gpus[0].vgpu_mixed = 1;
+    f.hosts[0].gpus[1].vgpu_mixed = 1;
+    assert_int_equal(take(&f, &r24, &held[0], &err), 0);
+    assert_int_equal(take(&f, &r12, &held[1], &err), 0);
+    assert_int_equal(take(&f, &r12, &held[2], &err), 0);
+    assert_string_equal(held[1].gpu_uuids[0], held[0].gpu_uuids[0]);
+    assert_string_equal(held[2].gpu_uuids[0], held[0].gpu_uuids[0]);
+    assert_int_equal(take(&f, &r12, &held[3], &err), 0);
+    assert_string_not_equal(held[3].gpu_uuids[0], held[0].gpu_uuids[0]); /* frame buffer full */
+    p = held[3];
+    gpf_strlcpy(p.gpu_uuids[0], held[0].gpu_uuids[0], sizeof p.gpu_uuids[0]);
+    assert_int_equal(gpf_sched_apply(&f, cat, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "frame buffer");
+    gpf_free(initial);
+    gpf_sched_fleet_clear(&f);
+}
 
 static void test_shares(void **state)
 {
@@ -872,6 +950,7 @@ int main(void)
         cmocka_unit_test(test_mig_limits),
         cmocka_unit_test(test_mig_mode_and_errors),
         cmocka_unit_test(test_shares),
+        cmocka_unit_test(test_vgpu),
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_cpu_memory_ready),
         cmocka_unit_test(test_apply_release),
