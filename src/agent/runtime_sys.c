@@ -201,11 +201,15 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
     char needle[128];
     pid_t self = getpid();
     int64_t deadline = gpf_mono_ms() + timeout_ms;
-    int rc = 0;
+    int rc = 0, nkilled = 0, capkilled = 0;
+    pent *killed = NULL; /* everything signalled so far: it counts until it is gone */
     snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", pod_id ? pod_id : "");
     /* Pass 0 freezes the tree with SIGSTOP so nothing forks or gets reparented away
      * while we look; the next pass sees any child forked meanwhile under its stopped
-     * parent and SIGKILLs everything at once; later passes catch stragglers. */
+     * parent and SIGKILLs everything at once; later passes catch stragglers. A process
+     * that is exiting has already lost its environment (and maybe its parent) while it
+     * still holds its sockets, so whatever was signalled is waited for by pid until it
+     * is a zombie or gone. */
     for (int pass = 0;; pass++) {
         int n = 0, live = 0;
         pent *v = proc_scan(pod_id && pod_id[0] ? needle : NULL, &n);
@@ -213,6 +217,9 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
             if (root > 1 && v[i].pid == root && v[i].start == root_start)
                 v[i].mark = 1;
         mark_descendants(v, n);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < nkilled && !v[i].mark; k++)
+                v[i].mark = killed[k].pid == v[i].pid && killed[k].start == v[i].start;
         pid_t first = 0;
         for (int i = 0; i < n; i++) {
             if (!v[i].mark || v[i].pid <= 1 || v[i].pid == self)
@@ -221,6 +228,16 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
             if (v[i].state == 'Z' || v[i].state == 'X')
                 continue;
             kill(v[i].pid, pass == 0 ? SIGSTOP : SIGKILL);
+            int known = 0;
+            for (int k = 0; k < nkilled && !known; k++)
+                known = killed[k].pid == v[i].pid && killed[k].start == v[i].start;
+            if (!known) {
+                if (nkilled == capkilled) {
+                    capkilled = capkilled ? 2 * capkilled : 16;
+                    killed = gpf_reallocarray(killed, (size_t)capkilled, sizeof *killed);
+                }
+                killed[nkilled++] = v[i];
+            }
             if (!first)
                 first = v[i].pid;
             live++;
@@ -237,6 +254,7 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
         }
         gpf_sleep_ms(pass < 10 ? 1 : 5);
     }
+    gpf_free(killed);
     return rc;
 }
 

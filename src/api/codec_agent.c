@@ -263,6 +263,7 @@ static int decode_placement(codec_ctx *c, const json_t *v, gpf_placement *pl)
     c->pfx = "placement.";
     memset(pl, 0, sizeof *pl);
     pl->mig_profile_id = -1;
+    pl->numa_node = -1;
     if ((rc = codec_get_name(c, v, "host_id", 1, 0, pl->host_id)) ||
         (rc = codec_get_int32(c, v, "mig_profile_id", 0, -1, INT_MAX, &pl->mig_profile_id)) ||
         (rc = codec_get_int32(c, v, "mig_start", 0, 0, INT_MAX, &pl->mig_start)) ||
@@ -271,6 +272,7 @@ static int decode_placement(codec_ctx *c, const json_t *v, gpf_placement *pl)
         (rc = codec_get_int(c, v, "share_memory_mib", 0, 0, CODEC_MEM_MIB_MAX,
                             &pl->share_memory_mib)) ||
         (rc = codec_get_str(c, v, "vgpu_type", 0, pl->vgpu_type, sizeof pl->vgpu_type)) ||
+        (rc = codec_get_int32(c, v, "numa_node", 0, -1, 1023, &pl->numa_node)) ||
         (rc = codec_get_int32(c, v, "cpus", 0, 0, INT_MAX, &pl->cpus)) ||
         (rc = codec_get_int(c, v, "memory_mib", 0, 0, CODEC_HOST_MEM_MIB_MAX, &pl->memory_mib)) ||
         (rc = codec_get_int32(c, v, "gpu_milli", 0, 0, INT_MAX, &pl->gpu_milli)))

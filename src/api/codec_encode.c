@@ -206,6 +206,7 @@ static json_t *placement_json(const gpf_placement *pl)
     set_int(o, "share_milli", pl->share_milli);
     set_int(o, "share_memory_mib", pl->share_memory_mib);
     set(o, "vgpu_type", JSTR(pl->vgpu_type));
+    set_int(o, "numa_node", pl->numa_node);
     set_int(o, "cpus", pl->cpus);
     set_int(o, "memory_mib", pl->memory_mib);
     set_int(o, "gpu_milli", pl->gpu_milli);

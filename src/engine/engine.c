@@ -142,6 +142,10 @@ static void sched_host_from_rec(gpf_engine *e, const gpf_host_rec *r, gpf_sched_
     sh->cpus = r->cpus;
     sh->memory_mib = r->memory_mib;
     sh->ngpus = r->ngpus;
+    /* Until the agent reports per-node CPU counts (sysfs), the CPUs are split evenly. */
+    sh->numa_nodes = r->numa_nodes > 0 && r->numa_nodes <= GPF_SCHED_MAX_NUMA ? r->numa_nodes : 0;
+    for (int n = 0; n < sh->numa_nodes; n++)
+        sh->numa_cpus[n] = r->cpus / sh->numa_nodes + (n < r->cpus % sh->numa_nodes);
     for (int i = 0; i < r->ngpus; i++) {
         gpf_sched_gpu *g = &sh->gpus[i];
         gpf_strlcpy(g->uuid, r->gpus[i].uuid, sizeof g->uuid);

@@ -83,7 +83,8 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
     p.price_micro_per_hour = k->price_micro_per_hour;
     p.created_ms = eng_now(e);
     gpf_strlcpy(p.ssh_pubkey, key, sizeof p.ssh_pubkey);
-    snprintf(p.reason, sizeof p.reason, "placed on %s; waiting for its agent", p.placement.host_id);
+    snprintf(p.reason, sizeof p.reason, "placed on %s%s%s; waiting for its agent", p.placement.host_id,
+             p.placement.note[0] ? "; " : "", p.placement.note);
     rc = gpf_store_pod_put(e->store, &p, err);
     if (rc != 0) {
         gpf_sched_release(&e->fleet, e->cat, &p.placement, NULL);

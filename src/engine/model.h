@@ -54,6 +54,8 @@ typedef struct gpf_placement {
     int share_milli;            /* share: thousandths granted */
     int64_t share_memory_mib;   /* share: memory cap granted */
     char vgpu_type[32];         /* vgpu: the type booked ("L40S-12C"), "" otherwise */
+    int numa_node;              /* the NUMA node the CPUs are booked on; -1 = not tied to one */
+    char note[128];             /* placement's remark, e.g. why CPUs are not on the GPU's node (not stored) */
     int cpus;                   /* CPUs reserved on the host */
     int64_t memory_mib;         /* host memory reserved */
     int gpu_milli;              /* GPU-equivalents in thousandths (whole GPU = 1000) */

@@ -65,6 +65,12 @@ int gpf_sched_fleet_find_host(const gpf_sched_fleet *f, const char *id)
     return -1;
 }
 
+/* The NUMA node a placement's CPUs are booked on, or -1 (not tracked or not tied). */
+static int numa_of(const gpf_sched_host *h, const gpf_placement *p)
+{
+    return h->numa_nodes > 0 && p->numa_node >= 0 && p->numa_node < h->numa_nodes ? p->numa_node : -1;
+}
+
 /* ---- resolving a placement against the ledger -------------------------- */
 
 typedef struct resolved {
@@ -162,6 +168,10 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
     if (h->memory_used_mib + p->memory_mib > h->memory_mib)
         return gpf_error_set(err, GPF_ENOCAPACITY, "host %s has %lld MiB of memory free, the placement needs %lld",
                              h->id, (long long)(h->memory_mib - h->memory_used_mib), (long long)p->memory_mib);
+    int numa = numa_of(h, p);
+    if (numa >= 0 && h->numa_used[numa] + p->cpus > h->numa_cpus[numa])
+        return gpf_error_set(err, GPF_ENOCAPACITY, "NUMA node %d of host %s has %d of %d CPUs free, the placement needs %d",
+                             numa, h->id, h->numa_cpus[numa] - h->numa_used[numa], h->numa_cpus[numa], p->cpus);
     for (int i = 0; i < p->ngpus; i++) {
         gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
         if (r.kind == GPF_SLICE_WHOLE)
@@ -175,6 +185,8 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
     }
     h->cpus_used += p->cpus;
     h->memory_used_mib += p->memory_mib;
+    if (numa >= 0)
+        h->numa_used[numa] += p->cpus;
     if (r.kind == GPF_SLICE_WHOLE)
         h->whole_pods[p->ngpus]++;
     sched_host_summarize(f, h);
@@ -214,6 +226,10 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
                              h->id);
     if (r.kind == GPF_SLICE_WHOLE && h->whole_pods[p->ngpus] <= 0)
         return gpf_error_set(err, GPF_EINVAL, "host %s holds no %d-GPU placement", h->id, p->ngpus);
+    int numa = numa_of(h, p);
+    if (numa >= 0 && h->numa_used[numa] < p->cpus)
+        return gpf_error_set(err, GPF_EINVAL, "NUMA node %d of host %s has fewer CPUs booked than the placement holds",
+                             numa, h->id);
     for (int i = 0; i < p->ngpus; i++) {
         gpf_sched_gpu *g = &h->gpus[r.gpus[i]];
         if (r.kind == GPF_SLICE_WHOLE)
@@ -227,6 +243,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
     }
     h->cpus_used -= p->cpus;
     h->memory_used_mib -= p->memory_mib;
+    if (numa >= 0)
+        h->numa_used[numa] -= p->cpus;
     if (r.kind == GPF_SLICE_WHOLE)
         h->whole_pods[p->ngpus]--;
     sched_host_summarize(f, h);

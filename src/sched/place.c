@@ -409,6 +409,21 @@ void sched_fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sche
         gpf_strlcpy(out->vgpu_type, s->vgpu_type, sizeof out->vgpu_type);
     }
     out->gpu_milli = c->ngpus ? gpf_sched_gpu_milli(cat, h->gpus[c->gpus[0]].model, s) : 0;
+    /* CPUs from the NUMA node of the pod's GPUs when that node has room; else not tied to
+     * a node, and the placement says why. */
+    out->numa_node = -1;
+    if (h->numa_nodes > 0 && c->ngpus > 0) {
+        int node = h->gpus[c->gpus[0]].numa_node, same = node >= 0 && node < h->numa_nodes;
+        for (int i = 1; i < c->ngpus && same; i++)
+            same = h->gpus[c->gpus[i]].numa_node == node;
+        if (!same)
+            snprintf(out->note, sizeof out->note, "its GPUs span NUMA nodes: CPUs are not tied to one");
+        else if (h->numa_used[node] + req->cpus <= h->numa_cpus[node])
+            out->numa_node = node;
+        else
+            snprintf(out->note, sizeof out->note, "CPUs not on the GPU's NUMA node %d: %d of its %d CPUs are free", node,
+                     h->numa_cpus[node] - h->numa_used[node], h->numa_cpus[node]);
+    }
 }
 
 int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,

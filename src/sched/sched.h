@@ -51,12 +51,20 @@ typedef struct gpf_sched_gpu {
     gpf_sched_mig mig[GPF_MIG_MAX_PLACEMENTS]; /* booked instances, sorted by start; unused entries zero */
 } gpf_sched_gpu;
 
+#define GPF_SCHED_MAX_NUMA 8
+
 typedef struct gpf_sched_host {
     char id[GPF_ID_MAX];
     int schedulable;              /* 0 = lost/draining: never chosen */
     int cpus;                     /* in the fleet's CPU unit (gpf_sched_fleet.cpu_unit_milli) */
     int cpus_used;
     int whole_pods[GPF_MAX_POD_GPUS + 1]; /* whole-GPU placements booked, by GPU count (0 = CPU only) */
+    /* NUMA: 0 nodes = not tracked. CPUs booked on a node (placement.numa_node >= 0) count in
+     * numa_used; CPUs not tied to a node only in cpus_used, so a booking fits when its node
+     * and the host both have room. */
+    int numa_nodes;
+    int numa_cpus[GPF_SCHED_MAX_NUMA];
+    int numa_used[GPF_SCHED_MAX_NUMA];
     /* Summary the ledger functions keep (add_host, apply, release) so a policy can skip a
      * host without reading its GPUs. summary_valid = 0 (e.g. after a caller rewrote the
      * host) means "scan the GPUs". */

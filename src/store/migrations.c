@@ -151,9 +151,13 @@ static const char v1_sql[] =
 /* vGPU placement: the type a pod's placement booked. */
 static const char v2_sql[] = "ALTER TABLE pods ADD COLUMN place_vgpu_type TEXT NOT NULL DEFAULT '';\n";
 
+/* NUMA alignment: the node a placement's CPUs are booked on (-1 = not tied to one). */
+static const char v3_sql[] = "ALTER TABLE pods ADD COLUMN place_numa_node INTEGER NOT NULL DEFAULT -1;\n";
+
 static const gpf_store_migration builtin[] = {
     {1, "hosts, gpus, skus, users, tokens, pods, usage, settings", v1_sql},
     {2, "pods.place_vgpu_type", v2_sql},
+    {3, "pods.place_numa_node", v3_sql},
 };
 
 const gpf_store_migration *gpf_store_migrations(size_t *n)

@@ -42,6 +42,7 @@ static void bind_pod(store_binder *b, const void *rec)
     store_bind_int(b, p->stopped_ms);
     BIND_STR(b, p, ssh_pubkey);
     BIND_STR(b, pl, vgpu_type);
+    store_bind_int(b, pl->numa_node);
 }
 
 static void read_pod(store_reader *r, void *rec)
@@ -81,6 +82,7 @@ static void read_pod(store_reader *r, void *rec)
     p->stopped_ms = store_read_i64(r);
     READ_STR(r, p, ssh_pubkey);
     READ_STR(r, pl, vgpu_type);
+    pl->numa_node = store_read_int(r, "place_numa_node");
 }
 
 static void bind_pod_gpu(store_binder *b, const void *parent, int pos)
@@ -114,9 +116,9 @@ static const store_table pods_table = {
                " place_mig_start, place_mig_size, place_share_milli, place_share_memory_mib,"
                " place_cpus, place_memory_mib, place_gpu_milli, device_ids, ssh_host, ssh_port,"
                " ssh_user, price_micro_per_hour, created_ms, started_ms, stopped_ms, ssh_pubkey,"
-               " place_vgpu_type)"
+               " place_vgpu_type, place_numa_node)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)"
+               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)"
                " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, project = excluded.project,"
                " sku = excluded.sku, slice_kind = excluded.slice_kind,"
                " slice_gpu_count = excluded.slice_gpu_count,"
@@ -136,7 +138,7 @@ static const store_table pods_table = {
                " ssh_user = excluded.ssh_user, price_micro_per_hour = excluded.price_micro_per_hour,"
                " created_ms = excluded.created_ms, started_ms = excluded.started_ms,"
                " stopped_ms = excluded.stopped_ms, ssh_pubkey = excluded.ssh_pubkey,"
-               " place_vgpu_type = excluded.place_vgpu_type",
+               " place_vgpu_type = excluded.place_vgpu_type, place_numa_node = excluded.place_numa_node",
     .bind = bind_pod,
     .load_slot = SLOT_PODS_LOAD,
     .load_sql = "SELECT id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"
@@ -144,7 +146,7 @@ static const store_table pods_table = {
                 " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"
                 " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"
                 " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"
-                " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type FROM pods"
+                " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type, place_numa_node FROM pods"
                 " ORDER BY created_ms, id",
     .read = read_pod,
 };

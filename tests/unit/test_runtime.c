@@ -152,6 +152,12 @@ static int port_accepts(int port)
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    /* A port in the ephemeral range can "accept" a TCP self-connect (simultaneous open:
+     * the kernel picked the target port as our local port); that is nobody listening. */
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    if (ok && getsockname(fd, (struct sockaddr *)&me, &len) == 0 && me.sin_port == a.sin_port)
+        ok = 0;
     close(fd);
     return ok;
 }

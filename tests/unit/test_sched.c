@@ -509,6 +509,77 @@ static void test_vgpu(void **state)
     gpf_sched_fleet_clear(&f);
 }
 
+/* NUMA: a 2-node host (64 CPUs, 32 a node; GPUs 0-3 on node 0, 4-7 on node 1). A pod's CPUs
+ * come from its GPU's node while that node has room; then they are not tied to a node and
+ * the placement says why; release returns them to the node they came from. */
+static void test_numa(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    gpf_placement p[3], q;
+    gpf_error err = {0};
+    gpf_sched_fleet_init(&f);
+    add_host(&f, "n2", "H100-80GB-SXM5", 8, 0, 64, 1024 * GIB);
+    gpf_sched_host *n2 = &f.hosts[0];
+    n2->numa_nodes = 2;
+    n2->numa_cpus[0] = n2->numa_cpus[1] = 32;
+    gpf_sched_request r = whole(4);
+    r.cpus = 24;
+    assert_int_equal(take(&f, &r, &p[0], &err), 0);
+    int node = n2->gpus[p[0].gpu_index[0]].numa_node;
+    assert_int_equal(p[0].numa_node, node);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(n2->gpus[p[0].gpu_index[i]].numa_node, node); /* one node's four GPUs */
+    assert_int_equal(n2->numa_used[node], 24);
+    assert_string_equal(p[0].note, "");
+    /* the other node's four GPUs, and its CPUs */
+    assert_int_equal(take(&f, &r, &p[1], &err), 0);
+    assert_int_equal(p[1].numa_node, 1 - node);
+    assert_int_equal(n2->numa_used[1 - node], 24);
+    gpf_sched_fleet_clear(&f);
+
+    /* GPUs free on node 0 but its CPUs taken: the CPUs are not tied, and it says so */
+    gpf_sched_fleet_init(&f);
+    add_host(&f, "n2", "H100-80GB-SXM5", 8, 0, 64, 1024 * GIB);
+    n2 = &f.hosts[0];
+    n2->numa_nodes = 2;
+    n2->numa_cpus[0] = n2->numa_cpus[1] = 32;
+    gpf_sched_request one = whole(1);
+    one.cpus = 20;
+    assert_int_equal(take(&f, &one, &p[0], &err), 0);
+    node = p[0].numa_node;
+    assert_true(node == 0 || node == 1);
+    /* whole GPUs keep to the node with the fewest free GPUs: the same node, whose CPUs
+     * cannot take 20 more (12 of 32 free) */
+    assert_int_equal(take(&f, &one, &p[1], &err), 0);
+    assert_int_equal(n2->gpus[p[1].gpu_index[0]].numa_node, node);
+    assert_int_equal(p[1].numa_node, -1);
+    assert_non_null(strstr(p[1].note, "CPUs not on the GPU's NUMA node"));
+    assert_non_null(strstr(p[1].note, "12 of its 32 CPUs are free"));
+    assert_int_equal(n2->cpus_used, 40);
+    /* a direct apply that ties too many CPUs to a node is refused */
+    q = p[0];
+    q.cpus = 20;
+    gpf_strlcpy(q.gpu_uuids[0], "GPU-n2-7", sizeof q.gpu_uuids[0]);
+    q.gpu_index[0] = 7;
+    q.numa_node = node;
+    if (n2->numa_used[node] + 20 > 32) {
+        assert_int_equal(gpf_sched_apply(&f, cat, &q, &err), GPF_ENOCAPACITY);
+        assert_msg_has(&err, "NUMA node");
+    }
+    /* release returns the CPUs to their node */
+    for (int i = 1; i >= 0; i--)
+        assert_int_equal(gpf_sched_release(&f, cat, &p[i], &err), 0);
+    assert_int_equal(n2->numa_used[0] + n2->numa_used[1], 0);
+    assert_int_equal(n2->cpus_used, 0);
+    /* a host without NUMA facts ties nothing and says nothing */
+    n2->numa_nodes = 0;
+    assert_int_equal(take(&f, &one, &p[2], &err), 0);
+    assert_int_equal(p[2].numa_node, -1);
+    assert_string_equal(p[2].note, "");
+    gpf_sched_fleet_clear(&f);
+}
+
 static void test_shares(void **state)
 {
     (void)state;
@@ -951,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_mig_mode_and_errors),
         cmocka_unit_test(test_shares),
         cmocka_unit_test(test_vgpu),
+        cmocka_unit_test(test_numa),
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_cpu_memory_ready),
         cmocka_unit_test(test_apply_release),
