@@ -14,13 +14,15 @@
 
 const char gpf_cli_help_sim[] =
     "usage: gpufleet sim --nodes NODES.csv --pods PODS.csv [--policy NAME|all] [--seeds 42..51]\n"
-    "                    [--tune 1.3] [--csv CURVE.csv] [--json] [--quiet]\n"
+    "                    [--tune 1.3] [--csv CURVE.csv] [--json] [--quiet] [--detail]\n"
     "\n"
     "Replays the pods against the nodes with the FGD benchmark's method: per seed the pods\n"
     "arrive in a shuffled order, inflated with random copies until the arrived GPU request is\n"
     "--tune x capacity; pods never leave; a pod that does not fit is dropped. Prints the\n"
     "unallocated GPU %% when the arrived request reaches 100 %% of capacity (median, mean and\n"
-    "sd over the seeds). --csv writes the whole curve (policy,seed,x,alloc_pct,unalloc_pct).\n"
+    "sd over the seeds) and the floor no policy can go below for those arrival orders.\n"
+    "--csv writes the whole curve (policy,seed,x,alloc_pct,unalloc_pct). --detail adds what\n"
+    "was dropped by x = 100 and where the free capacity sits then.\n"
     "Policies: gpufleet (default), first-fit, best-fit, dot-product, packing, clustering,\n"
     "fgd, random, or all.\n"
     "Node list columns: sn,cpu_milli,memory_mib,gpu,model. Pod list columns:\n"
@@ -28,7 +30,7 @@ const char gpf_cli_help_sim[] =
 
 typedef struct sim_opts {
     const char *nodes, *pods, *policy, *csv;
-    int seed_lo, seed_hi, json, quiet;
+    int seed_lo, seed_hi, json, quiet, detail;
     double tune;
 } sim_opts;
 
@@ -66,6 +68,10 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
         }
         if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--detail")) {
+            o->detail = 1;
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -171,6 +177,7 @@ int gpf_cli_sim_main(int argc, char **argv)
         long placed = 0, dropped = 0;
         int64_t drop100[GPF_SIM_MAX_GPUS + 1] = {0};
         double floor_sum = 0;
+        long by_left[11] = {0};
         for (int k = 0; k < nseeds; k++) {
             gpf_sim_result r;
             gpf_error err = {0};
@@ -182,6 +189,8 @@ int gpf_cli_sim_main(int argc, char **argv)
             un[k] = r.unalloc_at_100;
             placed += r.placed;
             floor_sum += r.floor_at_100;
+            for (int b = 0; b < 11; b++)
+                by_left[b] += r.gpus_by_left_at_100[b];
             for (int g = 0; g <= GPF_SIM_MAX_GPUS; g++)
                 drop100[g] += r.dropped_milli_at_100[g];
             dropped += r.dropped;
@@ -200,11 +209,14 @@ int gpf_cli_sim_main(int argc, char **argv)
         else
             printf("%-12s %7.2f%% %9.2f +- %4.2f %7.2f%% %8ld %8ld %8.1f\n", pols[pi], med, mean, sd,
                    floor_sum / nseeds, placed / nseeds, dropped / nseeds, secs);
-        if (getenv("GPUFLEET_SIM_DROPS")) {
+        if (o.detail && !o.json) {
             printf("  dropped by x=100 (GPUs, mean per seed): share %.1f", drop100[0] / 1000.0 / nseeds);
             for (int g = 1; g <= GPF_SIM_MAX_GPUS; g++)
                 if (drop100[g])
                     printf(", %d-GPU %.1f", g, drop100[g] / 1000.0 / nseeds);
+            printf("\n  GPUs with room at x=100 by thousandths left (mean per seed):");
+            for (int b = 0; b < 11; b++)
+                printf(" %s%d:%.0f", b == 10 ? "" : "<", b == 10 ? 1000 : (b + 1) * 100, by_left[b] / (double)nseeds);
             printf("\n");
         }
         fflush(stdout);

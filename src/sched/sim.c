@@ -186,6 +186,7 @@ struct gpf_sim {
     int placed, dropped;
     int64_t arrived, used;
     int64_t dropped100[GPF_SIM_MAX_GPUS + 1];
+    int by_left100[11];
 };
 
 static int cmp_pod_name(const void *x, const void *y)
@@ -359,6 +360,14 @@ int gpf_sim_step(gpf_sim *s)
         if (s->arrived * 100 <= s->t->total_gpus * 1000 * 100 && p->num_gpu <= GPF_SIM_MAX_GPUS)
             s->dropped100[p->gpu_milli < 1000 ? 0 : p->num_gpu] += milli;
     }
+    if (s->arrived * 100 >= s->t->total_gpus * 1000 * 100 && (s->arrived - milli) * 100 < s->t->total_gpus * 1000 * 100) {
+        for (int i = 0; i < s->fleet.nhosts; i++)
+            for (int g = 0; g < s->fleet.hosts[i].ngpus; g++) {
+                int left = sched_gpu_left_milli(&s->fleet.hosts[i].gpus[g]);
+                if (left > 0)
+                    s->by_left100[left >= 1000 ? 10 : left / 100]++;
+            }
+    }
     s->events[s->next].arrived = s->arrived;
     s->events[s->next].used = s->used;
     s->next++;
@@ -434,6 +443,7 @@ void gpf_sim_result_get(const gpf_sim *s, gpf_sim_result *out)
     out->used_milli = s->used;
     memcpy(out->dropped_milli_at_100, s->dropped100, sizeof s->dropped100);
     out->floor_at_100 = floor_at_100(s);
+    memcpy(out->gpus_by_left_at_100, s->by_left100, sizeof s->by_left100);
     gpf_free(sum);
     gpf_free(cnt);
 }

@@ -63,6 +63,10 @@ typedef struct gpf_sim_result {
      * 500 thousandths each need a GPU of their own, whose remaining room only smaller pods
      * can use. The derivation is in sim.c and docs/placement.md. Policy-independent. */
     double floor_at_100;
+    /* Where the free capacity sits at the pod that takes the arrived request to 100 %:
+     * GPUs by thousandths left, [k] = k*100 .. k*100+99 left (k = 0..9; nothing-left GPUs
+     * are not counted), [10] = GPUs with all 1000 left. */
+    int gpus_by_left_at_100[11];
 } gpf_sim_result;
 
 typedef struct gpf_sim gpf_sim;
