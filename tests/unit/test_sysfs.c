@@ -195,7 +195,7 @@ static void test_cross_numa_facts(void **state)
     put("/sys/devices/system/node/node0/cpulist", "0-23\n");
     put("/sys/devices/system/node/node1/cpulist", "24-47\n");
     for (int i = 0; i < 4; i++) {
-        char bdf[16];
+        char bdf[32];
         snprintf(bdf, sizeof bdf, "0000:c%d:00.0", i);
         gpu(bdf, "0x20b5\n", 1, "16.0 GT/s PCIe\n", "16.0 GT/s PCIe\n", 16, 16);
     }
