@@ -9,16 +9,16 @@
  * the paper's median for the same policy, the difference, and the floor no policy can go
  * below for those arrival orders. Never fails on a figure. Exits 2 when the trace is absent
  * (a fresh clone has no ../shared: pass --trace-dir). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sched/sched.h"
 #include "sched/sim.h"
 #include "util/alloc.h"
+#include "util/fileio.h"
+#include "util/timeutil.h"
 
 static const char *const default_workloads[] = {
     "default",   "cpu050",    "cpu100",    "cpu200",    "cpu250",    "gpushare40", "gpushare60", "gpushare80",
@@ -35,28 +35,6 @@ static const char *paper_name(const char *policy)
         if (!strcmp(map[i][0], policy))
             return map[i][1];
     return NULL;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 20, n = 0;
-    char *buf = gpf_malloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = gpf_realloc(buf, cap);
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
 }
 
 /* The artifact's median for (workload, policy), or -1. */
@@ -87,13 +65,6 @@ static const char **split(char *s)
     for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         v[k++] = tok;
     return v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void progress(void *arg, int done, int total)
@@ -127,16 +98,18 @@ int main(int argc, char **argv)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/openb_node_list_gpu_node.csv", dir);
-    char *nodes = slurp(path);
-    if (!nodes) {
+    char *nodes = NULL, *summary = NULL, *pods = NULL;
+    gpf_error ferr = {0};
+    if (gpf_read_file(path, 64u << 20, &nodes, &ferr) != 0) {
         fprintf(stderr,
                 "bench/packing: the Alibaba GPU trace is not at %s (%s).\n"
                 "It lives in ../shared/traces/alibaba-gpu-v2023 beside a development checkout; pass --trace-dir.\n",
-                dir, strerror(errno));
+                dir, ferr.msg);
         return 2;
     }
     snprintf(path, sizeof path, "%s/expected_results/summary_unalloc_at_arrival100.csv", dir);
-    char *summary = slurp(path);
+    if (gpf_read_file(path, 64u << 20, &summary, &ferr) != 0)
+        fprintf(stderr, "bench/packing: no published figures to compare with (%s)\n", ferr.msg);
     int nseeds = hi - lo + 1;
     printf("bench/packing: unallocated GPU %% at arrived = 100 %% of capacity (median of %d seeds, %d..%d)\n", nseeds,
            lo, hi);
@@ -150,17 +123,18 @@ int main(int argc, char **argv)
         gpf_error err = {0};
         memset(&t, 0, sizeof t);
         snprintf(path, sizeof path, "%s/openb_pod_list_%s.csv", dir, workloads[w]);
-        char *pods = slurp(path);
-        if (!pods || gpf_sim_parse_nodes(&t, "node list", nodes, &err) != 0 ||
+        if (gpf_read_file(path, 256u << 20, &pods, &err) != 0 || gpf_sim_parse_nodes(&t, "node list", nodes, &err) != 0 ||
             gpf_sim_parse_pods(&t, path, pods, &err) != 0) {
-            printf("%-12s cannot load: %s\n", workloads[w], pods ? err.msg : strerror(errno));
+            printf("%-12s cannot load: %s\n", workloads[w], err.msg);
             gpf_free(pods);
+            pods = NULL;
             gpf_sim_trace_free(&t);
             continue;
         }
         double ours_fgd = -1, ours_gpufleet = -1;
         for (int p = 0; policies[p]; p++) {
-            double t0 = now_s(), floor_sum = 0;
+            int64_t t0 = gpf_mono_us();
+            double floor_sum = 0;
             char what[160];
             int ok = 1;
             for (int k = 0; k < nseeds && ok; k++) {
@@ -184,12 +158,12 @@ int main(int argc, char **argv)
                 ours_gpufleet = med;
             if (paper >= 0) {
                 printf("%-12s %-12s %7.2f%% %7.2f%% %+7.2f  %7.2f%% %8.1f\n", workloads[w], policies[p], med, paper,
-                       med - paper, floor_sum / nseeds, now_s() - t0);
+                       med - paper, floor_sum / nseeds, (double)(gpf_mono_us() - t0) / 1e6);
                 if (med - paper > worst_diff || paper - med > worst_diff)
                     worst_diff = med > paper ? med - paper : paper - med;
             } else {
                 printf("%-12s %-12s %7.2f%% %8s %8s %7.2f%% %8.1f\n", workloads[w], policies[p], med, "-", "-",
-                       floor_sum / nseeds, now_s() - t0);
+                       floor_sum / nseeds, (double)(gpf_mono_us() - t0) / 1e6);
             }
             fflush(stdout);
         }
@@ -198,6 +172,7 @@ int main(int argc, char **argv)
             wins += ours_gpufleet < ours_fgd;
         }
         gpf_free(pods);
+        pods = NULL;
         gpf_sim_trace_free(&t);
     }
     printf("largest |ours - paper| over the baselines: %.2f pp (target: within 0.5)\n", worst_diff);

@@ -8,44 +8,15 @@
  * every seed with --replay-policy on this one thread. Targets (printed, never asserted):
  * p99 under 50 µs per decision; a 10-seed default replay under 10 s on one core. Exits 2
  * when the trace is absent (pass --trace-dir). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sched/sched.h"
 #include "sched/sim.h"
 #include "util/alloc.h"
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 20, n = 0;
-    char *buf = gpf_malloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = gpf_realloc(buf, cap);
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
+#include "util/fileio.h"
+#include "util/timeutil.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -77,15 +48,17 @@ int main(int argc, char **argv)
     gpf_sim_trace t;
     gpf_error err = {0};
     memset(&t, 0, sizeof t);
+    char *nodes = NULL, *pods = NULL;
     snprintf(path, sizeof path, "%s/openb_node_list_gpu_node.csv", dir);
-    char *nodes = slurp(path);
+    int rc = gpf_read_file(path, 64u << 20, &nodes, &err);
     snprintf(path, sizeof path, "%s/openb_pod_list_%s.csv", dir, workload);
-    char *pods = slurp(path);
-    if (!nodes || !pods) {
+    if (rc == 0)
+        rc = gpf_read_file(path, 256u << 20, &pods, &err);
+    if (rc != 0) {
         fprintf(stderr,
                 "bench/placement: the Alibaba GPU trace is not at %s (%s).\n"
                 "It lives in ../shared/traces/alibaba-gpu-v2023 beside a development checkout; pass --trace-dir.\n",
-                dir, strerror(errno));
+                dir, err.msg);
         return 2;
     }
     if (gpf_sim_parse_nodes(&t, "node list", nodes, &err) != 0 || gpf_sim_parse_pods(&t, path, pods, &err) != 0) {
@@ -105,9 +78,9 @@ int main(int argc, char **argv)
         int n = gpf_sim_pods(s), k = 0;
         double *us = gpf_calloc((size_t)n, sizeof *us);
         for (;;) {
-            double t0 = now_us();
+            int64_t t0 = gpf_mono_us();
             int r = gpf_sim_step(s);
-            double dt = now_us() - t0;
+            double dt = (double)(gpf_mono_us() - t0);
             if (r < 0)
                 break;
             us[k++] = dt;
@@ -118,7 +91,7 @@ int main(int argc, char **argv)
         gpf_free(us);
         gpf_sim_free(s);
     }
-    double t0 = now_us();
+    int64_t t0 = gpf_mono_us();
     for (int seed = lo; seed <= hi; seed++) {
         gpf_sim_result r;
         if (gpf_sim_run(&t, replay, (uint64_t)seed, 1.3, &r, NULL, NULL, &err) != 0) {
@@ -127,7 +100,7 @@ int main(int argc, char **argv)
         }
     }
     printf("full replay, %d seeds, policy %s, one thread: %.1f s (target < 10 s)\n", hi - lo + 1, replay,
-           (now_us() - t0) / 1e6);
+           (double)(gpf_mono_us() - t0) / 1e6);
     gpf_free(nodes);
     gpf_free(pods);
     gpf_sim_trace_free(&t);

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "util/buf.h"
 #include "util/config.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -61,15 +62,6 @@ static int load_config(const char *verb, const gpf_cfg_opt *opts, void *cfg, int
     return -1;
 }
 
-static const char *self_exe(char *buf, size_t size, const char *argv0)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    if (n <= 0)
-        return argv0;
-    buf[n] = '\0';
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
     char self[4096];
@@ -82,7 +74,7 @@ int main(int argc, char **argv)
         if (rc >= 0)
             return rc;
         install_signals();
-        if (gpf_serve_run(&cfg, &stop_flag, self_exe(self, sizeof self, argv[0]), &err) != 0) {
+        if (gpf_serve_run(&cfg, &stop_flag, gpf_self_exe(self, sizeof self, argv[0]), &err) != 0) {
             fprintf(stderr, "gpufleet serve: %s\n", gpf_error_msg(&err));
             return 1;
         }

@@ -1,5 +1,6 @@
 /* A small reader for the catalog CSVs: header row, ',' separators, no quoting (fields never
- * contain commas or quotes), columns found by header name. Internal to src/catalog. */
+ * contain commas or quotes), columns found by header name. Used by src/catalog and by the
+ * simulator's trace parser (src/sched/sim.c), which sits above catalog in the layering. */
 #ifndef GPF_CATALOG_CSV_H
 #define GPF_CATALOG_CSV_H
 

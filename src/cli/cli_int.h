@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cli/cli.h"
+#include "util/fileio.h"
 
 typedef struct gpf_cli_flag {
     const char *name;   /* without the leading "--" */
@@ -135,7 +136,5 @@ int gpf_cli_ssh_line(const json_t *pod, const char *identity, gpf_buf *out);
 const char *gpf_cli_identity(const gpf_cli *c);
 /* The config's value for key, or NULL. */
 const char *gpf_cli_config_get(const gpf_cli *c, const char *key);
-/* Reads a small text file (at most max bytes) with trailing whitespace trimmed. */
-int gpf_cli_read_file(const char *path, size_t max, char **out, gpf_error *err);
 
 #endif

@@ -1,16 +1,12 @@
 /* CLI helpers: money, tables, JSON cells, times, files, and the common command shapes
  * (list / show / send). No I/O except the print_* functions and the shapes (stdout, and
- * the server through gpf_cli_call) and gpf_cli_read_file. */
+ * the server through gpf_cli_call). */
 #include "cli/cli_int.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "util/alloc.h"
 
@@ -393,51 +389,5 @@ int gpf_cli_send(gpf_cli *c, const char *method, const char *path, json_t *body,
     putchar('\n');
 out:
     json_decref(resp);
-    return rc;
-}
-
-/* ---- files ---- */
-
-int gpf_cli_read_file(const char *path, size_t max, char **out, gpf_error *err)
-{
-    int rc = 0, fd = -1;
-    struct stat st;
-    gpf_buf b = {0};
-    char chunk[4096];
-    ssize_t n;
-
-    *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = gpf_error_set(err, errno == ENOENT ? GPF_ENOTFOUND : GPF_EIO, "%s: %s", path,
-                           strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = gpf_error_set(err, GPF_EINVAL, "%s: not a regular file", path);
-        goto out;
-    }
-    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = gpf_error_set(err, GPF_EIO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (b.len + (size_t)n > max) {
-            rc = gpf_error_set(err, GPF_ETOOLARGE, "%s: larger than %zu bytes", path, max);
-            goto out;
-        }
-        gpf_buf_append(&b, chunk, (size_t)n);
-    }
-    while (b.len > 0 && isspace((unsigned char)b.data[b.len - 1]))
-        b.len--;
-    gpf_buf_putc(&b, '\0');
-    b.len--;
-    *out = gpf_buf_steal(&b);
-out:
-    if (fd >= 0)
-        close(fd);
-    gpf_buf_clear(&b);
     return rc;
 }

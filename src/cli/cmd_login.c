@@ -124,7 +124,7 @@ static int pick_key(const char *config_path, const char *opt, const char *user, 
             goto out;
         gpf_buf_printf(&pub, "%s.pub", *identity);
     }
-    rc = gpf_cli_read_file(gpf_buf_cstr(&pub), MAX_PUBKEY, pubkey, err);
+    rc = gpf_read_file(gpf_buf_cstr(&pub), MAX_PUBKEY, pubkey, err);
     if (rc == 0 && (!**pubkey || strchr(*pubkey, '\n')))
         rc = gpf_error_set(err, GPF_EINVAL, "%s: not a single-line SSH public key",
                            gpf_buf_cstr(&pub));

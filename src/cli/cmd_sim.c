@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sched/sched.h"
 #include "sched/sim.h"
 #include "util/alloc.h"
+#include "util/timeutil.h"
 
 const char gpf_cli_help_sim[] =
     "usage: gpufleet sim --nodes NODES.csv --pods PODS.csv [--policy NAME|all] [--seeds 42..51]\n"
@@ -108,13 +108,13 @@ static int load(gpf_sim_trace *t, const sim_opts *o)
 {
     char *text = NULL;
     gpf_error err = {0};
-    int rc = gpf_cli_read_file(o->nodes, 64u << 20, &text, &err);
+    int rc = gpf_read_file(o->nodes, 64u << 20, &text, &err);
     if (rc == 0)
         rc = gpf_sim_parse_nodes(t, o->nodes, text, &err);
     gpf_free(text);
     text = NULL;
     if (rc == 0)
-        rc = gpf_cli_read_file(o->pods, 256u << 20, &text, &err);
+        rc = gpf_read_file(o->pods, 256u << 20, &text, &err);
     if (rc == 0)
         rc = gpf_sim_parse_pods(t, o->pods, text, &err);
     gpf_free(text);
@@ -133,13 +133,6 @@ static void on_progress(void *arg, int done, int total)
     const prog *p = arg;
     if (p->tty)
         fprintf(stderr, "\rsim: %s seed %d (%d/%d): %d/%d pods ", p->policy, p->seed, p->k, p->n, done, total);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int gpf_cli_sim_main(int argc, char **argv)
@@ -173,7 +166,7 @@ int gpf_cli_sim_main(int argc, char **argv)
         printf("%-12s %8s %16s %8s %8s %8s %8s\n", "POLICY", "MEDIAN", "MEAN +- SD", "FLOOR", "PLACED", "DROPPED",
                "SECONDS");
     for (int pi = 0; pols[pi]; pi++) {
-        double t0 = now_s();
+        int64_t t0 = gpf_mono_us();
         long placed = 0, dropped = 0;
         int64_t drop100[GPF_SIM_MAX_GPUS + 1] = {0};
         double floor_sum = 0;
@@ -199,7 +192,7 @@ int gpf_cli_sim_main(int argc, char **argv)
         }
         if (!o.quiet && isatty(2))
             fputs("\r\033[K", stderr);
-        double med, mean, sd, secs = now_s() - t0;
+        double med, mean, sd, secs = (double)(gpf_mono_us() - t0) / 1e6;
         gpf_sim_stats(un, nseeds, &med, &mean, &sd);
         if (o.json)
             json_array_append_new(jarr, json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:I, s:I, s:f}", "policy", pols[pi],

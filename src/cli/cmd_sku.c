@@ -234,7 +234,7 @@ static int sku_create(gpf_cli *c)
                 rc = gpf_cli_usage(c, "--file cannot be combined with --%s", c->flags[i].name);
                 goto out;
             }
-        if (gpf_cli_read_file(file, 64 * 1024, &text, &err) != 0) {
+        if (gpf_read_file(file, 64 * 1024, &text, &err) != 0) {
             rc = gpf_cli_fail_err(&err);
             goto out;
         }

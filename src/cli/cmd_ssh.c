@@ -335,9 +335,8 @@ int gpf_cli_cmd_ssh(gpf_cli *c)
         goto out;
     }
     char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[len > 0 ? len : 0] = '\0';
-    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), self, ncmd, cmd, &argv, &err) != 0) {
+    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), gpf_self_exe(self, sizeof self, NULL), ncmd, cmd, &argv,
+                         &err) != 0) {
         rc = gpf_cli_fail_err(&err);
         goto out;
     }

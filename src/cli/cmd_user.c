@@ -35,7 +35,7 @@ static int user_create(gpf_cli *c)
     }
     body = json_pack("{s:s,s:s}", "name", gpf_cli_pos(c, 2), "role", role);
     if (keyfile) {
-        if (gpf_cli_read_file(keyfile, 16 * 1024, &key, &err) != 0) {
+        if (gpf_read_file(keyfile, 16 * 1024, &key, &err) != 0) {
             rc = gpf_cli_fail_err(&err);
             goto out;
         }

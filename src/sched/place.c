@@ -113,7 +113,8 @@ out:
 
 static int host_whole(const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *c)
 {
-    int any_model = 0, any_mode = 0, n = 0, idx[GPF_MAX_HOST_GPUS];
+    sched_gate gt = {0, 0};
+    int n = 0, idx[GPF_MAX_HOST_GPUS];
     int need = req->slice.gpu_count;
     if (need == 0) { /* CPU and memory only */
         memset(c, 0, sizeof *c);
@@ -123,19 +124,11 @@ static int host_whole(const gpf_sched_host *h, const gpf_sched_request *req, sch
     }
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!sched_model_allowed(req, gp->model))
-            continue;
-        any_model = 1;
-        if (gp->mig_enabled)
-            continue;
-        any_mode = 1;
-        if (!sched_whole_conflict(gp))
+        if (sched_gate_pass(&gt, sched_model_allowed(req, gp->model), gp, 0) && !sched_whole_conflict(gp))
             idx[n++] = g;
     }
-    if (!any_model)
-        return REJ_MODEL;
-    if (!any_mode)
-        return REJ_MODE;
+    if (sched_gate_why(&gt) != REJ_NONE)
+        return sched_gate_why(&gt);
     /* All GPUs of one pod are one model: take the model group with the fewest free GPUs
      * that still holds enough (best fit). */
     int best_n = 0, grp[GPF_MAX_HOST_GPUS], best[GPF_MAX_HOST_GPUS];
@@ -201,20 +194,16 @@ static const sched_mig_set *mig_set(mig_cache *mc, const gpf_catalog *cat, const
 static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, mig_cache *mc,
                     sched_cand *best)
 {
-    int any_model = 0, any_mode = 0;
+    sched_gate gt = {0, 0};
     int empty = sched_host_empty_gpus(h);
     memset(best, 0, sizeof *best);
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!sched_model_allowed(req, gp->model))
+        const gpf_mig_profile *p = sched_model_allowed(req, gp->model)
+                                       ? gpf_catalog_mig_by_name(cat, gp->model->mig_key, req->slice.mig_profile)
+                                       : NULL;
+        if (!sched_gate_pass(&gt, p != NULL, gp, 1))
             continue;
-        const gpf_mig_profile *p = gpf_catalog_mig_by_name(cat, gp->model->mig_key, req->slice.mig_profile);
-        if (!p)
-            continue;
-        any_model = 1;
-        if (!gp->mig_enabled)
-            continue;
-        any_mode = 1;
         if (same_as_earlier(h, g))
             continue; /* its candidates equal the earlier twin's, which wins ties */
         int grid = gp->model->mig_grid_units > 0 ? gp->model->mig_grid_units : p->grid_units;
@@ -239,27 +228,21 @@ static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_s
                 *best = c;
         }
     }
-    if (!any_model)
-        return REJ_MODEL;
-    if (!any_mode)
-        return REJ_MODE;
+    if (sched_gate_why(&gt) != REJ_NONE)
+        return sched_gate_why(&gt);
     return best->valid ? REJ_NONE : REJ_GPU;
 }
 
 static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *best)
 {
     const gpf_slice_spec *s = &req->slice;
-    int any_model = 0, any_mode = 0;
+    sched_gate gt = {0, 0};
     int empty = sched_host_empty_gpus(h);
     memset(best, 0, sizeof *best);
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!sched_model_allowed(req, gp->model))
+        if (!sched_gate_pass(&gt, sched_model_allowed(req, gp->model), gp, 0))
             continue;
-        any_model = 1;
-        if (gp->mig_enabled)
-            continue;
-        any_mode = 1;
         int64_t cap = s->share_memory_mib > 0 ? s->share_memory_mib : sched_gpu_memory_mib(gp) * s->share_milli / 1000;
         if (sched_share_conflict(gp, s->share_milli, cap))
             continue;
@@ -274,10 +257,8 @@ static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sch
         if (sched_policy_better(&c, best))
             *best = c;
     }
-    if (!any_model)
-        return REJ_MODEL;
-    if (!any_mode)
-        return REJ_MODE;
+    if (sched_gate_why(&gt) != REJ_NONE)
+        return sched_gate_why(&gt);
     return best->valid ? REJ_NONE : REJ_GPU;
 }
 
@@ -286,17 +267,14 @@ static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sch
 static int host_vgpu(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, sched_cand *best)
 {
     const gpf_vgpu_type *t = gpf_catalog_vgpu(cat, req->slice.vgpu_type);
-    int any_model = 0, any_mode = 0;
+    sched_gate gt = {0, 0};
     int empty = sched_host_empty_gpus(h);
     memset(best, 0, sizeof *best);
     for (int g = 0; t && g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        if (!sched_model_allowed(req, gp->model) || !gpf_catalog_model_matches(gp->model, t->gpu_model))
+        int model_ok = sched_model_allowed(req, gp->model) && gpf_catalog_model_matches(gp->model, t->gpu_model);
+        if (!sched_gate_pass(&gt, model_ok, gp, 0))
             continue;
-        any_model = 1;
-        if (gp->mig_enabled)
-            continue;
-        any_mode = 1;
         if (sched_vgpu_conflict(gp, t))
             continue;
         gpf_sched_gpu after = *gp;
@@ -312,10 +290,8 @@ static int host_vgpu(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_
         if (sched_policy_better(&c, best))
             *best = c;
     }
-    if (!any_model)
-        return REJ_MODEL;
-    if (!any_mode)
-        return REJ_MODE;
+    if (sched_gate_why(&gt) != REJ_NONE)
+        return sched_gate_why(&gt);
     return best->valid ? REJ_NONE : REJ_GPU;
 }
 

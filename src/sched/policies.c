@@ -203,25 +203,20 @@ static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_s
             return REJ_GPU;
     }
     if (gpu_req) {
-        int any_model = 0, any_mode = 0, n = 0;
+        sched_gate gt = {0, 0};
+        int n = 0;
         for (int g = 0; g < h->ngpus; g++) {
             const gpf_sched_gpu *gp = &h->gpus[g];
-            if (!sched_model_allowed(req, gp->model))
+            if (!sched_gate_pass(&gt, sched_model_allowed(req, gp->model), gp, 0))
                 continue;
-            any_model = 1;
-            if (gp->mig_enabled)
-                continue;
-            any_mode = 1;
             int64_t cap;
             if (s->kind == GPF_SLICE_WHOLE && n < s->gpu_count && !sched_whole_conflict(gp))
                 c->gpus[n++] = g;
             else if (s->kind == GPF_SLICE_SHARE && n == 0 && share_fits(gp, req, &cap))
                 n = 1;
         }
-        if (!any_model)
-            return REJ_MODEL;
-        if (!any_mode)
-            return REJ_MODE;
+        if (sched_gate_why(&gt) != REJ_NONE)
+            return sched_gate_why(&gt);
         if ((s->kind == GPF_SLICE_WHOLE && n < s->gpu_count) || (s->kind == GPF_SLICE_SHARE && n == 0))
             return REJ_GPU;
         c->ngpus = s->kind == GPF_SLICE_WHOLE ? s->gpu_count : 1;

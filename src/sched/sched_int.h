@@ -76,6 +76,31 @@ void sched_policy_pick_whole(const gpf_sched_host *h, const int *idx, int n, int
 enum { REJ_NONE = 0, REJ_NOT_READY, REJ_MODEL, REJ_MODE, REJ_GPU, REJ_CPU, REJ_MEMORY, REJ_N };
 
 int sched_model_allowed(const gpf_sched_request *req, const gpf_gpu_model *m);
+
+/* The checks every slice kind makes on a host's GPUs before its geometry: is some GPU of an
+ * allowed model, and is one of those in the MIG mode the slice needs? A refusal names the
+ * first that failed. */
+typedef struct sched_gate {
+    int any_model, any_mode;
+} sched_gate;
+
+/* 1 when g passes (model_ok, and its MIG mode is want_mig); records what it saw. */
+static inline int sched_gate_pass(sched_gate *gt, int model_ok, const gpf_sched_gpu *g, int want_mig)
+{
+    if (!model_ok)
+        return 0;
+    gt->any_model = 1;
+    if (!!g->mig_enabled != want_mig)
+        return 0;
+    gt->any_mode = 1;
+    return 1;
+}
+
+/* REJ_MODEL, REJ_MODE, or REJ_NONE when some GPU passed both. */
+static inline int sched_gate_why(const sched_gate *gt)
+{
+    return !gt->any_model ? REJ_MODEL : !gt->any_mode ? REJ_MODE : REJ_NONE;
+}
 /* GPF_EINVAL for requests that can never fit anywhere. */
 int sched_validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req, gpf_error *err);
 /* Sets err to GPF_ENOCAPACITY with the host-by-host reasons in rej[REJ_N]. */

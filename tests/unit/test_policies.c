@@ -468,6 +468,15 @@ static void test_sim_parse_errors(void **state)
     gpf_sim_trace_free(&t);
 }
 
+/* The one-node trace (nodes_csv) with the given pod list. */
+static void load_trace(gpf_sim_trace *t, const char *pods_csv)
+{
+    gpf_error err = {0};
+    memset(t, 0, sizeof *t);
+    assert_int_equal(gpf_sim_parse_nodes(t, "nodes.csv", nodes_csv, &err), 0);
+    assert_int_equal(gpf_sim_parse_pods(t, "pods.csv", pods_csv, &err), 0);
+}
+
 /* One node with 2 GPUs; pods: a 2-GPU pod and a 500-thousandth share (2,500 in all). With
  * tune 1.25 nothing is cloned. Whatever comes first is placed and the other dropped:
  *   2-GPU first: arrived 100 % with 100 % allocated -> unallocated at x=100 is 0;
@@ -478,13 +487,8 @@ static void test_sim_small_replay(void **state)
     (void)state;
     gpf_sim_trace t;
     gpf_error err = {0};
-    memset(&t, 0, sizeof t);
-    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", nodes_csv, &err), 0);
-    assert_int_equal(gpf_sim_parse_pods(&t, "pods.csv",
-                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"
-                                        "big,1000,1024,2,1000,\nsmall,1000,1024,1,500,GA\n",
-                                        &err),
-                     0);
+    load_trace(&t, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"
+                   "big,1000,1024,2,1000,\nsmall,1000,1024,1,500,GA\n");
     int zero = 0, other = 0;
     for (uint64_t seed = 42; seed < 62; seed++) {
         gpf_sim_result r;
@@ -518,13 +522,8 @@ static void test_sim_floor(void **state)
     (void)state;
     gpf_sim_trace t;
     gpf_error err = {0};
-    memset(&t, 0, sizeof t);
-    assert_int_equal(gpf_sim_parse_nodes(&t, "nodes.csv", nodes_csv, &err), 0);
-    assert_int_equal(gpf_sim_parse_pods(&t, "pods.csv",
-                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\n"
-                                        "a,100,1,1,810\nb,100,1,1,810\nc,100,1,1,380\n",
-                                        &err),
-                     0);
+    load_trace(&t, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\n"
+                   "a,100,1,1,810\nb,100,1,1,810\nc,100,1,1,380\n");
     for (const char *const *n = gpf_sched_policy_names(); *n; n++) {
         gpf_sim_result r;
         assert_int_equal(gpf_sim_run(&t, *n, 42, 1.0, &r, NULL, NULL, &err), 0);

@@ -1,0 +1,65 @@
+/* Small file helpers: see fileio.h. */
+#include "util/fileio.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/buf.h"
+
+int gpf_read_file(const char *path, size_t max, char **out, gpf_error *err)
+{
+    int rc = 0, fd = -1;
+    struct stat st;
+    gpf_buf b = {0};
+    char chunk[4096];
+    ssize_t n;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = gpf_error_set(err, errno == ENOENT ? GPF_ENOTFOUND : GPF_EIO, "%s: %s", path,
+                           strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "%s: not a regular file", path);
+        goto out;
+    }
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = gpf_error_set(err, GPF_EIO, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (b.len + (size_t)n > max) {
+            rc = gpf_error_set(err, GPF_ETOOLARGE, "%s: larger than %zu bytes", path, max);
+            goto out;
+        }
+        gpf_buf_append(&b, chunk, (size_t)n);
+    }
+    while (b.len > 0 && isspace((unsigned char)b.data[b.len - 1]))
+        b.len--;
+    gpf_buf_putc(&b, '\0');
+    b.len--;
+    *out = gpf_buf_steal(&b);
+out:
+    if (fd >= 0)
+        close(fd);
+    gpf_buf_clear(&b);
+    return rc;
+}
+
+const char *gpf_self_exe(char *buf, size_t size, const char *fallback)
+{
+    ssize_t n = size > 1 ? readlink("/proc/self/exe", buf, size - 1) : -1;
+    if (n <= 0)
+        return fallback;
+    buf[n] = '\0';
+    return buf;
+}
