@@ -1,7 +1,7 @@
 /* bench/placement: how fast the placement engine decides, on the 1,213-node Alibaba cluster.
  *
  *   build/bench/placement [--trace-dir ../shared/traces/alibaba-gpu-v2023] [--workload default]
- *                         [--seeds 42..51] [--replay-policy gpufleet]
+ *                         [--seeds 42..51] [--policies A,B] [--replay-policy gpufleet]
  *
  * Per policy: one replay (seed 42) with every decision (gpf_sim_step: place + apply) timed
  * on its own; prints p50/p99/max in microseconds. Then the wall time of a full replay of
@@ -24,9 +24,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* 1 when name is one of the comma-separated names in list. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *dir = "../shared/traces/alibaba-gpu-v2023", *workload = "default", *replay = "gpufleet";
+    const char *dir = "../shared/traces/alibaba-gpu-v2023", *workload = "default", *replay = "gpufleet",
+               *only = NULL;
     int lo = 42, hi = 51;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--trace-dir"))
@@ -35,12 +46,15 @@ int main(int argc, char **argv)
             workload = argv[i + 1];
         else if (!strcmp(argv[i], "--replay-policy"))
             replay = argv[i + 1];
+        else if (!strcmp(argv[i], "--policies"))
+            only = argv[i + 1];
         else if (!strcmp(argv[i], "--seeds")) {
             int got = sscanf(argv[i + 1], "%d..%d", &lo, &hi);
             if (got == 1 || hi < lo)
                 hi = lo;
         } else {
-            fprintf(stderr, "usage: placement [--trace-dir DIR] [--workload NAME] [--seeds A..B] [--replay-policy P]\n");
+            fprintf(stderr, "usage: placement [--trace-dir DIR] [--workload NAME] [--seeds A..B] [--policies A,B] "
+                            "[--replay-policy P]\n");
             return 2;
         }
     }
@@ -70,6 +84,8 @@ int main(int argc, char **argv)
     printf("per decision (place + book), one replay, seed %d; target p99 < 50 us\n", lo);
     printf("%-12s %8s %10s %10s %10s\n", "POLICY", "PODS", "P50 us", "P99 us", "MAX us");
     for (const char *const *p = gpf_sched_policy_names(); *p; p++) {
+        if (only && !in_list(only, *p))
+            continue;
         gpf_sim *s = NULL;
         if (gpf_sim_new(&t, *p, (uint64_t)lo, 1.3, &s, &err) != 0) {
             printf("%-12s failed: %s\n", *p, err.msg);
@@ -78,9 +94,9 @@ int main(int argc, char **argv)
         int n = gpf_sim_pods(s), k = 0;
         double *us = gpf_calloc((size_t)n, sizeof *us);
         for (;;) {
-            int64_t t0 = gpf_mono_us();
+            int64_t t0 = gpf_mono_ns();
             int r = gpf_sim_step(s);
-            double dt = (double)(gpf_mono_us() - t0);
+            double dt = (double)(gpf_mono_ns() - t0) / 1000.0;
             if (r < 0)
                 break;
             us[k++] = dt;

@@ -1,6 +1,7 @@
 /* The ledger: hosts and their GPUs, and booking / returning placements. Apply works from
  * the placement alone (it is also how placements are restored at start-up) and re-checks
  * everything, so the same capacity is never handed out twice. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "sched/sched_int.h"
@@ -17,6 +18,7 @@ void gpf_sched_fleet_clear(gpf_sched_fleet *f)
     if (!f)
         return;
     gpf_free(f->hosts);
+    gpf_free(f->by_id);
     memset(f, 0, sizeof *f);
 }
 
@@ -37,7 +39,39 @@ void sched_host_summarize(gpf_sched_fleet *f, gpf_sched_host *h)
             h->share_room = room;
     }
     h->summary_valid = 1;
+    /* versions are unique across fleets (and a fleet cleared and built again), so a
+     * policy's per-host tables never mistake one host state for another: each fleet takes
+     * the next epoch of the process in its top 32 bits */
+    static _Atomic uint64_t epochs;
+    if ((f->generation >> 32) == 0)
+        f->generation = (atomic_fetch_add(&epochs, 1) + 1) << 32;
     h->version = ++f->generation;
+}
+
+static unsigned id_hash(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h;
+}
+
+/* The slot of id in the index: where it is, or the empty slot where it would go. */
+static int id_slot(const gpf_sched_fleet *f, const char *id)
+{
+    unsigned mask = (unsigned)f->by_id_cap - 1, s = id_hash(id) & mask;
+    while (f->by_id[s] && strcmp(f->hosts[f->by_id[s] - 1].id, id) != 0)
+        s = (s + 1) & mask;
+    return (int)s;
+}
+
+static void index_rebuild(gpf_sched_fleet *f, int cap)
+{
+    gpf_free(f->by_id);
+    f->by_id_cap = cap;
+    f->by_id = gpf_calloc((size_t)cap, sizeof *f->by_id);
+    for (int i = 0; i < f->nhosts; i++)
+        f->by_id[id_slot(f, f->hosts[i].id)] = i + 1;
 }
 
 int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h)
@@ -52,17 +86,19 @@ int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h)
     }
     f->hosts[f->nhosts] = *h;
     sched_host_summarize(f, &f->hosts[f->nhosts]);
-    return f->nhosts++;
+    f->nhosts++;
+    if (2 * f->nhosts > f->by_id_cap)
+        index_rebuild(f, f->by_id_cap ? 2 * f->by_id_cap : 16);
+    else
+        f->by_id[id_slot(f, h->id)] = f->nhosts;
+    return f->nhosts - 1;
 }
 
 int gpf_sched_fleet_find_host(const gpf_sched_fleet *f, const char *id)
 {
-    if (!f || !id)
+    if (!f || !id || f->by_id_cap == 0)
         return -1;
-    for (int i = 0; i < f->nhosts; i++)
-        if (strcmp(f->hosts[i].id, id) == 0)
-            return i;
-    return -1;
+    return f->by_id[id_slot(f, id)] - 1;
 }
 
 /* The NUMA node a placement's CPUs are booked on, or -1 (not tracked or not tied). */

@@ -26,39 +26,72 @@ typedef enum {
 static const char *const names[POL_N + 1] = {"gpufleet", "first-fit",  "best-fit", "dot-product", "packing",
                                              "clustering", "fgd",      "random",   NULL};
 
-/* What a host's filter and score came to for one kind of request. A host's answer depends
- * only on its state (its version) and the request, so a decision re-uses it until the host
- * changes: after the first decisions, only the host the last pod went to is scored again. */
+/* What a host's filter and score came to for one kind of request (a "shape": everything
+ * in the request but its host memory, which is checked live). A host's answer depends only
+ * on its state (its version, unique across fleets) and the shape, so each shape keeps a
+ * table over the hosts and a decision re-scores only the hosts that changed since that
+ * shape was last placed: after the first decisions, usually the one the last pod went to. */
 typedef struct req_key {
-    int kind, milli, count, cpus, nmodels;
-    int64_t mem_cap, memory_mib;
+    int kind, milli, count, cpus, nmodels, pad;
+    int64_t mem_cap;
     uint64_t models_hash;
 } req_key;
 
-typedef struct cache_entry {
+#ifndef MAX_SHAPES
+#define MAX_SHAPES 128
+#endif /* tables kept; the least recently used goes when a new shape comes */
+
+typedef struct shape_tab {
     req_key key;
-    int why;                      /* the filter's GPU verdict (CPU and memory are re-checked) */
-    double score;
-    sched_cand c;
-} cache_entry;
-
-#define CACHE_WAYS 6
-
-typedef struct host_cache {
-    uint64_t version;             /* 0 = empty */
-    int n, next;
-    cache_entry e[CACHE_WAYS];
-} host_cache;
+    uint64_t used;                /* the policy's decision clock at its last use */
+    uint64_t *ver;                /* per host: the version scored, 0 = never */
+    double *score;                /* valid where why is REJ_NONE */
+    signed char *why;             /* REJ_* from the GPU filter and the CPU check */
+} shape_tab;
 
 struct gpf_sched_policy {
     pol_kind kind;
     uint64_t rng;
     int ntasks;
     gpf_sched_task_type *tasks;
-    const gpf_sched_fleet *cache_fleet;
-    int ncache;
-    host_cache *cache;
+    struct task_hot {             /* what frag reads of each task, packed, in task order */
+        int num_gpu, gpu_milli;
+        int64_t cpus;
+        double weight;
+    } *hot;
+    /* per-shape tables over hosts [0, ncap) */
+    int ncap, nshapes;
+    uint64_t clock;
+    shape_tab shapes[MAX_SHAPES];
+    /* per host: F(n) before placing, at version before_ver (FGD and gpufleet) */
+    double *before;
+    uint64_t *before_ver;
+    /* per GPU model seen: which tasks it can run (FGD and gpufleet) */
+    int nok;
+    const gpf_gpu_model *ok_model[16];
+    unsigned char *ok[16];
 };
+
+static void drop_shape(shape_tab *t)
+{
+    gpf_free(t->ver);
+    gpf_free(t->score);
+    gpf_free(t->why);
+    memset(t, 0, sizeof *t);
+}
+
+static void drop_tables(gpf_sched_policy *p)
+{
+    for (int i = 0; i < p->nshapes; i++)
+        drop_shape(&p->shapes[i]);
+    for (int i = 0; i < p->nok; i++)
+        gpf_free(p->ok[i]);
+    gpf_free(p->before);
+    gpf_free(p->before_ver);
+    p->before = NULL;
+    p->before_ver = NULL;
+    p->nshapes = p->nok = p->ncap = 0;
+}
 
 const char *const *gpf_sched_policy_names(void)
 {
@@ -87,8 +120,9 @@ void gpf_sched_policy_free(gpf_sched_policy *p)
 {
     if (!p)
         return;
-    gpf_free(p->cache);
+    drop_tables(p);
     gpf_free(p->tasks);
+    gpf_free(p->hot);
     gpf_free(p);
 }
 
@@ -99,16 +133,23 @@ const char *gpf_sched_policy_name(const gpf_sched_policy *p)
 
 void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *t, int n)
 {
-    gpf_free(p->cache); /* scores were against the old distribution */
-    p->cache = NULL;
-    p->ncache = 0;
+    drop_tables(p); /* scores were against the old distribution */
     gpf_free(p->tasks);
+    gpf_free(p->hot);
     p->tasks = NULL;
+    p->hot = NULL;
     p->ntasks = 0;
     if (n <= 0)
         return;
     p->tasks = gpf_calloc((size_t)n, sizeof *t);
     memcpy(p->tasks, t, (size_t)n * sizeof *t);
+    p->hot = gpf_calloc((size_t)n, sizeof *p->hot);
+    for (int k = 0; k < n; k++) {
+        p->hot[k].num_gpu = t[k].num_gpu;
+        p->hot[k].gpu_milli = t[k].gpu_milli;
+        p->hot[k].cpus = t[k].cpus;
+        p->hot[k].weight = t[k].weight;
+    }
     p->ntasks = n;
 }
 
@@ -185,7 +226,7 @@ static int share_fits(const gpf_sched_gpu *g, const gpf_sched_request *req, int6
 
 /* The GPU part of the filter: can h's GPUs take req? Fills c with the GPUs a whole request
  * takes (the lowest-index free ones of an allowed model) and marks a share request
- * feasible. host_room checks CPU and memory. */
+ * feasible. score_host checks CPU, place_scored memory. */
 static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_sched_request *req, sched_cand *c)
 {
     const gpf_slice_spec *s = &req->slice;
@@ -223,15 +264,6 @@ static int filter(const gpf_sched_fleet *f, const gpf_sched_host *h, const gpf_s
     }
     (void)f;
     c->valid = 1;
-    return REJ_NONE;
-}
-
-static int host_room(const gpf_sched_host *h, const gpf_sched_request *req)
-{
-    if (h->cpus_used + (int64_t)req->cpus > h->cpus)
-        return REJ_CPU;
-    if (h->memory_used_mib + req->memory_mib > h->memory_mib)
-        return REJ_MEMORY;
     return REJ_NONE;
 }
 
@@ -297,30 +329,70 @@ static int task_model_ok(const gpf_sched_task_type *t, const gpf_gpu_model *m)
     return 0;
 }
 
-/* F(n) in milli-GPUs for a host whose GPUs have left[] free and cpu_left milli-CPUs. */
-static double frag(const gpf_sched_policy *pol, const gpf_sched_host *h, const int *left, int64_t cpu_left,
+/* Which of the policy's tasks a GPU model can run (one flag per task), worked out once
+ * per model; NULL past the table's size (the caller then asks task_model_ok). */
+static const unsigned char *tasks_ok_for(gpf_sched_policy *pol, const gpf_gpu_model *m)
+{
+    for (int i = 0; i < pol->nok; i++)
+        if (pol->ok_model[i] == m)
+            return pol->ok[i];
+    if (pol->nok == (int)(sizeof pol->ok / sizeof pol->ok[0]))
+        return NULL;
+    unsigned char *ok = gpf_calloc((size_t)pol->ntasks, 1);
+    for (int k = 0; k < pol->ntasks; k++)
+        ok[k] = (unsigned char)task_model_ok(&pol->tasks[k], m);
+    pol->ok_model[pol->nok] = m;
+    pol->ok[pol->nok++] = ok;
+    return ok;
+}
+
+/* F(n) in milli-GPUs for a host whose GPUs have left[] free and cpu_left milli-CPUs: per
+ * task, the free GPU capacity it cannot use (all of it when the host cannot run the task,
+ * else the GPUs too small for it), weighted by the task's popularity. With the free
+ * amounts sorted, "k GPUs with at least m free" is one comparison and the capacity on
+ * GPUs big enough a prefix sum. */
+static double frag(gpf_sched_policy *pol, const gpf_sched_host *h, const int *left, int64_t cpu_left,
                    int64_t unit)
 {
-    int total = 0;
-    for (int g = 0; g < h->ngpus; g++)
-        total += left[g];
+    int n = h->ngpus, L[GPF_MAX_HOST_GPUS], P[GPF_MAX_HOST_GPUS + 1], total = 0;
+    for (int g = 0; g < n; g++) { /* insertion sort, largest first */
+        int j = g, v = left[g];
+        for (; j > 0 && L[j - 1] < v; j--)
+            L[j] = L[j - 1];
+        L[j] = v;
+        total += v;
+    }
+    P[0] = 0;
+    for (int g = 0; g < n; g++)
+        P[g + 1] = P[g] + L[g];
+    const unsigned char *ok = n > 0 ? tasks_ok_for(pol, h->gpus[0].model) : NULL;
     double F = 0;
     for (int k = 0; k < pol->ntasks; k++) {
-        const gpf_sched_task_type *t = &pol->tasks[k];
-        int f;
-        if (t->num_gpu == 0 || (h->ngpus > 0 && !task_model_ok(t, h->gpus[0].model))) {
-            f = total;
-        } else {
-            int fit = 0, small = 0;
-            for (int g = 0; g < h->ngpus; g++) {
-                if (left[g] >= t->gpu_milli)
-                    fit++;
-                else
-                    small += left[g];
-            }
-            f = fit >= t->num_gpu && cpu_left >= t->cpus * unit ? small : total;
+        const struct task_hot *t = &pol->hot[k];
+        int f = total, need = t->num_gpu;
+        if (need > 0 && need <= n && L[need - 1] >= t->gpu_milli && cpu_left >= t->cpus * unit &&
+            (ok ? ok[k] : task_model_ok(&pol->tasks[k], h->gpus[0].model))) {
+            int j = need;
+            while (j < n && L[j] >= t->gpu_milli)
+                j++;
+            f = total - P[j];
         }
         F += t->weight * f;
+    }
+    return F;
+}
+
+/* F(n) of host i as it stands, remembered until the host changes. */
+static double frag_now(gpf_sched_policy *pol, const gpf_sched_fleet *f, int i, const int *left, int64_t cpu_left)
+{
+    const gpf_sched_host *h = &f->hosts[i];
+    int cached = h->summary_valid && h->version != 0 && i < pol->ncap;
+    if (cached && pol->before_ver[i] == h->version)
+        return pol->before[i];
+    double F = frag(pol, h, left, cpu_left, unit_milli(f));
+    if (cached) {
+        pol->before_ver[i] = h->version;
+        pol->before[i] = F;
     }
     return F;
 }
@@ -338,18 +410,19 @@ static double fgd_score(double before, double after)
  * fresh one, the tightest fit first, FGD's score only breaking ties; so shares fill the
  * GPUs they have opened before they open another (cluster-wide, since the best GPU of each
  * host is its score). */
-static double score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_host *h,
-                         const gpf_sched_request *req, sched_cand *c, int consolidate)
+static double score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, int i, const gpf_sched_request *req,
+                         sched_cand *c, int consolidate)
 {
+    const gpf_sched_host *h = &f->hosts[i];
     host_view v;
     view(f, h, &v);
     int64_t unit = unit_milli(f), cpu_after = v.cpu_left - (int64_t)req->cpus * unit;
-    double before = frag(pol, h, v.left, v.cpu_left, unit);
+    double before = frag_now(pol, f, i, v.left, v.cpu_left);
     int after[GPF_MAX_HOST_GPUS];
     memcpy(after, v.left, sizeof after);
     if (!is_share(req)) {
-        for (int i = 0; i < c->ngpus; i++)
-            after[c->gpus[i]] = 0;
+        for (int k = 0; k < c->ngpus; k++)
+            after[c->gpus[k]] = 0;
         return fgd_score(before, frag(pol, h, after, cpu_after, unit));
     }
     double best = -1e300;
@@ -451,7 +524,6 @@ static void make_key(const gpf_sched_request *req, req_key *k)
     k->cpus = req->cpus;
     k->nmodels = req->nmodels;
     k->mem_cap = req->slice.share_memory_mib;
-    k->memory_mib = req->memory_mib;
     uint64_t hsh = 1469598103934665603ULL; /* FNV-1a over the model names, each ended by 0xff */
     for (int i = 0; i < req->nmodels; i++) {
         for (const char *p = req->models[i]; p && *p; p++)
@@ -461,72 +533,83 @@ static void make_key(const gpf_sched_request *req, req_key *k)
     k->models_hash = hsh;
 }
 
-static host_cache *cache_for(gpf_sched_policy *pol, const gpf_sched_fleet *f, int i)
+/* Room for n hosts in every per-host table (they start empty when they grow). */
+static void tables_reserve(gpf_sched_policy *pol, int n)
 {
-    if (pol->cache_fleet != f || pol->ncache < f->nhosts) {
-        gpf_free(pol->cache);
-        pol->ncache = f->nhosts > 64 ? f->nhosts : 64;
-        pol->cache = gpf_calloc((size_t)pol->ncache, sizeof *pol->cache);
-        pol->cache_fleet = f;
-    }
-    const gpf_sched_host *h = &f->hosts[i];
-    if (!h->summary_valid || h->version == 0)
-        return NULL;
-    host_cache *hc = &pol->cache[i];
-    if (hc->version != h->version) {
-        hc->version = h->version;
-        hc->n = hc->next = 0;
-    }
-    return hc;
+    if (n <= pol->ncap)
+        return;
+    for (int i = 0; i < pol->nshapes; i++)
+        drop_shape(&pol->shapes[i]);
+    pol->nshapes = 0;
+    gpf_free(pol->before);
+    gpf_free(pol->before_ver);
+    pol->ncap = n > 2 * pol->ncap ? n : 2 * pol->ncap;
+    pol->before = gpf_calloc((size_t)pol->ncap, sizeof *pol->before);
+    pol->before_ver = gpf_calloc((size_t)pol->ncap, sizeof *pol->before_ver);
 }
 
-/* The filter verdict and score of host i for req, from the cache when the host has not
- * changed. Returns the GPU verdict; *score is set when it is REJ_NONE and CPU and memory
- * fit. */
-static int evaluate(const gpf_sched_fleet *f, gpf_sched_policy *pol, int i, const gpf_sched_request *req,
-                    const req_key *key, sched_cand *c, double *score)
+/* The table of the request's shape, made (or taking the least recently used one's place)
+ * when it is new. */
+static shape_tab *shape_for(gpf_sched_policy *pol, const gpf_sched_fleet *f, const req_key *key)
+{
+    tables_reserve(pol, f->nhosts);
+    pol->clock++;
+    shape_tab *t = NULL;
+    for (int i = 0; i < pol->nshapes && !t; i++)
+        if (memcmp(&pol->shapes[i].key, key, sizeof *key) == 0)
+            t = &pol->shapes[i];
+    if (!t) {
+        if (pol->nshapes < MAX_SHAPES) {
+            t = &pol->shapes[pol->nshapes++];
+        } else {
+            t = &pol->shapes[0];
+            for (int i = 1; i < pol->nshapes; i++)
+                if (pol->shapes[i].used < t->used)
+                    t = &pol->shapes[i];
+            drop_shape(t);
+        }
+        t->key = *key;
+        t->ver = gpf_calloc((size_t)pol->ncap, sizeof *t->ver);
+        t->score = gpf_calloc((size_t)pol->ncap, sizeof *t->score);
+        t->why = gpf_calloc((size_t)pol->ncap, sizeof *t->why);
+    }
+    t->used = pol->clock;
+    return t;
+}
+
+/* Host i from scratch: the GPU filter, the CPU check and the policy's score (set when the
+ * verdict is REJ_NONE); c gets the GPUs the policy would use there. */
+static int score_host(const gpf_sched_fleet *f, gpf_sched_policy *pol, int i, const gpf_sched_request *req,
+                      sched_cand *c, double *score)
 {
     const gpf_sched_host *h = &f->hosts[i];
-    host_cache *hc = cache_for(pol, f, i);
-    for (int k = 0; hc && k < hc->n; k++) {
-        if (memcmp(&hc->e[k].key, key, sizeof *key) == 0) {
-            *c = hc->e[k].c;
-            *score = hc->e[k].score;
-            return hc->e[k].why;
-        }
-    }
     int why = filter(f, h, req, c);
     *score = 0;
-    if (why == REJ_NONE && host_room(h, req) == REJ_NONE) {
-        int64_t unit = unit_milli(f), cpu = (int64_t)req->cpus * unit, rmilli = req_gpu_milli(req);
-        if (pol->kind == POL_RANDOM) {
-            /* chosen at the end */
-        } else if (pol->kind == POL_FIRST_FIT) {
-            if (is_share(req))
-                pick_share_tight(h, req, 1, c);
-        } else if (pol->kind == POL_FGD || pol->kind == POL_GPUFLEET) {
-            *score = score_frag(f, pol, h, req, c, pol->kind == POL_GPUFLEET);
-        } else {
-            host_view v;
-            view(f, h, &v);
-            if (is_share(req))
-                pick_share_tight(h, req, 0, c);
-            if (pol->kind == POL_BEST_FIT)
-                *score = score_best_fit(&v, cpu, rmilli);
-            else if (pol->kind == POL_DOT_PRODUCT)
-                *score = score_dot(&v, cpu, rmilli);
-            else if (pol->kind == POL_PACKING)
-                *score = score_packing(h, &v, req, c);
-            else
-                *score = score_clustering(h, &v, req);
-        }
-    }
-    if (hc) {
-        cache_entry *e = &hc->e[hc->n < CACHE_WAYS ? hc->n++ : (hc->next++ % CACHE_WAYS)];
-        e->key = *key;
-        e->why = why;
-        e->score = *score;
-        e->c = *c;
+    if (why == REJ_NONE && h->cpus_used + (int64_t)req->cpus > h->cpus)
+        why = REJ_CPU;
+    if (why != REJ_NONE)
+        return why;
+    int64_t unit = unit_milli(f), cpu = (int64_t)req->cpus * unit, rmilli = req_gpu_milli(req);
+    if (pol->kind == POL_RANDOM) {
+        /* chosen at the end */
+    } else if (pol->kind == POL_FIRST_FIT) {
+        if (is_share(req))
+            pick_share_tight(h, req, 1, c);
+    } else if (pol->kind == POL_FGD || pol->kind == POL_GPUFLEET) {
+        *score = score_frag(f, pol, i, req, c, pol->kind == POL_GPUFLEET);
+    } else {
+        host_view v;
+        view(f, h, &v);
+        if (is_share(req))
+            pick_share_tight(h, req, 0, c);
+        if (pol->kind == POL_BEST_FIT)
+            *score = score_best_fit(&v, cpu, rmilli);
+        else if (pol->kind == POL_DOT_PRODUCT)
+            *score = score_dot(&v, cpu, rmilli);
+        else if (pol->kind == POL_PACKING)
+            *score = score_packing(h, &v, req, c);
+        else
+            *score = score_clustering(h, &v, req);
     }
     return why;
 }
@@ -534,47 +617,68 @@ static int evaluate(const gpf_sched_fleet *f, gpf_sched_policy *pol, int i, cons
 static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sched_policy *pol,
                         const gpf_sched_request *req, gpf_placement *out, gpf_error *err)
 {
-    int rej[REJ_N] = {0}, rc, nfeasible = 0;
+    int rej[REJ_N] = {0}, rc, nfeasible = 0, best = -1;
     double best_score = -1e300, score;
-    sched_cand best, c;
+    sched_cand c;
     req_key key;
-    memset(&best, 0, sizeof best);
     if ((rc = sched_validate(f, cat, req, err)) != 0)
         return rc;
     make_key(req, &key);
+    shape_tab *t = shape_for(pol, f, &key);
     for (int i = 0; i < f->nhosts; i++) {
         const gpf_sched_host *h = &f->hosts[i];
-        int why = !h->schedulable ? REJ_NOT_READY : evaluate(f, pol, i, req, &key, &c, &score);
-        if (why == REJ_NONE)
-            why = host_room(h, req);
+        int why;
+        /* hosts are large and far apart: fetch the first line of one a few ahead, and the
+         * GPUs of the next one to score, so their waits overlap this host's work */
+        if (i + 4 < f->nhosts)
+            __builtin_prefetch(&f->hosts[i + 4]);
+        if (i + 2 < f->nhosts && t->ver[i + 2] != f->hosts[i + 2].version)
+            for (int g = 0; g < f->hosts[i + 2].ngpus; g++)
+                __builtin_prefetch(&f->hosts[i + 2].gpus[g]);
+        if (!h->schedulable) {
+            why = REJ_NOT_READY;
+        } else if (h->summary_valid && h->version != 0 && t->ver[i] == h->version) {
+            why = t->why[i];
+            score = t->score[i];
+        } else {
+            why = score_host(f, pol, i, req, &c, &score);
+            if (h->summary_valid && h->version != 0) {
+                t->ver[i] = h->version;
+                t->why[i] = (signed char)why;
+                t->score[i] = score;
+            }
+        }
+        if (why == REJ_NONE && h->memory_used_mib + req->memory_mib > h->memory_mib)
+            why = REJ_MEMORY;
         if (why != REJ_NONE) {
             rej[why]++;
             continue;
         }
-        c.host = i;
         nfeasible++;
         if (pol->kind == POL_RANDOM) {
             /* reservoir sampling: each feasible host is kept with probability 1/nfeasible */
             if (sched_rng_below(&pol->rng, nfeasible) == 0)
-                best = c;
+                best = i;
             continue;
         }
         if (pol->kind == POL_FIRST_FIT) {
-            best = c;
+            best = i;
             break;
         }
         if (score > best_score) {
             best_score = score;
-            best = c;
+            best = i;
         }
     }
-    if (!best.valid) {
+    if (best < 0) {
         sched_refusal(f, req, rej, err);
         return GPF_ENOCAPACITY;
     }
+    score_host(f, pol, best, req, &c, &score); /* the winner's GPUs */
+    c.host = best;
     if (pol->kind == POL_RANDOM && is_share(req))
-        pick_share_random(pol, &f->hosts[best.host], req, &best);
-    sched_fill(f, cat, req, &best, out);
+        pick_share_random(pol, &f->hosts[best], req, &c);
+    sched_fill(f, cat, req, &c, out);
     return 0;
 }
 

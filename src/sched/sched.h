@@ -54,10 +54,23 @@ typedef struct gpf_sched_gpu {
 #define GPF_SCHED_MAX_NUMA 8
 
 typedef struct gpf_sched_host {
-    char id[GPF_ID_MAX];
+    /* The fields a placement scan reads for every host come first, in one cache line. */
     int schedulable;              /* 0 = lost/draining: never chosen */
+    /* Summary the ledger functions keep (add_host, apply, release) so a policy can skip a
+     * host without reading its GPUs. summary_valid = 0 (e.g. after a caller rewrote the
+     * host) means "scan the GPUs". */
+    int summary_valid;
+    uint64_t version;             /* the fleet's generation when it last changed (unique across fleets): a policy's cache key */
+    int64_t memory_mib;
+    int64_t memory_used_mib;
     int cpus;                     /* in the fleet's CPU unit (gpf_sched_fleet.cpu_unit_milli) */
     int cpus_used;
+    int modeled_gpus;             /* GPUs whose model the catalog knows */
+    int nonmig_gpus;              /* of those, not in MIG mode */
+    int free_whole;               /* of those, with nothing booked */
+    int share_room;               /* most thousandths a share could still get on one of them */
+    int ngpus;
+    char id[GPF_ID_MAX];          /* never changed in place: the fleet's index by id relies on it */
     int whole_pods[GPF_MAX_POD_GPUS + 1]; /* whole-GPU placements booked, by GPU count (0 = CPU only) */
     /* NUMA: 0 nodes = not tracked. CPUs booked on a node (placement.numa_node >= 0) count in
      * numa_used; CPUs not tied to a node only in cpus_used, so a booking fits when its node
@@ -65,18 +78,6 @@ typedef struct gpf_sched_host {
     int numa_nodes;
     int numa_cpus[GPF_SCHED_MAX_NUMA];
     int numa_used[GPF_SCHED_MAX_NUMA];
-    /* Summary the ledger functions keep (add_host, apply, release) so a policy can skip a
-     * host without reading its GPUs. summary_valid = 0 (e.g. after a caller rewrote the
-     * host) means "scan the GPUs". */
-    int summary_valid;
-    uint64_t version;             /* the fleet's generation when it last changed: a policy's cache key */
-    int modeled_gpus;             /* GPUs whose model the catalog knows */
-    int nonmig_gpus;              /* of those, not in MIG mode */
-    int free_whole;               /* of those, with nothing booked */
-    int share_room;               /* most thousandths a share could still get on one of them */
-    int64_t memory_mib;
-    int64_t memory_used_mib;
-    int ngpus;
     gpf_sched_gpu gpus[GPF_MAX_HOST_GPUS];
 } gpf_sched_host;
 
@@ -88,6 +89,8 @@ typedef struct gpf_sched_fleet {
      * plane), 1 = milli-CPUs (the simulator replays traces with fractional CPUs). */
     int cpu_unit_milli;
     uint64_t generation;          /* bumped by every change the ledger functions make */
+    int *by_id;                   /* owned: open-addressing index, host index + 1 per slot, 0 = empty */
+    int by_id_cap;                /* slots, a power of two, at least twice nhosts */
 } gpf_sched_fleet;
 
 typedef struct gpf_sched_request {

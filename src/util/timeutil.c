@@ -17,9 +17,14 @@ int64_t gpf_mono_ms(void)
 
 int64_t gpf_mono_us(void)
 {
+    return gpf_mono_ns() / 1000;
+}
+
+int64_t gpf_mono_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void gpf_sleep_ms(int64_t ms)

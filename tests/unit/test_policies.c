@@ -387,8 +387,13 @@ static void test_property_every_policy(void **state)
         add(&f, "s", &model_b, 1, 8000);
         gpf_sched_fleet before;
         fleet(&before);
-        for (int i = 0; i < f.nhosts; i++)
+        uint64_t v0[4];
+        for (int i = 0; i < f.nhosts; i++) {
             gpf_sched_fleet_add_host(&before, &f.hosts[i]);
+            v0[i] = f.hosts[i].version;
+            /* versions are unique across fleets: a policy's tables never confuse the two */
+            assert_true(before.hosts[i].version != v0[i]);
+        }
         gpf_sched_policy *p = policy(*n);
         gpf_sched_task_type tt[2];
         memset(tt, 0, sizeof tt);
@@ -421,7 +426,7 @@ static void test_property_every_policy(void **state)
         for (int h = 0; h < f.nhosts; h++)
         {
             gpf_sched_host a = f.hosts[h], b = before.hosts[h];
-            assert_true(a.version >= b.version); /* changes stamp newer versions */
+            assert_true(a.version > v0[h]); /* every change stamped a newer version */
             a.version = b.version = 0;
             assert_memory_equal(&a, &b, sizeof a);
         }
@@ -430,6 +435,109 @@ static void test_property_every_policy(void **state)
         gpf_sched_fleet_clear(&f);
         gpf_sched_fleet_clear(&before);
     }
+}
+
+/* The per-shape score tables are exact: at every step a long-lived policy decides what a
+ * policy with empty tables decides, through bookings, releases, a drained host, a fleet
+ * cleared and built again (versions start over there) and more request shapes than the
+ * tables hold. Random is left out: a fresh one would be at another point of its stream. */
+static void build_mixed(gpf_sched_fleet *f)
+{
+    fleet(f);
+    add(f, "p", &model_a, 8, 96000);
+    add(f, "q", &model_b, 2, 32000);
+    add(f, "r", &model_a, 4, 48000);
+    add(f, "s", &model_b, 1, 8000);
+    add(f, "t", &model_a, 8, 64000);
+}
+
+static void test_tables_match_fresh_policy(void **state)
+{
+    (void)state;
+    gpf_sched_task_type tt[2];
+    memset(tt, 0, sizeof tt);
+    tt[0].gpu_milli = 500, tt[0].num_gpu = 1, tt[0].cpus = 2000, tt[0].weight = 0.7;
+    tt[1].gpu_milli = 1000, tt[1].num_gpu = 2, tt[1].cpus = 8000, tt[1].weight = 0.3;
+    for (const char *const *n = gpf_sched_policy_names(); *n; n++) {
+        if (!strcmp(*n, "random"))
+            continue;
+        gpf_sched_fleet f;
+        build_mixed(&f);
+        gpf_sched_policy *p = policy(*n);
+        gpf_sched_policy_set_tasks(p, tt, 2);
+        gpf_placement *booked = gpf_calloc(400, sizeof *booked);
+        int nb = 0, decided = 0;
+        uint64_t rng = 99;
+        for (int i = 0; i < 400; i++) {
+            if (i == 150) { /* the same hosts in a fleet built again: new versions */
+                gpf_sched_fleet_clear(&f);
+                build_mixed(&f);
+                nb = 0;
+            }
+            if (i == 250) /* draining is a direct write: the scan reads it live */
+                f.hosts[2].schedulable = 0;
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned x = (unsigned)(rng >> 33);
+            /* 200+ shapes over the run: the tables (128) must give some up */
+            gpf_sched_request r = x % 3 == 0 ? share((int)(x % 999) + 1, (int)(x % 4000))
+                                  : x % 3 == 1 ? whole((int)(x % 3) + 1, (int)(x % 9000))
+                                               : whole(0, (int)(x % 3000));
+            gpf_sched_policy *fresh = policy(*n);
+            gpf_sched_policy_set_tasks(fresh, tt, 2);
+            gpf_placement a, b;
+            gpf_error e1 = {0}, e2 = {0};
+            int ra = gpf_sched_place_with(&f, NULL, p, &r, &a, &e1);
+            int rb = gpf_sched_place_with(&f, NULL, fresh, &r, &b, &e2);
+            gpf_sched_policy_free(fresh);
+            assert_int_equal(ra, rb);
+            if (ra != 0) {
+                assert_string_equal(e1.msg, e2.msg);
+                continue;
+            }
+            assert_string_equal(a.host_id, b.host_id);
+            assert_int_equal(a.ngpus, b.ngpus);
+            for (int g = 0; g < a.ngpus; g++)
+                assert_string_equal(a.gpu_uuids[g], b.gpu_uuids[g]);
+            decided++;
+            gpf_error err = {0};
+            assert_int_equal(gpf_sched_apply(&f, NULL, &a, &err), 0);
+            booked[nb++] = a;
+            if (x % 5 == 0 && nb > 0) { /* release one now and then */
+                int k = nb / 2;
+                assert_int_equal(gpf_sched_release(&f, NULL, &booked[k], &err), 0);
+                booked[k] = booked[nb - 1];
+                nb--;
+            }
+        }
+        assert_true(decided > 100);
+        gpf_free(booked);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+}
+
+static void test_find_host_index(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    fleet(&f);
+    char id[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "node-%03d", i);
+        add(&f, id, &model_a, 1, 1000);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "node-%03d", i);
+        assert_int_equal(gpf_sched_fleet_find_host(&f, id), i);
+    }
+    assert_int_equal(gpf_sched_fleet_find_host(&f, "node-300"), -1);
+    assert_int_equal(gpf_sched_fleet_find_host(&f, ""), -1);
+    gpf_sched_host dup;
+    memset(&dup, 0, sizeof dup);
+    gpf_strlcpy(dup.id, "node-007", sizeof dup.id);
+    assert_int_equal(gpf_sched_fleet_add_host(&f, &dup), GPF_EEXIST);
+    gpf_sched_fleet_clear(&f);
+    assert_int_equal(gpf_sched_fleet_find_host(&f, "node-001"), -1);
 }
 
 /* ---- the simulator ---------------------------------------------------------------------- */
@@ -561,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_random_is_seeded_and_feasible),
         cmocka_unit_test(test_model_constraint_and_refusal),
         cmocka_unit_test(test_property_every_policy),
+        cmocka_unit_test(test_tables_match_fresh_policy),
+        cmocka_unit_test(test_find_host_index),
         cmocka_unit_test(test_sim_parse_errors),
         cmocka_unit_test(test_sim_small_replay),
         cmocka_unit_test(test_sim_floor),
