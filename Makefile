@@ -60,6 +60,27 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_OBJS) $(BUILD)/libgpufleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJS) $(BUILD)/libgpufleet.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The fake libnvidia-ml.so.1 (tests/fakes/fake_nvml.c) that test_nvml dlopens: full, without
+# the optional entry points (minimal), and without a required one (nopci). Never built with
+# SANFLAGS: the ASan and TSan test binaries load the same plain shared object.
+FAKE_NVML_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -g -Isrc -include src/util/banned.h -fPIC -shared
+FAKE_NVML_LIBS := $(BUILD)/fakes/libnvidia-ml.so.1 $(BUILD)/fakes/minimal/libnvidia-ml.so.1 \
+                  $(BUILD)/fakes/nopci/libnvidia-ml.so.1
+
+$(BUILD)/fakes/libnvidia-ml.so.1: tests/fakes/fake_nvml.c src/agent/nvml_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FAKE_NVML_CFLAGS) -o $@ $<
+
+$(BUILD)/fakes/minimal/libnvidia-ml.so.1: tests/fakes/fake_nvml.c src/agent/nvml_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FAKE_NVML_CFLAGS) -DFAKE_NVML_MINIMAL -o $@ $<
+
+$(BUILD)/fakes/nopci/libnvidia-ml.so.1: tests/fakes/fake_nvml.c src/agent/nvml_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FAKE_NVML_CFLAGS) -DFAKE_NVML_NO_PCI -o $@ $<
+
+$(BUILD)/tests/test_nvml: $(FAKE_NVML_LIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpufleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libgpufleet.a $(LDFLAGS) $(LDLIBS)
@@ -75,6 +96,12 @@ sanitize:
 
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 SANFLAGS="-fsanitize=thread" test
+
+# Compares `gpufleet discover --json` with nvidia-smi on a host with NVIDIA GPUs; skips
+# (exit 0) where there is no nvidia-smi.
+.PHONY: test-gpu
+test-gpu: deps $(BUILD)/gpufleet
+	@BUILD=$(BUILD) bash tests/gpu/run.sh
 
 demo: deps $(BUILD)/gpufleet
 	$(BUILD)/gpufleet serve --demo --state-dir $${GPF_STATE_DIR:-$(CURDIR)/.demo-state}

@@ -96,6 +96,10 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "sim"))
         return gpf_cli_sim_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "check"))
+        return gpf_cli_check_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "discover"))
+        return gpf_cli_discover_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "ssh-proxy"))
         return gpf_cli_ssh_proxy_main(argc - 2, argv + 2);
     if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {

@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/gpu_backend.h"
+#include "agent/gpu_open.h"
+#include "agent/preflight.h"
 #include "agent/runtime.h"
 #include "api/codec.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/embedded.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -21,9 +21,10 @@ const gpf_cfg_opt gpf_agent_options[] = {
     OPT("server", GPF_CFG_STR, "http://127.0.0.1:8470", 0, 0, server, "control plane URL"),
     OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "join token printed by 'gpufleet serve' on first start"),
     OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet-agent", 0, 0, state_dir, "where pods' files live"),
-    OPT("backend", GPF_CFG_STR, "fake", 0, 0, backend, "GPU backend: fake (nvml arrives with the hardware issue)"),
+    OPT("backend", GPF_CFG_STR, "fake", 0, 0, backend, "GPU backend: nvml (libnvidia-ml.so.1) or fake"),
+    OPT("nvml-lib", GPF_CFG_STR, "", 0, 0, nvml_lib, "NVML library to load (\"\" = libnvidia-ml.so.1)"),
     OPT("fake-fleet", GPF_CFG_STR, "", 0, 0, fake_fleet, "fleet fixture for the fake backend (\"\" = built-in demo fleet)"),
-    OPT("host-id", GPF_CFG_STR, "", 0, 0, host_id, "host id in the fixture (required with the fake backend)"),
+    OPT("host-id", GPF_CFG_STR, "", 0, 0, host_id, "host id (fake: the fixture host, required; nvml: default hostname)"),
     OPT("address", GPF_CFG_STR, "127.0.0.1", 0, 0, address, "address pods' sshd listen on and users connect to"),
     OPT("runtime", GPF_CFG_STR, "process", 0, 0, runtime, "pod runtime: process (sandbox + sshd) or fake"),
     OPT("ssh-port-min", GPF_CFG_INT, "22000", 1024, 65535, ssh_port_min, "lowest port for pods' sshd"),
@@ -31,6 +32,11 @@ const gpf_cfg_opt gpf_agent_options[] = {
     OPT("bwrap", GPF_CFG_STR, "/usr/bin/bwrap", 0, 0, bwrap, "bubblewrap binary (\"\" = run pods as plain processes)"),
     OPT("sshd", GPF_CFG_STR, "/usr/sbin/sshd", 0, 0, sshd, "OpenSSH server binary"),
     OPT("log-level", GPF_CFG_STR, "info", 0, 0, log_level, "debug, info, warn or error"),
+    OPT("sysfs-root", GPF_CFG_STR, "/", 0, 0, sysfs_root, "where /sys is read from for the preflight"),
+    OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "GPU catalog directory (\"\" = built in)"),
+    OPT("pod-cpus", GPF_CFG_STR, "", 0, 0, pod_cpus, "CPUs pods may use, as a cpulist (\"\" = all)"),
+    OPT("vm-mmio-gb", GPF_CFG_INT, "0", 0, 1 << 20, vm_mmio_gb, "VM modes: MMIO space each VM gets (0 = not stated)"),
+    OPT("vm-gpus", GPF_CFG_INT, "1", 1, 64, vm_gpus, "passthrough: GPUs per VM"),
     GPF_CFG_END,
 };
 
@@ -46,24 +52,87 @@ typedef struct agent {
     int64_t last_beat;
 } agent;
 
+/* Logs the preflight's warnings and failures; the verdict goes to the log at start. */
+static void log_preflight(const gpf_host_rec *h, const gpf_chk_report *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        const gpf_chk_finding *f = &r->f[i];
+        if (f->level == GPF_CHK_WARN || f->level == GPF_CHK_FAIL)
+            GPF_WARN("agent", "event=preflight_%s host=%s check=%s gpu=%d detail=\"%s\" fix=\"%s\"",
+                     gpf_chk_level_name(f->level), h->id, f->check, f->gpu, f->detail, f->fix);
+    }
+    GPF_INFO("agent", "event=preflight host=%s verdict=%s findings=%d", h->id, gpf_chk_level_name(r->verdict), r->n);
+}
+
+/* The host checklist of `gpufleet check`, on what the backend discovered. */
+static void run_preflight(agent *a, const gpf_catalog *cat)
+{
+    gpf_sysfs_host *sys = GPF_NEW(gpf_sysfs_host);
+    gpf_chk_report *rep = GPF_NEW(gpf_chk_report);
+    gpf_error err = {0};
+    char *minimums = gpf_catalog_file_text(a->cfg->catalog_dir, "driver_minimums.csv", NULL);
+    int have_sys = gpf_sysfs_read(a->cfg->sysfs_root, sys, &err) == 0;
+    if (!have_sys)
+        GPF_WARN("agent", "event=sysfs_unreadable msg=\"%s\"", gpf_error_msg(&err));
+    gpf_chk_input in = {0};
+    in.facts = &a->facts;
+    in.sys = have_sys ? sys : NULL;
+    in.cat = cat;
+    in.driver_minimums = minimums;
+    in.deploy_mode = a->facts.host.deploy_mode;
+    in.vm_mmio_gb = (int)a->cfg->vm_mmio_gb;
+    in.vm_gpus = (int)a->cfg->vm_gpus;
+    in.pod_cpus = a->cfg->pod_cpus;
+    err = (gpf_error){0};
+    if (gpf_preflight_run(&in, rep, &err) == 0)
+        log_preflight(&a->facts.host, rep);
+    else
+        GPF_WARN("agent", "event=preflight_error msg=\"%s\"", gpf_error_msg(&err));
+    gpf_free(minimums);
+    gpf_free(rep);
+    gpf_free(sys);
+}
+
+/* GPUs the catalog does not know cannot be placed on: they stay out of the registration
+ * (the preflight has said so). */
+static void drop_unmodeled(gpf_host_facts *fx)
+{
+    int n = 0;
+    for (int g = 0; g < fx->host.ngpus; g++) {
+        if (!fx->host.gpus[g].model[0]) {
+            GPF_WARN("agent", "event=gpu_unmodeled uuid=%s name=\"%s\"", fx->host.gpus[g].uuid, fx->host.gpus[g].name);
+            continue;
+        }
+        fx->host.gpus[n] = fx->host.gpus[g];
+        fx->live[n++] = fx->live[g];
+    }
+    fx->host.ngpus = n;
+}
+
 static int open_backend(agent *a, gpf_error *err)
 {
-    if (strcmp(a->cfg->backend, "fake") != 0)
-        return gpf_error_set(err, GPF_ENOTSUP, "GPU backend '%s' is not available (use fake)", a->cfg->backend);
-    if (!a->cfg->host_id[0])
-        return gpf_error_set(err, GPF_EINVAL, "--host-id is required with the fake backend");
-    int rc;
-    if (a->cfg->fake_fleet[0]) {
-        rc = gpf_gpu_fake_open(a->cfg->fake_fleet, a->cfg->host_id, &a->backend, err);
-    } else {
-        const gpf_embedded_file *f = gpf_embedded_find("data/demo-fleet.json");
-        if (!f)
-            return gpf_error_set(err, GPF_ENOTFOUND, "no built-in demo fleet in this binary");
-        rc = gpf_gpu_fake_open_text(f->data, a->cfg->host_id, &a->backend, err);
+    gpf_catalog *cat = NULL;
+    int rc = gpf_catalog_load(a->cfg->catalog_dir, &cat, err);
+    if (rc == 0) {
+        gpf_gpu_open_opts o = {.backend = a->cfg->backend,
+                               .nvml_lib = a->cfg->nvml_lib,
+                               .fake_fleet = a->cfg->fake_fleet,
+                               .host_id = a->cfg->host_id,
+                               .cat = cat};
+        rc = gpf_gpu_backend_open(&o, &a->backend, err);
     }
-    if (rc != 0)
-        return rc;
-    return a->backend->ops->discover(a->backend, &a->facts, err);
+    if (rc == 0)
+        rc = a->backend->ops->discover(a->backend, &a->facts, err);
+    if (rc == 0) {
+        if (a->cfg->host_id[0]) /* the name to register under (nvml names the host after its hostname) */
+            gpf_strlcpy(a->facts.host.id, a->cfg->host_id, sizeof a->facts.host.id);
+        if (!a->facts.host.deploy_mode[0])
+            gpf_strlcpy(a->facts.host.deploy_mode, "baremetal", sizeof a->facts.host.deploy_mode);
+        run_preflight(a, cat);
+        drop_unmodeled(&a->facts);
+    }
+    gpf_catalog_free(cat);
+    return rc;
 }
 
 static int open_runtime(agent *a, gpf_error *err)
@@ -90,8 +159,6 @@ static int do_register(agent *a, gpf_error *err)
     gpf_strlcpy(h->runtime, a->rt->ops->name, sizeof h->runtime);
     gpf_strlcpy(h->backend, a->backend->ops->name, sizeof h->backend);
     gpf_strlcpy(h->agent_version, GPF_VERSION, sizeof h->agent_version);
-    if (!h->deploy_mode[0])
-        gpf_strlcpy(h->deploy_mode, "baremetal", sizeof h->deploy_mode);
     json_t *body = gpf_json_agent_host(h), *resp = NULL;
     int status = 0;
     gpf_httpc_set_token(a->http, a->cfg->join_token);

@@ -13,6 +13,7 @@ typedef struct gpf_agent_config {
     char join_token[128];
     char state_dir[512];
     char backend[16];
+    char nvml_lib[256];
     char fake_fleet[512];
     char host_id[64];
     char address[128];
@@ -22,6 +23,11 @@ typedef struct gpf_agent_config {
     char bwrap[256];
     char sshd[256];
     char log_level[16];
+    char sysfs_root[256];
+    char catalog_dir[512];
+    char pod_cpus[256];
+    long long vm_mmio_gb;
+    long long vm_gpus;
 } gpf_agent_config;
 
 extern const gpf_cfg_opt gpf_agent_options[];

@@ -295,6 +295,8 @@ static int fake_discover(gpf_gpu_backend *b, gpf_host_facts *facts, gpf_error *e
     memset(facts, 0, sizeof *facts);
     facts->host = p->host;
     gpf_strlcpy(facts->host.backend, "fake", sizeof facts->host.backend);
+    for (int g = 0; g < GPF_MAX_HOST_GPUS; g++)
+        gpf_gpu_live_unknown(&facts->live[g]);
     return 0;
 }
 

@@ -40,11 +40,13 @@ static long read_long(const char *path, int base, long fallback)
     return end && end != buf && *end == '\0' ? v : fallback;
 }
 
-int gpf_sysfs_cpulist_count(const char *s)
+int gpf_sysfs_cpulist_mask(const char *s, uint64_t *mask, int nbits)
 {
     int n = 0;
     if (!s)
         return -1;
+    if (mask)
+        memset(mask, 0, (size_t)(nbits + 63) / 64 * sizeof *mask);
     while (*s) {
         char *end = NULL;
         long a = strtol(s, &end, 10), b;
@@ -60,12 +62,19 @@ int gpf_sysfs_cpulist_count(const char *s)
             s = end;
         }
         n += (int)(b - a + 1);
+        for (long c = a; mask && c <= b && c < nbits; c++)
+            mask[c / 64] |= 1ULL << (c % 64);
         if (*s == ',')
             s++;
         else if (*s)
             return -1;
     }
     return n;
+}
+
+int gpf_sysfs_cpulist_count(const char *s)
+{
+    return gpf_sysfs_cpulist_mask(s, NULL, 0);
 }
 
 int gpf_sysfs_link_gen(const char *speed)
@@ -174,7 +183,7 @@ int gpf_sysfs_read(const char *root, gpf_sysfs_host *out, gpf_error *err)
         path_of(p, sizeof p, root, rel);
         if (read_text(p, buf, sizeof buf) != 0)
             continue;
-        int n = buf[0] ? gpf_sysfs_cpulist_count(buf) : 0;
+        int n = buf[0] ? gpf_sysfs_cpulist_mask(buf, out->numa_mask[node], GPF_SYSFS_MAX_CPUS) : 0;
         if (n > 0) {
             out->numa_cpus[node] = n;
             out->numa_nodes = node + 1;

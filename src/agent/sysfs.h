@@ -11,6 +11,8 @@
 
 #define GPF_SYSFS_MAX_NUMA 64
 #define GPF_SYSFS_MAX_GPUS 32
+#define GPF_SYSFS_MAX_CPUS 1024       /* CPU numbers a node mask can hold */
+#define GPF_SYSFS_MASK_WORDS (GPF_SYSFS_MAX_CPUS / 64)
 
 typedef struct gpf_sysfs_gpu {
     char bdf[16];                 /* PCI address, "0000:18:00.0" */
@@ -26,6 +28,7 @@ typedef struct gpf_sysfs_host {
     int ncpus;                    /* online CPUs */
     int numa_nodes;               /* nodes with CPUs; 0 when sysfs has no node directory */
     int numa_cpus[GPF_SYSFS_MAX_NUMA]; /* online CPUs per node */
+    uint64_t numa_mask[GPF_SYSFS_MAX_NUMA][GPF_SYSFS_MASK_WORDS]; /* which CPUs, by node */
     int iommu_enabled;            /* IOMMU groups exist */
     int ngpus;
     gpf_sysfs_gpu gpus[GPF_SYSFS_MAX_GPUS]; /* NVIDIA display-class PCI functions, by address */
@@ -38,6 +41,9 @@ int gpf_sysfs_read(const char *root, gpf_sysfs_host *out, gpf_error *err);
 
 /* Number of CPUs in a cpulist ("0-31,64-95" -> 64); -1 when malformed. */
 int gpf_sysfs_cpulist_count(const char *s);
+/* The same, also setting the bits of the CPUs below nbits in mask ((nbits + 63) / 64 words,
+ * cleared first; NULL = count only). */
+int gpf_sysfs_cpulist_mask(const char *s, uint64_t *mask, int nbits);
 /* PCIe generation for a link speed ("16.0 GT/s PCIe" -> 4); 0 when unknown. */
 int gpf_sysfs_link_gen(const char *speed);
 

@@ -17,8 +17,8 @@
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/alloc.h"
-#include "util/buf.h"
 #include "util/embedded.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/timeutil.h"
@@ -41,49 +41,6 @@ const gpf_cfg_opt gpf_serve_options[] = {
 };
 
 #define MAX_DEMO_AGENTS 8
-
-static char *read_file(const char *path, gpf_error *err)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        gpf_error_set(err, GPF_EIO, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    gpf_buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (64u << 20))
-        gpf_buf_append(&b, chunk, n);
-    fclose(f);
-    return gpf_buf_steal(&b);
-}
-
-static int load_catalog(const gpf_serve_config *cfg, gpf_catalog **cat, gpf_error *err)
-{
-    static const char *names[3] = {"gpus.csv", "mig_profiles.csv", "vgpu_profiles.csv"};
-    char *text[3] = {0};
-    int rc = 0;
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        char path[600];
-        if (cfg->catalog_dir[0]) {
-            snprintf(path, sizeof path, "%s/%s", cfg->catalog_dir, names[i]);
-            text[i] = read_file(path, err);
-        } else {
-            snprintf(path, sizeof path, "data/catalog/%s", names[i]);
-            const gpf_embedded_file *f = gpf_embedded_find(path);
-            text[i] = f ? gpf_strdup(f->data) : NULL;
-            if (!f)
-                gpf_error_set(err, GPF_ENOTFOUND, "catalog file %s is not built in", path);
-        }
-        if (!text[i])
-            rc = err && err->code ? err->code : GPF_EIO;
-    }
-    if (rc == 0)
-        rc = gpf_catalog_parse(text[0], text[1], text[2], cat, err);
-    for (int i = 0; i < 3; i++)
-        gpf_free(text[i]);
-    return rc;
-}
 
 static int split_listen(const char *listen, char *addr, size_t asz, int *port, gpf_error *err)
 {
@@ -221,7 +178,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, cons
         rc = gpf_error_set(err, GPF_EIO, "cannot create state directory %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
-    if ((rc = load_catalog(cfg, &cat, err)) != 0)
+    if ((rc = gpf_catalog_load(cfg->catalog_dir, &cat, err)) != 0)
         goto out;
     snprintf(dbpath, sizeof dbpath, "%s/gpufleet.db", cfg->state_dir);
     if ((rc = gpf_store_open(dbpath, &store, err)) != 0)
@@ -246,8 +203,8 @@ int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, cons
         if (admin_token[0]) {
             write_small_file(path, admin_token, 0600);
         } else {
-            char *t = read_file(path, NULL);
-            if (t) {
+            char *t = NULL;
+            if (gpf_read_file(path, 4096, &t, NULL) == 0) {
                 gpf_strlcpy(admin_token, t, sizeof admin_token);
                 admin_token[strcspn(admin_token, "\r\n")] = '\0';
                 gpf_free(t);

@@ -70,6 +70,12 @@ typedef struct gpf_catalog gpf_catalog;
 int gpf_catalog_parse(const char *gpus_csv, const char *mig_csv, const char *vgpu_csv,
                       gpf_catalog **out, gpf_error *err);
 void gpf_catalog_free(gpf_catalog *c);
+/* The catalog from dir (gpus.csv, mig_profiles.csv, vgpu_profiles.csv there) or, with dir
+ * NULL or "", the copy of data/catalog built into the binary. */
+int gpf_catalog_load(const char *dir, gpf_catalog **out, gpf_error *err);
+/* One catalog file's text from dir or built in (e.g. "driver_minimums.csv"): a heap string
+ * (gpf_free), or NULL with err set. */
+char *gpf_catalog_file_text(const char *dir, const char *name, gpf_error *err);
 
 int gpf_catalog_model_count(const gpf_catalog *c);
 const gpf_gpu_model *gpf_catalog_model_at(const gpf_catalog *c, int i);

@@ -66,6 +66,11 @@ void gpf_cli_argv_free(char **argv);
 int gpf_cli_ssh_proxy(const char *host, const char *port, int out_fd, int timeout_ms, gpf_error *err);
 /* `gpufleet sim ...` (argv after "sim"): trace replay; returns the exit code. */
 int gpf_cli_sim_main(int argc, char **argv);
+/* `gpufleet check ...` (argv after "check"): the host preflight; exit 0 pass, 1 warn, 2 fail,
+ * 3 when the checks could not run. */
+int gpf_cli_check_main(int argc, char **argv);
+/* `gpufleet discover ...` (argv after "discover"): what the GPU backend sees on this host. */
+int gpf_cli_discover_main(int argc, char **argv);
 /* argv holds HOST PORT (after "ssh-proxy"); returns the exit code. */
 int gpf_cli_ssh_proxy_main(int argc, char **argv);
 

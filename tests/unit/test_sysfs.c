@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/preflight.h"
 #include "agent/sysfs.h"
+#include "util/alloc.h"
 
 static char root[PATH_MAX];
 
@@ -117,6 +119,40 @@ static void two_socket_h100(void)
     put("/sys/bus/pci/devices/0000:00:00.0/class", "0x060000\n");
 }
 
+/* The preflight on what sysfs read, with discovery facts that know only the GPUs' PCI
+ * addresses (so link and NUMA facts come from the fixture tree). */
+static gpf_chk_report *preflight(const gpf_sysfs_host *h, const char *mode, const char *pod_cpus)
+{
+    static gpf_host_facts fx;
+    static gpf_chk_report rep;
+    memset(&fx, 0, sizeof fx);
+    gpf_strlcpy(fx.host.backend, "nvml", sizeof fx.host.backend);
+    fx.host.ngpus = h->ngpus;
+    for (int g = 0; g < h->ngpus; g++) {
+        gpf_strlcpy(fx.host.gpus[g].pci_bus_id, h->gpus[g].bdf, sizeof fx.host.gpus[g].pci_bus_id);
+        fx.host.gpus[g].numa_node = -1;
+        gpf_gpu_live_unknown(&fx.live[g]);
+    }
+    gpf_chk_input in;
+    memset(&in, 0, sizeof in);
+    in.facts = &fx;
+    in.sys = h;
+    in.deploy_mode = mode;
+    in.pod_cpus = pod_cpus;
+    gpf_error err = {0};
+    assert_int_equal(gpf_preflight_run(&in, &rep, &err), 0);
+    return &rep;
+}
+
+static gpf_chk_level level_of(const gpf_chk_report *r, const char *check, int gpu)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->f[i].check, check) && r->f[i].gpu == gpu)
+            return r->f[i].level;
+    fail_msg("no %s finding for GPU %d", check, gpu);
+    return GPF_CHK_SKIP;
+}
+
 static void test_healthy_two_socket(void **state)
 {
     (void)state;
@@ -143,6 +179,13 @@ static void test_healthy_two_socket(void **state)
         assert_int_equal(h.gpus[i].link_width_max, 16);
         assert_int_equal(h.gpus[i].iommu_group, 40 + i);
     }
+    assert_true(h.numa_mask[0][0] == 0x00000000ffffffffULL && h.numa_mask[0][1] == 0x00000000ffffffffULL);
+    assert_true(h.numa_mask[1][0] == 0xffffffff00000000ULL && h.numa_mask[1][1] == 0xffffffff00000000ULL);
+    gpf_chk_report *r = preflight(&h, "passthrough", NULL);
+    assert_int_equal(level_of(r, "iommu", -1), GPF_CHK_PASS);
+    assert_int_equal(level_of(r, "numa", 5), GPF_CHK_PASS);
+    assert_int_equal(level_of(r, "pcie-link", 7), GPF_CHK_PASS);
+    assert_int_equal(r->verdict, GPF_CHK_PASS); /* (no catalog here: the MMIO check skips) */
 }
 
 static void test_degraded_link(void **state)
@@ -161,6 +204,10 @@ static void test_degraded_link(void **state)
     assert_int_equal(h.gpus[0].link_width_cur, 8);
     assert_int_equal(h.gpus[0].link_width_max, 16);
     assert_int_equal(h.gpus[1].link_gen_cur, 1);
+    gpf_chk_report *r = preflight(&h, NULL, NULL);
+    assert_int_equal(level_of(r, "pcie-link", 0), GPF_CHK_FAIL); /* x8 of x16 */
+    assert_int_equal(level_of(r, "pcie-link", 1), GPF_CHK_WARN); /* Gen1, load unknown */
+    assert_int_equal(r->verdict, GPF_CHK_FAIL);
 }
 
 static void test_iommu_off_and_unknown_numa(void **state)
@@ -180,6 +227,10 @@ static void test_iommu_off_and_unknown_numa(void **state)
     assert_int_equal(h.gpus[0].numa_node, -1);
     assert_int_equal(h.gpus[0].iommu_group, -1);
     assert_int_equal(h.gpus[0].class_code, 0x030000);
+    gpf_chk_report *r = preflight(&h, "passthrough", NULL);
+    assert_int_equal(level_of(r, "iommu", -1), GPF_CHK_FAIL);
+    r = preflight(&h, "baremetal", NULL);
+    assert_int_equal(level_of(r, "iommu", -1), GPF_CHK_PASS);
     /* an empty /sys/class/iommu is still off; one entry turns it on */
     put("/sys/class/iommu/dmar0/uevent", "");
     assert_int_equal(gpf_sysfs_read(root, &h, &err), 0);
@@ -207,6 +258,14 @@ static void test_cross_numa_facts(void **state)
     assert_int_equal(h.numa_cpus[1], 24);
     for (int i = 0; i < 4; i++)
         assert_int_equal(h.gpus[i].numa_node, 1);
+    /* pods confined to socket 0: every GPU's pods would run on remote CPUs */
+    gpf_chk_report *r = preflight(&h, NULL, "0-23");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(level_of(r, "numa", i), GPF_CHK_FAIL);
+    assert_int_equal(r->verdict, GPF_CHK_FAIL);
+    r = preflight(&h, NULL, "0-23,40-47");
+    assert_int_equal(level_of(r, "numa", 2), GPF_CHK_PASS);
+    assert_int_equal(r->verdict, GPF_CHK_PASS);
 }
 
 static void test_missing_and_malformed(void **state)
