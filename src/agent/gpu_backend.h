@@ -1,6 +1,6 @@
-/* GPU backends behind one ops table: "fake" (a fleet fixture file; always available)
- * now, "nvml" (dlopen libnvidia-ml.so.1) in the hardware issue. Read-only discovery:
- * a backend never changes MIG layout or GPU settings. */
+/* GPU backends behind one ops table: "fake" (a fleet fixture file; always available) and
+ * "nvml" (libnvidia-ml.so.1 through dlopen, gpu_nvml.c). Read-only discovery: a backend
+ * never changes MIG layout or GPU settings. */
 #ifndef GPF_AGENT_GPU_BACKEND_H
 #define GPF_AGENT_GPU_BACKEND_H
 
@@ -13,7 +13,7 @@
 /* A MIG device that exists on a GPU: its GPU instance and compute instance. */
 typedef struct gpf_gpu_mig_dev {
     char uuid[GPF_UUID_MAX];      /* "MIG-…" */
-    int gi_id, ci_id;             /* NVML's instance ids */
+    int gi_id, ci_id;             /* NVML's instance ids, -1 unknown */
     int gi_profile_id;            /* the GPU-instance profile id (catalog gi_profile_id), -1 unknown */
     int start, size;              /* placement in memory slices, -1 unknown */
     int64_t memory_mib;           /* -1 unknown */
