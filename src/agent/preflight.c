@@ -20,6 +20,10 @@ typedef struct ctx {
     int vgpu;                     /* vGPU planned */
     int have_pod_mask;
     uint64_t pod_mask[GPF_SYSFS_MASK_WORDS];
+    int nmin;                     /* MIG driver minimums, read once from driver_minimums */
+    struct {
+        char prefix[48], version[32];
+    } min[32];
     gpf_chk_report *r;
 } ctx;
 
@@ -269,38 +273,43 @@ static void check_iommu(ctx *c)
         add(c, "iommu", GPF_CHK_PASS, -1, NULL, "IOMMU on%s", c->mode == MODE_PASSTHROUGH ? ", one GPU per group" : "");
 }
 
-/* The catalog's minimum driver for MIG on model key, or NULL (copied into buf). */
-static const char *mig_minimum(const char *csv_text, const char *key, char *buf, size_t size)
+/* The rows of driver_minimums.csv for MIG into c->min; GPF_EINVAL when the text is malformed. */
+static int read_minimums(ctx *c, const char *csv_text, gpf_error *err)
 {
     static const char *const cols[] = {"gpu_model_prefix", "feature", "min_driver", NULL};
     gpf_csv r;
-    gpf_error err = {0};
-    const char *found = NULL;
-    if (!csv_text || gpf_csv_open(&r, "driver_minimums.csv", csv_text, cols, &err) != 0) {
-        gpf_csv_close(&r);
-        return NULL;
-    }
-    while (!found && gpf_csv_next(&r, &err) == 1) {
-        const char *prefix = gpf_csv_get(&r, "gpu_model_prefix");
-        if (prefix[0] && strncmp(key, prefix, strlen(prefix)) == 0 && strcmp(gpf_csv_get(&r, "feature"), "mig") == 0) {
-            gpf_strlcpy(buf, gpf_csv_get(&r, "min_driver"), size);
-            found = buf;
+    int rc = gpf_csv_open(&r, "driver_minimums.csv", csv_text, cols, err), row;
+    while (rc == 0 && (row = gpf_csv_next(&r, err)) != 0) {
+        rc = row < 0 ? row : 0;
+        if (rc == 0 && !strcmp(gpf_csv_get(&r, "feature"), "mig") && gpf_csv_get(&r, "gpu_model_prefix")[0] &&
+            c->nmin < (int)(sizeof c->min / sizeof c->min[0])) {
+            gpf_strlcpy(c->min[c->nmin].prefix, gpf_csv_get(&r, "gpu_model_prefix"), sizeof c->min[0].prefix);
+            gpf_strlcpy(c->min[c->nmin++].version, gpf_csv_get(&r, "min_driver"), sizeof c->min[0].version);
         }
     }
     gpf_csv_close(&r);
-    return found;
+    return rc;
+}
+
+/* The catalog's minimum driver for MIG on model key, or NULL. */
+static const char *mig_minimum(const ctx *c, const char *key)
+{
+    for (int i = 0; i < c->nmin; i++)
+        if (strncmp(key, c->min[i].prefix, strlen(c->min[i].prefix)) == 0)
+            return c->min[i].version;
+    return NULL;
 }
 
 static void check_driver(ctx *c, int g)
 {
     const char *have = c->fx->driver_version;
     const gpf_gpu_rec *gr = &c->fx->host.gpus[g];
-    char min[32];
+    const char *min = gr->model[0] ? mig_minimum(c, gr->model) : NULL;
     if (!have[0]) {
         add(c, "driver", GPF_CHK_SKIP, g, NULL, "driver version not reported (backend %s)", c->fx->host.backend);
         return;
     }
-    if (!gr->model[0] || !mig_minimum(c->in->driver_minimums, gr->model, min, sizeof min)) {
+    if (!min) {
         add(c, "driver", GPF_CHK_PASS, g, NULL, "driver %s; the catalog has no minimum for %s", have,
             gr->model[0] ? gr->model : "this GPU");
         return;
@@ -437,16 +446,9 @@ int gpf_preflight_run(const gpf_chk_input *in, gpf_chk_report *out, gpf_error *e
             return gpf_error_set(err, GPF_EINVAL, "pod CPU set '%s' is not a CPU list (e.g. 0-31,64-95)", in->pod_cpus);
         c.have_pod_mask = 1;
     }
-    if (in->driver_minimums) {
-        static const char *const cols[] = {"gpu_model_prefix", "feature", "min_driver", NULL};
-        gpf_csv r;
-        int rc = gpf_csv_open(&r, "driver_minimums.csv", in->driver_minimums, cols, err), row;
-        while (rc == 0 && (row = gpf_csv_next(&r, err)) != 0)
-            rc = row < 0 ? row : 0;
-        gpf_csv_close(&r);
-        if (rc != 0)
-            return rc;
-    }
+    int rc = in->driver_minimums ? read_minimums(&c, in->driver_minimums, err) : 0;
+    if (rc != 0)
+        return rc;
     check_discovery(&c);
     check_iommu(&c);
     for (int g = 0; g < c.fx->host.ngpus; g++) {

@@ -161,6 +161,18 @@ static int host_whole(const gpf_sched_host *h, const gpf_sched_request *req, sch
 }
 
 /* 1 when an earlier GPU of h has the same model and exactly the same MIG ledger as GPU g. */
+/* A candidate on GPU g alone, leaving host_empty_after GPUs of the host with nothing booked. */
+static sched_cand one_gpu_cand(int g, int host_empty_after)
+{
+    sched_cand c;
+    memset(&c, 0, sizeof c);
+    c.valid = 1;
+    c.ngpus = 1;
+    c.gpus[0] = g;
+    c.host_empty_after = host_empty_after;
+    return c;
+}
+
 static int same_as_earlier(const gpf_sched_host *h, int g)
 {
     const gpf_sched_gpu *a = &h->gpus[g];
@@ -213,16 +225,11 @@ static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_s
                 continue;
             gpf_sched_gpu after = *gp;
             sched_mig_book(&after, p, start);
-            sched_cand c;
-            memset(&c, 0, sizeof c);
-            c.valid = 1;
-            c.ngpus = 1;
-            c.gpus[0] = g;
+            sched_cand c = one_gpu_cand(g, empty - sched_gpu_empty(gp));
             c.prof = p;
             c.mig_start = start;
             c.mig_size = size;
             c.gpu_free_after = (grid - __builtin_popcount(after.mig_slots_used)) * 1000 / grid;
-            c.host_empty_after = empty - sched_gpu_empty(gp);
             c.options_after = sched_mig_options(mig_set(mc, cat, gp->model), &after);
             if (sched_policy_better(&c, best))
                 *best = c;
@@ -246,14 +253,9 @@ static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sch
         int64_t cap = s->share_memory_mib > 0 ? s->share_memory_mib : sched_gpu_memory_mib(gp) * s->share_milli / 1000;
         if (sched_share_conflict(gp, s->share_milli, cap))
             continue;
-        sched_cand c;
-        memset(&c, 0, sizeof c);
-        c.valid = 1;
-        c.ngpus = 1;
-        c.gpus[0] = g;
+        sched_cand c = one_gpu_cand(g, empty - sched_gpu_empty(gp));
         c.share_memory_mib = cap;
         c.gpu_free_after = 1000 - gp->share_milli_used - s->share_milli;
-        c.host_empty_after = empty - sched_gpu_empty(gp);
         if (sched_policy_better(&c, best))
             *best = c;
     }
@@ -279,14 +281,9 @@ static int host_vgpu(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_
             continue;
         gpf_sched_gpu after = *gp;
         sched_vgpu_book(&after, t);
-        sched_cand c;
-        memset(&c, 0, sizeof c);
-        c.valid = 1;
-        c.ngpus = 1;
-        c.gpus[0] = g;
+        sched_cand c = one_gpu_cand(g, empty - sched_gpu_empty(gp));
         c.vgpu = t;
         c.gpu_free_after = sched_gpu_left_milli(&after);
-        c.host_empty_after = empty - sched_gpu_empty(gp);
         if (sched_policy_better(&c, best))
             *best = c;
     }
