@@ -8,6 +8,7 @@
 
 #include "agent/gpu_open.h"
 #include "agent/preflight.h"
+#include "agent/report.h"
 #include "agent/runtime.h"
 #include "api/codec.h"
 #include "util/alloc.h"
@@ -35,6 +36,9 @@ const gpf_cfg_opt gpf_agent_options[] = {
     OPT("sysfs-root", GPF_CFG_STR, "/", 0, 0, sysfs_root, "where /sys is read from for the preflight"),
     OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "GPU catalog directory (\"\" = built in)"),
     OPT("pod-cpus", GPF_CFG_STR, "", 0, 0, pod_cpus, "CPUs pods may use, as a cpulist (\"\" = all)"),
+    OPT("cgroup-root", GPF_CFG_STR, "/sys/fs/cgroup", 0, 0, cgroup_root,
+        "cgroup v2 mount for pods' CPU and memory limits (\"\" = no cgroups)"),
+    OPT("dev-root", GPF_CFG_STR, "/", 0, 0, dev_root, "where /dev and /proc/driver/nvidia are read from for pods' device nodes"),
     OPT("vm-mmio-gb", GPF_CFG_INT, "0", 0, 1 << 20, vm_mmio_gb, "VM modes: MMIO space each VM gets (0 = not stated)"),
     OPT("vm-gpus", GPF_CFG_INT, "1", 1, 64, vm_gpus, "passthrough: GPUs per VM"),
     GPF_CFG_END,
@@ -45,12 +49,54 @@ typedef struct agent {
     gpf_gpu_backend *backend;
     gpf_runtime *rt;
     gpf_host_facts facts;
+    gpf_sysfs_host *sys;          /* host facts from sysfs; NULL when unreadable */
     gpf_httpc *http;
     int registered;
     int heartbeat_ms;
     int64_t seq;
     int64_t last_beat;
+    struct pod_track *tracks;     /* the pods this agent knows it runs */
+    int ntracks, tcap;
 } agent;
+
+/* A pod the agent runs: when it was last active, and whether it was seen dead. */
+typedef struct pod_track {
+    char id[GPF_ID_MAX];
+    int64_t last_active_ms;       /* monotonic: an SSH session or a GPU process seen */
+    int dead;                     /* its processes are gone: reported as failed until acknowledged */
+    int64_t died_at_ms;           /* UTC ms when this agent saw it dead */
+} pod_track;
+
+static pod_track *track_find(agent *a, const char *id)
+{
+    for (int i = 0; i < a->ntracks; i++)
+        if (strcmp(a->tracks[i].id, id) == 0)
+            return &a->tracks[i];
+    return NULL;
+}
+
+/* Starts tracking a pod the runtime runs (no-op when already tracked or not running), so
+ * that a pod that dies before the next heartbeat is still reported as seen dying. */
+static void track_running(agent *a, const char *id)
+{
+    if (!id || track_find(a, id) || !a->rt->ops->status(a->rt, id, NULL))
+        return;
+    if (a->ntracks == a->tcap) {
+        a->tcap = a->tcap ? a->tcap * 2 : 16;
+        a->tracks = gpf_reallocarray(a->tracks, (size_t)a->tcap, sizeof *a->tracks);
+    }
+    pod_track *t = &a->tracks[a->ntracks++];
+    memset(t, 0, sizeof *t);
+    gpf_strlcpy(t->id, id, sizeof t->id);
+    t->last_active_ms = gpf_mono_ms();
+}
+
+static void untrack(agent *a, const char *id)
+{
+    pod_track *t = track_find(a, id);
+    if (t)
+        *t = a->tracks[--a->ntracks];
+}
 
 /* Logs the preflight's warnings and failures; the verdict goes to the log at start. */
 static void log_preflight(const gpf_host_rec *h, const gpf_chk_report *r)
@@ -67,16 +113,18 @@ static void log_preflight(const gpf_host_rec *h, const gpf_chk_report *r)
 /* The host checklist of `gpufleet check`, on what the backend discovered. */
 static void run_preflight(agent *a, const gpf_catalog *cat)
 {
-    gpf_sysfs_host *sys = GPF_NEW(gpf_sysfs_host);
     gpf_chk_report *rep = GPF_NEW(gpf_chk_report);
     gpf_error err = {0};
     char *minimums = gpf_catalog_file_text(a->cfg->catalog_dir, "driver_minimums.csv", NULL);
-    int have_sys = gpf_sysfs_read(a->cfg->sysfs_root, sys, &err) == 0;
-    if (!have_sys)
+    a->sys = GPF_NEW(gpf_sysfs_host);
+    if (gpf_sysfs_read(a->cfg->sysfs_root, a->sys, &err) != 0) {
         GPF_WARN("agent", "event=sysfs_unreadable msg=\"%s\"", gpf_error_msg(&err));
+        gpf_free(a->sys);
+        a->sys = NULL;
+    }
     gpf_chk_input in = {0};
     in.facts = &a->facts;
-    in.sys = have_sys ? sys : NULL;
+    in.sys = a->sys;
     in.cat = cat;
     in.driver_minimums = minimums;
     in.deploy_mode = a->facts.host.deploy_mode;
@@ -84,13 +132,24 @@ static void run_preflight(agent *a, const gpf_catalog *cat)
     in.vm_gpus = (int)a->cfg->vm_gpus;
     in.pod_cpus = a->cfg->pod_cpus;
     err = (gpf_error){0};
-    if (gpf_preflight_run(&in, rep, &err) == 0)
+    if (gpf_preflight_run(&in, rep, &err) == 0) {
         log_preflight(&a->facts.host, rep);
-    else
+    } else {
+        /* a host that cannot check itself is not one to place on: say so as a failure */
         GPF_WARN("agent", "event=preflight_error msg=\"%s\"", gpf_error_msg(&err));
+        memset(rep, 0, sizeof *rep);
+        rep->verdict = GPF_CHK_FAIL;
+        rep->n = 1;
+        gpf_strlcpy(rep->f[0].check, "preflight", sizeof rep->f[0].check);
+        rep->f[0].level = GPF_CHK_FAIL;
+        rep->f[0].gpu = -1;
+        snprintf(rep->f[0].detail, sizeof rep->f[0].detail, "the preflight could not run: %.200s", gpf_error_msg(&err));
+        gpf_strlcpy(rep->f[0].fix, "correct the agent's options (see the message), then restart it",
+                    sizeof rep->f[0].fix);
+    }
+    gpf_report_preflight(rep, &a->facts.host); /* registration sends it */
     gpf_free(minimums);
     gpf_free(rep);
-    gpf_free(sys);
 }
 
 /* GPUs the catalog does not know cannot be placed on: they stay out of the registration
@@ -149,6 +208,7 @@ static int open_runtime(agent *a, gpf_error *err)
     rc.sshd_path = a->cfg->sshd;
     rc.bwrap_path = a->cfg->bwrap;
     rc.start_timeout_ms = 5000;
+    rc.cgroup_root = a->cfg->cgroup_root;
     return gpf_runtime_process_open(&rc, &a->rt, err);
 }
 
@@ -218,6 +278,17 @@ static void start_pod(agent *a, json_t *jpod)
     }
     gpf_strlcpy(spec->device_ids, gpf_buf_cstr(&ids), sizeof spec->device_ids);
     gpf_buf_clear(&ids);
+    /* The sandbox's device nodes and the pod's CPUs (docs/hardware.md, "Pod isolation"). */
+    gpf_iso_input iso = {&a->facts, a->sys, a->cfg->pod_cpus, &p->placement, p->slice.kind, spec->device_ids,
+                         a->cfg->dev_root};
+    if (err.code == 0 && gpf_iso_plan_make(&iso, &spec->iso, &err) == 0 && spec->iso.mig_unknown) {
+        gpf_host_facts *fresh = GPF_NEW(gpf_host_facts); /* a MIG device made since the last discovery */
+        if (a->backend->ops->discover(a->backend, fresh, NULL) == 0) {
+            iso.facts = fresh;
+            gpf_iso_plan_make(&iso, &spec->iso, &err);
+        }
+        gpf_free(fresh);
+    }
     int64_t t0 = gpf_mono_us();
     int rc = err.code ? err.code : a->rt->ops->start(a->rt, spec, &st, &err);
     if (rc != 0) {
@@ -225,8 +296,8 @@ static void start_pod(agent *a, json_t *jpod)
         report(a, p->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
         goto out;
     }
-    GPF_INFO("agent", "event=pod_running pod=%s port=%d devices=%s start_us=%lld", p->id, st.ssh_port, spec->device_ids,
-             (long long)(gpf_mono_us() - t0));
+    GPF_INFO("agent", "event=pod_running pod=%s port=%d devices=%s isolation=%s start_us=%lld", p->id, st.ssh_port,
+             spec->device_ids, gpf_isolation_name(st.isolation), (long long)(gpf_mono_us() - t0));
     report(a, p->id,
            json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "state", "running", "message", st.message, "ssh_port", st.ssh_port,
                      "ssh_user", st.ssh_user, "device_ids", spec->device_ids, "isolation",
@@ -249,20 +320,123 @@ static void stop_pod(agent *a, json_t *jpod)
         report(a, id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
         return;
     }
+    untrack(a, id);
     GPF_INFO("agent", "event=pod_stopped pod=%s", id);
     report(a, id, json_pack("{s:s, s:s}", "state", "stopped", "message", "stopped"));
 }
 
-static void heartbeat(agent *a)
+/* The pod whose processes include pid (from the runtime's view of each running pod). */
+typedef struct pid_map {
+    int n;
+    struct {
+        unsigned pid;
+        int track;
+    } *e;
+    agent *a;
+} pid_map;
+
+static int pod_of_pid(void *ctx, unsigned pid, char *id, size_t size)
+{
+    const pid_map *m = ctx;
+    for (int i = 0; i < m->n; i++)
+        if (m->e[i].pid == pid) {
+            gpf_strlcpy(id, m->a->tracks[m->e[i].track].id, size);
+            return 1;
+        }
+    return 0;
+}
+
+/* Brings the pod table up to date with what the runtime runs: new pods are tracked, and
+ * tracked pods that are no longer running are marked dead (now). */
+static void refresh_tracks(agent *a)
 {
     char(*ids)[GPF_ID_MAX] = gpf_calloc(1024, GPF_ID_MAX);
     int n = a->rt->ops->list(a->rt, ids, 1024);
-    json_t *pods = json_array(), *gpus = json_array(), *resp = NULL;
-    for (int i = 0; i < n && i < 1024; i++)
-        json_array_append_new(pods, json_pack("{s:s, s:s}", "id", ids[i], "state", "running"));
-    for (int g = 0; g < a->facts.host.ngpus; g++)
-        json_array_append_new(gpus, json_string(a->facts.host.gpus[g].uuid));
-    json_t *body = json_pack("{s:o, s:o}", "pods", pods, "gpus", gpus);
+    for (int i = 0; i < a->ntracks; i++) {
+        int alive = 0;
+        for (int k = 0; k < n && !alive; k++)
+            alive = strcmp(ids[k], a->tracks[i].id) == 0;
+        if (!alive && !a->tracks[i].dead) {
+            a->tracks[i].dead = 1;
+            a->tracks[i].died_at_ms = gpf_now_ms();
+            GPF_WARN("agent", "event=pod_dead pod=%s", a->tracks[i].id);
+        }
+    }
+    for (int k = 0; k < n; k++)
+        track_running(a, ids[k]);
+    gpf_free(ids);
+}
+
+/* Who runs what: each live pod's processes (into pm) and SSH sessions (-1 unknown). */
+static void map_pods(agent *a, gpf_pod_activity *act, pid_map *pm, int *sessions)
+{
+    pm->n = 0;
+    pm->a = a;
+    for (int i = 0; i < a->ntracks; i++) {
+        sessions[i] = -1;
+        if (a->tracks[i].dead || !a->rt->ops->activity || a->rt->ops->activity(a->rt, a->tracks[i].id, act) != 0)
+            continue;
+        sessions[i] = act->ssh_sessions;
+        pm->e = gpf_reallocarray(pm->e, (size_t)(pm->n + act->npids + 1), sizeof *pm->e);
+        for (int k = 0; k < act->npids; k++) {
+            pm->e[pm->n].pid = act->pids[k];
+            pm->e[pm->n++].track = i;
+        }
+    }
+}
+
+/* The GPUs as discovery sees them now. The NVML backend reads live facts (MIG devices,
+ * processes) at every discovery; the fake backend's are a fixture, so it reports UUIDs only. */
+static int gpus_now(agent *a, pid_map *pm, gpf_hw_gpu *out)
+{
+    int live = strcmp(a->backend->ops->name, "nvml") == 0;
+    if (!live)
+        return gpf_report_gpus(&a->facts, &a->facts.host, 0, NULL, NULL, out);
+    gpf_host_facts *fx = GPF_NEW(gpf_host_facts);
+    gpf_error err = {0};
+    int n = -1;
+    if (a->backend->ops->discover(a->backend, fx, &err) == 0)
+        n = gpf_report_gpus(fx, &a->facts.host, 1, pod_of_pid, pm, out);
+    else
+        GPF_WARN("agent", "event=discovery_failed msg=\"%s\" (GPUs left out of this heartbeat)", gpf_error_msg(&err));
+    gpf_free(fx);
+    return n;
+}
+
+static void heartbeat(agent *a)
+{
+    gpf_pod_activity *act = GPF_NEW(gpf_pod_activity);
+    pid_map pm = {0};
+    int *sessions = NULL;
+    gpf_agent_report rep = {0};
+    refresh_tracks(a);
+    sessions = gpf_calloc((size_t)a->ntracks + 1, sizeof *sessions);
+    map_pods(a, act, &pm, sessions);
+    rep.gpus = gpf_calloc(GPF_MAX_HOST_GPUS, sizeof *rep.gpus);
+    int ng = gpus_now(a, &pm, rep.gpus);
+    rep.has_gpus = ng >= 0;
+    rep.ngpus = ng > 0 ? ng : 0;
+    rep.pods = gpf_calloc((size_t)a->ntracks + 1, sizeof *rep.pods);
+    int64_t mono = gpf_mono_ms();
+    for (int i = 0; i < a->ntracks && rep.npods < 1024; i++) {
+        pod_track *t = &a->tracks[i];
+        gpf_agent_pod_report *p = &rep.pods[rep.npods++];
+        gpf_strlcpy(p->id, t->id, sizeof p->id);
+        p->idle_s = -1;
+        if (t->dead) {
+            p->state = GPF_POD_FAILED;
+            p->at_ms = t->died_at_ms;
+            gpf_strlcpy(p->message, "the pod's processes exited", sizeof p->message);
+            continue;
+        }
+        p->state = GPF_POD_RUNNING;
+        if (sessions[i] < 0)
+            continue; /* the runtime cannot tell: idle unknown */
+        if (sessions[i] > 0 || gpf_report_pod_on_gpu(rep.gpus, rep.ngpus, t->id))
+            t->last_active_ms = mono;
+        p->idle_s = (mono - t->last_active_ms) / 1000;
+    }
+    json_t *body = gpf_json_heartbeat(&rep), *resp = NULL;
     gpf_error err = {0};
     int status = 0;
     int rc = gpf_httpc_request(a->http, "POST", "/v1/agent/heartbeat", body, &status, &resp, &err);
@@ -270,10 +444,23 @@ static void heartbeat(agent *a)
         a->registered = 0;
     else if (rc != 0)
         GPF_WARN("agent", "event=heartbeat_failed msg=\"%s\"", gpf_error_msg(&err));
+    for (int i = 0; rc == 0 && i < a->ntracks; i++) {
+        if (!a->tracks[i].dead)
+            continue;
+        /* the control plane knows: clear what is left of the pod and forget it */
+        gpf_error serr = {0};
+        if (a->rt->ops->stop(a->rt, a->tracks[i].id, &serr) != 0)
+            GPF_WARN("agent", "event=pod_cleanup_failed pod=%s msg=\"%s\"", a->tracks[i].id, gpf_error_msg(&serr));
+        a->tracks[i--] = a->tracks[--a->ntracks];
+    }
     a->last_beat = gpf_mono_ms();
     json_decref(body);
     json_decref(resp);
-    gpf_free(ids);
+    gpf_free(rep.pods);
+    gpf_free(rep.gpus);
+    gpf_free(sessions);
+    gpf_free(pm.e);
+    gpf_free(act);
 }
 
 static void poll_once(agent *a, int64_t *backoff)
@@ -303,8 +490,10 @@ static void poll_once(agent *a, int64_t *backoff)
     {
         const char *type = json_string_value(json_object_get(c, "type"));
         json_t *pod = json_object_get(c, "pod");
-        if (type && !strcmp(type, "start_pod"))
+        if (type && !strcmp(type, "start_pod")) {
             start_pod(a, pod);
+            track_running(a, json_string_value(json_object_get(pod, "id")));
+        }
         else if (type && !strcmp(type, "stop_pod"))
             stop_pod(a, pod);
     }
@@ -355,6 +544,8 @@ int gpf_agent_run(const gpf_agent_config *cfg, volatile sig_atomic_t *stop, gpf_
     GPF_INFO("agent", "event=stop host=%s (pods keep running)", a.facts.host.id);
 out:
     gpf_httpc_free(a.http);
+    gpf_free(a.sys);
+    gpf_free(a.tracks);
     gpf_runtime_close(a.rt);
     gpf_gpu_backend_close(a.backend);
     return rc;

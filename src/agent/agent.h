@@ -26,6 +26,8 @@ typedef struct gpf_agent_config {
     char sysfs_root[256];
     char catalog_dir[512];
     char pod_cpus[256];
+    char cgroup_root[256];
+    char dev_root[256];
     long long vm_mmio_gb;
     long long vm_gpus;
 } gpf_agent_config;

@@ -13,6 +13,7 @@ void gpf_gpu_live_unknown(gpf_gpu_live *l)
     l->temp_c = l->temp_slowdown_c = l->temp_shutdown_c = -1;
     l->pcie_gen = l->pcie_gen_max = l->pcie_width = l->pcie_width_max = -1;
     l->mig_pending = -1;
+    l->minor = -1;
 }
 
 void gpf_gpu_backend_close(gpf_gpu_backend *b)

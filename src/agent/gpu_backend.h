@@ -29,6 +29,7 @@ typedef struct gpf_gpu_proc {
 /* What a GPU is doing now, read at each discovery. -1 = the backend could not tell. */
 typedef struct gpf_gpu_live {
     uint32_t pci_device_id;       /* NVML's pciDeviceId: (device << 16) | 0x10DE; 0 unknown */
+    int minor;                    /* the N of /dev/nvidiaN, -1 unknown */
     int util_gpu_pct, util_mem_pct;
     int64_t memory_used_mib;
     int power_mw, power_limit_mw;

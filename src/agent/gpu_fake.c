@@ -297,6 +297,9 @@ static int fake_discover(gpf_gpu_backend *b, gpf_host_facts *facts, gpf_error *e
     gpf_strlcpy(facts->host.backend, "fake", sizeof facts->host.backend);
     for (int g = 0; g < GPF_MAX_HOST_GPUS; g++)
         gpf_gpu_live_unknown(&facts->live[g]);
+    /* As a driver that numbers its device nodes in GPU order would: /dev/nvidia<index>. */
+    for (int g = 0; g < facts->host.ngpus; g++)
+        facts->live[g].minor = facts->host.gpus[g].index;
     return 0;
 }
 

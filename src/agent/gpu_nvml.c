@@ -256,6 +256,7 @@ static void read_live(const nvml_priv *p, nvmlDevice_t d, gpf_gpu_live *l)
     l->pcie_gen_max = get_uint(p->fn.nvmlDeviceGetMaxPcieLinkGeneration, d);
     l->pcie_width = get_uint(p->fn.nvmlDeviceGetCurrPcieLinkWidth, d);
     l->pcie_width_max = get_uint(p->fn.nvmlDeviceGetMaxPcieLinkWidth, d);
+    l->minor = get_uint(p->fn.nvmlDeviceGetMinorNumber, d);
 }
 
 /* ---- MIG ------------------------------------------------------------------------------- */

@@ -19,7 +19,9 @@
  *      nvmlProcessInfo_t (= nvmlProcessInfo_v2_t: pid, usedGpuMemory, gpuInstanceId,
  *        computeInstanceId; the ids are 0xFFFFFFFF when the process is not in a MIG device)
  *      and nvmlDeviceGetComputeRunningProcesses_v3 (two-phase: *infoCount = 0 answers
- *        NVML_ERROR_INSUFFICIENT_SIZE with the count, or NVML_SUCCESS when none run).
+ *        NVML_ERROR_INSUFFICIENT_SIZE with the count, or NVML_SUCCESS when none run),
+ *      nvmlDeviceGetMinorNumber (the N of the GPU's device node /dev/nvidiaN; unversioned,
+ *        the same signature in every NVML that gpufleet supports).
  *
  * Every name NVML versions is used by its versioned symbol (nvmlInit_v2, ...), because
  * dlsym sees the symbols, not the header's macros. Only getters are listed: gpufleet never
@@ -223,6 +225,7 @@ _Static_assert(sizeof(nvmlProcessInfo_t) == 24 && offsetof(nvmlProcessInfo_t, us
     X(REQ, nvmlReturn_t, nvmlDeviceGetMemoryInfo, (nvmlDevice_t device, nvmlMemory_t *memory))                  \
     X(OPT, nvmlReturn_t, nvmlDeviceGetMemoryInfo_v2, (nvmlDevice_t device, nvmlMemory_v2_t *memory))            \
     X(OPT, nvmlReturn_t, nvmlDeviceGetNumaNodeId, (nvmlDevice_t device, unsigned int *node))                    \
+    X(OPT, nvmlReturn_t, nvmlDeviceGetMinorNumber, (nvmlDevice_t device, unsigned int *minorNumber))            \
     X(OPT, nvmlReturn_t, nvmlDeviceGetUtilizationRates, (nvmlDevice_t device, nvmlUtilization_t *utilization))  \
     X(OPT, nvmlReturn_t, nvmlDeviceGetPowerUsage, (nvmlDevice_t device, unsigned int *power))                   \
     X(OPT, nvmlReturn_t, nvmlDeviceGetEnforcedPowerLimit, (nvmlDevice_t device, unsigned int *limit))           \

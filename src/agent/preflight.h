@@ -1,9 +1,9 @@
 /* Host preflight: the checklist a GPU host must pass before anything is placed on it.
  * Pure: works on what discovery (gpu_backend.h) and sysfs (sysfs.h) reported and on the
  * catalog; reads nothing itself. Each finding has a level, what was seen and, unless it
- * passed, the fix. `gpufleet check` prints them; the agent runs them at start and logs
- * them (reporting them to the control plane, to keep a failing host out of placement, is
- * the next step). */
+ * passed, the fix. `gpufleet check` prints them; the agent runs them at start, logs them
+ * and sends the verdict with its registration (report.h), and the control plane keeps a
+ * failing host out of placement until it passes or an operator overrides it. */
 #ifndef GPF_AGENT_PREFLIGHT_H
 #define GPF_AGENT_PREFLIGHT_H
 

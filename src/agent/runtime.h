@@ -1,8 +1,10 @@
 /* Pod runtimes behind one ops table:
  *  - "process": a real sandbox — bubblewrap where the kernel allows it, else a plain
- *    process (and the pod's reason says so) — with a per-pod home directory, the slice
- *    exported as CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES, and a per-pod OpenSSH
- *    sshd on its own port accepting only the pod's public key;
+ *    process (and the pod's reason says so) — with a per-pod home directory, a private
+ *    /dev holding only the slice's device nodes (the spec's isolation plan), the pod
+ *    pinned to the plan's CPUs, CPU and memory limits in a cgroup v2 where there is one,
+ *    the slice exported as CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES, and a per-pod
+ *    OpenSSH sshd on its own port accepting only the pod's public key;
  *  - "fake": no processes at all (load tests, large simulated fleets).
  * A runtime is used by one thread (the agent's loop). */
 #ifndef GPF_AGENT_RUNTIME_H
@@ -10,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include "agent/isolation.h"
 #include "engine/model.h"
 #include "util/error.h"
 
@@ -19,17 +22,31 @@ typedef struct gpf_pod_spec {
     char ssh_pubkey[GPF_PUBKEY_MAX];  /* the only key sshd accepts */
     char device_ids[GPF_TEXT_MAX];    /* "GPU-…,GPU-…" or "MIG-…", "" for none */
     char env[GPF_TEXT_MAX];           /* extra "K=V;K2=V2" from the SKU */
-    int cpus;
-    int64_t memory_mib;
+    int cpus;                         /* cgroup v2 cpu.max: cpus * 100 ms per 100 ms; 0 = no limit */
+    int64_t memory_mib;               /* cgroup v2 memory.max; 0 = no limit */
+    gpf_iso_plan iso;                 /* device nodes to bind, CPUs to pin to, slice kind
+                                       * (zeroed: no GPU node, no pinning, kind whole) */
 } gpf_pod_spec;
 
 typedef struct gpf_pod_status {
     int running;                      /* 1 when sshd accepts connections (or fake) */
     int ssh_port;                     /* 0 for fake */
     char ssh_user[GPF_ID_MAX];        /* Unix user the pod's sshd logs in */
-    gpf_isolation isolation;          /* what was actually enforced */
-    char message[GPF_TEXT_MAX];       /* e.g. "bubblewrap unavailable: plain process" */
+    gpf_isolation isolation;          /* what was actually enforced: "hardware" (whole, mig)
+                                       * or "device" (share, vgpu) in the sandbox with a
+                                       * private /dev; "soft" for a plain process */
+    char message[GPF_TEXT_MAX];       /* what was done, e.g. "bwrap sandbox; dev nvidia0,nvidiactl,
+                                       * nvidia-uvm; cpus 0-15 (numa 0); cgroup v2 cpu 4 mem 16384M" */
 } gpf_pod_status;
+
+#define GPF_POD_MAX_PIDS 256
+
+/* What a running pod is doing now (idle detection). */
+typedef struct gpf_pod_activity {
+    int ssh_sessions;                 /* open (authenticated) SSH sessions into the pod, -1 unknown */
+    int npids;                        /* processes of the pod (host pid namespace), up to GPF_POD_MAX_PIDS */
+    unsigned pids[GPF_POD_MAX_PIDS];
+} gpf_pod_activity;
 
 typedef struct gpf_runtime gpf_runtime;
 
@@ -45,6 +62,10 @@ typedef struct gpf_runtime_ops {
     int (*status)(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st);
     /* Lists ids of pods it runs: writes up to max ids, returns the count. */
     int (*list)(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max);
+    /* What a running pod is doing now. 0, or GPF_ENOTFOUND when the pod is not running.
+     * The process runtime answers from a walk of /proc at most 100 ms old, so that asking
+     * about every pod in turn costs one walk. */
+    int (*activity)(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *out);
     void (*close)(gpf_runtime *rt);   /* stops nothing: pods outlive an agent restart */
 } gpf_runtime_ops;
 
@@ -60,10 +81,15 @@ typedef struct gpf_runtime_config {
     const char *sshd_path;            /* default "/usr/sbin/sshd" */
     const char *bwrap_path;           /* default "/usr/bin/bwrap"; "" disables bubblewrap */
     int start_timeout_ms;             /* readiness wait, default 5000 */
+    const char *cgroup_root;          /* cgroup v2 mount, NULL = "/sys/fs/cgroup"; "" = no cgroups.
+                                       * Pods get <root>/gpufleet/pod-<id>. */
 } gpf_runtime_config;
 
 int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err);
 int gpf_runtime_fake_open(gpf_runtime **out, gpf_error *err);
+/* Test hook of the fake runtime: the SSH sessions its activity op reports for a running
+ * pod (0 until set). 0, or GPF_ENOTFOUND when the pod does not run. */
+int gpf_runtime_fake_set_sessions(gpf_runtime *rt, const char *pod_id, int sessions);
 void gpf_runtime_close(gpf_runtime *rt); /* accepts NULL */
 
 #endif

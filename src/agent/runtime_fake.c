@@ -1,6 +1,7 @@
 /* The fake pod runtime: no processes at all. A started pod is simply remembered as
  * running (no SSH endpoint) until it is stopped; used for load tests and large
- * simulated fleets. Used by one thread, like every runtime. */
+ * simulated fleets. Its activity is no process and no SSH session, unless a test set
+ * sessions with gpf_runtime_fake_set_sessions. Used by one thread, like every runtime. */
 #include <string.h>
 
 #include "agent/runtime.h"
@@ -9,6 +10,7 @@
 typedef struct fake_pod {
     char id[GPF_ID_MAX];
     gpf_pod_status st;
+    int sessions;
 } fake_pod;
 
 typedef struct fake_rt {
@@ -88,6 +90,21 @@ static int fake_list(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max)
     return n;
 }
 
+static int fake_activity(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *out)
+{
+    if (!rt || !pod_id)
+        return GPF_ENOTFOUND;
+    fake_rt *f = rt->priv;
+    int i = find(f, pod_id);
+    if (i < 0)
+        return GPF_ENOTFOUND;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->ssh_sessions = f->pods[i].sessions;
+    }
+    return 0;
+}
+
 static void fake_close(gpf_runtime *rt)
 {
     if (!rt)
@@ -105,8 +122,21 @@ static const gpf_runtime_ops FAKE_OPS = {
     .stop = fake_stop,
     .status = fake_status,
     .list = fake_list,
+    .activity = fake_activity,
     .close = fake_close,
 };
+
+int gpf_runtime_fake_set_sessions(gpf_runtime *rt, const char *pod_id, int sessions)
+{
+    if (!rt || rt->ops != &FAKE_OPS || !pod_id)
+        return GPF_ENOTFOUND;
+    fake_rt *f = rt->priv;
+    int i = find(f, pod_id);
+    if (i < 0)
+        return GPF_ENOTFOUND;
+    f->pods[i].sessions = sessions;
+    return 0;
+}
 
 int gpf_runtime_fake_open(gpf_runtime **out, gpf_error *err)
 {

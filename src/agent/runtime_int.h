@@ -1,10 +1,13 @@
 /* Internal to the process runtime (runtime_process.c): the operating-system helpers it
  * needs — spawning detached processes, finding and killing a pod's processes through
- * /proc, probing ports and waiting for the sshd banner. Not for other modules. */
+ * /proc, probing ports and waiting for the sshd banner (runtime_sys.c), and the pods'
+ * cgroup v2 directories (runtime_cgroup.c). Not for other modules. */
 #ifndef GPF_AGENT_RUNTIME_INT_H
 #define GPF_AGENT_RUNTIME_INT_H
 
+#include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -15,19 +18,34 @@ typedef struct gpf_rtsys_proc {
     pid_t ppid;
     char state;                   /* 'R' 'S' 'Z' … */
     unsigned long long start;     /* start time in clock ticks after boot */
+    char comm[16];                /* its command name ("sshd"), truncated by the kernel */
 } gpf_rtsys_proc;
+
+/* Reads a small file (/proc, cgroupfs) into buf, NUL-terminated; bytes read, or -1. */
+ssize_t gpf_rtsys_read_small(const char *path, char *buf, size_t size);
 
 /* 0 and fills p, or -1 when the process does not exist. */
 int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p);
 /* 1 when pid exists, is not a zombie and started at start (guards against pid reuse). */
 int gpf_rtsys_alive(pid_t pid, unsigned long long start);
 
+/* What the new process does to itself before exec, so that everything it ever starts
+ * inherits it, and how that went. */
+typedef struct gpf_rtsys_spawn_opts {
+    const cpu_set_t *cpus;        /* sched_setaffinity to these; NULL = inherit the caller's */
+    int cgroup_procs_fd;          /* an open <cgroup>/cgroup.procs it joins by writing "0"; -1 none */
+    int cpus_errno;               /* out: 0 when applied, else why not (the process runs anyway) */
+    int cgroup_errno;             /* out: likewise */
+} gpf_rtsys_spawn_opts;
+
 /* Starts argv[0] (absolute path) with envp in a new session, detached from the caller
  * (double fork: it is not the caller's child, so it outlives the caller and never
  * becomes its zombie). stdin is /dev/null; stdout and stderr go to out_fd. Every other
  * descriptor is closed in the child, and signal dispositions and mask are reset.
- * *pid: the new process (its own session and process group leader). */
-int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, pid_t *pid, gpf_error *err);
+ * opts (may be NULL) pins it and puts it into a cgroup before exec. *pid: the new
+ * process (its own session and process group leader). */
+int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, gpf_rtsys_spawn_opts *opts,
+                             pid_t *pid, gpf_error *err);
 
 /* Runs argv (argv[0] searched in PATH) to completion with stdin /dev/null, capturing
  * stdout and stderr into out (NUL-terminated, truncated to size). Kills it after
@@ -36,12 +54,33 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
 int gpf_rtsys_run(char *const argv[], char *const envp[], int timeout_ms, char *out, size_t size, int *exit_status,
                   gpf_error *err);
 
-/* SIGKILLs every process of a pod: root (when still the process that started at
- * root_start) and all its descendants, and every process whose environment holds
- * GPUFLEET_POD_ID=<pod_id> and their descendants; repeats until none remains or
- * timeout_ms passes (GPF_EIO naming the survivors). Never kills the caller or pid 1. */
-int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *pod_id, int timeout_ms,
-                       gpf_error *err);
+/* Where a pod's processes are: its root process (when still the process that started at
+ * root_start), every process whose environment holds GPUFLEET_POD_ID=<pod_id>, every
+ * member of its cgroup (cgroup_dir; NULL or "" for none), and all their descendants. */
+typedef struct gpf_rtsys_pod_ref {
+    pid_t root;
+    unsigned long long root_start;
+    const char *pod_id;
+    const char *cgroup_dir;
+} gpf_rtsys_pod_ref;
+
+/* SIGKILLs every process of a pod; repeats until none remains or timeout_ms passes
+ * (GPF_EIO naming the survivors). Never kills the caller or pid 1. */
+int gpf_rtsys_kill_pod(const gpf_rtsys_pod_ref *pod, int timeout_ms, gpf_error *err);
+
+/* The process table at one moment (pids, parents, names, the GPUFLEET_POD_ID each
+ * carries): one walk of /proc serves questions about many pods. */
+typedef struct gpf_rtsys_snap gpf_rtsys_snap;
+gpf_rtsys_snap *gpf_rtsys_snap_take(void);
+void gpf_rtsys_snap_free(gpf_rtsys_snap *s); /* accepts NULL */
+
+/* From snap: the live processes of a pod into pids (up to max; *npids: how many were stored) and its
+ * SSH sessions: the sshd processes below the pod's sshd listener that carry an
+ * authenticated session (OpenSSH titles them "sshd: user@pts/0" or "sshd: user@notty";
+ * a connection still authenticating is "[accepted]", "user [priv]" or "user [net]" and
+ * does not count). */
+void gpf_rtsys_pod_activity(const gpf_rtsys_snap *snap, const gpf_rtsys_pod_ref *pod, unsigned *pids, int max,
+                            int *npids, int *sessions);
 /* Number of live (non-zombie) processes whose environment holds GPUFLEET_POD_ID=<pod_id>. */
 int gpf_rtsys_count_pod(const char *pod_id);
 
@@ -58,5 +97,29 @@ int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int
 int gpf_rtsys_file_has(const char *path, off_t from, const char *needle);
 /* The last `lines` lines of a text file, joined with " | ", into out ("" if unreadable). */
 void gpf_rtsys_log_tail(const char *path, int lines, char *out, size_t size);
+
+/* ---- cgroup v2 (runtime_cgroup.c) ----------------------------------------------------- */
+
+/* 0 when root is a cgroup v2 hierarchy (it has cgroup.controllers) that this process may
+ * write; else GPF_EUNAVAIL saying why. */
+int gpf_rtcg_probe(const char *root, gpf_error *err);
+
+/* The cgroup directory of a pod: root/gpufleet/pod-<pod_id>. 0, or -1 when too long. */
+int gpf_rtcg_path(const char *root, const char *pod_id, char *dir, size_t dsize);
+/* Creates root/gpufleet/pod-<pod_id> (enabling the cpu and memory controllers on the way
+ * down where the hierarchy has them) and writes cpu.max ("<cpus * 100000> 100000", or
+ * "max" for cpus <= 0) and memory.max (bytes, or "max" for memory_mib <= 0). dir: the
+ * cgroup's path. note: what it enforces, "cgroup v2 cpu 4 mem 16384M", or which limit it
+ * could not set ("cgroup v2 (no cpu controller) mem 512M"). 0, or GPF_EIO/GPF_EINVAL when
+ * the directory cannot be made (then nothing is left behind). */
+int gpf_rtcg_create(const char *root, const char *pod_id, int cpus, int64_t memory_mib, char *dir, size_t dsize,
+                    char *note, size_t nsize, gpf_error *err);
+/* dir/cgroup.procs opened for writing (close-on-exec), or -1. */
+int gpf_rtcg_open_procs(const char *dir);
+/* The pids in dir/cgroup.procs (up to max); the count, 0 when unreadable. */
+int gpf_rtcg_pids(const char *dir, pid_t *pids, int max);
+/* Removes the cgroup dir, waiting up to timeout_ms while it still has members. A
+ * directory that is gone already is fine. */
+int gpf_rtcg_remove(const char *dir, int timeout_ms, gpf_error *err);
 
 #endif

@@ -2,9 +2,14 @@
  * only the pod's public key, with the slice's device ids in the session environment.
  *
  * With bubblewrap the sshd runs in its own pid namespace with a private home directory
- * bound over the login user's home; without it (no bwrap, or the kernel refuses the
- * namespaces) sshd runs as a plain process and the pod's status message says so.
- * GPU device binding and cgroups are not enforced yet: isolation is "soft" either way.
+ * bound over the login user's home and a private /dev that holds, of the NVIDIA device
+ * nodes, only those of the spec's isolation plan (isolation "hardware" for whole GPUs and
+ * MIG, "device" for shares and vGPU); without it (no bwrap, or the kernel refuses the
+ * namespaces) sshd runs as a plain process, isolation is "soft" and the message says so.
+ * Either way the pod's root process pins itself to the plan's CPUs and joins the pod's
+ * cgroup v2 (cpu.max, memory.max) before exec, where there is a writable cgroup v2. The
+ * status message states what was done: "bwrap sandbox; dev nvidia0,nvidiactl,nvidia-uvm;
+ * cpus 0-15 (numa 0); cgroup v2 cpu 4 mem 16384M".
  *
  * Pods are detached from the agent (own session, not the agent's children), so they
  * survive an agent restart; their pid, port and message live in a state file under
@@ -16,7 +21,8 @@
  *   pods/<id>/authorized_keys       exactly the pod's key
  *   pods/<id>/home/                 the pod's home directory
  *   pods/<id>/sshd.log              sshd's own log (-e)
- *   pods/<id>/state                 pid, start time, boot id, port, user, isolation, message */
+ *   pods/<id>/state                 pid, start time, boot id, port, user, isolation, message,
+ *                                   cgroup (absent in state files of older agents) */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +43,10 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define MSG_BWRAP "bubblewrap sandbox (pid namespace, private home)"
+#define MSG_BWRAP "bwrap sandbox"
+#define CG_UNAVAILABLE "cgroup v2 unavailable"
 #define KILL_TIMEOUT_MS 3000
+#define SNAP_MAX_AGE_MS 100 /* how long one walk of /proc answers activity questions */
 #define START_ATTEMPTS 3
 #define SSH_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -47,6 +55,7 @@ typedef struct ppod {
     pid_t pid;                    /* the pod's root process; 0 when unknown */
     unsigned long long start;     /* its start time (pid reuse guard) */
     gpf_pod_status st;            /* port, user, isolation, message */
+    char cgroup[GPF_ISO_PATH_MAX];/* its cgroup v2 directory, "" none */
 } ppod;
 
 typedef struct proc_rt {
@@ -55,6 +64,7 @@ typedef struct proc_rt {
     char *listen;
     char *sshd;
     char *bwrap;                  /* NULL when pods run as plain processes */
+    char *cg_root;                /* writable cgroup v2 root, NULL when there is none */
     int port_min, port_max, next_port, timeout_ms;
     struct sockaddr_storage bind_addr, conn_addr;
     socklen_t addr_len;
@@ -63,6 +73,8 @@ typedef struct proc_rt {
     char home[PATH_MAX];
     char mode_msg[GPF_TEXT_MAX];
     char boot_id[64];
+    gpf_rtsys_snap *snap;         /* the process table activity last read, and when */
+    int64_t snap_ms;
     ppod *pods;
     int n, cap;
 } proc_rt;
@@ -248,9 +260,9 @@ static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
         return gpf_error_set(err, GPF_EINVAL, "state path too long");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     gpf_buf b = {0};
-    gpf_buf_printf(&b, "pid=%d\nstart=%llu\nboot_id=%s\nport=%d\nssh_user=%s\nisolation=%s\nmessage=%s\n", (int)p->pid,
-                   p->start, r->boot_id, p->st.ssh_port, p->st.ssh_user, gpf_isolation_name(p->st.isolation),
-                   p->st.message);
+    gpf_buf_printf(&b, "pid=%d\nstart=%llu\nboot_id=%s\nport=%d\nssh_user=%s\nisolation=%s\nmessage=%s\ncgroup=%s\n",
+                   (int)p->pid, p->start, r->boot_id, p->st.ssh_port, p->st.ssh_user,
+                   gpf_isolation_name(p->st.isolation), p->st.message, p->cgroup);
     int rc = write_file(tmp, gpf_buf_cstr(&b), 0600, err);
     gpf_buf_clear(&b);
     if (rc == 0 && rename(tmp, path) != 0)
@@ -259,10 +271,11 @@ static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
 }
 
 /* Loads a pod's state file; a pod from another boot or with no readable state keeps
- * pid 0 (not running) so that stop can still clean it up. */
+ * pid 0 (not running) so that stop can still clean it up. State files written before
+ * pods had cgroups have no cgroup line: such a pod has none. */
 static void load_state(proc_rt *r, ppod *p)
 {
-    char path[PATH_MAX], buf[2048], boot[64] = "";
+    char path[PATH_MAX], buf[4096], boot[64] = "";
     if (path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0 || read_text(path, buf, sizeof buf) != 0)
         return;
     long long pid = 0;
@@ -293,6 +306,8 @@ static void load_state(proc_rt *r, ppod *p)
             st.isolation = iso >= 0 ? (gpf_isolation)iso : GPF_ISO_SOFT;
         } else if (!strcmp(line, "message"))
             gpf_strlcpy(st.message, v, sizeof st.message);
+        else if (!strcmp(line, "cgroup") && v[0] == '/')
+            gpf_strlcpy(p->cgroup, v, sizeof p->cgroup);
     }
     if (pid <= 1 || pid > INT_MAX || port < 1 || port > 65535 || strcmp(boot, r->boot_id) != 0)
         return;
@@ -375,15 +390,128 @@ static int home_bindable(const proc_rt *r)
     return r->home[0] == '/' && r->home[1] != '\0' && stat(r->home, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Where a pod's processes are (p may be NULL: only what carries its id). */
+static gpf_rtsys_pod_ref pod_ref(const ppod *p, const char *id, const char *cgroup)
+{
+    gpf_rtsys_pod_ref ref = {p ? p->pid : 0, p ? p->start : 0, id, cgroup};
+    return ref;
+}
+
+/* Storage for the strings of a sandbox command line. */
+typedef struct sandbox_paths {
+    char icfg[128], ikeys[128], ihost[128];
+    char dev[GPF_ISO_MAX_NODES][GPF_ISO_NAME_MAX + 8];
+} sandbox_paths;
+
+/* The bubblewrap part of a pod's command line into argv; returns the count. A pid
+ * namespace; a private /dev with, of the NVIDIA nodes, only the plan's; the private home;
+ * sshd's files read-only in a private tmpfs. Run as root, the sandbox has no CAP_MKNOD
+ * and no CAP_SYS_ADMIN, so that nobody inside makes or mounts the device nodes it was
+ * not given. */
+static int sandbox_argv(const proc_rt *r, const gpf_pod_spec *spec, const char *home, const char *cfg,
+                        const char *keys, sandbox_paths *sp, char **argv)
+{
+    const char *inner = inner_dir(r);
+    int a = 0;
+    snprintf(sp->icfg, sizeof sp->icfg, "%s/sshd_config", inner);
+    snprintf(sp->ikeys, sizeof sp->ikeys, "%s/authorized_keys", inner);
+    snprintf(sp->ihost, sizeof sp->ihost, "%s/ssh_host_ed25519_key", inner);
+    argv[a++] = r->bwrap;
+    argv[a++] = "--unshare-pid";
+    argv[a++] = "--bind";
+    argv[a++] = "/";
+    argv[a++] = "/";
+    argv[a++] = "--dev";
+    argv[a++] = "/dev";
+    for (int i = 0; i < spec->iso.nnodes && i < GPF_ISO_MAX_NODES; i++) {
+        snprintf(sp->dev[i], sizeof sp->dev[i], "/dev/%s", spec->iso.nodes[i].name);
+        argv[a++] = "--dev-bind";
+        argv[a++] = (char *)spec->iso.nodes[i].host_path;
+        argv[a++] = sp->dev[i];
+    }
+    argv[a++] = "--proc";
+    argv[a++] = "/proc";
+    argv[a++] = "--tmpfs";
+    argv[a++] = r->is_root ? "/run/sshd" : "/run";
+    if (home_bindable(r)) {
+        argv[a++] = "--bind";
+        argv[a++] = (char *)home;
+        argv[a++] = (char *)r->home;
+    }
+    argv[a++] = "--ro-bind";
+    argv[a++] = (char *)cfg;
+    argv[a++] = sp->icfg;
+    argv[a++] = "--ro-bind";
+    argv[a++] = (char *)keys;
+    argv[a++] = sp->ikeys;
+    argv[a++] = "--ro-bind";
+    argv[a++] = r->host_key;
+    argv[a++] = sp->ihost;
+    if (r->is_root) {
+        argv[a++] = "--cap-drop";
+        argv[a++] = "CAP_MKNOD";
+        argv[a++] = "--cap-drop";
+        argv[a++] = "CAP_SYS_ADMIN";
+    }
+    return a;
+}
+
+/* The pod's cgroup v2, made and limited, with its cgroup.procs open in *fd for the pod's
+ * root process to join; or, in note, why there is none (the pod runs anyway). */
+static void cgroup_setup(const proc_rt *r, const gpf_pod_spec *spec, char *dir, size_t dsize, int *fd, char *note,
+                         size_t nsize)
+{
+    gpf_error e = {0};
+    char ebuf[128];
+    *fd = -1;
+    dir[0] = '\0';
+    if (!r->cg_root) {
+        gpf_strlcpy(note, CG_UNAVAILABLE, nsize);
+        return;
+    }
+    if (gpf_rtcg_create(r->cg_root, spec->id, spec->cpus, spec->memory_mib, dir, dsize, note, nsize, &e) != 0) {
+        snprintf(note, nsize, "cgroup v2 failed (%.100s)", gpf_error_msg(&e));
+        dir[0] = '\0';
+        return;
+    }
+    if ((*fd = gpf_rtcg_open_procs(dir)) < 0) {
+        snprintf(note, nsize, "cgroup v2 failed (cgroup.procs: %s)", strerror_r(errno, ebuf, sizeof ebuf));
+        gpf_rtcg_remove(dir, 0, NULL);
+        dir[0] = '\0';
+    }
+}
+
+/* What the pod got: isolation and the message that says what was done. */
+static void describe(const proc_rt *r, const gpf_pod_spec *spec, const char *cpus, const char *cgroup,
+                     gpf_pod_status *st)
+{
+    char dev[GPF_TEXT_MAX];
+    gpf_buf b = {0};
+    if (r->bwrap)
+        gpf_iso_dev_summary(&spec->iso, dev, sizeof dev);
+    else
+        gpf_strlcpy(dev, "devices not isolated", sizeof dev);
+    gpf_buf_printf(&b, "%s; %s; %s; %s", r->mode_msg, dev, cpus, cgroup);
+    gpf_strlcpy(st->message, gpf_buf_cstr(&b), sizeof st->message);
+    gpf_buf_clear(&b);
+    if (!r->bwrap)
+        st->isolation = GPF_ISO_SOFT;
+    else if (spec->iso.kind == GPF_SLICE_SHARE || spec->iso.kind == GPF_SLICE_VGPU)
+        st->isolation = GPF_ISO_DEVICE;
+    else
+        st->isolation = GPF_ISO_HARDWARE;
+}
+
 /* One attempt to bring the pod up on a fresh port. *port_clash is set when sshd lost
  * the port to someone else between the probe and its bind. */
 static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_pod_status *st, int *port_clash,
                   gpf_error *err)
 {
     char dir[PATH_MAX], home[PATH_MAX], cfg[PATH_MAX], keys[PATH_MAX], logp[PATH_MAX], ebuf[128];
-    char env_id[GPF_ID_MAX + 32], icfg[128], ikeys[128], ihost[128];
+    char env_id[GPF_ID_MAX + 32], cgdir[GPF_ISO_PATH_MAX] = "", cg_note[GPF_TEXT_MAX], cpu_note[GPF_TEXT_MAX];
     gpf_buf conf = {0}, line = {0};
-    int rc = 0, log_fd = -1, pi = -1;
+    sandbox_paths *sp = GPF_NEW(sandbox_paths);
+    int rc = 0, log_fd = -1, cg_fd = -1, pi = -1;
     *port_clash = 0;
     if (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) || path_join(home, sizeof home, dir, "home", NULL) ||
         path_join(cfg, sizeof cfg, dir, "sshd_config", NULL) || path_join(keys, sizeof keys, dir, "authorized_keys", NULL) ||
@@ -414,51 +542,37 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
 
     off_t log_from = lseek(log_fd, 0, SEEK_END); /* earlier starts of this pod appended before */
 
-    char *argv[48];
-    int a = 0;
-    const char *inner = inner_dir(r);
-    if (inner) {
-        snprintf(icfg, sizeof icfg, "%s/sshd_config", inner);
-        snprintf(ikeys, sizeof ikeys, "%s/authorized_keys", inner);
-        snprintf(ihost, sizeof ihost, "%s/ssh_host_ed25519_key", inner);
-        argv[a++] = r->bwrap;
-        argv[a++] = "--unshare-pid";
-        argv[a++] = "--bind";
-        argv[a++] = "/";
-        argv[a++] = "/";
-        argv[a++] = "--dev";
-        argv[a++] = "/dev";
-        argv[a++] = "--proc";
-        argv[a++] = "/proc";
-        argv[a++] = "--tmpfs";
-        argv[a++] = r->is_root ? "/run/sshd" : "/run";
-        if (home_bindable(r)) {
-            argv[a++] = "--bind";
-            argv[a++] = home;
-            argv[a++] = r->home;
-        }
-        argv[a++] = "--ro-bind";
-        argv[a++] = cfg;
-        argv[a++] = icfg;
-        argv[a++] = "--ro-bind";
-        argv[a++] = keys;
-        argv[a++] = ikeys;
-        argv[a++] = "--ro-bind";
-        argv[a++] = r->host_key;
-        argv[a++] = ihost;
-    }
+    char *argv[48 + 3 * GPF_ISO_MAX_NODES];
+    int a = r->bwrap ? sandbox_argv(r, spec, home, cfg, keys, sp, argv) : 0;
     argv[a++] = r->sshd;
     argv[a++] = "-D";
     argv[a++] = "-e";
     argv[a++] = "-f";
-    argv[a++] = inner ? icfg : cfg;
+    argv[a++] = r->bwrap ? sp->icfg : cfg;
     argv[a] = NULL;
     snprintf(env_id, sizeof env_id, "GPUFLEET_POD_ID=%s", spec->id);
     char *envp[] = {SSH_PATH, env_id, NULL};
 
+    /* Pinned and in its cgroup from before exec: nothing the pod starts escapes either. */
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    for (int c = 0; spec->iso.pin && c < GPF_SYSFS_MAX_CPUS && c < CPU_SETSIZE; c++)
+        if (spec->iso.cpu_mask[c / 64] >> (c % 64) & 1)
+            CPU_SET(c, &cpus);
+    cgroup_setup(r, spec, cgdir, sizeof cgdir, &cg_fd, cg_note, sizeof cg_note);
+    gpf_rtsys_spawn_opts so = {spec->iso.pin ? &cpus : NULL, cg_fd, 0, 0};
     pid_t pid = 0;
-    if ((rc = gpf_rtsys_spawn_detached(argv, envp, log_fd, &pid, err)) != 0)
+    if ((rc = gpf_rtsys_spawn_detached(argv, envp, log_fd, &so, &pid, err)) != 0)
         goto out;
+    if (so.cgroup_errno) { /* it runs outside: the cgroup is empty, it goes */
+        snprintf(cg_note, sizeof cg_note, "cgroup v2 failed (join: %s)", strerror_r(so.cgroup_errno, ebuf, sizeof ebuf));
+        gpf_rtcg_remove(cgdir, 0, NULL);
+        cgdir[0] = '\0';
+    }
+    if (so.cpus_errno)
+        snprintf(cpu_note, sizeof cpu_note, "cpus not pinned (%s)", strerror_r(so.cpus_errno, ebuf, sizeof ebuf));
+    else
+        gpf_strlcpy(cpu_note, spec->iso.cpu_note[0] ? spec->iso.cpu_note : "cpus not pinned", sizeof cpu_note);
     ppod *p = add_pod(r, spec->id);
     pi = r->n - 1;
     gpf_rtsys_proc pr;
@@ -466,8 +580,8 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     p->start = gpf_rtsys_proc_read(pid, &pr) == 0 ? pr.start : 0;
     p->st.ssh_port = port;
     gpf_strlcpy(p->st.ssh_user, r->user, sizeof p->st.ssh_user);
-    p->st.isolation = GPF_ISO_SOFT;
-    gpf_strlcpy(p->st.message, r->mode_msg, sizeof p->st.message);
+    gpf_strlcpy(p->cgroup, cgdir, sizeof p->cgroup);
+    describe(r, spec, cpu_note, cg_note, &p->st);
     if ((rc = save_state(r, p, err)) != 0)
         goto out;
 
@@ -503,31 +617,42 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
 out:
     if (log_fd >= 0)
         close(log_fd);
+    if (cg_fd >= 0)
+        close(cg_fd);
     if (rc != 0) {
-        /* Leave nothing behind: no process, no directory, no table entry. */
+        /* Leave nothing behind: no process, no cgroup, no directory, no table entry. */
         if (pi >= 0) {
-            gpf_rtsys_kill_pod(r->pods[pi].pid, r->pods[pi].start, spec->id, KILL_TIMEOUT_MS, NULL);
+            gpf_rtsys_pod_ref ref = pod_ref(&r->pods[pi], spec->id, cgdir);
+            gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, NULL);
             drop_pod(r, pi);
         }
+        if (cgdir[0])
+            gpf_rtcg_remove(cgdir, KILL_TIMEOUT_MS, NULL);
         gpf_rtsys_rm_rf(dir, NULL);
     }
     gpf_buf_clear(&conf);
     gpf_buf_clear(&line);
+    gpf_free(sp);
     return rc;
 }
 
 /* Kills a pod's processes and removes its directory and table entry. */
 static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], cg[GPF_ISO_PATH_MAX] = "";
+    struct stat sb;
     int i = find_pod(r, id), rc;
-    pid_t pid = i >= 0 ? r->pods[i].pid : 0;
-    unsigned long long start = i >= 0 ? r->pods[i].start : 0;
     if (path_join(dir, sizeof dir, r->pods_dir, id, NULL) != 0)
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
-    if ((rc = gpf_rtsys_kill_pod(pid, start, id, KILL_TIMEOUT_MS, err)) != 0)
+    /* Its recorded cgroup; for a leftover the table does not know, where it would be. */
+    if (i >= 0 && r->pods[i].cgroup[0])
+        gpf_strlcpy(cg, r->pods[i].cgroup, sizeof cg);
+    else if (!r->cg_root || gpf_rtcg_path(r->cg_root, id, cg, sizeof cg) != 0 || stat(cg, &sb) != 0)
+        cg[0] = '\0';
+    gpf_rtsys_pod_ref ref = pod_ref(i >= 0 ? &r->pods[i] : NULL, id, cg);
+    if ((rc = gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, err)) != 0)
         return rc;
-    if ((rc = gpf_rtsys_rm_rf(dir, err)) != 0)
+    if ((cg[0] && (rc = gpf_rtcg_remove(cg, KILL_TIMEOUT_MS, err)) != 0) || (rc = gpf_rtsys_rm_rf(dir, err)) != 0)
         return rc;
     if (i >= 0)
         drop_pod(r, i);
@@ -626,6 +751,29 @@ static int proc_list(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max)
     return n;
 }
 
+static int proc_activity(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *out)
+{
+    if (!rt || !pod_id)
+        return GPF_ENOTFOUND;
+    proc_rt *r = rt->priv;
+    int i = find_pod(r, pod_id);
+    if (i < 0 || !pod_alive(&r->pods[i]))
+        return GPF_ENOTFOUND;
+    if (out) {
+        /* A heartbeat asks about every pod at once: one walk of /proc answers them all. */
+        int64_t now = gpf_mono_ms();
+        if (!r->snap || now - r->snap_ms > SNAP_MAX_AGE_MS) {
+            gpf_rtsys_snap_free(r->snap);
+            r->snap = gpf_rtsys_snap_take();
+            r->snap_ms = now;
+        }
+        gpf_rtsys_pod_ref ref = pod_ref(&r->pods[i], pod_id, r->pods[i].cgroup);
+        memset(out, 0, sizeof *out);
+        gpf_rtsys_pod_activity(r->snap, &ref, out->pids, GPF_POD_MAX_PIDS, &out->npids, &out->ssh_sessions);
+    }
+    return 0;
+}
+
 static void free_priv(proc_rt *r)
 {
     if (!r)
@@ -635,6 +783,8 @@ static void free_priv(proc_rt *r)
     gpf_free(r->listen);
     gpf_free(r->sshd);
     gpf_free(r->bwrap);
+    gpf_free(r->cg_root);
+    gpf_rtsys_snap_free(r->snap);
     gpf_free(r->pods);
     gpf_free(r);
 }
@@ -653,6 +803,7 @@ static const gpf_runtime_ops PROCESS_OPS = {
     .stop = proc_stop,
     .status = proc_status,
     .list = proc_list,
+    .activity = proc_activity,
     .close = proc_close,
 };
 
@@ -761,7 +912,7 @@ static void probe_bwrap(proc_rt *r, const char *bwrap)
             return;
         }
     }
-    snprintf(r->mode_msg, sizeof r->mode_msg, "bubblewrap unavailable (%s): pod runs as a plain process", reason);
+    snprintf(r->mode_msg, sizeof r->mode_msg, "plain process, bubblewrap unavailable (%.60s)", reason);
 }
 
 int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err)
@@ -826,6 +977,9 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
         goto out;
     }
     probe_bwrap(r, bwrap);
+    const char *cg_root = cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
+    if (gpf_rtcg_probe(cg_root, NULL) == 0)
+        r->cg_root = gpf_strdup(cg_root);
     if (read_text("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof r->boot_id) == 0)
         r->boot_id[strcspn(r->boot_id, "\n")] = '\0';
     adopt_pods(r);

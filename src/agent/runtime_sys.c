@@ -1,5 +1,5 @@
 /* Operating-system helpers of the process runtime: detached spawning, /proc walking,
- * killing a pod's process tree, ports and the sshd banner. See runtime_int.h. */
+ * finding and killing a pod's processes, ports and the sshd banner. See runtime_int.h. */
 #include "agent/runtime_int.h"
 
 #include <dirent.h>
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/model.h"
 #include "util/alloc.h"
 #include "util/timeutil.h"
 
@@ -25,8 +26,7 @@
 
 /* ---- /proc ---------------------------------------------------------- */
 
-/* Reads a small file into buf (NUL-terminated); returns bytes read or -1. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
+ssize_t gpf_rtsys_read_small(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -49,12 +49,17 @@ int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pid <= 0 || read_small(path, buf, sizeof buf) <= 0)
+    if (pid <= 0 || gpf_rtsys_read_small(path, buf, sizeof buf) <= 0)
         return -1;
     /* "pid (comm) S ppid …": comm may hold spaces and parentheses; fields resume after the last ')'. */
-    char *rp = strrchr(buf, ')');
-    if (!rp)
+    char *rp = strrchr(buf, ')'), *lp = strchr(buf, '(');
+    if (!rp || !lp || lp > rp)
         return -1;
+    size_t clen = (size_t)(rp - lp - 1);
+    if (clen >= sizeof p->comm)
+        clen = sizeof p->comm - 1;
+    memcpy(p->comm, lp + 1, clen);
+    p->comm[clen] = '\0';
     int ppid = 0;
     char state = 0;
     unsigned long long start = 0;
@@ -75,60 +80,74 @@ int gpf_rtsys_alive(pid_t pid, unsigned long long start)
     return p.state != 'Z' && p.state != 'X' && p.start == start;
 }
 
-/* 1 when /proc/PID/environ holds exactly the entry needle ("K=V"). */
-static int environ_has(pid_t pid, const char *needle, char *buf, size_t size)
+#define POD_KEY "GPUFLEET_POD_ID="
+
+/* The value of /proc/PID/environ's GPUFLEET_POD_ID into out ("" when it has none). */
+static void environ_pod(pid_t pid, char *out, size_t osize, char *buf, size_t size)
 {
     char path[64];
+    const size_t klen = sizeof POD_KEY - 1;
+    out[0] = '\0';
     snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    size_t nlen = strlen(needle), len = 0;
-    int found = 0, skip = 0;
-    for (;;) {
+        return;
+    size_t len = 0;
+    int found = 0, skip = 0, eof = 0;
+    while (!found && !eof) {
         ssize_t r = read(fd, buf + len, size - len);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        /* Check every complete entry in the buffer, keep the incomplete tail. */
+        eof = r <= 0;
+        len += r > 0 ? (size_t)r : 0;
+        /* Every complete entry in the buffer (at the end, the last one even without its
+         * terminator); the incomplete tail is kept for the next read. */
         size_t off = 0;
-        for (;;) {
+        while (!found && off < len) {
             char *nul = memchr(buf + off, '\0', len - off);
-            if (!nul)
+            if (!nul && !eof)
                 break;
-            size_t elen = (size_t)(nul - (buf + off));
-            if (!skip && elen == nlen && !memcmp(buf + off, needle, nlen))
+            size_t elen = nul ? (size_t)(nul - (buf + off)) : len - off;
+            if (!skip && elen >= klen && !memcmp(buf + off, POD_KEY, klen)) {
+                size_t vlen = elen - klen;
+                if (vlen < osize) { /* a longer one is no pod id */
+                    memcpy(out, buf + off + klen, vlen);
+                    out[vlen] = '\0';
+                }
                 found = 1;
+            }
             skip = 0;
             off += elen + 1;
         }
-        if (found)
-            break;
         if (off == 0 && len == size) { /* an entry longer than the buffer: drop it */
             len = 0;
             skip = 1;
-        } else {
+        } else if (off < len) {
             memmove(buf, buf + off, len - off);
             len -= off;
+        } else {
+            len = 0;
         }
     }
-    if (!found && !skip && len == nlen && !memcmp(buf, needle, nlen))
-        found = 1; /* last entry without a terminator */
     close(fd);
-    return found;
 }
 
 typedef struct pent {
     pid_t pid, ppid;
     char state;
     unsigned long long start;
+    char comm[16];
+    char pod[GPF_ID_MAX];         /* its GPUFLEET_POD_ID, "" none */
     int mark;
 } pent;
 
-/* Snapshot of every process; *n entries in a heap array. */
-static pent *proc_scan(const char *needle, int *n)
+struct gpf_rtsys_snap {
+    pent *v;
+    int n;
+};
+
+/* Every process now; *n entries in a heap array. */
+static pent *proc_scan(int *n)
 {
     DIR *d = opendir("/proc");
     pent *v = NULL;
@@ -155,13 +174,32 @@ static pent *proc_scan(const char *needle, int *n)
         e->ppid = p.ppid;
         e->state = p.state;
         e->start = p.start;
-        e->mark = needle && p.state != 'Z' && environ_has((pid_t)pid, needle, ebuf, 8192);
+        memcpy(e->comm, p.comm, sizeof e->comm);
+        e->mark = 0;
+        e->pod[0] = '\0';
+        if (p.state != 'Z')
+            environ_pod((pid_t)pid, e->pod, sizeof e->pod, ebuf, 8192);
     }
     closedir(d);
 out:
     gpf_free(ebuf);
     *n = cnt;
     return v;
+}
+
+gpf_rtsys_snap *gpf_rtsys_snap_take(void)
+{
+    gpf_rtsys_snap *s = GPF_NEW(gpf_rtsys_snap);
+    s->v = proc_scan(&s->n);
+    return s;
+}
+
+void gpf_rtsys_snap_free(gpf_rtsys_snap *s)
+{
+    if (!s)
+        return;
+    gpf_free(s->v);
+    gpf_free(s);
 }
 
 /* Marks every descendant of a marked process. */
@@ -183,27 +221,34 @@ static void mark_descendants(pent *v, int n)
     }
 }
 
-int gpf_rtsys_count_pod(const char *pod_id)
+#define CG_PIDS_MAX 4096
+
+/* Marks the pod's processes in v (see gpf_rtsys_pod_ref). */
+static void mark_pod(pent *v, int n, const gpf_rtsys_pod_ref *pod)
 {
-    char needle[128];
-    int n = 0, live = 0;
-    snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", pod_id);
-    pent *v = proc_scan(needle, &n);
-    for (int i = 0; i < n; i++)
-        live += v[i].mark && v[i].pid != getpid();
-    gpf_free(v);
-    return live;
+    const char *id = pod->pod_id ? pod->pod_id : "";
+    pid_t *cg = NULL;
+    int ncg = 0;
+    if (pod->cgroup_dir && pod->cgroup_dir[0]) {
+        cg = gpf_calloc(CG_PIDS_MAX, sizeof *cg);
+        ncg = gpf_rtcg_pids(pod->cgroup_dir, cg, CG_PIDS_MAX);
+    }
+    for (int i = 0; i < n; i++) {
+        v[i].mark = (id[0] && v[i].state != 'Z' && !strcmp(v[i].pod, id)) ||
+                    (pod->root > 1 && v[i].pid == pod->root && v[i].start == pod->root_start);
+        for (int k = 0; k < ncg && !v[i].mark; k++)
+            v[i].mark = cg[k] == v[i].pid;
+    }
+    gpf_free(cg);
+    mark_descendants(v, n);
 }
 
-int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *pod_id, int timeout_ms,
-                       gpf_error *err)
+int gpf_rtsys_kill_pod(const gpf_rtsys_pod_ref *pod, int timeout_ms, gpf_error *err)
 {
-    char needle[128];
     pid_t self = getpid();
     int64_t deadline = gpf_mono_ms() + timeout_ms;
     int rc = 0, nkilled = 0, capkilled = 0;
     pent *killed = NULL; /* everything signalled so far: it counts until it is gone */
-    snprintf(needle, sizeof needle, "GPUFLEET_POD_ID=%s", pod_id ? pod_id : "");
     /* Pass 0 freezes the tree with SIGSTOP so nothing forks or gets reparented away
      * while we look; the next pass sees any child forked meanwhile under its stopped
      * parent and SIGKILLs everything at once; later passes catch stragglers. A process
@@ -212,11 +257,8 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
      * is a zombie or gone. */
     for (int pass = 0;; pass++) {
         int n = 0, live = 0;
-        pent *v = proc_scan(pod_id && pod_id[0] ? needle : NULL, &n);
-        for (int i = 0; i < n; i++)
-            if (root > 1 && v[i].pid == root && v[i].start == root_start)
-                v[i].mark = 1;
-        mark_descendants(v, n);
+        pent *v = proc_scan(&n);
+        mark_pod(v, n, pod);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < nkilled && !v[i].mark; k++)
                 v[i].mark = killed[k].pid == v[i].pid && killed[k].start == v[i].start;
@@ -248,8 +290,8 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
         if (pass == 0)
             continue;
         if (gpf_mono_ms() >= deadline) {
-            rc = gpf_error_set(err, GPF_EIO, "%d process(es) of pod %s survive SIGKILL (pid %d)", live, pod_id,
-                               (int)first);
+            rc = gpf_error_set(err, GPF_EIO, "%d process(es) of pod %s survive SIGKILL (pid %d)", live,
+                               pod->pod_id ? pod->pod_id : "?", (int)first);
             break;
         }
         gpf_sleep_ms(pass < 10 ? 1 : 5);
@@ -258,9 +300,60 @@ int gpf_rtsys_kill_pod(pid_t root, unsigned long long root_start, const char *po
     return rc;
 }
 
+static int is_sshd(const pent *e)
+{
+    return !strncmp(e->comm, "sshd", 4); /* "sshd", and "sshd-session" of OpenSSH 9.8+ */
+}
+
+/* An sshd process that carries an authenticated session: OpenSSH titles it
+ * "sshd: user@pts/0" or "sshd: user@notty" (one per session, whether or not a privileged
+ * monitor "sshd: user [priv]" sits above it). Every title before authentication is
+ * bracketed: "[accepted]", "user [priv]", "user [net]". */
+static int sshd_session(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    ssize_t n = gpf_rtsys_read_small(path, buf, sizeof buf);
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    return n > 0 && strchr(buf, '@') && !strchr(buf, '[');
+}
+
+void gpf_rtsys_pod_activity(const gpf_rtsys_snap *snap, const gpf_rtsys_pod_ref *pod, unsigned *pids, int max,
+                            int *npids, int *sessions)
+{
+    int n = snap->n, stored = 0, open = 0;
+    pid_t self = getpid();
+    pent *v = gpf_reallocarray(NULL, (size_t)n + 1, sizeof *v);
+    if (n)
+        memcpy(v, snap->v, (size_t)n * sizeof *v);
+    mark_pod(v, n, pod);
+    for (int i = 0; i < n; i++) {
+        if (!v[i].mark || v[i].pid == self || v[i].state == 'Z' || v[i].state == 'X') {
+            v[i].mark = 0;
+            continue;
+        }
+        if (stored < max)
+            pids[stored++] = (unsigned)v[i].pid;
+    }
+    /* Sessions are below the listener: sshd processes whose parent is the pod's sshd too. */
+    for (int i = 0; i < n; i++) {
+        if (!v[i].mark || !is_sshd(&v[i]))
+            continue;
+        int below = 0;
+        for (int j = 0; j < n && !below; j++)
+            below = v[j].mark && v[j].pid == v[i].ppid && is_sshd(&v[j]);
+        open += below && sshd_session(v[i].pid);
+    }
+    gpf_free(v);
+    *npids = stored;
+    *sessions = open;
+}
+
 /* ---- spawning ------------------------------------------------------- */
 
-enum { MSG_PID = 1, MSG_FORK_ERR, MSG_EXEC_ERR };
+enum { MSG_PID = 1, MSG_FORK_ERR, MSG_EXEC_ERR, MSG_CPUS_ERR, MSG_CGROUP_ERR };
 typedef struct spawn_msg {
     int kind;
     int val;
@@ -285,11 +378,19 @@ static void write_msg(int fd, int kind, int val)
     while (r < 0 && errno == EINTR);
 }
 
-/* Runs in the forked grandchild: only async-signal-safe calls from here on. */
+/* Runs in the forked grandchild: only async-signal-safe calls from here on. It joins its
+ * cgroup and pins itself before anything else, so whatever it ever starts inherits both. */
 static void child_exec(char *const argv[], char *const envp[], int in_fd, int out_fd, int msg_fd, int max_fd,
-                       const sigset_t *empty, const struct sigaction *dfl)
+                       const gpf_rtsys_spawn_opts *o, const sigset_t *empty, const struct sigaction *dfl)
 {
     setsid();
+    if (o && o->cgroup_procs_fd >= 0) {
+        ssize_t w = write(o->cgroup_procs_fd, "0", 1); /* "0": the writing process */
+        if (w != 1)
+            write_msg(msg_fd, MSG_CGROUP_ERR, w < 0 ? errno : EIO);
+    }
+    if (o && o->cpus && sched_setaffinity(0, sizeof *o->cpus, o->cpus) != 0)
+        write_msg(msg_fd, MSG_CPUS_ERR, errno);
     for (int s = 1; s < NSIG; s++)
         sigaction(s, dfl, NULL);
     sigprocmask(SIG_SETMASK, empty, NULL);
@@ -307,12 +408,15 @@ fail:
     _exit(127);
 }
 
-int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, pid_t *pid, gpf_error *err)
+int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, gpf_rtsys_spawn_opts *opts,
+                             pid_t *pid, gpf_error *err)
 {
     int in_fd = -1, o_fd = -1, pfd[2] = {-1, -1}, rc = 0;
     pid_t mid = -1, child = 0;
     char ebuf[128];
     *pid = 0;
+    if (opts)
+        opts->cpus_errno = opts->cgroup_errno = 0;
     in_fd = fd_high(open("/dev/null", O_RDWR | O_CLOEXEC));
     o_fd = out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
     if (in_fd < 0 || o_fd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
@@ -343,7 +447,7 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
     if (mid == 0) {
         pid_t c = fork();
         if (c == 0)
-            child_exec(argv, envp, in_fd, o_fd, pfd[1], max_fd, &empty, &dfl);
+            child_exec(argv, envp, in_fd, o_fd, pfd[1], max_fd, opts, &empty, &dfl);
         if (c < 0)
             write_msg(pfd[1], MSG_FORK_ERR, errno);
         else
@@ -370,6 +474,10 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
             fork_errno = m.val;
         else if (m.kind == MSG_EXEC_ERR)
             exec_errno = m.val;
+        else if (m.kind == MSG_CPUS_ERR && opts)
+            opts->cpus_errno = m.val;
+        else if (m.kind == MSG_CGROUP_ERR && opts)
+            opts->cgroup_errno = m.val;
     }
     if (fork_errno || child <= 0) {
         rc = gpf_error_set(err, GPF_EIO, "fork: %s", strerror_r(fork_errno, ebuf, sizeof ebuf));

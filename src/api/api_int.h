@@ -44,6 +44,8 @@ void h_metrics(api_req *q, api_resp *r);
 void h_whoami(api_req *q, api_resp *r);
 void h_hosts(api_req *q, api_resp *r);
 void h_host(api_req *q, api_resp *r);
+void h_host_override(api_req *q, api_resp *r);
+void h_events(api_req *q, api_resp *r);
 void h_gpus(api_req *q, api_resp *r);
 void h_skus(api_req *q, api_resp *r);
 void h_sku_create(api_req *q, api_resp *r);

@@ -22,6 +22,7 @@ json_t *gpf_json_sku(const gpf_sku *k);
 json_t *gpf_json_pod(const gpf_pod *p);         /* includes "ssh" with the ready-to-paste command */
 json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms); /* open records count to now_ms */
 json_t *gpf_json_user(const gpf_user *u);
+json_t *gpf_json_event(const gpf_event *ev);
 json_t *gpf_json_error(int code, const char *message); /* {"error":{"code","message"}} */
 
 /* Names: [a-z0-9][a-z0-9._-]{0,62}. Returns 1 when valid. */
@@ -34,6 +35,9 @@ int gpf_decode_sku_patch(const json_t *body, gpf_sku *sku, gpf_error *err);
 
 int gpf_decode_launch(const json_t *body, gpf_launch_req *out, gpf_error *err);
 
+/* POST /v1/hosts/{id}/override {"reason"} (required, non-empty; size includes the NUL). */
+int gpf_decode_override(const json_t *body, char *reason, size_t size, gpf_error *err);
+
 /* POST /v1/users {"name","role","ssh_pubkey"?} */
 int gpf_decode_user_create(const json_t *body, gpf_user *out, gpf_error *err);
 /* PATCH /v1/users/{name} {"ssh_pubkey"?, "role"?}: flags say which were present. */
@@ -45,15 +49,18 @@ int gpf_ssh_pubkey_valid(const char *s);
 
 /* Agent register {"host":{…,"gpus":[…]}} -> host record (state/time fields left 0). */
 int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err);
-/* Agent heartbeat {"pods":[{"id","state"}]}: up to max entries (more -> GPF_EINVAL). */
-int gpf_decode_heartbeat(const json_t *body, gpf_agent_pod_report *out, int max, int *n,
-                         gpf_error *err);
+/* Agent heartbeat {"pods":[{"id","state","at_ms"?,"message"?,"idle_s"?}], "gpus":[…]?}
+ * (docs/api.md). out->pods must have room for max_pods entries (more -> GPF_EINVAL) and
+ * out->gpus for GPF_MAX_HOST_GPUS; the counts and has_gpus are set. A "gpus" entry is a
+ * UUID string or an object with "uuid", "mig" and "processes" (then has_hw). */
+int gpf_decode_heartbeat(const json_t *body, gpf_agent_report *out, int max_pods, gpf_error *err);
 /* Agent pod status {"state":"running|failed|stopped","message","ssh_port","ssh_user",
  * "device_ids","isolation"} (only "state" required). */
 int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err);
 
 /* Agent side: the inverse shapes. */
 json_t *gpf_json_agent_host(const gpf_host_rec *h); /* {"host":{…}} for register */
+json_t *gpf_json_heartbeat(const gpf_agent_report *r); /* inverse of gpf_decode_heartbeat */
 /* The pod part of a start_pod command: pod fields + "ssh_pubkey" + "env". */
 json_t *gpf_json_agent_pod(const gpf_pod *p, const char *ssh_pubkey, const char *env);
 /* Inverse of gpf_json_agent_pod (lenient about extra fields: it is our own shape). */

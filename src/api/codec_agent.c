@@ -23,24 +23,29 @@ static int uuid_valid(const char *s)
 
 /* An agent's free-text "message" often carries a tool's output: control characters
  * (newlines, tabs) become spaces rather than losing the report; too long is an error. */
-static int get_message(codec_ctx *c, const json_t *obj, char *dst, size_t dstsz)
+static int get_message_key(codec_ctx *c, const json_t *obj, const char *key, char *dst, size_t dstsz)
 {
-    const json_t *v = json_object_get(obj, "message");
+    const json_t *v = json_object_get(obj, key);
     size_t n = 0;
 
     if (!v)
         return 0;
     if (!json_is_string(v))
-        return codec_bad(c, "message must be a string");
+        return codec_bad(c, "%s%s must be a string", c->pfx, key);
     n = json_string_length(v);
     if (n >= dstsz)
-        return codec_bad(c, "message is too long (at most %zu bytes)", dstsz - 1);
+        return codec_bad(c, "%s%s is too long (at most %zu bytes)", c->pfx, key, dstsz - 1);
     memcpy(dst, json_string_value(v), n);
     dst[n] = '\0';
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
             dst[i] = ' ';
     return 0;
+}
+
+static int get_message(codec_ctx *c, const json_t *obj, char *dst, size_t dstsz)
+{
+    return get_message_key(c, obj, "message", dst, dstsz);
 }
 
 /* index defaults to the GPU's position in the list. */
@@ -105,12 +110,62 @@ static int decode_host_gpus(codec_ctx *c, const json_t *v, gpf_host_rec *h)
     return 0;
 }
 
+static int decode_finding(codec_ctx *c, const json_t *v, gpf_host_finding *f)
+{
+    static const char *const keys[] = {"check", "level", "gpu", "detail", "fix", NULL};
+    int rc = 0, lvl = 0;
+    memset(f, 0, sizeof *f);
+    f->gpu = -1;
+    if (!json_is_object(v))
+        return codec_bad(c, "%sfindings entries must be objects", c->pfx);
+    if ((rc = codec_check_keys(c, v, keys)) || (rc = codec_get_str(c, v, "check", 1, f->check, sizeof f->check)) ||
+        (rc = codec_get_enum(c, v, "level", 1, gpf_preflight_parse, "warn|fail", &lvl)) ||
+        (rc = codec_get_int32(c, v, "gpu", 0, -1, GPF_MAX_HOST_GPUS - 1, &f->gpu)) ||
+        (rc = get_message_key(c, v, "detail", f->detail, sizeof f->detail)) ||
+        (rc = get_message_key(c, v, "fix", f->fix, sizeof f->fix)))
+        return rc;
+    if (lvl != GPF_PREFLIGHT_WARN && lvl != GPF_PREFLIGHT_FAIL)
+        return codec_bad(c, "%sfindings[].level must be warn or fail", c->pfx);
+    if (!codec_token_valid(f->check, "", "-_", sizeof f->check - 1))
+        return codec_bad(c, "%sfindings[].check must be a check name such as pcie-link", c->pfx);
+    f->level = (gpf_preflight_verdict)lvl;
+    return 0;
+}
+
+/* "preflight": {"verdict":"pass|warn|fail","findings":[…]} (warn and fail findings only). */
+static int decode_preflight(codec_ctx *c, const json_t *v, gpf_host_rec *h)
+{
+    static const char *const keys[] = {"verdict", "findings", NULL};
+    int rc = 0, verdict = 0;
+    if (!json_is_object(v))
+        return codec_bad(c, "host.preflight must be an object");
+    c->pfx = "host.preflight.";
+    if ((rc = codec_check_keys(c, v, keys)) ||
+        (rc = codec_get_enum(c, v, "verdict", 1, gpf_preflight_parse, "pass|warn|fail", &verdict)))
+        return rc;
+    if (verdict == GPF_PREFLIGHT_UNKNOWN)
+        return codec_bad(c, "host.preflight.verdict must be pass, warn or fail");
+    h->preflight = (gpf_preflight_verdict)verdict;
+    const json_t *fs = json_object_get(v, "findings");
+    if (fs && (!json_is_array(fs) || json_array_size(fs) > GPF_MAX_HOST_FINDINGS))
+        return codec_bad(c, "host.preflight.findings must be an array of at most %d findings", GPF_MAX_HOST_FINDINGS);
+    size_t i;
+    const json_t *f;
+    json_array_foreach(fs, i, f)
+    {
+        if ((rc = decode_finding(c, f, &h->findings[i])))
+            return rc;
+        h->nfindings = (int)i + 1;
+    }
+    return 0;
+}
+
 int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
 {
     static const char *const top[] = {"host", NULL};
     static const char *const keys[] = {"id",         "address",       "deploy_mode", "backend",
                                        "runtime",    "agent_version", "cpus",        "memory_mib",
-                                       "numa_nodes", "gpus",          NULL};
+                                       "numa_nodes", "gpus",          "preflight",   NULL};
     static const char *const modes[] = {"baremetal", "passthrough", "vgpu", "cloud"};
     codec_ctx c = {err, 0, ""};
     gpf_host_rec *h = GPF_NEW(gpf_host_rec);
@@ -162,8 +217,11 @@ int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
         rc = codec_bad(&c, "host.agent_version must look like 1.2.3");
         goto out;
     }
+    const json_t *pf = json_object_get(v, "preflight");
     v = json_object_get(v, "gpus");
     if (v && (rc = decode_host_gpus(&c, v, h)))
+        goto out;
+    if (pf && (rc = decode_preflight(&c, pf, h)))
         goto out;
     *out = *h;
 out:
@@ -171,49 +229,168 @@ out:
     return rc;
 }
 
-int gpf_decode_heartbeat(const json_t *body, gpf_agent_pod_report *out, int max, int *n,
-                         gpf_error *err)
+static int decode_hb_pod(codec_ctx *c, const json_t *p, gpf_agent_pod_report *r)
 {
-    static const char *const top[] = {"pods", NULL};
-    static const char *const keys[] = {"id", "state", NULL};
+    static const char *const keys[] = {"id", "state", "at_ms", "message", "idle_s", NULL};
+    int rc = 0, st = 0;
+    memset(r, 0, sizeof *r);
+    r->idle_s = -1;
+    if ((rc = codec_check_keys(c, p, keys)) || (rc = codec_get_name(c, p, "id", 1, 0, r->id)) ||
+        (rc = codec_get_enum(c, p, "state", 1, gpf_pod_state_parse, "running|failed", &st)) ||
+        (rc = codec_get_int(c, p, "at_ms", 0, 0, INT64_MAX, &r->at_ms)) ||
+        (rc = get_message(c, p, r->message, sizeof r->message)) ||
+        (rc = codec_get_int(c, p, "idle_s", 0, -1, CODEC_SECONDS_MAX * 100, &r->idle_s)))
+        return rc;
+    if (st != GPF_POD_RUNNING && st != GPF_POD_FAILED)
+        return codec_bad(c, "%sstate must be running or failed", c->pfx);
+    r->state = (gpf_pod_state)st;
+    return 0;
+}
+
+static int decode_hb_mig(codec_ctx *c, const json_t *v, gpf_hw_mig *m)
+{
+    static const char *const keys[] = {"uuid", "gi_id", "ci_id", "profile_id", "start", "size", NULL};
+    int rc = 0;
+    memset(m, 0, sizeof *m);
+    m->gi_id = m->ci_id = m->profile_id = m->start = m->size = -1;
+    if (!json_is_object(v))
+        return codec_bad(c, "%s must be an object", c->pfx);
+    if ((rc = codec_check_keys(c, v, keys)) || (rc = codec_get_str(c, v, "uuid", 0, m->uuid, sizeof m->uuid)) ||
+        (rc = codec_get_int32(c, v, "gi_id", 0, -1, 1 << 20, &m->gi_id)) ||
+        (rc = codec_get_int32(c, v, "ci_id", 0, -1, 1 << 20, &m->ci_id)) ||
+        (rc = codec_get_int32(c, v, "profile_id", 0, -1, 1 << 20, &m->profile_id)) ||
+        (rc = codec_get_int32(c, v, "start", 0, -1, 64, &m->start)) ||
+        (rc = codec_get_int32(c, v, "size", 0, -1, 64, &m->size)))
+        return rc;
+    if (m->uuid[0] && !uuid_valid(m->uuid))
+        return codec_bad(c, "%suuid must be letters, digits and '-'", c->pfx);
+    return 0;
+}
+
+static int decode_hb_proc(codec_ctx *c, const json_t *v, gpf_hw_proc *p)
+{
+    static const char *const keys[] = {"pid", "used_mib", "gi_id", "ci_id", "pod_id", NULL};
+    int rc = 0;
+    int64_t pid = 0;
+    memset(p, 0, sizeof *p);
+    p->used_mib = -1;
+    p->gi_id = p->ci_id = -1;
+    if (!json_is_object(v))
+        return codec_bad(c, "%s must be an object", c->pfx);
+    if ((rc = codec_check_keys(c, v, keys)) || (rc = codec_get_int(c, v, "pid", 1, 1, UINT32_MAX, &pid)) ||
+        (rc = codec_get_int(c, v, "used_mib", 0, -1, CODEC_MEM_MIB_MAX, &p->used_mib)) ||
+        (rc = codec_get_int32(c, v, "gi_id", 0, -1, 1 << 20, &p->gi_id)) ||
+        (rc = codec_get_int32(c, v, "ci_id", 0, -1, 1 << 20, &p->ci_id)) ||
+        (rc = codec_get_name(c, v, "pod_id", 0, 1, p->pod_id)))
+        return rc;
+    p->pid = (unsigned)pid;
+    return 0;
+}
+
+/* A "gpus" entry: a UUID string (the GPU is seen), or an object with its MIG devices and
+ * processes too. */
+static int decode_hb_gpu(codec_ctx *c, const json_t *v, gpf_hw_gpu *g)
+{
+    static const char *const keys[] = {"uuid", "mig_enabled", "mig", "processes", NULL};
+    int rc = 0;
+    memset(g, 0, sizeof *g);
+    if (json_is_string(v)) {
+        if (json_string_length(v) >= sizeof g->uuid || !uuid_valid(json_string_value(v)))
+            return codec_bad(c, "%s must be a GPU UUID", c->pfx);
+        gpf_strlcpy(g->uuid, json_string_value(v), sizeof g->uuid);
+        return 0;
+    }
+    if (!json_is_object(v))
+        return codec_bad(c, "%s must be a GPU UUID string or an object", c->pfx);
+    const char *pfx = c->pfx;
+    char sub[48];
+    snprintf(sub, sizeof sub, "%s.", pfx);
+    c->pfx = sub;
+    if ((rc = codec_check_keys(c, v, keys)) || (rc = codec_get_str(c, v, "uuid", 1, g->uuid, sizeof g->uuid)) ||
+        (rc = codec_get_bool(c, v, "mig_enabled", &g->mig_enabled)))
+        goto out;
+    if (!uuid_valid(g->uuid)) {
+        rc = codec_bad(c, "%suuid must be letters, digits and '-'", c->pfx);
+        goto out;
+    }
+    const json_t *mig = json_object_get(v, "mig"), *procs = json_object_get(v, "processes");
+    if (mig && (!json_is_array(mig) || json_array_size(mig) > GPF_HW_MAX_MIG)) {
+        rc = codec_bad(c, "%smig must be an array of at most %d MIG devices", c->pfx, GPF_HW_MAX_MIG);
+        goto out;
+    }
+    if (procs && (!json_is_array(procs) || json_array_size(procs) > GPF_HW_MAX_PROCS)) {
+        rc = codec_bad(c, "%sprocesses must be an array of at most %d processes", c->pfx, GPF_HW_MAX_PROCS);
+        goto out;
+    }
+    size_t i;
+    const json_t *e;
+    char item[96];
+    c->pfx = item;
+    json_array_foreach(mig, i, e)
+    {
+        snprintf(item, sizeof item, "%smig[%zu].", sub, i);
+        if ((rc = decode_hb_mig(c, e, &g->mig[i])))
+            goto out;
+        g->nmig = (int)i + 1;
+    }
+    json_array_foreach(procs, i, e)
+    {
+        snprintf(item, sizeof item, "%sprocesses[%zu].", sub, i);
+        if ((rc = decode_hb_proc(c, e, &g->procs[i])))
+            goto out;
+        g->nprocs = (int)i + 1;
+    }
+    g->has_hw = 1;
+out:
+    c->pfx = pfx;
+    return rc;
+}
+
+int gpf_decode_heartbeat(const json_t *body, gpf_agent_report *out, int max_pods, gpf_error *err)
+{
+    static const char *const top[] = {"pods", "gpus", NULL};
     codec_ctx c = {err, 0, ""};
-    const json_t *pods = NULL;
-    size_t count = 0;
     char pfx[32];
     int rc = 0;
 
-    if (n)
-        *n = 0;
+    out->npods = 0;
+    out->ngpus = 0;
+    out->has_gpus = 0;
     if (!json_is_object(body))
         return codec_not_object(&c, "body");
     if ((rc = codec_check_keys(&c, body, top)))
         return rc;
-    pods = json_object_get(body, "pods");
-    if (!pods)
-        return 0;
-    if (!json_is_array(pods))
+    const json_t *pods = json_object_get(body, "pods"), *gpus = json_object_get(body, "gpus");
+    if (pods && !json_is_array(pods))
         return codec_bad(&c, "pods must be an array");
-    count = json_array_size(pods);
-    if (count > (size_t)(max < 0 ? 0 : max))
-        return codec_bad(&c, "pods has more than %d entries", max);
-    for (size_t i = 0; i < count; i++) {
-        const json_t *p = json_array_get(pods, i);
-        gpf_agent_pod_report r;
-        int st = 0;
-        memset(&r, 0, sizeof r);
-        if (!json_is_object(p))
+    if (json_array_size(pods) > (size_t)(max_pods < 0 ? 0 : max_pods))
+        return codec_bad(&c, "pods has more than %d entries", max_pods);
+    if (gpus && (!json_is_array(gpus) || json_array_size(gpus) > GPF_MAX_HOST_GPUS))
+        return codec_bad(&c, "gpus must be an array of at most %d GPUs", GPF_MAX_HOST_GPUS);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(pods, i, v)
+    {
+        if (!json_is_object(v))
             return codec_bad(&c, "pods[%zu] must be an object", i);
         snprintf(pfx, sizeof pfx, "pods[%zu].", i);
         c.pfx = pfx;
-        if ((rc = codec_check_keys(&c, p, keys)) ||
-            (rc = codec_get_name(&c, p, "id", 1, 0, r.id)) ||
-            (rc = codec_get_enum(&c, p, "state", 1, gpf_pod_state_parse, CODEC_POD_STATES, &st)))
+        if ((rc = decode_hb_pod(&c, v, &out->pods[i])))
             return rc;
-        r.state = (gpf_pod_state)st;
-        out[i] = r;
+        out->npods = (int)i + 1;
     }
-    if (n)
-        *n = (int)count;
+    json_array_foreach(gpus, i, v)
+    {
+        snprintf(pfx, sizeof pfx, "gpus[%zu]", i);
+        c.pfx = pfx;
+        if ((rc = decode_hb_gpu(&c, v, &out->gpus[i])))
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->gpus[j].uuid, out->gpus[i].uuid) == 0)
+                return codec_bad(&c, "gpus[%zu] repeats GPU %s", i, out->gpus[i].uuid);
+        out->ngpus = (int)i + 1;
+    }
+    out->has_gpus = gpus != NULL;
     return 0;
 }
 

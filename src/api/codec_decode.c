@@ -697,6 +697,21 @@ out:
     return rc;
 }
 
+int gpf_decode_override(const json_t *body, char *reason, size_t size, gpf_error *err)
+{
+    static const char *const keys[] = {"reason", NULL};
+    codec_ctx c = {err, 0, ""};
+    int rc = 0;
+
+    if (!json_is_object(body))
+        return codec_not_object(&c, "body");
+    if ((rc = codec_check_keys(&c, body, keys)) || (rc = codec_get_str(&c, body, "reason", 1, reason, size)))
+        return rc;
+    if (!reason[0])
+        return codec_bad(&c, "reason must say why the host may take pods despite its preflight");
+    return 0;
+}
+
 #define ROLES "admin|operator|member|finance|viewer"
 
 int gpf_decode_user_create(const json_t *body, gpf_user *out, gpf_error *err)

@@ -103,6 +103,55 @@ json_t *gpf_json_gpu(const gpf_gpu_rec *g, int allocated_milli, int mig_used_slo
     return o;
 }
 
+/* {"verdict","findings":[…]}: what the agent's preflight said. */
+static json_t *preflight_base(const gpf_host_rec *h)
+{
+    json_t *o = json_object(), *arr = json_array();
+    int n = clamp_count(h->nfindings, GPF_MAX_HOST_FINDINGS);
+    set(o, "verdict", json_string(gpf_preflight_name(h->preflight)));
+    for (int i = 0; i < n; i++) {
+        const gpf_host_finding *f = &h->findings[i];
+        json_t *jf = json_object();
+        set(jf, "check", JSTR(f->check));
+        set(jf, "level", json_string(gpf_preflight_name(f->level)));
+        set_int(jf, "gpu", f->gpu);
+        set(jf, "detail", JSTR(f->detail));
+        set(jf, "fix", JSTR(f->fix));
+        json_array_append_new(arr, jf);
+    }
+    set(o, "findings", arr);
+    return o;
+}
+
+static json_t *drift_json(const gpf_host_usage *u)
+{
+    json_t *arr = json_array();
+    int n = u ? clamp_count(u->ndrift, GPF_MAX_HOST_DRIFT) : 0;
+    for (int i = 0; i < n; i++) {
+        json_t *d = json_object();
+        set(d, "kind", JSTR(u->drift[i].kind));
+        set(d, "subject", JSTR(u->drift[i].subject));
+        set(d, "detail", JSTR(u->drift[i].detail));
+        set(d, "since", gpf_json_time(u->drift[i].since_ms));
+        json_array_append_new(arr, d);
+    }
+    return arr;
+}
+
+json_t *gpf_json_event(const gpf_event *ev)
+{
+    json_t *o = json_object();
+    set_int(o, "id", ev->id);
+    set(o, "at", gpf_json_time(ev->at_ms));
+    set(o, "kind", JSTR(ev->kind));
+    set(o, "severity", JSTR(ev->severity));
+    set(o, "host_id", ev->host_id[0] ? JSTR(ev->host_id) : json_null());
+    set(o, "pod_id", ev->pod_id[0] ? JSTR(ev->pod_id) : json_null());
+    set(o, "subject", ev->subject[0] ? JSTR(ev->subject) : json_null());
+    set(o, "detail", JSTR(ev->detail));
+    return o;
+}
+
 json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
 {
     json_t *o = NULL, *gpus = NULL;
@@ -131,6 +180,21 @@ json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
     set(o, "gpus", gpus);
     set_int(o, "cpus_used", u ? u->cpus_used : 0);
     set_int(o, "memory_mib_used", u ? u->memory_used_mib : 0);
+    json_t *pf = preflight_base(h);
+    set(pf, "checked_at", gpf_json_time(h->preflight_ms));
+    if (h->override) {
+        json_t *ov = json_object();
+        set(ov, "by", JSTR(h->override_by));
+        set(ov, "reason", JSTR(h->override_reason));
+        set(ov, "at", gpf_json_time(h->override_ms));
+        set(pf, "override", ov);
+    } else {
+        set(pf, "override", json_null());
+    }
+    set(o, "preflight", pf);
+    set(o, "schedulable", json_boolean(u ? u->schedulable : 0));
+    set(o, "unschedulable_reason", u && !u->schedulable ? JSTR(u->unschedulable_reason) : json_null());
+    set(o, "drift", drift_json(u));
     return o;
 }
 
@@ -338,6 +402,8 @@ json_t *gpf_json_agent_host(const gpf_host_rec *h)
     for (int i = 0; i < n; i++)
         json_array_append_new(gpus, gpu_base(&h->gpus[i]));
     set(host, "gpus", gpus);
+    if (h->preflight != GPF_PREFLIGHT_UNKNOWN)
+        set(host, "preflight", preflight_base(h));
     o = json_object();
     set(o, "host", host);
     return o;
@@ -351,5 +417,64 @@ json_t *gpf_json_agent_pod(const gpf_pod *p, const char *ssh_pubkey, const char 
         return o;
     set(o, "ssh_pubkey", str_n(ssh_pubkey ? ssh_pubkey : "", GPF_PUBKEY_MAX));
     set(o, "env", str_n(env ? env : "", GPF_TEXT_MAX));
+    return o;
+}
+
+json_t *gpf_json_heartbeat(const gpf_agent_report *r)
+{
+    json_t *o = json_object(), *pods = json_array();
+    for (int i = 0; r && i < r->npods; i++) {
+        const gpf_agent_pod_report *p = &r->pods[i];
+        json_t *jp = json_object();
+        set(jp, "id", JSTR(p->id));
+        set(jp, "state", json_string(gpf_pod_state_name(p->state)));
+        if (p->state == GPF_POD_FAILED) {
+            set_int(jp, "at_ms", p->at_ms);
+            set(jp, "message", JSTR(p->message));
+        } else if (p->idle_s >= 0) {
+            set_int(jp, "idle_s", p->idle_s);
+        }
+        json_array_append_new(pods, jp);
+    }
+    set(o, "pods", pods);
+    if (!r || !r->has_gpus)
+        return o;
+    json_t *gpus = json_array();
+    for (int g = 0; g < clamp_count(r->ngpus, GPF_MAX_HOST_GPUS); g++) {
+        const gpf_hw_gpu *hw = &r->gpus[g];
+        if (!hw->has_hw) {
+            json_array_append_new(gpus, JSTR(hw->uuid));
+            continue;
+        }
+        json_t *jg = json_object(), *mig = json_array(), *procs = json_array();
+        set(jg, "uuid", JSTR(hw->uuid));
+        set(jg, "mig_enabled", json_boolean(hw->mig_enabled));
+        for (int m = 0; m < clamp_count(hw->nmig, GPF_HW_MAX_MIG); m++) {
+            const gpf_hw_mig *d = &hw->mig[m];
+            json_t *jm = json_object();
+            set(jm, "uuid", JSTR(d->uuid));
+            set_int(jm, "gi_id", d->gi_id);
+            set_int(jm, "ci_id", d->ci_id);
+            set_int(jm, "profile_id", d->profile_id);
+            set_int(jm, "start", d->start);
+            set_int(jm, "size", d->size);
+            json_array_append_new(mig, jm);
+        }
+        for (int k = 0; k < clamp_count(hw->nprocs, GPF_HW_MAX_PROCS); k++) {
+            const gpf_hw_proc *p = &hw->procs[k];
+            json_t *jp = json_object();
+            set_int(jp, "pid", p->pid);
+            set_int(jp, "used_mib", p->used_mib);
+            set_int(jp, "gi_id", p->gi_id);
+            set_int(jp, "ci_id", p->ci_id);
+            if (p->pod_id[0])
+                set(jp, "pod_id", JSTR(p->pod_id));
+            json_array_append_new(procs, jp);
+        }
+        set(jg, "mig", mig);
+        set(jg, "processes", procs);
+        json_array_append_new(gpus, jg);
+    }
+    set(o, "gpus", gpus);
     return o;
 }

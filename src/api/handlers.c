@@ -82,18 +82,66 @@ void h_hosts(api_req *q, api_resp *r)
     gpf_free(usage);
 }
 
+/* Answers with the host named by the path (its record and the engine's view of it). */
+static void reply_host(api_req *q, api_resp *r)
+{
+    gpf_host_rec *h = GPF_NEW(gpf_host_rec);
+    gpf_host_usage *u = GPF_NEW(gpf_host_usage);
+    gpf_error err = {0};
+    if (gpf_engine_host_get(q->engine, q->params[0], h, u, &err) != 0)
+        api_error_from(r, &err);
+    else
+        api_json(r, 200, gpf_json_host(h, u));
+    gpf_free(h);
+    gpf_free(u);
+}
+
 void h_host(api_req *q, api_resp *r)
 {
-    gpf_host_rec h;
-    gpf_host_usage u;
+    if (name_param(q, r, "host") == 0)
+        reply_host(q, r);
+}
+
+/* POST /v1/hosts/{id}/override {"reason"}; DELETE clears it. Answers with the host. */
+void h_host_override(api_req *q, api_resp *r)
+{
     gpf_error err = {0};
+    char reason[GPF_TEXT_MAX] = "";
+    int on = strcmp(q->method, "DELETE") != 0;
     if (name_param(q, r, "host") != 0)
         return;
-    if (gpf_engine_host_get(q->engine, q->params[0], &h, &u, &err) != 0) {
+    if (on && !q->body) {
+        api_error(r, GPF_EMALFORMED, "this request needs a JSON object body: {\"reason\": \"…\"}");
+        return;
+    }
+    if ((on && gpf_decode_override(q->body, reason, sizeof reason, &err) != 0) ||
+        gpf_engine_host_override(q->engine, &q->who, q->params[0], on, reason, NULL, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    api_json(r, 200, gpf_json_host(&h, &u));
+    reply_host(q, r);
+}
+
+/* GET /v1/events?host=&pod=&kind=&after=&limit= */
+void h_events(api_req *q, api_resp *r)
+{
+    long long after = 0, limit = 0;
+    gpf_event *evs = NULL;
+    size_t n = 0;
+    gpf_error err = {0};
+    if (api_query_int(q, r, "after", 0, INT64_MAX, 0, &after) != 0 ||
+        api_query_int(q, r, "limit", 1, 10000, 100, &limit) != 0)
+        return;
+    gpf_event_filter f = {api_query(q, "host"), api_query(q, "pod"), api_query(q, "kind"), after, (int)limit};
+    if (gpf_engine_events_list(q->engine, &q->who, &f, &evs, &n, &err) != 0) {
+        api_error_from(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, gpf_json_event(&evs[i]));
+    api_json(r, 200, json_pack("{s:o}", "events", arr));
+    gpf_free(evs);
 }
 
 void h_gpus(api_req *q, api_resp *r)

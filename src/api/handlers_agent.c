@@ -28,41 +28,19 @@ out:
 
 void h_agent_heartbeat(api_req *q, api_resp *r)
 {
-    gpf_agent_pod_report *pods = gpf_calloc(MAX_REPORTED_PODS, sizeof *pods);
-    char(*gpus)[GPF_UUID_MAX] = gpf_calloc(GPF_MAX_HOST_GPUS, GPF_UUID_MAX);
-    int npods = 0, ngpus = 0;
+    gpf_agent_report rep = {0};
     gpf_error err = {0};
-    json_t *body = q->body ? json_deep_copy(q->body) : json_object();
-    /* "gpus" (the GPU UUIDs the agent sees now) is read here; the rest by the codec. */
-    json_t *jg = json_object_get(body, "gpus");
-    if (jg) {
-        size_t i;
-        json_t *v;
-        if (!json_is_array(jg) || json_array_size(jg) > GPF_MAX_HOST_GPUS) {
-            api_error(r, GPF_EINVAL, "gpus must be an array of at most 16 GPU UUIDs");
-            goto out;
-        }
-        json_array_foreach(jg, i, v)
-        {
-            if (!json_is_string(v) || json_string_length(v) >= GPF_UUID_MAX) {
-                api_error(r, GPF_EINVAL, "gpus entries must be GPU UUID strings");
-                goto out;
-            }
-            gpf_strlcpy(gpus[ngpus++], json_string_value(v), GPF_UUID_MAX);
-        }
-        json_object_del(body, "gpus");
-    }
-    if (gpf_decode_heartbeat(body, pods, MAX_REPORTED_PODS, &npods, &err) != 0 ||
-        gpf_engine_agent_heartbeat(q->engine, &q->who, pods, npods, (const char(*)[GPF_UUID_MAX])gpus, ngpus,
-                                   &err) != 0) {
+    rep.pods = gpf_calloc(MAX_REPORTED_PODS, sizeof *rep.pods);
+    rep.gpus = gpf_calloc(GPF_MAX_HOST_GPUS, sizeof *rep.gpus);
+    json_t *empty = q->body ? NULL : json_object();
+    if (gpf_decode_heartbeat(q->body ? q->body : empty, &rep, MAX_REPORTED_PODS, &err) != 0 ||
+        gpf_engine_agent_heartbeat(q->engine, &q->who, &rep, &err) != 0)
         api_error_from(r, &err);
-        goto out;
-    }
-    api_json(r, 200, json_pack("{s:b}", "ok", 1));
-out:
-    json_decref(body);
-    gpf_free(pods);
-    gpf_free(gpus);
+    else
+        api_json(r, 200, json_pack("{s:b}", "ok", 1));
+    json_decref(empty);
+    gpf_free(rep.pods);
+    gpf_free(rep.gpus);
 }
 
 void h_agent_commands(api_req *q, api_resp *r)

@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"usage", gpf_cli_cmd_usage, gpf_cli_help_usage},
     {"host", gpf_cli_cmd_host, gpf_cli_help_host},
     {"gpu", gpf_cli_cmd_gpu, gpf_cli_help_gpu},
+    {"events", gpf_cli_cmd_events, gpf_cli_help_events},
     {"user", gpf_cli_cmd_user, gpf_cli_help_user},
     {"token", gpf_cli_cmd_token, gpf_cli_help_token},
 };
@@ -47,6 +48,9 @@ static const char main_help[] =
     "Operator commands:\n"
     "  sku create ... | rm NAME           publish or withdraw an offer\n"
     "  host ls, gpu ls                    the fleet\n"
+    "  host show HOST                     preflight findings, drift, why it takes no pods\n"
+    "  host override HOST --reason TEXT   let a host that failed its preflight take pods\n"
+    "  events [--host H] [--pod ID]       drift, dead and lost pods, lost hosts, overrides\n"
     "  user create NAME --role R | ls     accounts\n"
     "  token create [--user NAME]         issue an API token (shown once)\n"
     "\n"
@@ -76,6 +80,7 @@ static const struct {
     {"mig-profile", 1}, {"share-milli", 1}, {"share-memory-mib", 1}, {"vgpu-type", 1},
     {"model", 1}, {"cpus", 1}, {"memory-mib", 1}, {"ttl-s", 1}, {"idle-timeout-s", 1},
     {"price-per-hour", 1}, {"description", 1}, {"env", 1}, {"license-feature", 1},
+    {"reason", 1}, {"clear", 0}, {"host", 1}, {"limit", 1}, {"after", 1},
 };
 
 static const struct command *find_command(const char *noun)

@@ -40,6 +40,7 @@ int gpf_cli_cmd_ssh(gpf_cli *c);
 int gpf_cli_cmd_usage(gpf_cli *c);
 int gpf_cli_cmd_host(gpf_cli *c);
 int gpf_cli_cmd_gpu(gpf_cli *c);
+int gpf_cli_cmd_events(gpf_cli *c);
 int gpf_cli_cmd_user(gpf_cli *c);
 int gpf_cli_cmd_token(gpf_cli *c);
 
@@ -53,6 +54,7 @@ extern const char gpf_cli_help_sim[];
 extern const char gpf_cli_help_usage[];
 extern const char gpf_cli_help_host[];
 extern const char gpf_cli_help_gpu[];
+extern const char gpf_cli_help_events[];
 extern const char gpf_cli_help_user[];
 extern const char gpf_cli_help_token[];
 extern const char gpf_cli_help_whoami[];

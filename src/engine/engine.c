@@ -138,7 +138,7 @@ static void sched_host_from_rec(gpf_engine *e, const gpf_host_rec *r, gpf_sched_
 {
     memset(sh, 0, sizeof *sh);
     gpf_strlcpy(sh->id, r->id, sizeof sh->id);
-    sh->schedulable = r->state == GPF_HOST_READY;
+    sh->schedulable = 0; /* set from the host entry by eng_sync_schedulable */
     sh->cpus = r->cpus;
     sh->memory_mib = r->memory_mib;
     sh->ngpus = r->ngpus;
@@ -166,6 +166,7 @@ int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err)
         idx = gpf_sched_fleet_add_host(&e->fleet, &sh);
     else
         e->fleet.hosts[idx] = sh;
+    eng_sync_schedulable(e, h);
     int rc = 0;
     for (size_t i = 0; i < e->pods.n; i++) {
         gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
@@ -631,10 +632,13 @@ out:
 
 /* ---- hosts ------------------------------------------------------------- */
 
-static void host_usage(gpf_engine *e, const char *id, gpf_host_usage *u)
+static void host_usage(gpf_engine *e, const host_entry *h, gpf_host_usage *u)
 {
     memset(u, 0, sizeof *u);
-    int idx = gpf_sched_fleet_find_host(&e->fleet, id);
+    u->schedulable = eng_host_schedulable(h, u->unschedulable_reason, sizeof u->unschedulable_reason);
+    u->ndrift = h->ndrift;
+    memcpy(u->drift, h->drift, sizeof(gpf_drift) * (size_t)h->ndrift);
+    int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
     if (idx < 0)
         return;
     const gpf_sched_host *sh = &e->fleet.hosts[idx];
@@ -663,7 +667,7 @@ int gpf_engine_host_list(gpf_engine *e, gpf_host_rec **hosts, gpf_host_usage **u
     for (size_t i = 0; i < e->hosts.n; i++) {
         host_entry *h = VEC_AT(&e->hosts, host_entry, i);
         (*hosts)[i] = h->rec;
-        host_usage(e, h->rec.id, &(*usage)[i]);
+        host_usage(e, h, &(*usage)[i]);
     }
     pthread_mutex_unlock(&e->mu);
     return 0;
@@ -678,7 +682,7 @@ int gpf_engine_host_get(gpf_engine *e, const char *id, gpf_host_rec *out, gpf_ho
     if (h) {
         *out = h->rec;
         if (usage)
-            host_usage(e, id, usage);
+            host_usage(e, h, usage);
     } else {
         rc = gpf_error_set(err, GPF_ENOTFOUND, "no host '%s'", id);
     }
@@ -721,13 +725,8 @@ void gpf_engine_tick(gpf_engine *e)
         host_entry *h = VEC_AT(&e->hosts, host_entry, i);
         if (h->rec.state != GPF_HOST_READY || now - h->last_seen_ms <= limit)
             continue;
-        h->rec.state = GPF_HOST_LOST;
         GPF_WARN("engine", "event=host_lost host=%s silent_ms=%lld", h->rec.id, (long long)(now - h->last_seen_ms));
-        if (gpf_store_host_put(e->store, &h->rec, NULL) != 0)
-            GPF_ERROR("engine", "event=store_failed op=host_put host=%s", h->rec.id);
-        int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
-        if (idx >= 0)
-            e->fleet.hosts[idx].schedulable = 0;
+        eng_host_lost(e, h, now);
     }
     for (size_t i = 0; i < e->pods.n; i++) {
         gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
@@ -766,15 +765,29 @@ void gpf_engine_metrics(gpf_engine *e, gpf_buf *b)
     for (int s = 0; s <= GPF_HOST_DRAINING; s++)
         gpf_buf_printf(b, "gpufleet_hosts{state=\"%s\"} %d\n", gpf_host_state_name((gpf_host_state)s), hs[s]);
     gpf_buf_printf(b, "# HELP gpufleet_gpus Registered GPUs.\n# TYPE gpufleet_gpus gauge\ngpufleet_gpus %ld\n", gpus);
+    gpf_buf_puts(b, "# HELP gpufleet_host_schedulable 1 when new pods may be placed on the host.\n"
+                    "# TYPE gpufleet_host_schedulable gauge\n");
+    for (size_t i = 0; i < e->hosts.n; i++) {
+        host_entry *h = VEC_AT(&e->hosts, host_entry, i);
+        gpf_buf_printf(b, "gpufleet_host_schedulable{host=\"%s\",preflight=\"%s\"} %d\n", h->rec.id,
+                       gpf_preflight_name(h->rec.preflight), eng_host_schedulable(h, NULL, 0));
+    }
+    gpf_buf_puts(b, "# HELP gpufleet_host_drift Open differences between the ledger and the host's last report.\n"
+                    "# TYPE gpufleet_host_drift gauge\n");
+    for (size_t i = 0; i < e->hosts.n; i++) {
+        host_entry *h = VEC_AT(&e->hosts, host_entry, i);
+        gpf_buf_printf(b, "gpufleet_host_drift{host=\"%s\"} %d\n", h->rec.id, h->ndrift);
+    }
     gpf_buf_puts(b, "# HELP gpufleet_gpu_allocated_milli GPU-equivalents allocated, in thousandths.\n"
                     "# TYPE gpufleet_gpu_allocated_milli gauge\n");
     for (size_t i = 0; i < e->hosts.n; i++) {
         host_entry *h = VEC_AT(&e->hosts, host_entry, i);
-        gpf_host_usage u;
-        host_usage(e, h->rec.id, &u);
+        gpf_host_usage *u = GPF_NEW(gpf_host_usage);
+        host_usage(e, h, u);
         for (int g = 0; g < h->rec.ngpus; g++)
             gpf_buf_printf(b, "gpufleet_gpu_allocated_milli{host=\"%s\",gpu=\"%d\",model=\"%s\"} %d\n", h->rec.id,
-                           h->rec.gpus[g].index, h->rec.gpus[g].model, u.gpu_allocated_milli[g]);
+                           h->rec.gpus[g].index, h->rec.gpus[g].model, u->gpu_allocated_milli[g]);
+        gpf_free(u);
     }
     gpf_buf_printf(b,
                    "# TYPE gpufleet_pod_launches_total counter\ngpufleet_pod_launches_total %llu\n"
@@ -783,10 +796,12 @@ void gpf_engine_metrics(gpf_engine *e, gpf_buf *b)
                    "# TYPE gpufleet_pods_failed_total counter\ngpufleet_pods_failed_total %llu\n"
                    "# TYPE gpufleet_agent_registrations_total counter\ngpufleet_agent_registrations_total %llu\n"
                    "# TYPE gpufleet_agent_bad_reports_total counter\ngpufleet_agent_bad_reports_total %llu\n"
-                   "# TYPE gpufleet_usage_records gauge\ngpufleet_usage_records %zu\n",
+                   "# TYPE gpufleet_usage_records gauge\ngpufleet_usage_records %zu\n"
+                   "# TYPE gpufleet_events_total counter\ngpufleet_events_total %llu\n",
                    (unsigned long long)e->launches_total, (unsigned long long)e->launch_rejected_total,
                    (unsigned long long)e->pods_started_total, (unsigned long long)e->pods_failed_total,
                    (unsigned long long)e->agent_registrations_total,
-                   (unsigned long long)e->bad_agent_reports_total, e->usage.n);
+                   (unsigned long long)e->bad_agent_reports_total, e->usage.n,
+                   (unsigned long long)e->events_total);
     pthread_mutex_unlock(&e->mu);
 }

@@ -88,6 +88,17 @@ int gpf_engine_host_list(gpf_engine *e, gpf_host_rec **hosts, gpf_host_usage **u
                          gpf_error *err);
 int gpf_engine_host_get(gpf_engine *e, const char *id, gpf_host_rec *out, gpf_host_usage *usage,
                         gpf_error *err);
+/* Operator override of a failing preflight (admin or operator): on=1 lets the host take
+ * pods despite a FAIL verdict (reason required, kept with the host); on=0 clears it. The
+ * override lasts until cleared, across agent restarts. out may be NULL. */
+int gpf_engine_host_override(gpf_engine *e, const gpf_principal *who, const char *id, int on, const char *reason,
+                             gpf_host_rec *out, gpf_error *err);
+
+/* ---- events ---- */
+/* The newest events matching f (heap array, oldest first; gpf_free). Admins, operators
+ * and viewers see every event; other users only those of their own pods. */
+int gpf_engine_events_list(gpf_engine *e, const gpf_principal *who, const gpf_event_filter *f, gpf_event **out,
+                           size_t *n, gpf_error *err);
 
 /* ---- pods ---- */
 int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_launch_req *req,
@@ -114,10 +125,13 @@ int64_t gpf_engine_now(gpf_engine *e);
  * agent_token receives a new agent token secret (size >= 64). */
 int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_host_rec *h,
                               char *agent_token, size_t tsz, int *heartbeat_ms, gpf_error *err);
-/* Pods the agent runs; pods the engine has as final/unknown are queued for stopping.
- * gpu_uuids (may be NULL/0) are the GPUs the agent sees: one not registered -> EINVAL. */
-int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_pod_report *pods,
-                               int npods, const char (*gpu_uuids)[GPF_UUID_MAX], int ngpus,
+/* The agent's report (r may be NULL: a bare sign of life). Pods it runs that the engine
+ * has as final or unknown are queued for stopping; pods it saw die (state failed) are
+ * failed at that moment, and a running pod it no longer lists (running since before the
+ * previous report) is failed at the previous report. With has_gpus, a reported GPU that
+ * is not registered -> EINVAL; a registered one not reported, MIG devices and processes
+ * that do not match the ledger, and idle pods are recorded as drift (events, host get). */
+int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_report *r,
                                gpf_error *err);
 
 typedef enum { GPF_CMD_START_POD = 0, GPF_CMD_STOP_POD } gpf_cmd_type;
@@ -134,8 +148,9 @@ int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t a
 int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
                                 const gpf_agent_pod_status *st, gpf_error *err);
 
-/* Periodic housekeeping: marks hosts lost after missed heartbeats, and fails pods
- * their agent did not start within start_timeout_ms (freeing their slices). */
+/* Periodic housekeeping: marks hosts lost after missed heartbeats (their pods become lost,
+ * usage closed at the host's last heartbeat), and fails pods their agent did not start
+ * within start_timeout_ms (freeing their slices). */
 void gpf_engine_tick(gpf_engine *e);
 /* Wakes every long poll (shutdown). */
 void gpf_engine_wake_all(gpf_engine *e);

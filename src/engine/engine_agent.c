@@ -24,12 +24,10 @@ static void mark_seen(gpf_engine *e, host_entry *h)
     h->rec.last_heartbeat_ms = h->last_seen_ms;
     if (h->rec.state == GPF_HOST_LOST) {
         h->rec.state = GPF_HOST_READY;
-        int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
-        if (idx >= 0)
-            e->fleet.hosts[idx].schedulable = 1;
+        eng_sync_schedulable(e, h);
         if (gpf_store_host_put(e->store, &h->rec, NULL) != 0)
             GPF_ERROR("engine", "event=store_failed op=host_put host=%s", h->rec.id);
-        GPF_INFO("engine", "event=host_back host=%s", h->rec.id);
+        eng_event(e, "host_back", "info", h->rec.id, NULL, NULL, "the agent is heard from again");
     }
 }
 
@@ -60,33 +58,49 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
                 goto out;
             }
     }
-    host_entry *h = eng_host(e, in->id);
-    gpf_host_rec rec = *in;
-    rec.state = GPF_HOST_READY;
-    rec.last_heartbeat_ms = eng_now(e);
-    rec.registered_ms = h ? h->rec.registered_ms : rec.last_heartbeat_ms;
-    rc = gpf_store_host_put(e->store, &rec, err);
-    if (rc != 0)
+    if (in->nfindings < 0 || in->nfindings > GPF_MAX_HOST_FINDINGS) {
+        rc = gpf_error_set(err, GPF_EINVAL, "host.preflight: at most %d findings", GPF_MAX_HOST_FINDINGS);
         goto out;
+    }
+    host_entry *h = eng_host(e, in->id);
+    gpf_host_rec *rec = GPF_NEW(gpf_host_rec);
+    *rec = *in;
+    rec->state = GPF_HOST_READY;
+    rec->last_heartbeat_ms = eng_now(e);
+    rec->registered_ms = h ? h->rec.registered_ms : rec->last_heartbeat_ms;
+    rec->preflight_ms = rec->preflight != GPF_PREFLIGHT_UNKNOWN ? rec->last_heartbeat_ms : 0;
+    /* the override is the operator's, never the agent's: it survives re-registration */
+    rec->override = h ? h->rec.override : 0;
+    gpf_strlcpy(rec->override_by, h ? h->rec.override_by : "", sizeof rec->override_by);
+    gpf_strlcpy(rec->override_reason, h ? h->rec.override_reason : "", sizeof rec->override_reason);
+    rec->override_ms = h ? h->rec.override_ms : 0;
+    rc = gpf_store_host_put(e->store, rec, err);
+    if (rc != 0) {
+        gpf_free(rec);
+        goto out;
+    }
     if (!h) {
         h = vec_push(&e->hosts, sizeof(host_entry));
-    } else if (memcmp(h->rec.gpus, rec.gpus, sizeof rec.gpus) != 0 || h->rec.ngpus != rec.ngpus) {
-        GPF_WARN("engine", "event=host_gpus_changed host=%s before=%d after=%d", rec.id, h->rec.ngpus, rec.ngpus);
+    } else if (memcmp(h->rec.gpus, rec->gpus, sizeof rec->gpus) != 0 || h->rec.ngpus != rec->ngpus) {
+        GPF_WARN("engine", "event=host_gpus_changed host=%s before=%d after=%d", rec->id, h->rec.ngpus, rec->ngpus);
     }
-    h->rec = rec;
-    h->last_seen_ms = rec.last_heartbeat_ms;
+    h->rec = *rec;
+    gpf_free(rec);
+    h->last_seen_ms = h->rec.last_heartbeat_ms;
+    h->last_report_ms = h->rec.last_heartbeat_ms;
     rc = eng_ledger_rebuild_host(e, h, err);
     if (rc != 0)
         goto out;
+    eng_preflight_event(e, h);
     char tok_id[GPF_ID_MAX];
     gpf_token t;
     memset(&t, 0, sizeof t);
     gpf_random_id("gpfagent_", 40, agent_token, tsz);
     gpf_random_id("tok-", 8, tok_id, sizeof tok_id);
     gpf_strlcpy(t.id, tok_id, sizeof t.id);
-    gpf_strlcpy(t.host_id, rec.id, sizeof t.host_id);
+    gpf_strlcpy(t.host_id, h->rec.id, sizeof t.host_id);
     gpf_sha256_hex(agent_token, t.hash);
-    t.created_ms = rec.last_heartbeat_ms;
+    t.created_ms = h->rec.last_heartbeat_ms;
     rc = gpf_store_token_put(e->store, &t, err);
     if (rc != 0)
         goto out;
@@ -94,43 +108,51 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
     e->agent_registrations_total++;
     eng_bump(e, h);
     *heartbeat_ms = e->heartbeat_ms;
-    GPF_INFO("engine", "event=host_registered host=%s gpus=%d cpus=%d runtime=%s", rec.id, rec.ngpus, rec.cpus,
-             rec.runtime);
+    GPF_INFO("engine", "event=host_registered host=%s gpus=%d cpus=%d runtime=%s preflight=%s schedulable=%d", h->rec.id,
+             h->rec.ngpus, h->rec.cpus, h->rec.runtime, gpf_preflight_name(h->rec.preflight),
+             eng_host_schedulable(h, NULL, 0));
 out:
     pthread_mutex_unlock(&e->mu);
     return rc;
 }
 
-int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_pod_report *pods, int npods,
-                               const char (*gpu_uuids)[GPF_UUID_MAX], int ngpus, gpf_error *err)
+int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_report *r, gpf_error *err)
 {
+    static const gpf_agent_report none;
     host_entry *h = NULL;
+    int bare = r == NULL; /* a sign of life only: nothing to reconcile */
+    if (bare)
+        r = &none;
     pthread_mutex_lock(&e->mu);
     int rc = require_agent(who, &h, e, err);
     if (rc != 0)
         goto out;
-    for (int i = 0; i < ngpus; i++) {
+    for (int i = 0; r->has_gpus && i < r->ngpus; i++) {
         int known = 0;
         for (int g = 0; g < h->rec.ngpus && !known; g++)
-            known = strcmp(h->rec.gpus[g].uuid, gpu_uuids[i]) == 0;
+            known = strcmp(h->rec.gpus[g].uuid, r->gpus[i].uuid) == 0;
         if (!known) {
             e->bad_agent_reports_total++;
             rc = gpf_error_set(err, GPF_EINVAL, "gpus[%d]: GPU %s is not registered on host %s; re-register the agent",
-                               i, gpu_uuids[i], h->rec.id);
+                               i, r->gpus[i].uuid, h->rec.id);
             goto out;
         }
     }
     mark_seen(e, h);
     int old_orphans = h->norphans;
     h->norphans = 0;
-    for (int i = 0; i < npods; i++) {
-        gpf_pod *p = eng_pod(e, pods[i].id);
+    for (int i = 0; i < r->npods; i++) {
+        gpf_pod *p = eng_pod(e, r->pods[i].id);
         int wanted = p && p->placed && strcmp(p->placement.host_id, h->rec.id) == 0 &&
                      !gpf_pod_state_is_final(p->state);
-        if (!wanted && pods[i].state == GPF_POD_RUNNING && h->norphans < MAX_ORPHANS) {
-            gpf_strlcpy(h->orphans[h->norphans++], pods[i].id, GPF_ID_MAX);
-            GPF_WARN("engine", "event=orphan_pod host=%s pod=%s action=stop", h->rec.id, pods[i].id);
+        if (!wanted && r->pods[i].state == GPF_POD_RUNNING && h->norphans < MAX_ORPHANS) {
+            gpf_strlcpy(h->orphans[h->norphans++], r->pods[i].id, GPF_ID_MAX);
+            GPF_WARN("engine", "event=orphan_pod host=%s pod=%s action=stop", h->rec.id, r->pods[i].id);
         }
+    }
+    if (!bare) {
+        rc = eng_reconcile(e, h, r, err);
+        h->last_report_ms = eng_now(e);
     }
     if (h->norphans > old_orphans)
         eng_bump(e, h);

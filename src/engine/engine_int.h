@@ -13,8 +13,12 @@ typedef struct host_entry {
     gpf_host_rec rec;
     int64_t seq;                 /* command sequence: bumped when a command is added */
     int64_t last_seen_ms;        /* for loss detection (reset to "now" at start-up) */
+    int64_t last_report_ms;      /* when the last heartbeat (the agent's report) arrived */
     int norphans;                /* pods the agent runs that we do not want: stop them */
     char orphans[MAX_ORPHANS][GPF_ID_MAX];
+    int ndrift;                  /* open drift between the ledger and the last report */
+    gpf_drift drift[GPF_MAX_HOST_DRIFT];
+    int gpus_missing;            /* registered GPUs the agent no longer sees */
 } host_entry;
 
 /* A growable array of fixed-size elements. */
@@ -52,6 +56,7 @@ struct gpf_engine {
     uint64_t pods_failed_total;
     uint64_t agent_registrations_total;
     uint64_t bad_agent_reports_total;
+    uint64_t events_total;
 };
 
 void *vec_push(vec *v, size_t elem);      /* zeroed new element */
@@ -69,6 +74,21 @@ gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id);
 int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err);
 void eng_bump(gpf_engine *e, host_entry *h);
 int eng_is_staff(const gpf_principal *who); /* admin or operator */
+
+/* ---- engine_reconcile.c ---- */
+/* 1 when new pods may be placed on h; else 0 with why (size n) saying what stops it. */
+int eng_host_schedulable(const host_entry *h, char *why, size_t n);
+/* Copies eng_host_schedulable into the ledger's host. */
+void eng_sync_schedulable(gpf_engine *e, host_entry *h);
+/* Appends an event to the log (a failed write is logged, not returned). */
+void eng_event(gpf_engine *e, const char *kind, const char *severity, const char *host_id, const char *pod_id,
+               const char *subject, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* Compares a heartbeat with the ledger: finishes dead pods, records drift as events. */
+int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_error *err);
+/* The host stopped sending heartbeats: it is lost, and so are its pods. */
+void eng_host_lost(gpf_engine *e, host_entry *h, int64_t now);
+/* Registration: what the preflight said, as an event. */
+void eng_preflight_event(gpf_engine *e, const host_entry *h);
 /* Writes a pod and (when u is non-NULL) its usage record in one transaction: inserts u
  * (assigning u->id) when insert is 1, else updates it. */
 int eng_store_pod_usage(gpf_engine *e, const gpf_pod *p, gpf_usage *u, int insert, gpf_error *err);

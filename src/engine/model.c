@@ -24,6 +24,7 @@ static int parse(const char *const *names, int n, const char *s)
 NAMES(gpf_slice_kind_name, gpf_slice_kind_parse, gpf_slice_kind, "whole", "mig", "vgpu", "share")
 NAMES(gpf_isolation_name, gpf_isolation_parse, gpf_isolation, "hardware", "device", "soft")
 NAMES(gpf_host_state_name, gpf_host_state_parse, gpf_host_state, "ready", "lost", "draining")
+NAMES(gpf_preflight_name, gpf_preflight_parse, gpf_preflight_verdict, "unknown", "pass", "warn", "fail")
 NAMES(gpf_role_name, gpf_role_parse, gpf_role, "admin", "operator", "member", "finance", "viewer")
 NAMES(gpf_pod_state_name, gpf_pod_state_parse, gpf_pod_state, "pending", "starting", "running",
       "stopping", "stopped", "failed", "preempted", "expired", "lost")

@@ -83,6 +83,25 @@ typedef enum { GPF_HOST_READY = 0, GPF_HOST_LOST, GPF_HOST_DRAINING } gpf_host_s
 const char *gpf_host_state_name(gpf_host_state s);
 int gpf_host_state_parse(const char *s);
 
+/* The agent's preflight verdict (`gpufleet check`, docs/hardware.md). UNKNOWN: the agent
+ * did not report one (an older agent): treated like PASS for placement. */
+typedef enum {
+    GPF_PREFLIGHT_UNKNOWN = 0, GPF_PREFLIGHT_PASS, GPF_PREFLIGHT_WARN, GPF_PREFLIGHT_FAIL
+} gpf_preflight_verdict;
+const char *gpf_preflight_name(gpf_preflight_verdict v); /* "unknown" "pass" "warn" "fail" */
+int gpf_preflight_parse(const char *s);
+
+#define GPF_MAX_HOST_FINDINGS 16
+
+/* One preflight finding that needs attention (warn or fail; passes are not kept). */
+typedef struct gpf_host_finding {
+    char check[24];             /* "pcie-link", "numa", "iommu", "driver", … */
+    gpf_preflight_verdict level; /* WARN or FAIL */
+    int gpu;                    /* host GPU index; -1 = the host as a whole */
+    char detail[GPF_TEXT_MAX];
+    char fix[GPF_TEXT_MAX];
+} gpf_host_finding;
+
 typedef struct gpf_host_rec {
     char id[GPF_ID_MAX];        /* stable: the agent's host name */
     char address[GPF_TEXT_MAX]; /* where pods' sshd listen (IP or DNS name) */
@@ -98,6 +117,18 @@ typedef struct gpf_host_rec {
     int64_t last_heartbeat_ms;
     int ngpus;
     gpf_gpu_rec gpus[GPF_MAX_HOST_GPUS];
+    /* The preflight the agent ran at its start: a FAIL keeps the host out of placement
+     * unless an operator overrides it. */
+    gpf_preflight_verdict preflight;
+    int64_t preflight_ms;       /* when the control plane received it */
+    int nfindings;              /* warn and fail findings, worst first, at most GPF_MAX_HOST_FINDINGS */
+    gpf_host_finding findings[GPF_MAX_HOST_FINDINGS];
+    /* Operator override of a failing preflight (set by the control plane, never by an
+     * agent; it lasts until cleared). */
+    int override;
+    char override_by[GPF_ID_MAX];
+    char override_reason[GPF_TEXT_MAX];
+    int64_t override_ms;
 } gpf_host_rec;
 
 /* ---- SKUs ------------------------------------------------------------- */
@@ -192,13 +223,50 @@ typedef struct gpf_usage {
 
 /* ---- requests and reports shared by the engine and the API ------------- */
 
+#define GPF_MAX_HOST_DRIFT 32
+
+/* A difference between the ledger and what the agent last reported, open while it lasts. */
+typedef struct gpf_drift {
+    char kind[24];              /* gpu_missing, mig_unowned, mig_missing, foreign_process, pod_idle */
+    char subject[GPF_UUID_MAX]; /* what it is about: a GPU/MIG UUID, "GPU-…/pid 123", a pod id */
+    char detail[GPF_TEXT_MAX];
+    int64_t since_ms;
+} gpf_drift;
+
 /* Extra figures the engine knows about a host's ledger, shown next to the record. */
 typedef struct gpf_host_usage {
     int cpus_used;
     int64_t memory_used_mib;
     int gpu_allocated_milli[GPF_MAX_HOST_GPUS]; /* per GPU, 0..1000 */
     int gpu_mig_used_slots[GPF_MAX_HOST_GPUS];  /* per GPU, number of used memory slots */
+    int schedulable;            /* 1 when new pods may be placed on the host */
+    char unschedulable_reason[GPF_TEXT_MAX]; /* why not, "" when schedulable */
+    int ndrift;                 /* open drift, at most GPF_MAX_HOST_DRIFT */
+    gpf_drift drift[GPF_MAX_HOST_DRIFT];
 } gpf_host_usage;
+
+/* ---- events ----------------------------------------------------------- */
+
+/* Something the control plane noticed about the fleet: drift between the ledger and the
+ * hardware, a dead or lost pod, a lost host, an override. Append-only. */
+typedef struct gpf_event {
+    int64_t id;                 /* store-assigned, > 0, increasing */
+    int64_t at_ms;
+    char kind[24];              /* see docs/api.md "Events" */
+    char severity[8];           /* "info" "warn" "error" */
+    char host_id[GPF_ID_MAX];   /* "" when not about a host */
+    char pod_id[GPF_ID_MAX];    /* "" when not about a pod */
+    char subject[GPF_UUID_MAX]; /* a GPU/MIG UUID or "GPU-…/pid N"; "" when none */
+    char detail[GPF_TEXT_MAX];
+} gpf_event;
+
+typedef struct gpf_event_filter {
+    const char *host_id;        /* NULL or "" = any */
+    const char *pod_id;
+    const char *kind;
+    int64_t after_id;           /* only events with a larger id */
+    int limit;                  /* at most this many, the newest (0 = 100) */
+} gpf_event_filter;
 
 /* A pod launch request (POST /v1/pods). */
 typedef struct gpf_launch_req {
@@ -207,11 +275,53 @@ typedef struct gpf_launch_req {
     char ssh_pubkey[GPF_PUBKEY_MAX];  /* "" when absent */
 } gpf_launch_req;
 
-/* One pod in an agent heartbeat. */
+/* One pod in an agent heartbeat: running, or failed when the agent saw it die. */
 typedef struct gpf_agent_pod_report {
     char id[GPF_ID_MAX];
     gpf_pod_state state;
+    int64_t at_ms;              /* failed: when the agent saw it dead (UTC ms; 0 = now) */
+    char message[GPF_TEXT_MAX]; /* failed: what the agent saw */
+    int64_t idle_s;             /* running: seconds without an SSH session or GPU work; -1 unknown */
 } gpf_agent_pod_report;
+
+#define GPF_HW_MAX_MIG 8
+#define GPF_HW_MAX_PROCS 64
+
+/* A MIG device the agent sees on a GPU. */
+typedef struct gpf_hw_mig {
+    char uuid[GPF_UUID_MAX];
+    int gi_id, ci_id, profile_id; /* -1 unknown */
+    int start, size;            /* placement in memory slots, -1 unknown */
+} gpf_hw_mig;
+
+/* A process the agent sees on a GPU, with the pod it belongs to ("" = none). */
+typedef struct gpf_hw_proc {
+    unsigned pid;
+    int64_t used_mib;           /* -1 unknown */
+    int gi_id, ci_id;           /* its MIG device, -1 when not on one */
+    char pod_id[GPF_ID_MAX];
+} gpf_hw_proc;
+
+/* A GPU in an agent heartbeat: its UUID, and with a hardware report its MIG devices and
+ * processes. */
+typedef struct gpf_hw_gpu {
+    char uuid[GPF_UUID_MAX];
+    int has_hw;                 /* mig[] and procs[] were reported */
+    int mig_enabled;
+    int nmig;
+    gpf_hw_mig mig[GPF_HW_MAX_MIG];
+    int nprocs;
+    gpf_hw_proc procs[GPF_HW_MAX_PROCS];
+} gpf_hw_gpu;
+
+/* An agent heartbeat: the pods it runs and, when has_gpus, the GPUs it sees. */
+typedef struct gpf_agent_report {
+    int npods;
+    gpf_agent_pod_report *pods;
+    int has_gpus;               /* gpus[] is the complete list of what the agent sees */
+    int ngpus;
+    gpf_hw_gpu *gpus;
+} gpf_agent_report;
 
 /* An agent's report on one pod. */
 typedef struct gpf_agent_pod_status {

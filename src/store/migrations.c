@@ -154,10 +154,42 @@ static const char v2_sql[] = "ALTER TABLE pods ADD COLUMN place_vgpu_type TEXT N
 /* NUMA alignment: the node a placement's CPUs are booked on (-1 = not tied to one). */
 static const char v3_sql[] = "ALTER TABLE pods ADD COLUMN place_numa_node INTEGER NOT NULL DEFAULT -1;\n";
 
+/* Host preflight (verdict, findings, operator override) and the fleet's event log. */
+static const char v4_sql[] =
+    "ALTER TABLE hosts ADD COLUMN preflight TEXT NOT NULL DEFAULT 'unknown';\n"
+    "ALTER TABLE hosts ADD COLUMN preflight_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE hosts ADD COLUMN override INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE hosts ADD COLUMN override_by TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE hosts ADD COLUMN override_reason TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE hosts ADD COLUMN override_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE host_findings (\n"
+    "  host_id    TEXT NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,\n"
+    "  idx        INTEGER NOT NULL,\n"
+    "  check_name TEXT NOT NULL,\n"
+    "  level      TEXT NOT NULL,\n"
+    "  gpu        INTEGER NOT NULL,\n"
+    "  detail     TEXT NOT NULL,\n"
+    "  fix        TEXT NOT NULL,\n"
+    "  PRIMARY KEY (host_id, idx)\n"
+    ") STRICT;\n"
+    "CREATE TABLE events (\n"
+    "  id       INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  at_ms    INTEGER NOT NULL,\n"
+    "  kind     TEXT NOT NULL,\n"
+    "  severity TEXT NOT NULL,\n"
+    "  host_id  TEXT NOT NULL,\n"
+    "  pod_id   TEXT NOT NULL,\n"
+    "  subject  TEXT NOT NULL,\n"
+    "  detail   TEXT NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE INDEX events_by_host ON events (host_id, id);\n"
+    "CREATE INDEX events_by_pod ON events (pod_id, id);\n";
+
 static const gpf_store_migration builtin[] = {
     {1, "hosts, gpus, skus, users, tokens, pods, usage, settings", v1_sql},
     {2, "pods.place_vgpu_type", v2_sql},
     {3, "pods.place_numa_node", v3_sql},
+    {4, "hosts.preflight and override, host_findings, events", v4_sql},
 };
 
 const gpf_store_migration *gpf_store_migrations(size_t *n)

@@ -353,8 +353,9 @@ int store_load(gpf_store *s, const store_table *t, const store_child_table *chil
     }
     if ((rc = load_rows(s, t, &arr, &cnt, err)) != 0)
         goto out;
-    if (children && (rc = load_children(s, children, arr, cnt, t->elem, err)) != 0)
-        goto out;
+    for (const store_child_table *c = children; c; c = c->next)
+        if ((rc = load_children(s, c, arr, cnt, t->elem, err)) != 0)
+            goto out;
 out:
     if (scope)
         rc = store_scope_end(s, rc, err);
@@ -372,10 +373,11 @@ static void bind_parent_key(store_binder *b, const void *key)
     store_bind_text(b, "parent key", key, GPF_ID_MAX);
 }
 
-/* Deletes parent's child rows, then inserts count new ones (pos 0 .. count-1). */
-static int put_children(gpf_store *s, const store_child_table *c, const void *parent, int count, gpf_error *err)
+/* Deletes parent's child rows, then inserts its current ones (pos 0 .. count-1). */
+static int put_children(gpf_store *s, const store_child_table *c, const void *parent, gpf_error *err)
 {
-    int rc = 0;
+    int rc = 0, count = 0;
+    memcpy(&count, (const char *)parent + c->count_off, sizeof count);
     sqlite3_stmt *st = NULL;
     store_binder b;
     const char *key = (const char *)parent + c->key_off;
@@ -398,7 +400,7 @@ out:
     return rc;
 }
 
-int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children, int count,
+int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children,
               gpf_error *err)
 {
     int rc = 0;
@@ -407,8 +409,8 @@ int store_put(gpf_store *s, const store_table *t, const void *rec, const store_c
     if ((rc = store_scope_begin(s, err)) != 0)
         return rc;
     rc = store_write(s, t->put_slot, t->put_sql, t->bind, rec, t->put_what, err);
-    if (rc == 0)
-        rc = put_children(s, children, rec, count, err);
+    for (const store_child_table *c = children; c && rc == 0; c = c->next)
+        rc = put_children(s, c, rec, err);
     return store_scope_end(s, rc, err);
 }
 

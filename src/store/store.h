@@ -58,6 +58,11 @@ int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err);
 int gpf_store_usage_insert(gpf_store *s, gpf_usage *u, gpf_error *err);
 int gpf_store_usage_update(gpf_store *s, const gpf_usage *u, gpf_error *err);
 
+/* The event log: insert assigns ev->id. list returns the newest f->limit events that
+ * match f (heap array, oldest first; gpf_free). */
+int gpf_store_event_insert(gpf_store *s, gpf_event *ev, gpf_error *err);
+int gpf_store_events_list(gpf_store *s, const gpf_event_filter *f, gpf_event **out, size_t *n, gpf_error *err);
+
 /* Loading everything at start-up. Each returns a heap array (caller frees with
  * gpf_free) in *out and its length in *n; an empty table gives *out=NULL, *n=0.
  * Order: hosts/skus/users/tokens by id/name, pods by created_ms then id, usage by id. */

@@ -18,6 +18,11 @@ enum store_slot {
     SLOT_GPU_INSERT,
     SLOT_HOSTS_LOAD,
     SLOT_GPUS_LOAD,
+    SLOT_FINDINGS_DELETE,
+    SLOT_FINDING_INSERT,
+    SLOT_FINDINGS_LOAD,
+    SLOT_EVENT_INSERT,
+    SLOT_EVENTS_LIST,
     SLOT_SKU_PUT,
     SLOT_SKU_MODELS_DELETE,
     SLOT_SKU_MODEL_INSERT,
@@ -139,16 +144,19 @@ typedef struct store_child_table {
     const char *load_sql;
     /* Appends the current row's child to parent; GPF_ESTORE (with err) when the list is full. */
     int (*read)(store_reader *r, void *parent, gpf_error *err);
+    size_t count_off;    /* the parent's int holding the list's length */
+    const struct store_child_table *next; /* another list of the same parent, or NULL */
 } store_child_table;
 
-/* Loads every row of t (and, with children, their child rows too, both in one scope) into
- * a heap array: *out (NULL when empty) and *n; both NULL/0 on failure. */
+/* Loads every row of t (and, with children, their child rows too, all in one scope) into
+ * a heap array: *out (NULL when empty) and *n; both NULL/0 on failure. children is a
+ * chain (through next) of the record's lists. */
 int store_load(gpf_store *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
                gpf_error *err);
 
-/* Upserts rec into t and, with children, replaces its child rows with count new ones
- * (pos 0 .. count-1), all in one scope. */
-int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children, int count,
+/* Upserts rec into t and, with children, replaces the child rows of each list in the chain
+ * with its current ones (pos 0 .. count-1), all in one scope. */
+int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children,
               gpf_error *err);
 
 /* Applies list[0..n) to the open database (migrations.c). */

@@ -165,6 +165,7 @@ static const store_child_table pod_gpus_table = {
     .load_sql = "SELECT g.pod_id, g.uuid, g.gpu_index FROM pod_gpus g JOIN pods p ON p.id = g.pod_id"
                 " ORDER BY p.created_ms, p.id, g.pos",
     .read = read_pod_gpu,
+    .count_off = offsetof(gpf_pod, placement.ngpus),
 };
 
 int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
@@ -174,7 +175,7 @@ int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
     if (p->placement.ngpus < 0 || p->placement.ngpus > GPF_MAX_POD_GPUS)
         return gpf_error_set(err, GPF_EINVAL, "store: pod %.64s has %d placed GPUs (at most %d)", p->id,
                              p->placement.ngpus, GPF_MAX_POD_GPUS);
-    return store_put(s, &pods_table, p, &pod_gpus_table, p->placement.ngpus, err);
+    return store_put(s, &pods_table, p, &pod_gpus_table, err);
 }
 
 int gpf_store_pods_load(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err)

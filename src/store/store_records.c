@@ -20,6 +20,12 @@ static void bind_host(store_binder *b, const void *rec)
     store_bind_name(b, "state", gpf_host_state_name(h->state));
     store_bind_int(b, h->registered_ms);
     store_bind_int(b, h->last_heartbeat_ms);
+    store_bind_name(b, "preflight", gpf_preflight_name(h->preflight));
+    store_bind_int(b, h->preflight_ms);
+    store_bind_int(b, h->override);
+    BIND_STR(b, h, override_by);
+    BIND_STR(b, h, override_reason);
+    store_bind_int(b, h->override_ms);
 }
 
 static void read_host(store_reader *r, void *rec)
@@ -37,6 +43,12 @@ static void read_host(store_reader *r, void *rec)
     h->state = (gpf_host_state)store_read_enum(r, "state", gpf_host_state_parse);
     h->registered_ms = store_read_i64(r);
     h->last_heartbeat_ms = store_read_i64(r);
+    h->preflight = (gpf_preflight_verdict)store_read_enum(r, "preflight", gpf_preflight_parse);
+    h->preflight_ms = store_read_i64(r);
+    h->override = store_read_int(r, "override");
+    READ_STR(r, h, override_by);
+    READ_STR(r, h, override_reason);
+    h->override_ms = store_read_i64(r);
 }
 
 static void bind_gpu(store_binder *b, const void *parent, int pos)
@@ -75,20 +87,66 @@ static const store_table hosts_table = {
     .put_what = "store: host_put",
     .put_slot = SLOT_HOST_PUT,
     .put_sql = "INSERT INTO hosts (id, address, deploy_mode, backend, runtime, agent_version, cpus,"
-               " memory_mib, numa_nodes, state, registered_ms, last_heartbeat_ms)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+               " memory_mib, numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms,"
+               " override, override_by, override_reason, override_ms)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                " ON CONFLICT (id) DO UPDATE SET address = excluded.address,"
                " deploy_mode = excluded.deploy_mode, backend = excluded.backend,"
                " runtime = excluded.runtime, agent_version = excluded.agent_version,"
                " cpus = excluded.cpus, memory_mib = excluded.memory_mib,"
                " numa_nodes = excluded.numa_nodes, state = excluded.state,"
                " registered_ms = excluded.registered_ms,"
-               " last_heartbeat_ms = excluded.last_heartbeat_ms",
+               " last_heartbeat_ms = excluded.last_heartbeat_ms, preflight = excluded.preflight,"
+               " preflight_ms = excluded.preflight_ms, override = excluded.override,"
+               " override_by = excluded.override_by, override_reason = excluded.override_reason,"
+               " override_ms = excluded.override_ms",
     .bind = bind_host,
     .load_slot = SLOT_HOSTS_LOAD,
     .load_sql = "SELECT id, address, deploy_mode, backend, runtime, agent_version, cpus, memory_mib,"
-                " numa_nodes, state, registered_ms, last_heartbeat_ms FROM hosts ORDER BY id",
+                " numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms, override,"
+                " override_by, override_reason, override_ms FROM hosts ORDER BY id",
     .read = read_host,
+};
+
+static void bind_finding(store_binder *b, const void *parent, int pos)
+{
+    const gpf_host_finding *f = &((const gpf_host_rec *)parent)->findings[pos];
+    store_bind_text(b, "check", f->check, sizeof f->check);
+    store_bind_name(b, "level", gpf_preflight_name(f->level));
+    store_bind_int(b, f->gpu);
+    BIND_STR(b, f, detail);
+    BIND_STR(b, f, fix);
+}
+
+static int read_finding(store_reader *r, void *parent, gpf_error *err)
+{
+    gpf_host_rec *h = parent;
+    if (h->nfindings >= GPF_MAX_HOST_FINDINGS)
+        return gpf_error_set(err, GPF_ESTORE, "store: host %s has more than %d findings", h->id,
+                             GPF_MAX_HOST_FINDINGS);
+    gpf_host_finding *f = &h->findings[h->nfindings++];
+    store_read_text(r, "check", f->check, sizeof f->check);
+    f->level = (gpf_preflight_verdict)store_read_enum(r, "level", gpf_preflight_parse);
+    f->gpu = store_read_int(r, "gpu");
+    READ_STR(r, f, detail);
+    READ_STR(r, f, fix);
+    return 0;
+}
+
+static const store_child_table findings_table = {
+    .name = "host_findings",
+    .key_col = "host_findings.host_id",
+    .key_off = offsetof(gpf_host_rec, id),
+    .delete_slot = SLOT_FINDINGS_DELETE,
+    .delete_sql = "DELETE FROM host_findings WHERE host_id = ?1",
+    .insert_slot = SLOT_FINDING_INSERT,
+    .insert_sql = "INSERT INTO host_findings (host_id, idx, check_name, level, gpu, detail, fix)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    .bind = bind_finding,
+    .load_slot = SLOT_FINDINGS_LOAD,
+    .load_sql = "SELECT host_id, check_name, level, gpu, detail, fix FROM host_findings ORDER BY host_id, idx",
+    .read = read_finding,
+    .count_off = offsetof(gpf_host_rec, nfindings),
 };
 
 /* idx: the position in the host's list. */
@@ -107,6 +165,8 @@ static const store_child_table gpus_table = {
     .load_sql = "SELECT host_id, uuid, gpu_index, model, name, pci_bus_id, numa_node, memory_mib,"
                 " mig_enabled FROM gpus ORDER BY host_id, idx",
     .read = read_gpu,
+    .count_off = offsetof(gpf_host_rec, ngpus),
+    .next = &findings_table,
 };
 
 int gpf_store_host_put(gpf_store *s, const gpf_host_rec *h, gpf_error *err)
@@ -116,7 +176,10 @@ int gpf_store_host_put(gpf_store *s, const gpf_host_rec *h, gpf_error *err)
     if (h->ngpus < 0 || h->ngpus > GPF_MAX_HOST_GPUS)
         return gpf_error_set(err, GPF_EINVAL, "store: host %.64s has %d GPUs (at most %d)", h->id, h->ngpus,
                              GPF_MAX_HOST_GPUS);
-    return store_put(s, &hosts_table, h, &gpus_table, h->ngpus, err);
+    if (h->nfindings < 0 || h->nfindings > GPF_MAX_HOST_FINDINGS)
+        return gpf_error_set(err, GPF_EINVAL, "store: host %.64s has %d findings (at most %d)", h->id,
+                             h->nfindings, GPF_MAX_HOST_FINDINGS);
+    return store_put(s, &hosts_table, h, &gpus_table, err);
 }
 
 int gpf_store_hosts_load(gpf_store *s, gpf_host_rec **out, size_t *n, gpf_error *err)
@@ -233,6 +296,7 @@ static const store_child_table sku_models_table = {
     .load_slot = SLOT_SKU_MODELS_LOAD,
     .load_sql = "SELECT sku, model FROM sku_models ORDER BY sku, pos",
     .read = read_sku_model,
+    .count_off = offsetof(gpf_sku, nmodels),
 };
 
 int gpf_store_sku_put(gpf_store *s, const gpf_sku *k, gpf_error *err)
@@ -242,7 +306,7 @@ int gpf_store_sku_put(gpf_store *s, const gpf_sku *k, gpf_error *err)
     if (k->nmodels < 0 || k->nmodels > GPF_MAX_SKU_MODELS)
         return gpf_error_set(err, GPF_EINVAL, "store: sku %.64s has %d models (at most %d)", k->name,
                              k->nmodels, GPF_MAX_SKU_MODELS);
-    return store_put(s, &skus_table, k, &sku_models_table, k->nmodels, err);
+    return store_put(s, &skus_table, k, &sku_models_table, err);
 }
 
 int gpf_store_sku_delete(gpf_store *s, const char *name, gpf_error *err)

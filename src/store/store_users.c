@@ -40,7 +40,7 @@ int gpf_store_user_put(gpf_store *s, const gpf_user *u, gpf_error *err)
 {
     if (!s || !u)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to user_put");
-    return store_put(s, &users_table, u, NULL, 0, err);
+    return store_put(s, &users_table, u, NULL, err);
 }
 
 int gpf_store_users_load(gpf_store *s, gpf_user **out, size_t *n, gpf_error *err)
@@ -92,7 +92,7 @@ int gpf_store_token_put(gpf_store *s, const gpf_token *t, gpf_error *err)
 {
     if (!s || !t)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to token_put");
-    return store_put(s, &tokens_table, t, NULL, 0, err);
+    return store_put(s, &tokens_table, t, NULL, err);
 }
 
 int gpf_store_tokens_load(gpf_store *s, gpf_token **out, size_t *n, gpf_error *err)

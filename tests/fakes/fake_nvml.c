@@ -7,6 +7,7 @@
  *   h100x2             two H100 80GB SXM5 (0x233010DE) on NUMA nodes 0 and 1; GPU 0 whole
  *                      with one process, GPU 1 in MIG mode with 1g.10gb (GI profile 19) at
  *                      start 0 and 3g.40gb (GI profile 9) at start 4, two processes in them.
+ *                      Device minors swapped against the indices (GPU 0 is /dev/nvidia1).
  *                      The default when the library is loaded.
  *   unknown-pci        one GPU whose PCI device id no catalog knows, not MIG-capable
  *   driver-not-loaded  nvmlInit_v2 answers NVML_ERROR_DRIVER_NOT_LOADED (9)
@@ -60,7 +61,7 @@ typedef struct fake_proc {
 typedef struct fake_gpu {
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE], uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     char bus[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
-    unsigned int pci_id, numa;
+    unsigned int pci_id, numa, minor;
     unsigned long long total_mib, used_mib, reserved_mib;
     unsigned int util_gpu, util_mem, power_mw, limit_mw, temp, slowdown, shutdown;
     unsigned int gen, gen_max, width, width_max;
@@ -191,6 +192,7 @@ static fake_gpu *add_h100(const char *uuid, const char *bus, unsigned int numa)
     snprintf(g->uuid, sizeof g->uuid, "%s", uuid);
     snprintf(g->bus, sizeof g->bus, "%s", bus);
     g->numa = numa;
+    g->minor = (unsigned int)i;
     return g;
 }
 
@@ -223,6 +225,8 @@ static void scenario_h100x2(void)
     fake_gpu *g0 = add_h100("GPU-0f5b3c9e-7a21-4d8e-9b6c-1d2e3f405a60", "00000000:18:00.0", 0);
     add_proc(g0, 4242, 1024 * MIB, NVML_INSTANCE_ID_NONE, NVML_INSTANCE_ID_NONE);
     fake_gpu *g1 = add_h100("GPU-7c1e2d3f-4a5b-4c6d-8e7f-90a1b2c3d4e5", "00000000:9A:00.0", 1);
+    g0->minor = 1; /* the driver numbers its device nodes in its own order, not NVML's */
+    g1->minor = 0;
     g1->used_mib = 3072;
     g1->power_mw = 145000;
     g1->temp = 35;
@@ -463,6 +467,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
     }
 
 GPU_UINT_GETTER(nvmlDeviceGetNumaNodeId, numa)
+GPU_UINT_GETTER(nvmlDeviceGetMinorNumber, minor)
 GPU_UINT_GETTER(nvmlDeviceGetPowerUsage, power_mw)
 GPU_UINT_GETTER(nvmlDeviceGetEnforcedPowerLimit, limit_mw)
 GPU_UINT_GETTER(nvmlDeviceGetCurrPcieLinkGeneration, gen)

@@ -23,20 +23,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static gpf_agent_pod_status st;
     static gpf_pod pod;
     static char key[GPF_PUBKEY_MAX], env[GPF_TEXT_MAX];
-    int n = 0, rc, kc;
+    int rc, kc;
     if (gpf_decode_sku_create(j, &sku, &err) == 0) {
         json_t *back = gpf_json_sku(&sku); /* what was accepted must encode */
         json_decref(back);
         gpf_decode_sku_patch(j, &sku, &err);
     }
     gpf_decode_launch(j, &launch, &err);
+    char reason[GPF_TEXT_MAX];
+    gpf_decode_override(j, reason, sizeof reason, &err);
     gpf_decode_user_create(j, &user, &err);
     gpf_decode_user_patch(j, &user, &rc, &kc, &err);
     if (gpf_decode_agent_host(j, &host, &err) == 0) {
         json_t *back = gpf_json_agent_host(&host);
         json_decref(back);
     }
-    gpf_decode_heartbeat(j, reports, 64, &n, &err);
+    static gpf_hw_gpu gpus[GPF_MAX_HOST_GPUS];
+    gpf_agent_report rep = {.pods = reports, .gpus = gpus};
+    if (gpf_decode_heartbeat(j, &rep, 64, &err) == 0) {
+        json_t *back = gpf_json_heartbeat(&rep);
+        json_decref(back);
+    }
     gpf_decode_agent_pod_status(j, &st, &err);
     gpf_decode_agent_pod(j, &pod, key, sizeof key, env, sizeof env, &err);
     gpf_decode_pod(j, &pod, &err);

@@ -63,13 +63,16 @@ start_serve() {
   for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.05; done
 }
 
-# start_agent HOST_ID [runtime]: starts an agent for a host of the built-in demo fleet.
+# start_agent HOST_ID [runtime [agent flags...]]: starts an agent for a host of the built-in
+# demo fleet; sets AGENT_PID.
 start_agent() {
   local host=$1 rt=${2:-process}
+  shift; [ $# -gt 0 ] && shift
   local n=${#PIDS[@]}
   "$GPF_BIN" agent --server "$URL" --join-token "$JOIN" --host-id "$host" --state-dir "$T/agent-$host" \
       --runtime "$rt" --ssh-port-min $((PORT_BASE + n * 10)) --ssh-port-max $((PORT_BASE + n * 10 + 9)) \
-      --log-level "${GPF_LOG_LEVEL:-warn}" >>"$T/agent-$host.out" 2>&1 &
+      --log-level "${GPF_LOG_LEVEL:-warn}" "$@" >>"$T/agent-$host.out" 2>&1 &
+  AGENT_PID=$!
   PIDS+=("$!")
   disown "$!"
   for _ in $(seq 100); do
@@ -97,3 +100,10 @@ api() {
 }
 
 json_get() { jq -r "$1"; } # json_get JQ-FILTER < json
+
+# wait_for SECONDS COMMAND...: polls (every 0.1 s) until COMMAND succeeds; 1 on timeout.
+wait_for() {
+  local n=$(( $1 * 10 )); shift
+  for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}

@@ -91,8 +91,11 @@ static int dec_status(const json_t *b, gpf_error *err)
 static int dec_heartbeat(const json_t *b, gpf_error *err)
 {
     gpf_agent_pod_report r[2];
-    int n = -1;
-    return gpf_decode_heartbeat(b, r, 2, &n, err);
+    gpf_hw_gpu *g = gpf_calloc(GPF_MAX_HOST_GPUS, sizeof *g);
+    gpf_agent_report rep = {.pods = r, .gpus = g};
+    int rc = gpf_decode_heartbeat(b, &rep, 2, err);
+    gpf_free(g);
+    return rc;
 }
 
 static int dec_pod(const json_t *b, gpf_error *err)
@@ -982,25 +985,73 @@ static void test_heartbeat(void **state)
 {
     (void)state;
     gpf_agent_pod_report r[3];
+    gpf_hw_gpu *g = gpf_calloc(GPF_MAX_HOST_GPUS, sizeof *g);
+    gpf_agent_report rep = {.pods = r, .gpus = g};
     gpf_error err = {0, ""};
-    int n = -1;
-    json_t *j = J("{'pods':[{'id':'pod-1','state':'running'},{'id':'pod-2','state':'stopped'}]}");
+    json_t *j = J("{'pods':[{'id':'pod-1','state':'running','idle_s':42},"
+                  "{'id':'pod-2','state':'failed','at_ms':1700000000123,'message':'exited\\n(137)'}]}");
 
-    assert_int_equal(gpf_decode_heartbeat(j, r, 3, &n, &err), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(gpf_decode_heartbeat(j, &rep, 3, &err), 0);
+    assert_int_equal(rep.npods, 2);
+    assert_false(rep.has_gpus); /* no "gpus": the report says nothing about them */
+    assert_int_equal(r[0].idle_s, 42);
     assert_string_equal(r[1].id, "pod-2");
-    assert_int_equal(r[1].state, GPF_POD_STOPPED);
-    assert_int_equal(gpf_decode_heartbeat(j, r, 1, &n, &err), GPF_EINVAL);
+    assert_int_equal(r[1].state, GPF_POD_FAILED);
+    assert_int_equal(r[1].at_ms, 1700000000123LL);
+    assert_string_equal(r[1].message, "exited (137)"); /* control characters become spaces */
+    assert_int_equal(r[1].idle_s, -1);
+    assert_int_equal(gpf_decode_heartbeat(j, &rep, 1, &err), GPF_EINVAL);
     assert_contains(err.msg, "pods has more than 1 entries");
     json_decref(j);
 
     j = J("{}");
-    assert_int_equal(gpf_decode_heartbeat(j, NULL, 0, &n, &err), 0);
-    assert_int_equal(n, 0);
+    assert_int_equal(gpf_decode_heartbeat(j, &rep, 0, &err), 0);
+    assert_int_equal(rep.npods, 0);
     json_decref(j);
 
+    /* GPUs: bare UUIDs (seen), or objects with MIG devices and processes */
+    j = J("{'gpus':['GPU-a',{'uuid':'GPU-b','mig_enabled':true,"
+          "'mig':[{'uuid':'MIG-1','gi_id':1,'ci_id':0,'profile_id':19,'start':0,'size':1}],"
+          "'processes':[{'pid':77,'used_mib':512,'gi_id':1,'ci_id':0,'pod_id':'pod-1'},{'pid':78}]}]}");
+    assert_int_equal(gpf_decode_heartbeat(j, &rep, 3, &err), 0);
+    assert_true(rep.has_gpus);
+    assert_int_equal(rep.ngpus, 2);
+    assert_false(g[0].has_hw);
+    assert_string_equal(g[0].uuid, "GPU-a");
+    assert_true(g[1].has_hw);
+    assert_true(g[1].mig_enabled);
+    assert_int_equal(g[1].nmig, 1);
+    assert_int_equal(g[1].mig[0].profile_id, 19);
+    assert_int_equal(g[1].mig[0].size, 1);
+    assert_int_equal(g[1].nprocs, 2);
+    assert_string_equal(g[1].procs[0].pod_id, "pod-1");
+    assert_int_equal(g[1].procs[1].pid, 78);
+    assert_int_equal(g[1].procs[1].used_mib, -1);
+    assert_string_equal(g[1].procs[1].pod_id, "");
+    /* and it round-trips through the agent's encoder */
+    json_t *back = gpf_json_heartbeat(&rep);
+    gpf_agent_pod_report r2[3];
+    gpf_hw_gpu *g2 = gpf_calloc(GPF_MAX_HOST_GPUS, sizeof *g2);
+    gpf_agent_report rep2 = {.pods = r2, .gpus = g2};
+    assert_int_equal(gpf_decode_heartbeat(back, &rep2, 3, &err), 0);
+    assert_int_equal(rep2.ngpus, 2);
+    assert_memory_equal(g, g2, sizeof *g * 2);
+    json_decref(back);
+    json_decref(j);
+    gpf_free(g2);
+
+    /* an empty "gpus" list is a report too: the agent sees no GPU */
+    j = J("{'gpus':[]}");
+    assert_int_equal(gpf_decode_heartbeat(j, &rep, 3, &err), 0);
+    assert_true(rep.has_gpus);
+    assert_int_equal(rep.ngpus, 0);
+    json_decref(j);
+    gpf_free(g);
+
     expect(dec_heartbeat, "{'pods':[{'id':'pod-1','state':'zombie'}]}", GPF_EINVAL,
-           "pods[0].state must be one of pending|");
+           "pods[0].state must be one of running|failed");
+    expect(dec_heartbeat, "{'pods':[{'id':'pod-1','state':'stopped'}]}", GPF_EINVAL,
+           "pods[0].state must be running or failed");
     expect(dec_heartbeat, "{'pods':[{'id':'pod-1','state':'running','x':1}]}", GPF_EINVAL,
            "unknown field 'pods[0].x'");
     expect(dec_heartbeat, "{'pods':[{'state':'running'}]}", GPF_EINVAL, "pods[0].id is required");
@@ -1009,7 +1060,36 @@ static void test_heartbeat(void **state)
     expect(dec_heartbeat, "{'pods':{}}", GPF_EINVAL, "pods must be an array");
     expect(dec_heartbeat, "{'pods':[[]]}", GPF_EINVAL, "pods[0] must be an object");
     expect(dec_heartbeat, "{'pod':[]}", GPF_EINVAL, "unknown field 'pod'");
+    expect(dec_heartbeat, "{'gpus':[7]}", GPF_EINVAL, "gpus[0] must be a GPU UUID string or an object");
+    expect(dec_heartbeat, "{'gpus':['GPU a']}", GPF_EINVAL, "gpus[0] must be a GPU UUID");
+    expect(dec_heartbeat, "{'gpus':['GPU-a','GPU-a']}", GPF_EINVAL, "gpus[1] repeats GPU GPU-a");
+    expect(dec_heartbeat, "{'gpus':[{'uuid':'GPU-a','processes':[{'pid':0}]}]}", GPF_EINVAL,
+           "gpus[0].processes[0].pid must be 1..");
+    expect(dec_heartbeat, "{'gpus':[{'uuid':'GPU-a','mig':[{'size':99}]}]}", GPF_EINVAL, "gpus[0].mig[0].size must be -1..64");
+    expect(dec_heartbeat, "{'gpus':[{'mig':[]}]}", GPF_EINVAL, "gpus[0].uuid is required");
     expect(dec_heartbeat, "7", GPF_EMALFORMED, "object");
+}
+
+static int dec_override(const json_t *b, gpf_error *err)
+{
+    char reason[16];
+    return gpf_decode_override(b, reason, sizeof reason, err);
+}
+
+static void test_override(void **state)
+{
+    (void)state;
+    char reason[GPF_TEXT_MAX];
+    gpf_error err = {0, ""};
+    json_t *j = J("{'reason':'x8 is fine'}");
+    assert_int_equal(gpf_decode_override(j, reason, sizeof reason, &err), 0);
+    assert_string_equal(reason, "x8 is fine");
+    json_decref(j);
+    expect(dec_override, "{}", GPF_EINVAL, "reason is required");
+    expect(dec_override, "{'reason':''}", GPF_EINVAL, "reason must say why");
+    expect(dec_override, "{'reason':'a','by':'me'}", GPF_EINVAL, "unknown field 'by'");
+    expect(dec_override, "{'reason':'this is far too long'}", GPF_EINVAL, "reason is too long");
+    expect(dec_override, "[]", GPF_EMALFORMED, "object");
 }
 
 static void test_agent_pod_status(void **state)
@@ -1408,6 +1488,7 @@ int main(void)
         cmocka_unit_test(test_agent_host_roundtrip),
         cmocka_unit_test(test_agent_host_errors),
         cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_override),
         cmocka_unit_test(test_agent_pod_status),
         cmocka_unit_test(test_pod_roundtrip),
         cmocka_unit_test(test_fuzz_sku),

@@ -96,6 +96,7 @@ static void test_discover_h100(void **state)
         assert_int_equal(g->memory_mib, 81559);
         assert_int_equal(g->numa_node, i < 4 ? 0 : 1);
         assert_int_equal(g->mig_enabled, i >= 6);
+        assert_int_equal(f.live[i].minor, i); /* /dev/nvidia<index> */
         assert_uuid_shape(g->uuid, "GPU-");
         for (int j = 0; j < i; j++) {
             assert_string_not_equal(g->uuid, f.host.gpus[j].uuid);
@@ -103,6 +104,8 @@ static void test_discover_h100(void **state)
         }
     }
     assert_string_equal(f.host.gpus[0].pci_bus_id, "00000000:18:00.0");
+    for (int i = 8; i < GPF_MAX_HOST_GPUS; i++)
+        assert_int_equal(f.live[i].minor, -1);
     gpf_gpu_backend_close(b);
 }
 

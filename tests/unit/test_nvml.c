@@ -167,6 +167,7 @@ static void assert_live_unknown(const gpf_gpu_live *l)
     assert_int_equal(l->pcie_width, -1);
     assert_int_equal(l->pcie_width_max, -1);
     assert_int_equal(l->mig_pending, -1);
+    assert_int_equal(l->minor, -1);
     assert_int_equal(l->nmig, 0);
     assert_int_equal(l->nprocs, 0);
     assert_int_equal(l->procs_truncated, 0);
@@ -229,6 +230,7 @@ static void test_gpu_whole(void **state)
     assert_int_equal(g->memory_mib, 81559);
     assert_int_equal(g->mig_enabled, 0);
     assert_int_equal(l->pci_device_id, 0x233010DEu);
+    assert_int_equal(l->minor, 1); /* /dev/nvidia1: the driver's order, not NVML's index */
     assert_int_equal(l->util_gpu_pct, 37);
     assert_int_equal(l->util_mem_pct, 12);
     assert_int_equal(l->memory_used_mib, 1250); /* v2: without the 568 MiB reserved */
@@ -263,6 +265,7 @@ static void test_gpu_mig(void **state)
     assert_int_equal(g->numa_node, 1);
     assert_int_equal(g->memory_mib, 81559);
     assert_int_equal(g->mig_enabled, 1);
+    assert_int_equal(l->minor, 0);
     assert_int_equal(l->mig_pending, 1);
     assert_int_equal(l->util_gpu_pct, -1); /* NVML does not tell utilisation in MIG mode */
     assert_int_equal(l->util_mem_pct, -1);

@@ -93,11 +93,36 @@ static void test_fake_many(void **state)
     gpf_runtime_close(rt);
 }
 
+/* Idle detection: no process and no session, unless the test hook says otherwise. */
+static void test_fake_activity(void **state)
+{
+    (void)state;
+    gpf_runtime *rt = NULL;
+    assert_int_equal(gpf_runtime_fake_open(&rt, NULL), 0);
+    gpf_pod_activity act;
+    assert_int_equal(rt->ops->activity(rt, "pod-1", &act), GPF_ENOTFOUND);
+    assert_int_equal(gpf_runtime_fake_set_sessions(rt, "pod-1", 1), GPF_ENOTFOUND);
+    gpf_pod_spec s = spec("pod-1");
+    assert_int_equal(rt->ops->start(rt, &s, NULL, NULL), 0);
+    memset(&act, 0x5a, sizeof act);
+    assert_int_equal(rt->ops->activity(rt, "pod-1", &act), 0);
+    assert_int_equal(act.ssh_sessions, 0);
+    assert_int_equal(act.npids, 0);
+    assert_int_equal(gpf_runtime_fake_set_sessions(rt, "pod-1", 2), 0);
+    assert_int_equal(rt->ops->activity(rt, "pod-1", &act), 0);
+    assert_int_equal(act.ssh_sessions, 2);
+    assert_int_equal(rt->ops->stop(rt, "pod-1", NULL), 0);
+    assert_int_equal(rt->ops->activity(rt, "pod-1", &act), GPF_ENOTFOUND);
+    assert_int_equal(gpf_runtime_fake_set_sessions(NULL, "pod-1", 1), GPF_ENOTFOUND);
+    gpf_runtime_close(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_lifecycle),
         cmocka_unit_test(test_fake_many),
+        cmocka_unit_test(test_fake_activity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,432 @@
+/* Engine: keeping the ledger equal to the hardware.
+ *
+ *  - the preflight gate: a host whose agent's preflight failed takes no new pods until it
+ *    passes or an operator overrides it;
+ *  - reconciliation: each heartbeat is compared with the ledger; a pod the agent saw die
+ *    is failed at that moment (its slice freed, its usage closed), and differences that
+ *    are not the engine's to fix (a GPU gone, a MIG device nobody holds, a process outside
+ *    any pod, an idle pod) are kept as open drift and logged as events when they appear
+ *    and when they clear;
+ *  - host loss: a host silent for lost_after_beats heartbeats is lost, and so are its pods
+ *    (usage closed at the last time the host was heard from);
+ *  - the event log (store table "events"). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+/* ---- schedulability ------------------------------------------------------ */
+
+static const gpf_host_finding *first_failure(const gpf_host_rec *r)
+{
+    for (int i = 0; i < r->nfindings; i++)
+        if (r->findings[i].level == GPF_PREFLIGHT_FAIL)
+            return &r->findings[i];
+    return NULL;
+}
+
+int eng_host_schedulable(const host_entry *h, char *why, size_t n)
+{
+    const gpf_host_rec *r = &h->rec;
+    if (why && n)
+        why[0] = '\0';
+    if (r->state == GPF_HOST_LOST) {
+        if (why)
+            snprintf(why, n, "lost: no heartbeat from its agent");
+        return 0;
+    }
+    if (r->state == GPF_HOST_DRAINING) {
+        if (why)
+            snprintf(why, n, "draining");
+        return 0;
+    }
+    if (r->preflight == GPF_PREFLIGHT_FAIL && !r->override) {
+        const gpf_host_finding *f = first_failure(r);
+        if (why)
+            snprintf(why, n, "preflight failed (%s%s%.*s); fix it and restart the agent, or `gpufleet host override %s`",
+                     f ? f->check : "see findings", f ? ": " : "", f ? 120 : 0, f ? f->detail : "", r->id);
+        return 0;
+    }
+    if (h->gpus_missing > 0) {
+        if (why)
+            snprintf(why, n, "%d registered GPU%s no longer seen by the agent (see drift)", h->gpus_missing,
+                     h->gpus_missing == 1 ? "" : "s");
+        return 0;
+    }
+    return 1;
+}
+
+void eng_sync_schedulable(gpf_engine *e, host_entry *h)
+{
+    int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
+    if (idx >= 0)
+        e->fleet.hosts[idx].schedulable = eng_host_schedulable(h, NULL, 0);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+void eng_event(gpf_engine *e, const char *kind, const char *severity, const char *host_id, const char *pod_id,
+               const char *subject, const char *fmt, ...)
+{
+    gpf_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.at_ms = eng_now(e);
+    gpf_strlcpy(ev.kind, kind, sizeof ev.kind);
+    gpf_strlcpy(ev.severity, severity, sizeof ev.severity);
+    gpf_strlcpy(ev.host_id, host_id ? host_id : "", sizeof ev.host_id);
+    gpf_strlcpy(ev.pod_id, pod_id ? pod_id : "", sizeof ev.pod_id);
+    gpf_strlcpy(ev.subject, subject ? subject : "", sizeof ev.subject);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev.detail, sizeof ev.detail, fmt, ap);
+    va_end(ap);
+    gpf_error err = {0};
+    if (gpf_store_event_insert(e->store, &ev, &err) != 0)
+        GPF_ERROR("engine", "event=store_failed op=event_insert kind=%s msg=\"%s\"", kind, gpf_error_msg(&err));
+    e->events_total++;
+    gpf_log(strcmp(severity, "info") == 0 ? GPF_LOG_INFO : GPF_LOG_WARN, "engine",
+            "event=%s severity=%s host=%s pod=%s subject=%s detail=\"%s\"", kind, severity, ev.host_id, ev.pod_id,
+            ev.subject, ev.detail);
+}
+
+void eng_preflight_event(gpf_engine *e, const host_entry *h)
+{
+    const gpf_host_rec *r = &h->rec;
+    if (r->preflight != GPF_PREFLIGHT_WARN && r->preflight != GPF_PREFLIGHT_FAIL)
+        return;
+    int fails = 0, warns = 0;
+    for (int i = 0; i < r->nfindings; i++)
+        fails += r->findings[i].level == GPF_PREFLIGHT_FAIL, warns += r->findings[i].level == GPF_PREFLIGHT_WARN;
+    const gpf_host_finding *f = r->nfindings ? &r->findings[0] : NULL;
+    eng_event(e, "preflight", r->preflight == GPF_PREFLIGHT_FAIL ? "error" : "warn", r->id, NULL, NULL,
+              "preflight %s: %d failing, %d warning%s%s%s%s%s", gpf_preflight_name(r->preflight), fails, warns,
+              f ? "; " : "", f ? f->check : "", f ? ": " : "", f ? f->detail : "",
+              r->preflight == GPF_PREFLIGHT_FAIL && r->override ? " (overridden: host stays schedulable)" : "");
+}
+
+/* ---- drift ----------------------------------------------------------------- */
+
+typedef struct drift_set {
+    int n;
+    int dropped;
+    gpf_drift d[GPF_MAX_HOST_DRIFT];
+} drift_set;
+
+static void drift_add(drift_set *s, const char *kind, const char *subject, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void drift_add(drift_set *s, const char *kind, const char *subject, const char *fmt, ...)
+{
+    if (s->n == GPF_MAX_HOST_DRIFT) {
+        s->dropped++;
+        return;
+    }
+    gpf_drift *d = &s->d[s->n++];
+    memset(d, 0, sizeof *d);
+    gpf_strlcpy(d->kind, kind, sizeof d->kind);
+    gpf_strlcpy(d->subject, subject, sizeof d->subject);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->detail, sizeof d->detail, fmt, ap);
+    va_end(ap);
+}
+
+static const gpf_drift *drift_find(const gpf_drift *d, int n, const gpf_drift *x)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(d[i].kind, x->kind) == 0 && strcmp(d[i].subject, x->subject) == 0)
+            return &d[i];
+    return NULL;
+}
+
+static const char *drift_severity(const char *kind)
+{
+    if (!strcmp(kind, "gpu_missing") || !strcmp(kind, "mig_missing"))
+        return "error";
+    if (!strcmp(kind, "foreign_process"))
+        return "warn";
+    return "info"; /* mig_unowned, pod_idle */
+}
+
+static int pod_subject(const char *kind)
+{
+    return !strcmp(kind, "pod_idle") || !strcmp(kind, "mig_missing");
+}
+
+/* Replaces h's open drift with s: what cleared and what appeared become events (in that order). */
+static void drift_commit(gpf_engine *e, host_entry *h, drift_set *s)
+{
+    int64_t now = eng_now(e);
+    for (int i = 0; i < h->ndrift; i++)
+        if (!drift_find(s->d, s->n, &h->drift[i]))
+            eng_event(e, "drift_cleared", "info", h->rec.id, pod_subject(h->drift[i].kind) ? h->drift[i].subject : NULL,
+                      h->drift[i].subject, "%s cleared (open since %lld ms)", h->drift[i].kind,
+                      (long long)h->drift[i].since_ms);
+    for (int i = 0; i < s->n; i++) {
+        const gpf_drift *old = drift_find(h->drift, h->ndrift, &s->d[i]);
+        if (old) {
+            s->d[i].since_ms = old->since_ms;
+            continue;
+        }
+        s->d[i].since_ms = now;
+        eng_event(e, s->d[i].kind, drift_severity(s->d[i].kind), h->rec.id,
+                  pod_subject(s->d[i].kind) ? s->d[i].subject : NULL, s->d[i].subject, "%s", s->d[i].detail);
+    }
+    if (s->dropped)
+        GPF_WARN("engine", "event=drift_truncated host=%s dropped=%d", h->rec.id, s->dropped);
+    h->ndrift = s->n;
+    memcpy(h->drift, s->d, sizeof(gpf_drift) * (size_t)s->n);
+    int missing = 0;
+    for (int i = 0; i < s->n; i++)
+        missing += strcmp(s->d[i].kind, "gpu_missing") == 0;
+    if (missing != h->gpus_missing) {
+        h->gpus_missing = missing;
+        eng_sync_schedulable(e, h);
+    }
+}
+
+/* ---- reconciliation ------------------------------------------------------ */
+
+static int live_on(const gpf_pod *p, const host_entry *h)
+{
+    return p->placed && !gpf_pod_state_is_final(p->state) && strcmp(p->placement.host_id, h->rec.id) == 0;
+}
+
+static const gpf_agent_pod_report *reported(const gpf_agent_report *r, const char *id)
+{
+    for (int i = 0; i < r->npods; i++)
+        if (strcmp(r->pods[i].id, id) == 0)
+            return &r->pods[i];
+    return NULL;
+}
+
+static int pod_uses_gpu(const gpf_pod *p, const char *uuid)
+{
+    for (int i = 0; i < p->placement.ngpus; i++)
+        if (strcmp(p->placement.gpu_uuids[i], uuid) == 0)
+            return 1;
+    return 0;
+}
+
+/* Pods the agent saw die, and pods it no longer runs: failed, slice freed, usage closed. */
+static int reconcile_pods(gpf_engine *e, host_entry *h, const gpf_agent_report *r, drift_set *ds, gpf_error *err)
+{
+    int64_t now = eng_now(e);
+    int rc = 0;
+    for (size_t i = 0; i < e->pods.n && rc == 0; i++) {
+        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (!live_on(p, h))
+            continue;
+        const gpf_agent_pod_report *rp = reported(r, p->id);
+        char reason[GPF_TEXT_MAX];
+        int64_t at;
+        if (rp && rp->state == GPF_POD_FAILED) {
+            at = rp->at_ms > 0 && rp->at_ms < now ? rp->at_ms : now;
+            snprintf(reason, sizeof reason, "the agent saw the pod die: %.200s", rp->message[0] ? rp->message : "exited");
+        } else if (!rp && p->state == GPF_POD_RUNNING && p->started_ms <= h->last_report_ms) {
+            /* running since before the previous report, and now the agent does not list it */
+            at = h->last_report_ms;
+            snprintf(reason, sizeof reason, "the agent on %s no longer runs the pod", h->rec.id);
+        } else {
+            if (rp && rp->state == GPF_POD_RUNNING && p->state == GPF_POD_RUNNING && rp->idle_s >= 0) {
+                const gpf_sku *k = eng_sku(e, p->sku);
+                if (k && k->idle_timeout_s > 0 && rp->idle_s >= k->idle_timeout_s)
+                    drift_add(ds, "pod_idle", p->id, "no SSH session and no GPU work for %lld s (SKU %s idle timeout %lld s)",
+                              (long long)rp->idle_s, k->name, (long long)k->idle_timeout_s);
+            }
+            continue;
+        }
+        if (at < p->started_ms)
+            at = p->started_ms;
+        gpf_pod_state fin = p->state == GPF_POD_STOPPING ? GPF_POD_STOPPED : GPF_POD_FAILED;
+        rc = eng_pod_finish(e, p, fin, at, reason, err);
+        if (rc == 0)
+            eng_event(e, "pod_dead", "warn", h->rec.id, p->id, NULL, "%s; usage closed at %lld", reason, (long long)at);
+    }
+    return rc;
+}
+
+static const gpf_hw_gpu *reported_gpu(const gpf_agent_report *r, const char *uuid)
+{
+    for (int g = 0; g < r->ngpus; g++)
+        if (strcmp(r->gpus[g].uuid, uuid) == 0)
+            return &r->gpus[g];
+    return NULL;
+}
+
+/* MIG devices against the MIG slices of the live pods on one GPU. */
+static void reconcile_mig(gpf_engine *e, const host_entry *h, const gpf_gpu_rec *g, const gpf_hw_gpu *hw,
+                          drift_set *ds)
+{
+    for (int m = 0; m < hw->nmig; m++) {
+        const gpf_hw_mig *d = &hw->mig[m];
+        int owned = 0;
+        for (size_t i = 0; i < e->pods.n && !owned; i++) {
+            const gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+            owned = live_on(p, h) && p->slice.kind == GPF_SLICE_MIG && pod_uses_gpu(p, g->uuid) &&
+                    p->placement.mig_start == d->start && p->placement.mig_size == d->size;
+        }
+        if (!owned)
+            drift_add(ds, "mig_unowned", d->uuid[0] ? d->uuid : g->uuid,
+                      "MIG device (GPU instance %d, profile %d, slots %d+%d) on GPU %d: no pod holds it", d->gi_id,
+                      d->profile_id, d->start, d->size, g->index);
+    }
+    for (size_t i = 0; i < e->pods.n; i++) {
+        const gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (!live_on(p, h) || p->slice.kind != GPF_SLICE_MIG || !pod_uses_gpu(p, g->uuid))
+            continue;
+        int found = 0;
+        for (int m = 0; m < hw->nmig && !found; m++)
+            found = hw->mig[m].start == p->placement.mig_start && hw->mig[m].size == p->placement.mig_size;
+        if (!found)
+            drift_add(ds, "mig_missing", p->id, "pod %s holds MIG slots %d+%d on GPU %d, but the GPU has no MIG device there",
+                      p->id, p->placement.mig_start, p->placement.mig_size, g->index);
+    }
+}
+
+/* Processes on one GPU that belong to no pod holding it. */
+static void reconcile_procs(gpf_engine *e, const host_entry *h, const gpf_gpu_rec *g, const gpf_hw_gpu *hw,
+                            drift_set *ds)
+{
+    for (int k = 0; k < hw->nprocs; k++) {
+        const gpf_hw_proc *pr = &hw->procs[k];
+        char subject[GPF_UUID_MAX], mem[32];
+        const gpf_pod *p = pr->pod_id[0] ? eng_pod(e, pr->pod_id) : NULL;
+        if (p && live_on(p, h) && pod_uses_gpu(p, g->uuid))
+            continue;
+        snprintf(subject, sizeof subject, "%.60s/pid %u", g->uuid, pr->pid);
+        if (pr->used_mib >= 0)
+            snprintf(mem, sizeof mem, "%lld MiB", (long long)pr->used_mib);
+        else
+            snprintf(mem, sizeof mem, "memory (amount unknown)");
+        if (pr->pod_id[0])
+            drift_add(ds, "foreign_process", subject, "pid %u of pod %s uses %s on GPU %d, which is not in the pod's slice",
+                      pr->pid, pr->pod_id, mem, g->index);
+        else
+            drift_add(ds, "foreign_process", subject, "pid %u uses %s on GPU %d outside any pod", pr->pid, mem, g->index);
+    }
+}
+
+int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_error *err)
+{
+    drift_set *ds = GPF_NEW(drift_set);
+    int rc = reconcile_pods(e, h, r, ds, err);
+    if (rc != 0)
+        goto out;
+    if (!r->has_gpus) {
+        /* no GPU report this time: what was open about the GPUs stays open */
+        for (int i = 0; i < h->ndrift; i++)
+            if (strcmp(h->drift[i].kind, "pod_idle") != 0 && ds->n < GPF_MAX_HOST_DRIFT)
+                ds->d[ds->n++] = h->drift[i];
+    } else {
+        for (int g = 0; g < h->rec.ngpus; g++) {
+            const gpf_gpu_rec *gr = &h->rec.gpus[g];
+            const gpf_hw_gpu *hw = reported_gpu(r, gr->uuid);
+            if (!hw) {
+                drift_add(ds, "gpu_missing", gr->uuid, "GPU %d (%s, %s) is registered but the agent no longer sees it",
+                          gr->index, gr->model, gr->pci_bus_id[0] ? gr->pci_bus_id : "bus id unknown");
+                continue;
+            }
+            if (!hw->has_hw)
+                continue;
+            reconcile_mig(e, h, gr, hw, ds);
+            reconcile_procs(e, h, gr, hw, ds);
+        }
+    }
+    drift_commit(e, h, ds);
+out:
+    gpf_free(ds);
+    return rc;
+}
+
+/* ---- host loss ------------------------------------------------------------- */
+
+void eng_host_lost(gpf_engine *e, host_entry *h, int64_t now)
+{
+    h->rec.state = GPF_HOST_LOST;
+    if (gpf_store_host_put(e->store, &h->rec, NULL) != 0)
+        GPF_ERROR("engine", "event=store_failed op=host_put host=%s", h->rec.id);
+    eng_sync_schedulable(e, h);
+    int64_t last = h->rec.last_heartbeat_ms;
+    eng_event(e, "host_lost", "error", h->rec.id, NULL, NULL, "no heartbeat for %lld ms (limit %d beats of %d ms)",
+              (long long)(now - h->last_seen_ms), e->lost_after_beats, e->heartbeat_ms);
+    for (size_t i = 0; i < e->pods.n; i++) {
+        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (!live_on(p, h))
+            continue;
+        char reason[GPF_TEXT_MAX];
+        snprintf(reason, sizeof reason, "host %s lost: no heartbeat since %lld", h->rec.id, (long long)last);
+        int64_t at = last > p->started_ms ? last : p->started_ms;
+        if (eng_pod_finish(e, p, GPF_POD_LOST, at, reason, NULL) != 0)
+            GPF_ERROR("engine", "event=store_failed op=pod_lost pod=%s", p->id);
+        else
+            eng_event(e, "pod_lost", "warn", h->rec.id, p->id, NULL, "%s; usage closed at %lld", reason,
+                      (long long)at);
+    }
+}
+
+/* ---- operator override and the event log ---------------------------------- */
+
+int gpf_engine_host_override(gpf_engine *e, const gpf_principal *who, const char *id, int on, const char *reason,
+                             gpf_host_rec *out, gpf_error *err)
+{
+    if (who->is_agent || !eng_is_staff(who))
+        return gpf_error_set(err, GPF_EFORBIDDEN, "only an admin or operator can override a host's preflight");
+    if (on && (!reason || !reason[0]))
+        return gpf_error_set(err, GPF_EINVAL, "an override needs a reason (it is kept with the host and in the events)");
+    if (reason && strlen(reason) >= GPF_TEXT_MAX)
+        return gpf_error_set(err, GPF_EINVAL, "reason is too long (at most %d bytes)", GPF_TEXT_MAX - 1);
+    pthread_mutex_lock(&e->mu);
+    int rc = 0;
+    host_entry *h = eng_host(e, id);
+    if (!h) {
+        rc = gpf_error_set(err, GPF_ENOTFOUND, "no host '%s'", id);
+        goto out;
+    }
+    gpf_host_rec nr = h->rec;
+    nr.override = on ? 1 : 0;
+    gpf_strlcpy(nr.override_by, on ? who->user : "", sizeof nr.override_by);
+    gpf_strlcpy(nr.override_reason, on ? reason : "", sizeof nr.override_reason);
+    nr.override_ms = on ? eng_now(e) : 0;
+    if ((rc = gpf_store_host_put(e->store, &nr, err)) != 0)
+        goto out;
+    int was = h->rec.override;
+    h->rec = nr;
+    eng_sync_schedulable(e, h);
+    if (on)
+        eng_event(e, "override_set", "warn", id, NULL, NULL, "%s overrode the preflight (verdict %s): %s", who->user,
+                  gpf_preflight_name(nr.preflight), reason);
+    else if (was)
+        eng_event(e, "override_cleared", "info", id, NULL, NULL, "%s cleared the preflight override", who->user);
+    if (out)
+        *out = h->rec;
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int gpf_engine_events_list(gpf_engine *e, const gpf_principal *who, const gpf_event_filter *f, gpf_event **out,
+                           size_t *n, gpf_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (who->is_agent)
+        return gpf_error_set(err, GPF_EFORBIDDEN, "agent tokens cannot do this");
+    pthread_mutex_lock(&e->mu);
+    int rc = gpf_store_events_list(e->store, f, out, n, err);
+    if (rc == 0 && !eng_is_staff(who) && who->role != GPF_ROLE_VIEWER) {
+        /* members and finance see the events of their own pods only */
+        size_t k = 0;
+        for (size_t i = 0; i < *n; i++) {
+            const gpf_pod *p = (*out)[i].pod_id[0] ? eng_pod(e, (*out)[i].pod_id) : NULL;
+            if (p && strcmp(p->owner, who->user) == 0)
+                (*out)[k++] = (*out)[i];
+        }
+        *n = k;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
