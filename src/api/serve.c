@@ -37,6 +37,8 @@ const gpf_cfg_opt gpf_serve_options[] = {
         "a pod its agent has not started by then fails and frees its slice"),
     OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "directory with gpus.csv, mig_profiles.csv, vgpu_profiles.csv (\"\" = built in)"),
     OPT("log-level", GPF_CFG_STR, "info", 0, 0, log_level, "debug, info, warn or error"),
+    OPT("placement-policy", GPF_CFG_STR, "gpufleet", 0, 0, placement_policy,
+        "how whole-GPU and share pods are placed: gpufleet, fgd, best-fit, first-fit, ... (docs/placement.md)"),
     GPF_CFG_END,
 };
 
@@ -189,6 +191,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, cons
     ec.heartbeat_ms = (int)cfg->heartbeat_ms;
     ec.lost_after_beats = (int)cfg->lost_after_beats;
     ec.start_timeout_ms = (int)cfg->pod_start_timeout_ms;
+    ec.policy = cfg->placement_policy;
     if ((rc = gpf_engine_open(&ec, &eng, err)) != 0)
         goto out;
     gpf_strlcpy(join_in, cfg->join_token, sizeof join_in);

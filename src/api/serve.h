@@ -20,6 +20,7 @@ typedef struct gpf_serve_config {
     long long pod_start_timeout_ms;
     char catalog_dir[512];
     char log_level[16];
+    char placement_policy[32];
 } gpf_serve_config;
 
 extern const gpf_cfg_opt gpf_serve_options[];

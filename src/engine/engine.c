@@ -223,6 +223,8 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
      * an agent polling with an old sequence gets the outstanding commands at once. */
     e->seq_next = gpf_now_ms() * 1024;
     gpf_sched_fleet_init(&e->fleet);
+    if ((rc = gpf_sched_policy_new(cfg->policy && cfg->policy[0] ? cfg->policy : "gpufleet", 0, &e->policy, err)) != 0)
+        goto out;
 
     {
         gpf_host_rec *arr = NULL;
@@ -249,6 +251,7 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
         if (rc != 0)
             goto out;
     }
+    eng_policy_tasks(e);
     GPF_INFO("engine", "event=recovered hosts=%zu skus=%zu users=%zu pods=%zu usage=%zu", e->hosts.n,
              e->skus.n, e->users.n, e->pods.n, e->usage.n);
 out:
@@ -265,6 +268,7 @@ void gpf_engine_free(gpf_engine *e)
     if (!e)
         return;
     gpf_sched_fleet_clear(&e->fleet);
+    gpf_sched_policy_free(e->policy);
     vec_free(&e->hosts);
     vec_free(&e->skus);
     vec_free(&e->users);
@@ -570,6 +574,7 @@ static int sku_write(gpf_engine *e, const gpf_principal *who, const gpf_sku *k, 
     if (!cur)
         cur = vec_push(&e->skus, sizeof nk);
     *cur = nk;
+    eng_policy_tasks(e);
     if (out)
         *out = nk;
 out:
@@ -623,8 +628,10 @@ int gpf_engine_sku_delete(gpf_engine *e, const gpf_principal *who, const char *n
         goto out;
     }
     rc = gpf_store_sku_delete(e->store, name, err);
-    if (rc == 0)
+    if (rc == 0) {
         vec_remove(&e->skus, sizeof(gpf_sku), (size_t)(k - (gpf_sku *)e->skus.items));
+        eng_policy_tasks(e);
+    }
 out:
     pthread_mutex_unlock(&e->mu);
     return rc;

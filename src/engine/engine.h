@@ -36,6 +36,7 @@ typedef struct gpf_engine_config {
     int heartbeat_ms;             /* what agents are told; default 2000 */
     int lost_after_beats;         /* missed beats before a host is lost; default 5 */
     int start_timeout_ms;         /* a pod still starting after this fails; default 120000 */
+    const char *policy;           /* placement policy (gpf_sched_policy_names); NULL/"" = "gpufleet" */
 } gpf_engine_config;
 
 /* Who is calling. */

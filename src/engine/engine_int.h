@@ -42,6 +42,8 @@ struct gpf_engine {
     int closing;
 
     gpf_sched_fleet fleet;       /* the ledger */
+    gpf_sched_policy *policy;    /* places whole-GPU and share pods (MIG and vGPU: geometry ranking) */
+    int launches_since_tasks;    /* launches since the policy's task distribution was last set */
     vec hosts;                   /* host_entry */
     vec skus;                    /* gpf_sku */
     vec users;                   /* gpf_user */
@@ -73,6 +75,9 @@ gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id);
 /* Rebuilds the ledger entry of one host from its record and the live pods on it. */
 int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err);
 void eng_bump(gpf_engine *e, host_entry *h);
+/* Gives the policy the task distribution it packs against: one task per whole-GPU or share
+ * SKU, weighted by its live pods (plus one, so a new SKU counts). */
+void eng_policy_tasks(gpf_engine *e);
 int eng_is_staff(const gpf_principal *who); /* admin or operator */
 
 /* ---- engine_reconcile.c ---- */

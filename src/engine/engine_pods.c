@@ -8,6 +8,39 @@
 #include "util/log.h"
 #include "util/secret.h"
 
+/* Launches between refreshes of the policy's task distribution from the live pods. */
+#define TASKS_EVERY 32
+
+void eng_policy_tasks(gpf_engine *e)
+{
+    gpf_sched_task_type *t = e->skus.n ? gpf_calloc(e->skus.n, sizeof *t) : NULL;
+    int n = 0;
+    double total = 0;
+    for (size_t i = 0; i < e->skus.n; i++) {
+        const gpf_sku *k = VEC_AT(&e->skus, gpf_sku, i);
+        if (k->slice.kind != GPF_SLICE_WHOLE && k->slice.kind != GPF_SLICE_SHARE)
+            continue; /* MIG and vGPU are placed by their geometry */
+        gpf_sched_task_type *x = &t[n++];
+        x->cpus = k->cpus;
+        x->num_gpu = k->slice.kind == GPF_SLICE_WHOLE ? k->slice.gpu_count : 1;
+        x->gpu_milli = k->slice.kind == GPF_SLICE_WHOLE ? 1000 : k->slice.share_milli;
+        x->nmodels = k->nmodels;
+        for (int m = 0; m < k->nmodels; m++)
+            gpf_strlcpy(x->models[m], k->models[m], sizeof x->models[m]);
+        x->weight = 1;
+        for (size_t j = 0; j < e->pods.n; j++) {
+            const gpf_pod *p = VEC_AT(&e->pods, gpf_pod, j);
+            x->weight += !gpf_pod_state_is_final(p->state) && strcmp(p->sku, k->name) == 0;
+        }
+        total += x->weight;
+    }
+    for (int i = 0; i < n; i++)
+        t[i].weight /= total;
+    gpf_sched_policy_set_tasks(e->policy, t, n);
+    e->launches_since_tasks = 0;
+    gpf_free(t);
+}
+
 static int can_see(const gpf_principal *who, const gpf_pod *p)
 {
     return eng_is_staff(who) || (!who->is_agent && strcmp(p->owner, who->user) == 0);
@@ -60,7 +93,9 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
 
     gpf_pod p;
     memset(&p, 0, sizeof p);
-    rc = gpf_sched_place(&e->fleet, e->cat, &sr, &p.placement, err);
+    if (++e->launches_since_tasks >= TASKS_EVERY)
+        eng_policy_tasks(e); /* follow what people launch */
+    rc = gpf_sched_place_with(&e->fleet, e->cat, e->policy, &sr, &p.placement, err);
     if (rc != 0) {
         e->launch_rejected_total++;
         goto out;

@@ -211,6 +211,29 @@ static void test_start_timeout_fails_and_frees(void **state)
     assert_int_equal(q.state, GPF_POD_FAILED);
 }
 
+static void test_placement_policy_option(void **state)
+{
+    ef_fixture *f = *state;
+    gpf_error err = {0};
+    gpf_engine *e = NULL;
+    gpf_engine_config c = {0};
+    c.store = f->store;
+    c.catalog = f->cat;
+    c.policy = "no-such-policy";
+    assert_int_equal(gpf_engine_open(&c, &e, &err), GPF_EINVAL);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "no-such-policy"));
+    /* a baseline policy places as well: first-fit takes the lowest free GPU */
+    ef_close(f);
+    gpf_store_open(f->db, &f->store, &err);
+    c.store = f->store;
+    c.policy = "first-fit";
+    assert_int_equal(gpf_engine_open(&c, &f->e, &err), 0);
+    gpf_pod p;
+    ef_launch(f, &f->alice, "whole", &p, 0);
+    assert_string_equal(p.placement.gpu_uuids[0], "GPU-00000000");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_and_roles, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_host_lost_after_missed_beats, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_start_timeout_fails_and_frees, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(test_placement_policy_option, ef_setup, ef_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
