@@ -119,6 +119,11 @@ int sched_gpu_left_milli(const gpf_sched_gpu *g);
  * from f's generation (fleet.c). */
 void sched_host_summarize(gpf_sched_fleet *f, gpf_sched_host *h);
 
+/* Test hook (policies.c): compares what pol keeps between decisions on f (its host
+ * records, remembered F(n) values and per-shape tables for requests of any model) with a
+ * fresh computation; returns how many differ and sets *checked to how many it compared. */
+int sched_policy_check_caches(gpf_sched_policy *pol, const gpf_sched_fleet *f, int *checked);
+
 /* splitmix64 stream (policies.c): the next value, and a uniform integer in [0, n), n > 0. */
 uint64_t sched_rng_next(uint64_t *s);
 int sched_rng_below(uint64_t *s, int n);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sched/sched.h"
+#include "sched/sched_int.h"
 #include "sched/sim.h"
 #include "util/alloc.h"
 
@@ -516,6 +517,133 @@ static void test_tables_match_fresh_policy(void **state)
     }
 }
 
+/* The scored policies read a host's GPUs through a compact record: a GPU in MIG mode, a
+ * host of two models under a request's model list, and a share's own memory cap. */
+static void test_scored_policies_odd_gpus(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"fgd", "gpufleet", "best-fit", "packing", "clustering", "first-fit"};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        gpf_sched_host h;
+        memset(&h, 0, sizeof h);
+        h.schedulable = 1;
+        h.cpus = 64000;
+        h.memory_mib = 1 << 20;
+        h.ngpus = 2;
+        for (int i = 0; i < 2; i++) {
+            h.gpus[i].index = i;
+            h.gpus[i].memory_mib = 1000;
+        }
+        gpf_strlcpy(h.id, "m", sizeof h.id); /* model_a, GPU 0 in MIG mode */
+        h.gpus[0].model = h.gpus[1].model = &model_a;
+        h.gpus[0].mig_enabled = 1;
+        snprintf(h.gpus[0].uuid, sizeof h.gpus[0].uuid, "m-0");
+        snprintf(h.gpus[1].uuid, sizeof h.gpus[1].uuid, "m-1");
+        assert_true(gpf_sched_fleet_add_host(&f, &h) >= 0);
+        gpf_strlcpy(h.id, "x", sizeof h.id); /* GPU 0 model_b, GPU 1 model_a */
+        h.gpus[0].model = &model_b;
+        h.gpus[0].mig_enabled = 0;
+        snprintf(h.gpus[0].uuid, sizeof h.gpus[0].uuid, "x-0");
+        snprintf(h.gpus[1].uuid, sizeof h.gpus[1].uuid, "x-1");
+        assert_true(gpf_sched_fleet_add_host(&f, &h) >= 0);
+        gpf_sched_policy *p = policy(names[n]);
+        gpf_sched_task_type tt;
+        memset(&tt, 0, sizeof tt);
+        tt.gpu_milli = 500, tt.num_gpu = 1, tt.cpus = 1000, tt.weight = 1;
+        gpf_sched_policy_set_tasks(p, &tt, 1);
+        gpf_placement pl;
+        gpf_error err = {0};
+        gpf_sched_request r = whole(1, 1000);
+        r.nmodels = 1;
+        r.models[0] = "GB";
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), 0);
+        assert_string_equal(pl.host_id, "x");
+        assert_int_equal(pl.gpu_index[0], 0);
+        r.models[0] = "GA"; /* one GA GPU outside MIG mode on each host */
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), 0);
+        assert_int_equal(pl.gpu_index[0], 1);
+        r.slice.gpu_count = 2;
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), GPF_ENOCAPACITY);
+        r.nmodels = 0; /* host x: both GPUs, of two models */
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &r, &pl, &err), 0);
+        assert_string_equal(pl.host_id, "x");
+        gpf_sched_request sh = share(300, 1000);
+        sh.slice.share_memory_mib = 1500; /* more than a GPU's memory */
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &sh, &pl, &err), GPF_ENOCAPACITY);
+        sh.slice.share_memory_mib = 600;
+        sh.nmodels = 1;
+        sh.models[0] = "GB";
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &sh, &pl, &err), 0);
+        assert_string_equal(pl.host_id, "x");
+        assert_int_equal(pl.gpu_index[0], 0);
+        assert_int_equal(pl.share_memory_mib, 600);
+        assert_int_equal(gpf_sched_apply(&f, NULL, &pl, &err), 0);
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &sh, &pl, &err), GPF_ENOCAPACITY); /* 400 MiB left */
+        sh.slice.share_memory_mib = 0; /* the default cap, 300 of the GPU's 1000 MiB, fits */
+        assert_int_equal(gpf_sched_place_with(&f, NULL, p, &sh, &pl, &err), 0);
+        assert_int_equal(pl.share_memory_mib, 300);
+        int checked = 0;
+        assert_int_equal(sched_policy_check_caches(p, &f, &checked), 0);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+}
+
+/* What a policy keeps between decisions (a compact record per host version, F(n) values
+ * by their inputs, the per-shape tables) equals a fresh computation after every booking and
+ * release, with hosts in equal states (scored once per decision) among them. */
+static void test_caches_match_fresh_computation(void **state)
+{
+    (void)state;
+    gpf_sched_task_type tt[3];
+    memset(tt, 0, sizeof tt);
+    tt[0].gpu_milli = 500, tt[0].num_gpu = 1, tt[0].cpus = 2000, tt[0].weight = 0.5;
+    tt[1].gpu_milli = 1000, tt[1].num_gpu = 2, tt[1].cpus = 8000, tt[1].weight = 0.3;
+    tt[2].gpu_milli = 250, tt[2].num_gpu = 1, tt[2].cpus = 1000, tt[2].weight = 0.2;
+    tt[2].nmodels = 1;
+    gpf_strlcpy(tt[2].models[0], "GB", sizeof tt[2].models[0]);
+    static const char *const names[] = {"fgd", "gpufleet", "best-fit", "packing", "clustering", "first-fit"};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        gpf_sched_fleet f;
+        build_mixed(&f);
+        add(&f, "u", &model_a, 8, 96000);
+        add(&f, "v", &model_a, 8, 96000);
+        add(&f, "w", &model_b, 2, 32000);
+        gpf_sched_policy *p = policy(names[n]);
+        gpf_sched_policy_set_tasks(p, tt, 3);
+        gpf_placement *booked = gpf_calloc(300, sizeof *booked);
+        int nb = 0, checked = 0, total = 0;
+        uint64_t rng = 4242;
+        for (int i = 0; i < 300; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned x = (unsigned)(rng >> 33);
+            gpf_sched_request r = x % 3 == 0 ? share((int)(x % 4) * 250 + 120, (int)(x % 3) * 1000)
+                                  : x % 3 == 1 ? whole((int)(x % 3) + 1, (int)(x % 5) * 1000)
+                                               : whole(0, (int)(x % 4) * 1000);
+            if (x % 7 == 0) {
+                r.nmodels = 1;
+                r.models[0] = x % 2 ? "GA" : "GB";
+            }
+            if (put(&f, p, &r, &booked[nb]) >= 0)
+                nb++;
+            if (x % 4 == 0 && nb > 0) {
+                gpf_error err = {0};
+                int k = (int)(x % (unsigned)nb);
+                assert_int_equal(gpf_sched_release(&f, NULL, &booked[k], &err), 0);
+                booked[k] = booked[--nb];
+            }
+            assert_int_equal(sched_policy_check_caches(p, &f, &checked), 0);
+            total += checked;
+        }
+        assert_true(total > 1000); /* it compared something */
+        gpf_free(booked);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+}
+
 static void test_find_host_index(void **state)
 {
     (void)state;
@@ -670,6 +798,8 @@ int main(void)
         cmocka_unit_test(test_model_constraint_and_refusal),
         cmocka_unit_test(test_property_every_policy),
         cmocka_unit_test(test_tables_match_fresh_policy),
+        cmocka_unit_test(test_scored_policies_odd_gpus),
+        cmocka_unit_test(test_caches_match_fresh_computation),
         cmocka_unit_test(test_find_host_index),
         cmocka_unit_test(test_sim_parse_errors),
         cmocka_unit_test(test_sim_small_replay),
