@@ -385,12 +385,11 @@ static void map_pods(agent *a, gpf_pod_activity *act, pid_map *pm, int *sessions
     }
 }
 
-/* The GPUs as discovery sees them now. The NVML backend reads live facts (MIG devices,
- * processes) at every discovery; the fake backend's are a fixture, so it reports UUIDs only. */
+/* The GPUs as discovery sees them now. A live backend (NVML) reads MIG devices and
+ * processes at every discovery; a fixture's facts never change, so it reports UUIDs only. */
 static int gpus_now(agent *a, pid_map *pm, gpf_hw_gpu *out)
 {
-    int live = strcmp(a->backend->ops->name, "nvml") == 0;
-    if (!live)
+    if (!a->backend->ops->live)
         return gpf_report_gpus(&a->facts, &a->facts.host, 0, NULL, NULL, out);
     gpf_host_facts *fx = GPF_NEW(gpf_host_facts);
     gpf_error err = {0};

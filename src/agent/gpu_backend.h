@@ -59,6 +59,8 @@ typedef struct gpf_gpu_backend gpf_gpu_backend;
 
 typedef struct gpf_gpu_backend_ops {
     const char *name;             /* "fake", "nvml" */
+    int live;                     /* 1: each discover reads the hardware now (MIG devices, processes);
+                                   * 0: the facts are a fixture and never change */
     /* Fills facts with what the host has. */
     int (*discover)(gpf_gpu_backend *b, gpf_host_facts *facts, gpf_error *err);
     /* The device id a pod with this placement sees (CUDA_VISIBLE_DEVICES entry): the GPU

@@ -579,6 +579,7 @@ static void nvml_close(gpf_gpu_backend *b)
 
 static const gpf_gpu_backend_ops NVML_OPS = {
     .name = "nvml",
+    .live = 1,
     .discover = nvml_discover,
     .device_id = nvml_device_id,
     .close = nvml_close,

@@ -142,18 +142,31 @@ static const gpf_drift *drift_find(const gpf_drift *d, int n, const gpf_drift *x
     return NULL;
 }
 
-static const char *drift_severity(const char *kind)
+/* The kinds of drift: how bad, whether the subject is a pod id, whether it keeps the host
+ * out of placement while open, and whether the report's GPU part finds it (else its pods). */
+static const struct drift_kind {
+    const char *name;
+    const char *severity;
+    int about_pod;
+    int blocks;
+    int from_gpus;
+} drift_kinds[] = {
+    {"gpu_missing", "error", 0, 1, 1}, {"mig_missing", "error", 1, 0, 1}, {"foreign_process", "warn", 0, 0, 1},
+    {"mig_unowned", "info", 0, 0, 1},  {"pod_idle", "info", 1, 0, 0},
+};
+
+static const struct drift_kind *drift_kind(const char *name)
 {
-    if (!strcmp(kind, "gpu_missing") || !strcmp(kind, "mig_missing"))
-        return "error";
-    if (!strcmp(kind, "foreign_process"))
-        return "warn";
-    return "info"; /* mig_unowned, pod_idle */
+    for (size_t i = 0; i < sizeof drift_kinds / sizeof drift_kinds[0]; i++)
+        if (strcmp(drift_kinds[i].name, name) == 0)
+            return &drift_kinds[i];
+    return &drift_kinds[3]; /* not reached: every drift_add names one of the above */
 }
 
-static int pod_subject(const char *kind)
+/* The pod an event about d names (its subject), or NULL. */
+static const char *drift_pod(const gpf_drift *d)
 {
-    return !strcmp(kind, "pod_idle") || !strcmp(kind, "mig_missing");
+    return drift_kind(d->kind)->about_pod ? d->subject : NULL;
 }
 
 /* Replaces h's open drift with s: what cleared and what appeared become events (in that order). */
@@ -162,8 +175,7 @@ static void drift_commit(gpf_engine *e, host_entry *h, drift_set *s)
     int64_t now = eng_now(e);
     for (int i = 0; i < h->ndrift; i++)
         if (!drift_find(s->d, s->n, &h->drift[i]))
-            eng_event(e, "drift_cleared", "info", h->rec.id, pod_subject(h->drift[i].kind) ? h->drift[i].subject : NULL,
-                      h->drift[i].subject, "%s cleared (open since %lld ms)", h->drift[i].kind,
+            eng_event(e, "drift_cleared", "info", h->rec.id, drift_pod(&h->drift[i]), h->drift[i].subject, "%s cleared (open since %lld ms)", h->drift[i].kind,
                       (long long)h->drift[i].since_ms);
     for (int i = 0; i < s->n; i++) {
         const gpf_drift *old = drift_find(h->drift, h->ndrift, &s->d[i]);
@@ -172,8 +184,8 @@ static void drift_commit(gpf_engine *e, host_entry *h, drift_set *s)
             continue;
         }
         s->d[i].since_ms = now;
-        eng_event(e, s->d[i].kind, drift_severity(s->d[i].kind), h->rec.id,
-                  pod_subject(s->d[i].kind) ? s->d[i].subject : NULL, s->d[i].subject, "%s", s->d[i].detail);
+        eng_event(e, s->d[i].kind, drift_kind(s->d[i].kind)->severity, h->rec.id, drift_pod(&s->d[i]), s->d[i].subject,
+                  "%s", s->d[i].detail);
     }
     if (s->dropped)
         GPF_WARN("engine", "event=drift_truncated host=%s dropped=%d", h->rec.id, s->dropped);
@@ -181,7 +193,7 @@ static void drift_commit(gpf_engine *e, host_entry *h, drift_set *s)
     memcpy(h->drift, s->d, sizeof(gpf_drift) * (size_t)s->n);
     int missing = 0;
     for (int i = 0; i < s->n; i++)
-        missing += strcmp(s->d[i].kind, "gpu_missing") == 0;
+        missing += drift_kind(s->d[i].kind)->blocks;
     if (missing != h->gpus_missing) {
         h->gpus_missing = missing;
         eng_sync_schedulable(e, h);
@@ -257,26 +269,48 @@ static const gpf_hw_gpu *reported_gpu(const gpf_agent_report *r, const char *uui
     return NULL;
 }
 
+/* The pods live on one host, gathered once per report (the engine keeps every pod ever run). */
+typedef struct host_pods {
+    size_t n;
+    const gpf_pod **p;
+} host_pods;
+
+static void host_pods_collect(gpf_engine *e, const host_entry *h, host_pods *hp)
+{
+    hp->n = 0;
+    hp->p = e->pods.n ? gpf_calloc(e->pods.n, sizeof *hp->p) : NULL;
+    for (size_t i = 0; i < e->pods.n; i++)
+        if (live_on(VEC_AT(&e->pods, gpf_pod, i), h))
+            hp->p[hp->n++] = VEC_AT(&e->pods, gpf_pod, i);
+}
+
+static const gpf_pod *host_pod(const host_pods *hp, const char *id)
+{
+    for (size_t i = 0; i < hp->n; i++)
+        if (strcmp(hp->p[i]->id, id) == 0)
+            return hp->p[i];
+    return NULL;
+}
+
 /* MIG devices against the MIG slices of the live pods on one GPU. */
-static void reconcile_mig(gpf_engine *e, const host_entry *h, const gpf_gpu_rec *g, const gpf_hw_gpu *hw,
-                          drift_set *ds)
+static void reconcile_mig(const host_pods *hp, const gpf_gpu_rec *g, const gpf_hw_gpu *hw, drift_set *ds)
 {
     for (int m = 0; m < hw->nmig; m++) {
         const gpf_hw_mig *d = &hw->mig[m];
         int owned = 0;
-        for (size_t i = 0; i < e->pods.n && !owned; i++) {
-            const gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
-            owned = live_on(p, h) && p->slice.kind == GPF_SLICE_MIG && pod_uses_gpu(p, g->uuid) &&
-                    p->placement.mig_start == d->start && p->placement.mig_size == d->size;
+        for (size_t i = 0; i < hp->n && !owned; i++) {
+            const gpf_pod *p = hp->p[i];
+            owned = p->slice.kind == GPF_SLICE_MIG && pod_uses_gpu(p, g->uuid) && p->placement.mig_start == d->start &&
+                    p->placement.mig_size == d->size;
         }
         if (!owned)
             drift_add(ds, "mig_unowned", d->uuid[0] ? d->uuid : g->uuid,
                       "MIG device (GPU instance %d, profile %d, slots %d+%d) on GPU %d: no pod holds it", d->gi_id,
                       d->profile_id, d->start, d->size, g->index);
     }
-    for (size_t i = 0; i < e->pods.n; i++) {
-        const gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
-        if (!live_on(p, h) || p->slice.kind != GPF_SLICE_MIG || !pod_uses_gpu(p, g->uuid))
+    for (size_t i = 0; i < hp->n; i++) {
+        const gpf_pod *p = hp->p[i];
+        if (p->slice.kind != GPF_SLICE_MIG || !pod_uses_gpu(p, g->uuid))
             continue;
         int found = 0;
         for (int m = 0; m < hw->nmig && !found; m++)
@@ -288,14 +322,13 @@ static void reconcile_mig(gpf_engine *e, const host_entry *h, const gpf_gpu_rec 
 }
 
 /* Processes on one GPU that belong to no pod holding it. */
-static void reconcile_procs(gpf_engine *e, const host_entry *h, const gpf_gpu_rec *g, const gpf_hw_gpu *hw,
-                            drift_set *ds)
+static void reconcile_procs(const host_pods *hp, const gpf_gpu_rec *g, const gpf_hw_gpu *hw, drift_set *ds)
 {
     for (int k = 0; k < hw->nprocs; k++) {
         const gpf_hw_proc *pr = &hw->procs[k];
         char subject[GPF_UUID_MAX], mem[32];
-        const gpf_pod *p = pr->pod_id[0] ? eng_pod(e, pr->pod_id) : NULL;
-        if (p && live_on(p, h) && pod_uses_gpu(p, g->uuid))
+        const gpf_pod *p = pr->pod_id[0] ? host_pod(hp, pr->pod_id) : NULL;
+        if (p && pod_uses_gpu(p, g->uuid))
             continue;
         snprintf(subject, sizeof subject, "%.60s/pid %u", g->uuid, pr->pid);
         if (pr->used_mib >= 0)
@@ -313,13 +346,15 @@ static void reconcile_procs(gpf_engine *e, const host_entry *h, const gpf_gpu_re
 int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_error *err)
 {
     drift_set *ds = GPF_NEW(drift_set);
+    host_pods hp = {0};
     int rc = reconcile_pods(e, h, r, ds, err);
     if (rc != 0)
         goto out;
+    host_pods_collect(e, h, &hp); /* what is still live after the dead ones were failed */
     if (!r->has_gpus) {
         /* no GPU report this time: what was open about the GPUs stays open */
         for (int i = 0; i < h->ndrift; i++)
-            if (strcmp(h->drift[i].kind, "pod_idle") != 0 && ds->n < GPF_MAX_HOST_DRIFT)
+            if (drift_kind(h->drift[i].kind)->from_gpus && ds->n < GPF_MAX_HOST_DRIFT)
                 ds->d[ds->n++] = h->drift[i];
     } else {
         for (int g = 0; g < h->rec.ngpus; g++) {
@@ -332,12 +367,13 @@ int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_e
             }
             if (!hw->has_hw)
                 continue;
-            reconcile_mig(e, h, gr, hw, ds);
-            reconcile_procs(e, h, gr, hw, ds);
+            reconcile_mig(&hp, gr, hw, ds);
+            reconcile_procs(&hp, gr, hw, ds);
         }
     }
     drift_commit(e, h, ds);
 out:
+    gpf_free(hp.p);
     gpf_free(ds);
     return rc;
 }
