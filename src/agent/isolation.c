@@ -238,7 +238,6 @@ int gpf_iso_plan_make(const gpf_iso_input *in, gpf_iso_plan *out, gpf_error *err
     if (!in || !in->placement || !out)
         return gpf_error_set(err, GPF_EINVAL, "isolation plan: no placement");
     memset(out, 0, sizeof *out);
-    out->kind = in->kind;
     out->numa_node = -1;
     const gpf_placement *pl = in->placement;
     if (pl->ngpus < 0 || pl->ngpus > GPF_MAX_POD_GPUS)
@@ -247,6 +246,11 @@ int gpf_iso_plan_make(const gpf_iso_input *in, gpf_iso_plan *out, gpf_error *err
     gpf_iso_input fixed = *in;
     if (!fixed.root || !fixed.root[0])
         fixed.root = "/";
+    /* A MIG-backed vGPU is a MIG instance of its type's profile: the pod gets that MIG
+     * device's nodes, exactly as a MIG slice would, and its isolation is the hardware's. */
+    if (fixed.kind == GPF_SLICE_VGPU && pl->mig_size > 0)
+        fixed.kind = GPF_SLICE_MIG;
+    out->kind = fixed.kind;
     int rc = plan_devices(&fixed, out, err);
     if (rc == 0)
         rc = plan_cpus(&fixed, out, err);

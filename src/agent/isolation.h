@@ -4,8 +4,8 @@
  * binds the nodes into a private /dev, the pod's root process is pinned before exec).
  *
  * Device nodes (docs/hardware.md, "Pod isolation"):
- *   whole, share, vgpu   /dev/nvidia<minor> of every GPU of the placement
- *   mig                  /dev/nvidia<minor> of the parent GPU and the MIG capability files
+ *   whole, share, vgpu   /dev/nvidia<minor> of every GPU of the placement (time-sliced vgpu)
+ *   mig, MIG-backed vgpu /dev/nvidia<minor> of the parent GPU and the MIG capability files
  *                        of its GPU instance and compute instance: the DeviceFileMinor N of
  *                        /proc/driver/nvidia/capabilities/gpu<minor>/mig/gi<G>[/ci<C>]/access
  *                        is /dev/nvidia-caps/nvidia-cap<N>
@@ -34,7 +34,8 @@ typedef struct gpf_iso_node {
 } gpf_iso_node;
 
 typedef struct gpf_iso_plan {
-    gpf_slice_kind kind;              /* decides "hardware" (whole, mig) or "device" (share, vgpu) */
+    gpf_slice_kind kind;              /* decides "hardware" (whole, mig) or "device" (share, vgpu);
+                                       * a MIG-backed vgpu (placement with mig_size > 0) plans as mig */
     int ngpus;                        /* GPUs of the placement; 0: a pod without GPU, no node */
     int nnodes;
     gpf_iso_node nodes[GPF_ISO_MAX_NODES]; /* exist: bind them */

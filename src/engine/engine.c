@@ -511,6 +511,29 @@ static int require_staff(const gpf_principal *who, gpf_error *err)
     return 0;
 }
 
+/* A SKU of a MIG-backed vGPU type: some model the SKU allows runs the type and has its GI
+ * profile (the scheduler places it as a MIG instance of that profile). */
+static int mig_vgpu_check(gpf_engine *e, const gpf_sku *k, const gpf_vgpu_type *t, gpf_error *err)
+{
+    int runs = 0;
+    for (int m = 0; m < gpf_catalog_model_count(e->cat); m++) {
+        const gpf_gpu_model *gm = gpf_catalog_model_at(e->cat, m);
+        int allowed = k->nmodels == 0;
+        for (int i = 0; i < k->nmodels && !allowed; i++)
+            allowed = gpf_catalog_model_matches(gm, k->models[i]);
+        if (!allowed || !gpf_catalog_model_matches(gm, t->gpu_model))
+            continue;
+        runs = 1;
+        if (gm->mig_key[0] && gpf_catalog_mig_by_name(e->cat, gm->mig_key, t->mig_profile))
+            return 0;
+    }
+    if (!runs)
+        return gpf_error_set(err, GPF_EINVAL, "slice.vgpu_type: '%s' runs on %s, which gpu_models does not allow",
+                             t->name, t->gpu_model);
+    return gpf_error_set(err, GPF_EINVAL, "slice.vgpu_type: MIG-backed type '%s' is MIG profile '%s', which the catalog lacks for %s",
+                         t->name, t->mig_profile, t->gpu_model);
+}
+
 /* Checks a SKU against the catalog: its models exist and its MIG profile exists on them. */
 static int sku_check(gpf_engine *e, const gpf_sku *k, gpf_error *err)
 {
@@ -542,8 +565,13 @@ static int sku_check(gpf_engine *e, const gpf_sku *k, gpf_error *err)
             return gpf_error_set(err, GPF_EINVAL, "slice.mig_profile: no allowed GPU model has MIG profile '%s'",
                                  k->slice.mig_profile);
     }
-    if (k->slice.kind == GPF_SLICE_VGPU && !gpf_catalog_vgpu(e->cat, k->slice.vgpu_type))
-        return gpf_error_set(err, GPF_EINVAL, "slice.vgpu_type: unknown vGPU type '%s'", k->slice.vgpu_type);
+    if (k->slice.kind == GPF_SLICE_VGPU) {
+        const gpf_vgpu_type *t = gpf_catalog_vgpu(e->cat, k->slice.vgpu_type);
+        if (!t)
+            return gpf_error_set(err, GPF_EINVAL, "slice.vgpu_type: unknown vGPU type '%s'", k->slice.vgpu_type);
+        if (t->mig_backed)
+            return mig_vgpu_check(e, k, t, err);
+    }
     return 0;
 }
 

@@ -292,7 +292,14 @@ static const gpf_pod *host_pod(const host_pods *hp, const char *id)
     return NULL;
 }
 
-/* MIG devices against the MIG slices of the live pods on one GPU. */
+/* 1 when the pod holds a MIG instance: a MIG slice, or a MIG-backed vGPU (its placement
+ * carries the instance as a MIG slice's does). */
+static int holds_mig(const gpf_pod *p)
+{
+    return p->slice.kind == GPF_SLICE_MIG || (p->slice.kind == GPF_SLICE_VGPU && p->placement.mig_size > 0);
+}
+
+/* MIG devices against the MIG instances of the live pods on one GPU. */
 static void reconcile_mig(const host_pods *hp, const gpf_gpu_rec *g, const gpf_hw_gpu *hw, drift_set *ds)
 {
     for (int m = 0; m < hw->nmig; m++) {
@@ -300,7 +307,7 @@ static void reconcile_mig(const host_pods *hp, const gpf_gpu_rec *g, const gpf_h
         int owned = 0;
         for (size_t i = 0; i < hp->n && !owned; i++) {
             const gpf_pod *p = hp->p[i];
-            owned = p->slice.kind == GPF_SLICE_MIG && pod_uses_gpu(p, g->uuid) && p->placement.mig_start == d->start &&
+            owned = holds_mig(p) && pod_uses_gpu(p, g->uuid) && p->placement.mig_start == d->start &&
                     p->placement.mig_size == d->size;
         }
         if (!owned)
@@ -310,7 +317,7 @@ static void reconcile_mig(const host_pods *hp, const gpf_gpu_rec *g, const gpf_h
     }
     for (size_t i = 0; i < hp->n; i++) {
         const gpf_pod *p = hp->p[i];
-        if (p->slice.kind != GPF_SLICE_MIG || !pod_uses_gpu(p, g->uuid))
+        if (!holds_mig(p) || !pod_uses_gpu(p, g->uuid))
             continue;
         int found = 0;
         for (int m = 0; m < hw->nmig && !found; m++)

@@ -21,7 +21,7 @@
 typedef enum {
     GPF_SLICE_WHOLE = 0, /* one or more whole GPUs on one host */
     GPF_SLICE_MIG,       /* a MIG GPU instance: profile at a placement */
-    GPF_SLICE_VGPU,      /* a time-sliced vGPU type (placement arrives with the placement issue) */
+    GPF_SLICE_VGPU,      /* a vGPU type: time-sliced, or MIG-backed (a MIG instance of its GI profile) */
     GPF_SLICE_SHARE,     /* fraction of a GPU in thousandths, with a memory cap */
 } gpf_slice_kind;
 
@@ -48,12 +48,12 @@ typedef struct gpf_placement {
     int ngpus;
     char gpu_uuids[GPF_MAX_POD_GPUS][GPF_UUID_MAX];
     int gpu_index[GPF_MAX_POD_GPUS];
-    int mig_profile_id;         /* mig: gi_profile_id, -1 otherwise */
-    int mig_start;              /* mig: placement start in memory slots */
-    int mig_size;               /* mig: placement size in memory slots */
+    int mig_profile_id;         /* mig and MIG-backed vgpu: gi_profile_id, -1 otherwise */
+    int mig_start;              /* mig and MIG-backed vgpu: placement start in memory slots */
+    int mig_size;               /* mig and MIG-backed vgpu: placement size in memory slots (0 otherwise) */
     int share_milli;            /* share: thousandths granted */
     int64_t share_memory_mib;   /* share: memory cap granted */
-    char vgpu_type[32];         /* vgpu: the type booked ("L40S-12C"), "" otherwise */
+    char vgpu_type[32];         /* vgpu: the type booked ("L40S-12C", "A100D-3-40C"), "" otherwise */
     int numa_node;              /* the NUMA node the CPUs are booked on; -1 = not tied to one */
     char note[128];             /* placement's remark, e.g. why CPUs are not on the GPU's node (not stored) */
     int cpus;                   /* CPUs reserved on the host */

@@ -133,9 +133,9 @@ static int resolve(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placeme
     memset(r, 0, sizeof *r);
     if (!f || !p)
         return gpf_error_set(err, GPF_EINVAL, "no fleet or placement");
-    r->kind = p->mig_size > 0       ? GPF_SLICE_MIG
+    r->kind = p->vgpu_type[0]       ? GPF_SLICE_VGPU /* MIG-backed ones carry mig_* too */
+              : p->mig_size > 0     ? GPF_SLICE_MIG
               : p->share_milli > 0  ? GPF_SLICE_SHARE
-              : p->vgpu_type[0]     ? GPF_SLICE_VGPU
                                     : GPF_SLICE_WHOLE;
     int idx = gpf_sched_fleet_find_host(f, p->host_id);
     if (idx < 0)
@@ -163,13 +163,23 @@ static int resolve(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placeme
         r->vtype = gpf_catalog_vgpu(cat, p->vgpu_type);
         if (!r->vtype)
             return gpf_error_set(err, GPF_EINVAL, "the catalog has no vGPU type '%s'", p->vgpu_type);
+        if (r->vtype->mig_backed && p->mig_size <= 0)
+            return gpf_error_set(err, GPF_EINVAL, "MIG-backed vGPU type '%s' needs a MIG placement", p->vgpu_type);
+        if (!r->vtype->mig_backed && p->mig_size > 0)
+            return gpf_error_set(err, GPF_EINVAL, "time-sliced vGPU type '%s' takes no MIG placement", p->vgpu_type);
     }
-    if (r->kind == GPF_SLICE_MIG) {
+    if (p->mig_size > 0) {
         const gpf_sched_gpu *g = &r->host->gpus[r->gpus[0]];
         r->prof = g->model ? gpf_catalog_mig_by_id(cat, g->model->mig_key, p->mig_profile_id) : NULL;
         if (!r->prof)
             return gpf_error_set(err, GPF_EINVAL, "GPU %s (%s) has no MIG profile with id %d", g->uuid,
                                  g->model ? g->model->key : "unknown model", p->mig_profile_id);
+        /* a MIG-backed vGPU's instance is of its type's GI profile on this model (a GPU of
+         * another model is refused by the geometry, as for time-sliced types) */
+        int runs = r->vtype && gpf_catalog_model_matches(g->model, r->vtype->gpu_model);
+        if (runs && sched_vgpu_profile(cat, g->model, r->vtype) != r->prof)
+            return gpf_error_set(err, GPF_EINVAL, "vGPU type '%s' needs MIG profile %s on GPU %s (%s), not profile id %d",
+                                 r->vtype->name, r->vtype->mig_profile, g->uuid, g->model->key, p->mig_profile_id);
     }
     return 0;
 }
@@ -190,6 +200,8 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
             why = sched_whole_conflict(g);
         else if (r.kind == GPF_SLICE_MIG)
             why = sched_mig_conflict(g, r.prof, p->mig_start, p->mig_size);
+        else if (r.kind == GPF_SLICE_VGPU && r.prof)
+            why = sched_mig_vgpu_conflict(g, r.vtype, r.prof, p->mig_start, p->mig_size);
         else if (r.kind == GPF_SLICE_VGPU)
             why = sched_vgpu_conflict(g, r.vtype);
         else
@@ -214,6 +226,8 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
             sched_whole_book(g);
         else if (r.kind == GPF_SLICE_MIG)
             sched_mig_book(g, r.prof, p->mig_start);
+        else if (r.kind == GPF_SLICE_VGPU && r.prof)
+            sched_mig_vgpu_book(g, r.vtype, r.prof, p->mig_start);
         else if (r.kind == GPF_SLICE_VGPU)
             sched_vgpu_book(g, r.vtype);
         else
@@ -242,10 +256,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
         int booked = 0;
         if (r.kind == GPF_SLICE_WHOLE) {
             booked = g->whole_taken;
-        } else if (r.kind == GPF_SLICE_MIG) {
-            for (int k = 0; k < g->mig_instances && !booked; k++)
-                booked = g->mig[k].profile_id == p->mig_profile_id && g->mig[k].start == p->mig_start &&
-                         g->mig[k].size == p->mig_size;
+        } else if (r.kind == GPF_SLICE_MIG || r.prof) { /* a bare MIG slice, or a MIG-backed vGPU of its type */
+            booked = sched_mig_find(g, r.vtype, p->mig_profile_id, p->mig_start, p->mig_size) >= 0;
         } else if (r.kind == GPF_SLICE_VGPU) {
             for (int k = 0; k < g->nvgpu_types && !booked; k++)
                 booked = g->vgpu[k].type == r.vtype && g->vgpu[k].n > 0;
@@ -272,6 +284,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
             sched_whole_unbook(g);
         else if (r.kind == GPF_SLICE_MIG)
             sched_mig_unbook(g, p->mig_profile_id, p->mig_start, p->mig_size);
+        else if (r.kind == GPF_SLICE_VGPU && r.prof)
+            sched_mig_vgpu_unbook(g, r.vtype, p->mig_profile_id, p->mig_start, p->mig_size);
         else if (r.kind == GPF_SLICE_VGPU)
             sched_vgpu_unbook(g, r.vtype);
         else

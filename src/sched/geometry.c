@@ -1,5 +1,6 @@
-/* Per-GPU geometry: whole GPUs, MIG slot bitmaps with the booked instances, and shares.
- * Says what fits on one GPU and books it; knows nothing about hosts or policy. */
+/* Per-GPU geometry: whole GPUs, MIG slot bitmaps with the booked instances (bare MIG slices
+ * or MIG-backed vGPUs), shares and time-sliced vGPUs. Says what fits on one GPU and books
+ * it; knows nothing about hosts or policy. */
 #include <string.h>
 
 #include "sched/sched_int.h"
@@ -59,15 +60,15 @@ static int has_placement(const gpf_mig_profile *p, int start, int size)
     return 0;
 }
 
-const char *sched_mig_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p, int start, int size)
+/* What a MIG instance of p at (start, size) needs of g's MIG geometry alone: MIG mode, the
+ * model's profile, a valid placement on free slots, and the instance and compute limits. */
+static const char *mig_geometry_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p, int start, int size)
 {
     const gpf_gpu_model *m = g->model;
     if (!m)
         return "its model is not in the catalog";
     if (!g->mig_enabled)
         return "it is not in MIG mode";
-    if (g->whole_taken || g->shares > 0 || g->vgpus > 0)
-        return "it holds a whole-GPU, share or vGPU slice";
     if (!m->mig_key[0] || strcmp(p->mig_key, m->mig_key) != 0)
         return "the profile belongs to another GPU model";
     if (!has_placement(p, start, size))
@@ -90,6 +91,49 @@ const char *sched_mig_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p,
     if (m->mig_compute_slices > 0 && compute + p->compute_slices > m->mig_compute_slices)
         return "not enough compute slices are left";
     return NULL;
+}
+
+const char *sched_mig_conflict(const gpf_sched_gpu *g, const gpf_mig_profile *p, int start, int size)
+{
+    if (!g->model)
+        return "its model is not in the catalog";
+    if (!g->mig_enabled)
+        return "it is not in MIG mode";
+    if (g->whole_taken || g->shares > 0 || g->vgpus > 0)
+        return "it holds a whole-GPU, share or vGPU slice";
+    if (g->mig_vgpus > 0)
+        return "it serves MIG-backed vGPUs (vGPU host driver), which take no bare MIG slice beside them";
+    return mig_geometry_conflict(g, p, start, size);
+}
+
+const gpf_mig_profile *sched_vgpu_profile(const gpf_catalog *cat, const gpf_gpu_model *m, const gpf_vgpu_type *t)
+{
+    if (!m || !t || !t->mig_backed || !m->mig_key[0] || !gpf_catalog_model_matches(m, t->gpu_model))
+        return NULL;
+    return gpf_catalog_mig_by_name(cat, m->mig_key, t->mig_profile);
+}
+
+const char *sched_mig_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t, const gpf_mig_profile *p,
+                                    int start, int size)
+{
+    if (!g->model)
+        return "its model is not in the catalog";
+    if (!gpf_catalog_model_matches(g->model, t->gpu_model))
+        return "the vGPU type belongs to another GPU model";
+    if (!t->mig_backed)
+        return "the vGPU type is time-sliced, not MIG-backed";
+    if (!g->mig_enabled)
+        return "it is not in MIG mode";
+    if (g->whole_taken || g->shares > 0 || g->vgpus > 0)
+        return "it holds a whole-GPU, share or time-sliced vGPU slice";
+    if (g->mig_instances > g->mig_vgpus)
+        return "it holds bare MIG slices, which take no MIG-backed vGPU beside them";
+    int n = 0;
+    for (int i = 0; i < g->mig_instances; i++)
+        n += g->mig[i].vgpu == t;
+    if (n >= t->max_per_gpu)
+        return "it runs the most vGPUs of this type it can (max_per_gpu)";
+    return mig_geometry_conflict(g, p, start, size);
 }
 
 const char *sched_share_conflict(const gpf_sched_gpu *g, int milli, int64_t memory_mib)
@@ -139,7 +183,7 @@ const char *sched_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t)
     if (!gpf_catalog_model_matches(g->model, t->gpu_model))
         return "the vGPU type belongs to another GPU model";
     if (t->mig_backed)
-        return "MIG-backed vGPU types are not placed yet";
+        return "the vGPU type is MIG-backed: it needs a MIG placement";
     if (g->mig_enabled)
         return "it is in MIG mode";
     if (g->whole_taken || g->shares > 0 || g->mig_instances > 0)
@@ -204,7 +248,8 @@ void sched_whole_unbook(gpf_sched_gpu *g)
     g->whole_taken = 0;
 }
 
-void sched_mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start)
+/* Books a MIG instance of p at start serving vGPU type t (NULL: a bare MIG slice). */
+static void mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start, const gpf_vgpu_type *t)
 {
     /* Kept sorted by start (starts never repeat: slots do not overlap), so the ledger is the
      * same whatever order instances were booked or released in. */
@@ -216,23 +261,52 @@ void sched_mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start)
     g->mig[i].start = start;
     g->mig[i].size = p->memory_slices;
     g->mig[i].compute_slices = p->compute_slices;
+    g->mig[i].vgpu = t;
     g->mig_instances = n + 1;
+    g->mig_vgpus += t != NULL;
     g->mig_slots_used |= sched_slot_mask(start, p->memory_slices);
+}
+
+int sched_mig_find(const gpf_sched_gpu *g, const gpf_vgpu_type *t, int profile_id, int start, int size)
+{
+    for (int i = 0; i < g->mig_instances; i++)
+        if (g->mig[i].profile_id == profile_id && g->mig[i].start == start && g->mig[i].size == size &&
+            g->mig[i].vgpu == t)
+            return i;
+    return -1;
+}
+
+static int mig_unbook(gpf_sched_gpu *g, const gpf_vgpu_type *t, int profile_id, int start, int size)
+{
+    int n = g->mig_instances, i = sched_mig_find(g, t, profile_id, start, size);
+    if (i < 0)
+        return -1;
+    memmove(&g->mig[i], &g->mig[i + 1], (size_t)(n - 1 - i) * sizeof g->mig[0]);
+    memset(&g->mig[n - 1], 0, sizeof g->mig[0]);
+    g->mig_instances = n - 1;
+    g->mig_vgpus -= t != NULL;
+    g->mig_slots_used &= ~sched_slot_mask(start, size);
+    return 0;
+}
+
+void sched_mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start)
+{
+    mig_book(g, p, start, NULL);
 }
 
 int sched_mig_unbook(gpf_sched_gpu *g, int profile_id, int start, int size)
 {
-    int n = g->mig_instances;
-    for (int i = 0; i < n; i++) {
-        if (g->mig[i].profile_id != profile_id || g->mig[i].start != start || g->mig[i].size != size)
-            continue;
-        memmove(&g->mig[i], &g->mig[i + 1], (size_t)(n - 1 - i) * sizeof g->mig[0]);
-        memset(&g->mig[n - 1], 0, sizeof g->mig[0]);
-        g->mig_instances = n - 1;
-        g->mig_slots_used &= ~sched_slot_mask(start, size);
-        return 0;
-    }
-    return -1;
+    return mig_unbook(g, NULL, profile_id, start, size);
+}
+
+void sched_mig_vgpu_book(gpf_sched_gpu *g, const gpf_vgpu_type *t, const gpf_mig_profile *p, int start)
+{
+    mig_book(g, p, start, t);
+}
+
+int sched_mig_vgpu_unbook(gpf_sched_gpu *g, const gpf_vgpu_type *t, int profile_id, int start, int size)
+{
+    return t ? mig_unbook(g, t, profile_id, start, size) : -1;
 }
 
 void sched_share_book(gpf_sched_gpu *g, int milli, int64_t memory_mib)
@@ -266,7 +340,7 @@ int sched_mig_options(const sched_mig_set *s, const gpf_sched_gpu *g)
     for (int i = 0; i < s->n; i++) {
         const gpf_mig_profile *p = s->p[i];
         for (int j = 0; j < p->nplacements; j++)
-            n += sched_mig_conflict(g, p, p->placements[j].start, p->placements[j].size) == NULL;
+            n += mig_geometry_conflict(g, p, p->placements[j].start, p->placements[j].size) == NULL;
     }
     return n;
 }

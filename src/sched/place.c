@@ -77,19 +77,23 @@ int sched_validate(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_s
     }
     case GPF_SLICE_VGPU: {
         const gpf_vgpu_type *t = gpf_catalog_vgpu(cat, s->vgpu_type);
-        int offered = 0;
-        for (int i = 0; t && i < gpf_catalog_model_count(cat) && !offered; i++) {
+        int offered = 0, has_profile = 0;
+        for (int i = 0; t && i < gpf_catalog_model_count(cat); i++) {
             const gpf_gpu_model *m = gpf_catalog_model_at(cat, i);
-            offered = sched_model_allowed(req, m) && gpf_catalog_model_matches(m, t->gpu_model);
+            if (!sched_model_allowed(req, m) || !gpf_catalog_model_matches(m, t->gpu_model))
+                continue;
+            offered = 1;
+            has_profile |= sched_vgpu_profile(cat, m, t) != NULL;
         }
         if (!t)
             rc = gpf_error_set(err, GPF_EINVAL, "the catalog has no vGPU type '%s'", s->vgpu_type);
-        else if (t->mig_backed)
-            rc = gpf_error_set(err, GPF_ENOTSUP, "MIG-backed vGPU type '%s' cannot be placed yet (time-sliced types can)",
-                               s->vgpu_type);
         else if (!offered)
             rc = gpf_error_set(err, GPF_EINVAL, "vGPU type '%s' runs on %s, which the request does not allow",
                                s->vgpu_type, t->gpu_model);
+        else if (t->mig_backed && !has_profile)
+            rc = gpf_error_set(err, GPF_EINVAL,
+                               "MIG-backed vGPU type '%s' is MIG profile '%s', which the catalog lacks for %s",
+                               s->vgpu_type, t->mig_profile, t->gpu_model);
         break;
     }
     default:
@@ -203,30 +207,59 @@ static const sched_mig_set *mig_set(mig_cache *mc, const gpf_catalog *cat, const
     return s;
 }
 
-static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, mig_cache *mc,
-                    sched_cand *best)
+/* Why the MIG GPUs of a host that passed the gate could not take the request, beside full
+ * geometry (REJ_GPU detail for the refusal message). */
+enum { WHY_BARE_MIG = 1, WHY_VGPU_HOST = 2, WHY_VGPU_MAX = 4 };
+enum { REJX_BARE_MIG, REJX_VGPU_HOST, REJX_VGPU_MAX, REJX_N };
+
+/* A MIG slice (t NULL) or a MIG-backed vGPU of type t: the placement on a MIG-mode GPU
+ * with the same geometry ranking for both. *why collects WHY_* bits. */
+static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req,
+                    const gpf_vgpu_type *t, mig_cache *mc, sched_cand *best, int *why)
 {
     sched_gate gt = {0, 0};
     int empty = sched_host_empty_gpus(h);
     memset(best, 0, sizeof *best);
     for (int g = 0; g < h->ngpus; g++) {
         const gpf_sched_gpu *gp = &h->gpus[g];
-        const gpf_mig_profile *p = sched_model_allowed(req, gp->model)
-                                       ? gpf_catalog_mig_by_name(cat, gp->model->mig_key, req->slice.mig_profile)
-                                       : NULL;
+        const gpf_mig_profile *p = NULL;
+        if (sched_model_allowed(req, gp->model))
+            p = t ? sched_vgpu_profile(cat, gp->model, t)
+                  : gpf_catalog_mig_by_name(cat, gp->model->mig_key, req->slice.mig_profile);
         if (!sched_gate_pass(&gt, p != NULL, gp, 1))
             continue;
+        /* a GPU serves bare MIG slices or MIG-backed vGPUs (vGPU host driver), never both */
+        if (!t && gp->mig_vgpus > 0) {
+            *why |= WHY_VGPU_HOST;
+            continue;
+        }
+        if (t && gp->mig_instances > gp->mig_vgpus) {
+            *why |= WHY_BARE_MIG;
+            continue;
+        }
+        int of_type = 0;
+        for (int k = 0; t && k < gp->mig_instances; k++)
+            of_type += gp->mig[k].vgpu == t;
+        if (t && of_type >= t->max_per_gpu) {
+            *why |= WHY_VGPU_MAX;
+            continue;
+        }
         if (same_as_earlier(h, g))
             continue; /* its candidates equal the earlier twin's, which wins ties */
         int grid = gp->model->mig_grid_units > 0 ? gp->model->mig_grid_units : p->grid_units;
         for (int j = 0; j < p->nplacements; j++) {
             int start = p->placements[j].start, size = p->placements[j].size;
-            if (sched_mig_conflict(gp, p, start, size))
+            const char *no = t ? sched_mig_vgpu_conflict(gp, t, p, start, size) : sched_mig_conflict(gp, p, start, size);
+            if (no)
                 continue;
             gpf_sched_gpu after = *gp;
-            sched_mig_book(&after, p, start);
+            if (t)
+                sched_mig_vgpu_book(&after, t, p, start);
+            else
+                sched_mig_book(&after, p, start);
             sched_cand c = one_gpu_cand(g, empty - sched_gpu_empty(gp));
             c.prof = p;
+            c.vgpu = t;
             c.mig_start = start;
             c.mig_size = size;
             c.gpu_free_after = (grid - __builtin_popcount(after.mig_slots_used)) * 1000 / grid;
@@ -265,10 +298,10 @@ static int host_share(const gpf_sched_host *h, const gpf_sched_request *req, sch
 }
 
 /* Time-sliced vGPU: the GPU left with the fewest free instances after booking (fill GPUs
- * that already run the type before starting another), as shares do. */
-static int host_vgpu(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_sched_request *req, sched_cand *best)
+ * that already run the type before starting another), as shares do. (MIG-backed types go
+ * to host_mig.) */
+static int host_vgpu(const gpf_sched_host *h, const gpf_vgpu_type *t, const gpf_sched_request *req, sched_cand *best)
 {
-    const gpf_vgpu_type *t = gpf_catalog_vgpu(cat, req->slice.vgpu_type);
     sched_gate gt = {0, 0};
     int empty = sched_host_empty_gpus(h);
     memset(best, 0, sizeof *best);
@@ -305,10 +338,14 @@ static void part(gpf_buf *b, int *nparts, const char *fmt, ...)
     va_end(ap);
 }
 
-void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const int *rej, gpf_error *err)
+/* The refusal; t is the request's vGPU type (NULL otherwise), rejx[REJX_N] counts the
+ * hosts refused for REJ_GPU with each WHY_* detail (NULL: none kept). */
+static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const gpf_vgpu_type *t,
+                    const int *rej, const int *rejx, gpf_error *err)
 {
     const gpf_slice_spec *s = &req->slice;
-    int n = 0;
+    int n = 0, mig_backed = s->kind == GPF_SLICE_VGPU && t && t->mig_backed;
+    int in_mig = s->kind == GPF_SLICE_MIG || mig_backed;
     gpf_buf b;
     gpf_buf_init(&b);
     gpf_buf_puts(&b, "no capacity for ");
@@ -318,6 +355,8 @@ void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const
         gpf_buf_printf(&b, "%d whole GPU%s", s->gpu_count, s->gpu_count == 1 ? "" : "s");
     else if (s->kind == GPF_SLICE_MIG)
         gpf_buf_printf(&b, "MIG %s", s->mig_profile);
+    else if (mig_backed)
+        gpf_buf_printf(&b, "vGPU %s (MIG-backed, %s)", s->vgpu_type, t->mig_profile);
     else if (s->kind == GPF_SLICE_VGPU)
         gpf_buf_printf(&b, "vGPU %s", s->vgpu_type);
     else
@@ -336,15 +375,32 @@ void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const
     if (rej[REJ_MODEL])
         part(&b, &n, "%d without a matching GPU model", rej[REJ_MODEL]);
     if (rej[REJ_MODE])
-        part(&b, &n, "%d without a matching GPU %s MIG mode", rej[REJ_MODE], s->kind == GPF_SLICE_MIG ? "in" : "outside");
+        part(&b, &n, "%d without a matching GPU %s MIG mode", rej[REJ_MODE], in_mig ? "in" : "outside");
     if (rej[REJ_GPU] && s->kind == GPF_SLICE_WHOLE)
         part(&b, &n, "%d without %d free matching GPU%s", rej[REJ_GPU], s->gpu_count, s->gpu_count == 1 ? "" : "s");
     else if (rej[REJ_GPU] && s->kind == GPF_SLICE_MIG)
         part(&b, &n, "%d without a free MIG placement for %s", rej[REJ_GPU], s->mig_profile);
+    else if (rej[REJ_GPU] && mig_backed)
+        part(&b, &n, "%d without a free %s placement for another %s", rej[REJ_GPU], t->mig_profile, s->vgpu_type);
     else if (rej[REJ_GPU] && s->kind == GPF_SLICE_VGPU)
         part(&b, &n, "%d without room for another %s", rej[REJ_GPU], s->vgpu_type);
     else if (rej[REJ_GPU])
         part(&b, &n, "%d without a GPU with %d/1000 and its memory free", rej[REJ_GPU], s->share_milli);
+    /* what else stood in the way on those hosts: the MIG GPUs' other use, the type's limit */
+    if (rejx && rej[REJ_GPU]) {
+        int k = 0;
+        if (rejx[REJX_BARE_MIG])
+            gpf_buf_printf(&b, "%s%d with MIG GPUs holding bare MIG slices, which take no MIG-backed vGPU beside them",
+                           k++ ? "; " : " (", rejx[REJX_BARE_MIG]);
+        if (rejx[REJX_VGPU_HOST])
+            gpf_buf_printf(&b, "%s%d with MIG GPUs serving MIG-backed vGPUs, which take no bare MIG slice beside them",
+                           k++ ? "; " : " (", rejx[REJX_VGPU_HOST]);
+        if (rejx[REJX_VGPU_MAX] && mig_backed)
+            gpf_buf_printf(&b, "%s%d with GPUs already at %d %s (its max_per_gpu)", k++ ? "; " : " (",
+                           rejx[REJX_VGPU_MAX], t->max_per_gpu, s->vgpu_type);
+        if (k)
+            gpf_buf_puts(&b, ")");
+    }
     if (rej[REJ_CPU])
         part(&b, &n, "%d short of CPUs (need %d)", rej[REJ_CPU], req->cpus);
     if (rej[REJ_MEMORY])
@@ -352,6 +408,11 @@ void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const
 out:
     gpf_error_set(err, GPF_ENOCAPACITY, "%s", gpf_buf_cstr(&b));
     gpf_buf_clear(&b);
+}
+
+void sched_refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const int *rej, gpf_error *err)
+{
+    refusal(f, req, NULL, rej, NULL, err);
 }
 
 /* ---- the entry point ---------------------------------------------------- */
@@ -380,6 +441,11 @@ void sched_fill(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sche
         out->share_memory_mib = c->share_memory_mib;
     } else if (s->kind == GPF_SLICE_VGPU) {
         gpf_strlcpy(out->vgpu_type, s->vgpu_type, sizeof out->vgpu_type);
+        if (c->prof) { /* MIG-backed: its MIG instance, recorded as a MIG slice's */
+            out->mig_profile_id = c->prof->gi_profile_id;
+            out->mig_start = c->mig_start;
+            out->mig_size = c->mig_size;
+        }
     }
     out->gpu_milli = c->ngpus ? gpf_sched_gpu_milli(cat, h->gpus[c->gpus[0]].model, s) : 0;
     /* CPUs from the NUMA node of the pod's GPUs when that node has room; else not tied to
@@ -409,8 +475,9 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
                         gpf_placement *out, gpf_error *err)
 {
     int rc = 0;
-    int rej[REJ_N] = {0};
+    int rej[REJ_N] = {0}, rejx[REJX_N] = {0};
     mig_cache *mc = NULL;
+    const gpf_vgpu_type *vt = NULL;
     sched_cand best;
     memset(&best, 0, sizeof best);
     if (!req || !out) {
@@ -419,21 +486,25 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
     }
     if ((rc = sched_validate(f, cat, req, err)) != 0)
         goto out;
-    if (req->slice.kind == GPF_SLICE_MIG)
+    if (req->slice.kind == GPF_SLICE_VGPU)
+        vt = gpf_catalog_vgpu(cat, req->slice.vgpu_type); /* validated: known */
+    if (req->slice.kind == GPF_SLICE_MIG || (vt && vt->mig_backed))
         mc = GPF_NEW(mig_cache);
     for (int i = 0; i < f->nhosts; i++) {
         const gpf_sched_host *h = &f->hosts[i];
         sched_cand c;
-        int why = REJ_NONE;
+        int why = REJ_NONE, detail = 0;
         memset(&c, 0, sizeof c);
         if (!h->schedulable)
             why = REJ_NOT_READY;
         else if (req->slice.kind == GPF_SLICE_WHOLE)
             why = host_whole(h, req, &c);
         else if (req->slice.kind == GPF_SLICE_MIG)
-            why = host_mig(h, cat, req, mc, &c);
+            why = host_mig(h, cat, req, NULL, mc, &c, &detail);
+        else if (req->slice.kind == GPF_SLICE_VGPU && vt->mig_backed)
+            why = host_mig(h, cat, req, vt, mc, &c, &detail);
         else if (req->slice.kind == GPF_SLICE_VGPU)
-            why = host_vgpu(h, cat, req, &c);
+            why = host_vgpu(h, vt, req, &c);
         else
             why = host_share(h, req, &c);
         if (why == REJ_NONE && h->cpus_used + (int64_t)req->cpus > h->cpus)
@@ -442,6 +513,11 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
             why = REJ_MEMORY;
         if (why != REJ_NONE) {
             rej[why]++;
+            if (why == REJ_GPU) {
+                rejx[REJX_BARE_MIG] += !!(detail & WHY_BARE_MIG);
+                rejx[REJX_VGPU_HOST] += !!(detail & WHY_VGPU_HOST);
+                rejx[REJX_VGPU_MAX] += !!(detail & WHY_VGPU_MAX);
+            }
             continue;
         }
         c.host = i;
@@ -449,7 +525,7 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
             best = c;
     }
     if (!best.valid) {
-        sched_refusal(f, req, rej, err);
+        refusal(f, req, vt, rej, rejx, err);
         rc = GPF_ENOCAPACITY;
         goto out;
     }

@@ -21,12 +21,13 @@ typedef struct gpf_sched_vgpu {
     int n;
 } gpf_sched_vgpu;
 
-/* One MIG GPU instance booked on a GPU. */
+/* One MIG GPU instance booked on a GPU: a bare MIG slice, or a MIG-backed vGPU (vgpu set). */
 typedef struct gpf_sched_mig {
     int profile_id;               /* gi_profile_id */
     int start;                    /* placement start in memory slots */
     int size;                     /* placement size in memory slots */
     int compute_slices;           /* of the profile, so the ledger needs no catalog lookup */
+    const gpf_vgpu_type *vgpu;    /* the MIG-backed vGPU type it serves; NULL = a bare MIG slice */
 } gpf_sched_mig;
 
 typedef struct gpf_sched_gpu {
@@ -43,10 +44,12 @@ typedef struct gpf_sched_gpu {
     int64_t share_memory_used_mib;
     uint32_t mig_slots_used;      /* bitmap of occupied memory slots */
     int mig_instances;            /* MIG instances placed (== number of entries in mig[]) */
-    int vgpus;                    /* time-sliced vGPU instances booked */
+    int mig_vgpus;                /* of those, MIG-backed vGPUs: 0 or all of them (a GPU under the
+                                   * vGPU host driver serves no bare MIG slice) */
+    int vgpus;                    /* time-sliced vGPU instances booked (MIG-backed ones: mig_vgpus) */
     int vgpu_mixed;               /* the GPU runs vGPU in mixed-size mode (types may differ) */
     int nvgpu_types;
-    gpf_sched_vgpu vgpu[GPF_VGPU_TYPES_PER_GPU]; /* by type, in booking order of first use */
+    gpf_sched_vgpu vgpu[GPF_VGPU_TYPES_PER_GPU]; /* time-sliced, by type, in booking order of first use */
     char uuid[GPF_UUID_MAX];
     gpf_sched_mig mig[GPF_MIG_MAX_PLACEMENTS]; /* booked instances, sorted by start; unused entries zero */
 } gpf_sched_gpu;
@@ -108,10 +111,12 @@ int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h);
 int gpf_sched_fleet_find_host(const gpf_sched_fleet *f, const char *id); /* -1 when absent */
 
 /* Chooses where req fits. On success fills out (host_id, gpu_uuids, gpu_index, mig_*,
- * share_*, cpus, memory_mib, gpu_milli) and returns 0. When nothing fits returns
+ * share_*, vgpu_type, cpus, memory_mib, gpu_milli) and returns 0; a MIG-backed vGPU gets
+ * vgpu_type and its MIG instance's mig_* as a MIG slice does. When nothing fits returns
  * GPF_ENOCAPACITY with a message a person understands ("no ready host has a free
  * H100-80GB MIG placement for 3g.40gb; 2 hosts lack CPU"); GPF_EINVAL for requests that
- * can never fit (unknown MIG profile for every allowed model, gpu_count > 8...). */
+ * can never fit (unknown MIG profile for every allowed model, unknown vGPU type or one
+ * whose GI profile no allowed model has, gpu_count > 8...). */
 int gpf_sched_place(const gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_sched_request *req,
                     gpf_placement *out, gpf_error *err);
 /* ---- placement policies --------------------------------------------------

@@ -24,13 +24,30 @@ const char *sched_share_conflict(const gpf_sched_gpu *g, int milli, int64_t memo
  * mode one type per GPU and at most its max_per_gpu; in mixed-size mode at most
  * max_per_gpu_mixed of each type and the frame buffers within the board's. */
 const char *sched_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t);
+/* MIG-backed vGPU of type t: a MIG instance of its GI profile p (the caller resolved it on
+ * g's model) at (start, size) with the MIG geometry of sched_mig_conflict, on a GPU of the
+ * type's model that holds no bare MIG slice, and at most t->max_per_gpu of t there. Types
+ * may differ on one GPU. sched_mig_conflict in turn refuses bare MIG slices on a GPU that
+ * serves MIG-backed vGPUs. */
+/* The GI profile a MIG-backed vGPU type t is on model m: the catalog's profile of m named
+ * t->mig_profile (requests name profiles, the ledger keeps ids, as for MIG slices); NULL
+ * when t is time-sliced, m does not run t, or m has no such profile. */
+const gpf_mig_profile *sched_vgpu_profile(const gpf_catalog *cat, const gpf_gpu_model *m, const gpf_vgpu_type *t);
+const char *sched_mig_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t, const gpf_mig_profile *p,
+                                    int start, int size);
 
 /* Bookkeeping; the caller has checked the matching *_conflict. */
 void sched_whole_book(gpf_sched_gpu *g);
 void sched_whole_unbook(gpf_sched_gpu *g);
 void sched_mig_book(gpf_sched_gpu *g, const gpf_mig_profile *p, int start);
-/* Removes the instance (profile_id, start, size); -1 when it is not booked. */
+/* Removes the bare MIG instance (profile_id, start, size); -1 when it is not booked. */
 int sched_mig_unbook(gpf_sched_gpu *g, int profile_id, int start, int size);
+/* The index in g->mig of the instance (profile_id, start, size) serving vGPU type t (NULL:
+ * a bare MIG slice), or -1. */
+int sched_mig_find(const gpf_sched_gpu *g, const gpf_vgpu_type *t, int profile_id, int start, int size);
+void sched_mig_vgpu_book(gpf_sched_gpu *g, const gpf_vgpu_type *t, const gpf_mig_profile *p, int start);
+/* Removes the MIG-backed vGPU of type t at (profile_id, start, size); -1 when not booked. */
+int sched_mig_vgpu_unbook(gpf_sched_gpu *g, const gpf_vgpu_type *t, int profile_id, int start, int size);
 void sched_share_book(gpf_sched_gpu *g, int milli, int64_t memory_mib);
 void sched_share_unbook(gpf_sched_gpu *g, int milli, int64_t memory_mib);
 void sched_vgpu_book(gpf_sched_gpu *g, const gpf_vgpu_type *t);
@@ -44,7 +61,8 @@ typedef struct sched_mig_set {
     const gpf_mig_profile *p[32];
 } sched_mig_set;
 void sched_mig_set_load(sched_mig_set *s, const gpf_catalog *cat, const gpf_gpu_model *m);
-/* Number of (profile, placement) pairs of the set that could still be booked on g. */
+/* Number of (profile, placement) pairs of the set whose MIG geometry still fits on g
+ * (whether as bare MIG slices or as MIG-backed vGPUs, whichever g serves). */
 int sched_mig_options(const sched_mig_set *s, const gpf_sched_gpu *g);
 
 /* ---- policy: which feasible candidate wins (policy.c) ---------------- */
@@ -55,7 +73,7 @@ typedef struct sched_cand {
     int ngpus;
     int gpus[GPF_MAX_POD_GPUS];   /* indices into the host's gpus[] */
     const gpf_mig_profile *prof;  /* mig */
-    const gpf_vgpu_type *vgpu;    /* vgpu */
+    const gpf_vgpu_type *vgpu;    /* vgpu (MIG-backed: prof and mig_* as for mig) */
     int mig_start, mig_size;      /* mig */
     int64_t share_memory_mib;     /* share: the cap granted */
     /* facts the policy weighs */

@@ -38,6 +38,7 @@ t1=$(date +%s%N)
 expect_match "pod launch prints the pod id" '^pod-[0-9a-f]{8}$' "$POD"
 echo "  launch-to-running: $(( (t1 - t0) / 1000000 )) ms"
 pj=$(A pod show "$POD" --json)
+MIG_ISO=$(echo "$pj" | json_get .isolation)
 expect_eq "pod is running" running "$(echo "$pj" | json_get .state)"
 expect_eq "pod sits on the MIG host" gpu-h100-a "$(echo "$pj" | json_get .placement.host_id)"
 expect_eq "MIG 1g.10gb on H100 is 142 milli-GPU" 142 "$(echo "$pj" | json_get .placement.gpu_milli)"
@@ -108,4 +109,32 @@ check "daemon still healthy" curl -sf "$URL/healthz"
 expect_eq "store still consistent: alice's record intact" 1 "$(A usage --json | json_get '.usage | length')"
 r=$(curl -s -H "Authorization: Bearer $ADMIN" "$URL/metrics")
 expect_match "metrics in Prometheus text format" 'gpufleet_pods\{state="stopped"\} 1' "$r"
+
+echo "[vgpu] a MIG-backed vGPU pod is a MIG instance of its type's profile"
+r=$(api POST /v1/skus '{"name":"h100-vgpu3g","slice":{"kind":"vgpu","vgpu_type":"H100XM-3-40C"},"gpu_models":["H100-80GB"],"cpus":2,"memory_mib":4096}')
+expect_match "admin creates a MIG-backed vGPU SKU" '^201 ' "$r"
+r=$(api POST /v1/skus '{"name":"a100-vgpu","slice":{"kind":"vgpu","vgpu_type":"A100D-3-40C"},"gpu_models":["H100-80GB"]}')
+expect_match "a MIG-backed type no allowed model runs -> 422" '^422 .*A100-80GB' "$r"
+VP=$(B pod launch h100-vgpu3g --quiet)
+expect_match "bob launches a MIG-backed vGPU pod" '^pod-[0-9a-f]{8}$' "$VP"
+vj=$(B pod show "$VP" --json)
+expect_eq "vGPU pod is running" running "$(echo "$vj" | json_get .state)"
+expect_eq "placement names the vGPU type" H100XM-3-40C "$(echo "$vj" | json_get .placement.vgpu_type)"
+expect_eq "placement carries the 3g.40gb instance (profile 9, 4 slots)" "9 4" \
+  "$(echo "$vj" | jq -r '"\(.placement.mig_profile_id) \(.placement.mig_size)"')"
+expect_eq "on a MIG-mode GPU of the H100 host" gpu-h100-a "$(echo "$vj" | json_get .placement.host_id)"
+expect_eq "3g on H100 is 428 milli-GPU" 428 "$(echo "$vj" | json_get .placement.gpu_milli)"
+expect_eq "isolated as the MIG slice was" "$MIG_ISO" "$(echo "$vj" | json_get .isolation)"
+out=$(B ssh "$VP" -- 'echo "$CUDA_VISIBLE_DEVICES"' 2>"$T/ssh-vgpu.err")
+expect_match "the pod sees a MIG device" '^MIG-[0-9a-f-]+$' "$out"
+r=$(api POST /v1/pods '{"sku":"h100-1g"}' "$ALICE_TOK")
+expect_match "a bare MIG slice still fits on the other MIG GPU" '^201 ' "$r"
+MP=$(echo "${r#* }" | json_get .id)
+VGPU_GPU=$(echo "$vj" | json_get '.placement.gpu_uuids[0]')
+MIG_GPU=$(A pod show "$MP" --json | json_get '.placement.gpu_uuids[0]')
+if [ -n "$MIG_GPU" ] && [ "$MIG_GPU" != "$VGPU_GPU" ]; then ok "... not on the vGPU's GPU"; else bad "... not on the vGPU's GPU ($MIG_GPU)"; fi
+check "alice stops her MIG pod" A pod stop "$MP"
+check "bob stops his vGPU pod" B pod stop "$VP"
+for _ in $(seq 100); do [ "$(B pod show "$VP" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
+expect_eq "vGPU pod is stopped" stopped "$(B pod show "$VP" --json | json_get .state)"
 finish

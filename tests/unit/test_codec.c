@@ -1207,6 +1207,44 @@ static void test_pod_roundtrip(void **state)
     assert_contains(err.msg, "env");
     json_decref(j);
 
+    /* a MIG-backed vGPU: the type and its MIG instance travel to clients and to the agent */
+    fill_pod(p);
+    memset(&p->slice, 0, sizeof p->slice);
+    p->slice.kind = GPF_SLICE_VGPU;
+    p->slice.gpu_count = 1;
+    gpf_strlcpy(p->slice.vgpu_type, "A100D-3-40C", sizeof p->slice.vgpu_type);
+    p->isolation = GPF_ISO_HARDWARE;
+    p->placement.ngpus = 1;
+    memset(p->placement.gpu_uuids[1], 0, GPF_UUID_MAX);
+    p->placement.gpu_index[1] = 0;
+    p->placement.share_milli = 0;
+    p->placement.share_memory_mib = 0;
+    p->placement.mig_profile_id = 9;
+    p->placement.mig_start = 4;
+    p->placement.mig_size = 4;
+    gpf_strlcpy(p->placement.vgpu_type, "A100D-3-40C", sizeof p->placement.vgpu_type);
+    p->placement.gpu_milli = 428;
+    j = gpf_json_pod(p);
+    json_t *sl = json_object_get(j, "slice"), *pj = json_object_get(j, "placement");
+    assert_string_equal(S(sl, "kind"), "vgpu");
+    assert_string_equal(S(sl, "vgpu_type"), "A100D-3-40C");
+    assert_string_equal(S(pj, "vgpu_type"), "A100D-3-40C");
+    assert_int_equal(I(pj, "mig_profile_id"), 9);
+    assert_int_equal(I(pj, "mig_start"), 4);
+    assert_int_equal(I(pj, "mig_size"), 4);
+    assert_int_equal(I(pj, "gpu_milli"), 428);
+    assert_string_equal(S(j, "isolation"), "hardware");
+    assert_int_equal(gpf_decode_pod(j, q, &err), 0);
+    assert_pod_equal(p, q);
+    json_decref(j);
+    j = gpf_json_agent_pod(p, KEY, "");
+    assert_int_equal(gpf_decode_agent_pod(j, q, key, sizeof key, env, sizeof env, &err), 0);
+    assert_pod_equal(p, q);
+    assert_int_equal(q->placement.mig_size, 4);
+    assert_string_equal(q->placement.vgpu_type, "A100D-3-40C");
+    json_decref(j);
+    fill_pod(p);
+
     /* lenient about unknown fields, strict about values */
     j = gpf_json_pod(p);
     json_object_set_new(j, "future_field", json_string("x"));

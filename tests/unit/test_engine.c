@@ -234,6 +234,93 @@ static void test_placement_policy_option(void **state)
     assert_string_equal(p.placement.gpu_uuids[0], "GPU-00000000");
 }
 
+/* MIG-backed vGPU pods (H100XM-3-40C: a 3g.40gb instance, at most 2 per GPU) on the MIG GPU
+ * of h1: SKUs are checked against the catalog, the placement carries the type and the MIG
+ * instance to the agent, the GPU then takes no bare MIG slice, a restart rebuilds the same
+ * ledger, and stopping the pods frees the GPU for MIG slices again. */
+static void test_mig_backed_vgpu_pods(void **state)
+{
+    ef_fixture *f = *state;
+    gpf_error err = {0};
+    gpf_pod v[3], m, q;
+    assert_int_equal(ef_make_vgpu_sku(f, "vgpu3g", "H100XM-3-40C", "H100-80GB", &err), 0);
+    assert_int_equal(ef_make_vgpu_sku(f, "a100vgpu", "A100D-3-40C", "H100-80GB", &err), GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "slice.vgpu_type: 'A100D-3-40C' runs on A100-80GB, which gpu_models does not allow"));
+    assert_int_equal(ef_make_vgpu_sku(f, "nothing", "H100XM-9-99C", "", &err), GPF_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown vGPU type"));
+    assert_int_equal(ef_make_vgpu_sku(f, "a100any", "A100D-3-40C", "", &err), 0); /* runs on A100s, none here */
+
+    ef_launch(f, &f->alice, "vgpu3g", &v[0], 0);
+    assert_string_equal(v[0].placement.host_id, "h1");
+    assert_string_equal(v[0].placement.gpu_uuids[0], "GPU-00000001"); /* the MIG-mode GPU */
+    assert_string_equal(v[0].placement.vgpu_type, "H100XM-3-40C");
+    assert_int_equal(v[0].placement.mig_profile_id, 9);
+    assert_int_equal(v[0].placement.mig_size, 4);
+    assert_int_equal(v[0].placement.gpu_milli, 428);
+    assert_int_equal(v[0].slice.kind, GPF_SLICE_VGPU);
+    /* the agent's start command carries the MIG instance, as for a MIG slice */
+    gpf_agent_cmd *cmds = NULL;
+    size_t n = 0;
+    int64_t seq = 0;
+    assert_int_equal(gpf_engine_agent_commands(f->e, &f->agent, 0, 0, &cmds, &n, &seq, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(cmds[0].pod.placement.vgpu_type, "H100XM-3-40C");
+    assert_int_equal(cmds[0].pod.placement.mig_profile_id, 9);
+    assert_int_equal(cmds[0].pod.placement.mig_start, v[0].placement.mig_start);
+    assert_int_equal(cmds[0].pod.placement.mig_size, 4);
+    gpf_free(cmds);
+    ef_launch(f, &f->bob, "vgpu3g", &v[1], 0);
+    assert_int_equal(v[0].placement.mig_start + v[1].placement.mig_start, 4); /* 0 and 4 */
+
+    /* the type's two per GPU are booked; the GPU serves vGPUs: no bare MIG slice either */
+    gpf_launch_req req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.sku, sizeof req.sku, "vgpu3g");
+    assert_int_equal(gpf_engine_pod_launch(f->e, &f->alice, &req, &q, &err), GPF_ENOCAPACITY);
+    assert_non_null(strstr(err.msg, "no capacity for vGPU H100XM-3-40C (MIG-backed, 3g.40gb) of H100-80GB"));
+    snprintf(req.sku, sizeof req.sku, "mig1g");
+    assert_int_equal(gpf_engine_pod_launch(f->e, &f->alice, &req, &q, &err), GPF_ENOCAPACITY);
+    assert_non_null(strstr(err.msg, "with MIG GPUs serving MIG-backed vGPUs, which take no bare MIG slice beside them"));
+    snprintf(req.sku, sizeof req.sku, "a100any");
+    assert_int_equal(gpf_engine_pod_launch(f->e, &f->alice, &req, &q, &err), GPF_ENOCAPACITY); /* not 501 */
+    assert_non_null(strstr(err.msg, "1 without a matching GPU model"));
+    ef_launch(f, &f->alice, "whole", &m, 0); /* GPU 0 is outside MIG mode */
+
+    /* a restart rebuilds the ledger from the stored placements */
+    ef_agent_says(f, v[0].id, GPF_POD_RUNNING, 0);
+    ef_close(f);
+    ef_open(f);
+    q = ef_pod(f, v[0].id);
+    assert_int_equal(q.state, GPF_POD_RUNNING);
+    assert_int_equal(q.placement.mig_profile_id, 9);
+    assert_int_equal(q.placement.mig_start, v[0].placement.mig_start);
+    assert_int_equal(q.placement.mig_size, 4);
+    assert_string_equal(q.placement.vgpu_type, "H100XM-3-40C");
+    ef_launch(f, &f->alice, "vgpu3g", &v[2], GPF_ENOCAPACITY);
+    ef_launch(f, &f->alice, "mig1g", &m, GPF_ENOCAPACITY);
+
+    /* one stops: its instance is free for the type again, still not for a bare slice */
+    f->now += 60 * 1000;
+    assert_int_equal(gpf_engine_pod_stop(f->e, &f->alice, v[0].id, &q, &err), 0);
+    ef_agent_says(f, v[0].id, GPF_POD_STOPPED, 0);
+    ef_launch(f, &f->alice, "mig1g", &m, GPF_ENOCAPACITY);
+    ef_launch(f, &f->alice, "vgpu3g", &v[2], 0);
+    assert_int_equal(v[2].placement.mig_start, v[0].placement.mig_start);
+    /* all gone: the GPU takes MIG slices again */
+    ef_agent_says(f, v[1].id, GPF_POD_FAILED, 0);
+    ef_agent_says(f, v[2].id, GPF_POD_FAILED, 0);
+    ef_launch(f, &f->alice, "mig1g", &m, 0);
+    assert_string_equal(m.placement.gpu_uuids[0], "GPU-00000001");
+    assert_string_equal(m.placement.vgpu_type, "");
+
+    gpf_usage *u = NULL;
+    assert_int_equal(gpf_engine_usage_list(f->e, &f->admin, v[0].id, &u, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(u[0].gpu_milli, 428);
+    assert_int_equal(u[0].slice_kind, GPF_SLICE_VGPU);
+    gpf_free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_lost_after_missed_beats, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_start_timeout_fails_and_frees, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_placement_policy_option, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(test_mig_backed_vgpu_pods, ef_setup, ef_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,6 +196,51 @@ static void test_mig_slice(void **state)
     gpf_free(p);
 }
 
+/* A MIG-backed vGPU (H100XM-3-40C: a 3g.40gb instance) gets the same nodes as a MIG slice of
+ * that profile at that placement, and plans as MIG (isolation "hardware"); a time-sliced
+ * vGPU on the same GPU gets only the GPU node and plans as vGPU ("device"). */
+static void test_mig_backed_vgpu(void **state)
+{
+    (void)state;
+    gpf_placement pl = placement(1, (const int[]){1}, 1);
+    pl.mig_profile_id = 9;
+    pl.mig_start = 4;
+    pl.mig_size = 4;
+    gpf_iso_plan *mig = plan(&pl, GPF_SLICE_MIG, NULL, NULL);
+    gpf_strlcpy(pl.vgpu_type, "H100XM-3-40C", sizeof pl.vgpu_type);
+    gpf_iso_plan *p = plan(&pl, GPF_SLICE_VGPU, NULL, NULL);
+    assert_int_equal(p->kind, GPF_SLICE_MIG);
+    assert_int_equal(p->mig_unknown, 0);
+    assert_summary(p, "dev nvidia0,nvidia-cap21,nvidia-cap22,nvidiactl,nvidia-uvm; missing nvidia-uvm-tools");
+    assert_int_equal(p->nnodes, mig->nnodes);
+    for (int i = 0; i < p->nnodes; i++) {
+        assert_string_equal(p->nodes[i].name, mig->nodes[i].name);
+        assert_string_equal(p->nodes[i].host_path, mig->nodes[i].host_path);
+    }
+    gpf_free(p);
+    /* by the MIG device id the pod sees, as for a MIG slice */
+    p = plan(&pl, GPF_SLICE_VGPU, NULL, "MIG-large");
+    assert_int_equal(p->kind, GPF_SLICE_MIG);
+    assert_summary(p, "dev nvidia0,nvidia-cap21,nvidia-cap22,nvidiactl,nvidia-uvm; missing nvidia-uvm-tools");
+    gpf_free(p);
+    /* its MIG device not in the facts yet: the agent is told to discover again */
+    pl.mig_start = 0;
+    pl.mig_size = 4;
+    p = plan(&pl, GPF_SLICE_VGPU, NULL, NULL);
+    assert_int_equal(p->mig_unknown, 1);
+    assert_summary(p, "dev nvidia0,nvidiactl,nvidia-uvm; missing nvidia-cap(mig@0),nvidia-uvm-tools");
+    gpf_free(p);
+    /* time-sliced: the whole GPU's node only */
+    gpf_placement ts = placement(1, (const int[]){0}, 0);
+    gpf_strlcpy(ts.vgpu_type, "L40S-12C", sizeof ts.vgpu_type);
+    p = plan(&ts, GPF_SLICE_VGPU, NULL, NULL);
+    assert_int_equal(p->kind, GPF_SLICE_VGPU);
+    assert_int_equal(p->mig_unknown, 0);
+    assert_summary(p, "dev nvidia1,nvidiactl,nvidia-uvm; missing nvidia-uvm-tools");
+    gpf_free(p);
+    gpf_free(mig);
+}
+
 static void test_share(void **state)
 {
     (void)state;
@@ -413,7 +458,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_gpu),     cmocka_unit_test(test_two_gpus),
-        cmocka_unit_test(test_mig_slice),     cmocka_unit_test(test_share),
+        cmocka_unit_test(test_mig_slice),     cmocka_unit_test(test_mig_backed_vgpu),
+        cmocka_unit_test(test_share),
         cmocka_unit_test(test_missing_nodes), cmocka_unit_test(test_numa_pod_cpus),
         cmocka_unit_test(test_numa_unknown),  cmocka_unit_test(test_cpulist),
         cmocka_unit_test(test_cgroup_files),  cmocka_unit_test(test_cgroup_partial),

@@ -406,6 +406,40 @@ static void test_mig_and_processes(void **state)
     gpf_free(ev);
 }
 
+/* A MIG-backed vGPU pod holds its MIG device as a MIG slice does: the device is not
+ * "unowned", and its absence is "missing". */
+static void test_mig_backed_vgpu_device(void **state)
+{
+    ef_fixture *f = *state;
+    gpf_error err = {0};
+    gpf_pod v;
+    assert_int_equal(ef_make_vgpu_sku(f, "vgpu2g", "H100XM-2-20C", "H100-80GB", &err), 0);
+    running_pod(f, "vgpu2g", &v);
+    assert_string_equal(v.placement.gpu_uuids[0], "GPU-00000001");
+    int ms = v.placement.mig_start;
+    assert_int_equal(v.placement.mig_size, 2);
+    beat *b = beat_new();
+    beat_pod(b, v.id, GPF_POD_RUNNING, 0, -1);
+    beat_gpu(b, "GPU-00000000", 1);
+    gpf_hw_gpu *g1 = beat_gpu(b, "GPU-00000001", 1);
+    g1->mig_enabled = 1;
+    gpu_mig(g1, "MIG-vvvv", 3, 14, ms, 2);                 /* the vGPU's instance */
+    gpu_mig(g1, "MIG-wwww", 4, 14, ms == 0 ? 2 : 0, 2);    /* nobody's */
+    gpu_proc(g1, 200, 4096, v.id);
+    send_beat(f, b, 0);
+    assert_int_equal(drift_has(f, "mig_unowned", "MIG-vvvv"), 0);
+    assert_int_equal(drift_has(f, "mig_unowned", "MIG-wwww"), 1);
+    assert_int_equal(drift_has(f, "mig_missing", NULL), 0);
+    assert_int_equal(drift_has(f, "foreign_process", NULL), 0);
+    b = beat_new();
+    beat_pod(b, v.id, GPF_POD_RUNNING, 0, -1);
+    beat_gpu(b, "GPU-00000000", 1);
+    beat_gpu(b, "GPU-00000001", 1)->mig_enabled = 1;
+    send_beat(f, b, 0);
+    assert_int_equal(drift_has(f, "mig_missing", v.id), 1);
+    assert_int_equal(ndrift(f), 1);
+}
+
 static void test_idle_pod_is_reported(void **state)
 {
     ef_fixture *f = *state;
@@ -522,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pod_the_agent_no_longer_runs, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_missing_blocks_and_clears, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_mig_and_processes, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(test_mig_backed_vgpu_device, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_idle_pod_is_reported, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_lost_host_loses_its_pods, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_agent_restart_readopts_running_pods, ef_setup, ef_teardown),

@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "helpers/catalog_fixture.h"
 #include "sched/sched.h"
+#include "sched/sched_int.h"
 #include "util/alloc.h"
 
 #define GIB INT64_C(1024)
@@ -422,7 +423,7 @@ static void test_mig_mode_and_errors(void **state)
     r.models[0] = "L40S";
     assert_int_equal(gpf_sched_place(&f, cat, &r, &p, &err), GPF_EINVAL);
     assert_msg_has(&err, "no allowed GPU model (L40S) offers the MIG profile '1g.10gb'");
-    /* unknown and MIG-backed vGPU types are refused up front */
+    /* unknown vGPU types, and types of models the request does not allow, are refused up front */
     gpf_sched_request v = vgpu("L40S-99C");
     assert_int_equal(gpf_sched_place(&f, cat, &v, &p, &err), GPF_EINVAL);
     assert_msg_has(&err, "no vGPU type 'L40S-99C'");
@@ -507,6 +508,337 @@ static void test_vgpu(void **state)
     assert_msg_has(&err, "frame buffer");
     gpf_free(initial);
     gpf_sched_fleet_clear(&f);
+}
+
+/* ---- MIG-backed vGPU -------------------------------------------------------------- */
+
+/* Every MIG-backed type of the catalog on every GPU model that runs it (8-slot A100, H100,
+ * H200, H20 grids; the 4-slot A30): a GPU in MIG mode takes exactly max_per_gpu of it, each
+ * a MIG instance of the type's profile at one of the profile's valid starts, recorded in the
+ * placement as a MIG slice's; the refusal says why; releasing restores the ledger. */
+static void test_mig_vgpu_every_type(void **state)
+{
+    (void)state;
+    int types = 0, combos = 0;
+    uint32_t grids = 0;
+    for (int i = 0; i < gpf_catalog_vgpu_count(cat); i++) {
+        const gpf_vgpu_type *t = gpf_catalog_vgpu_at(cat, i);
+        if (!t->mig_backed)
+            continue;
+        types++;
+        int models = 0;
+        for (int mi = 0; mi < gpf_catalog_model_count(cat); mi++) {
+            const gpf_gpu_model *m = gpf_catalog_model_at(cat, mi);
+            if (!gpf_catalog_model_matches(m, t->gpu_model))
+                continue;
+            const gpf_mig_profile *prof = gpf_catalog_mig_by_name(cat, m->mig_key, t->mig_profile);
+            if (!prof)
+                fail_msg("%s: %s has no MIG profile %s", t->name, m->key, t->mig_profile);
+            models++;
+            combos++;
+            grids |= 1u << m->mig_grid_units;
+            gpf_sched_fleet f;
+            gpf_sched_fleet_init(&f);
+            add_host(&f, "one", m->key, 1, 1, 64, 512 * GIB);
+            size_t sz = sizeof(gpf_sched_host);
+            gpf_sched_host *initial = gpf_malloc(sz);
+            memcpy(initial, f.hosts, sz);
+            gpf_sched_request r = vgpu(t->name);
+            gpf_slice_spec as_mig = {.kind = GPF_SLICE_MIG};
+            gpf_strlcpy(as_mig.mig_profile, t->mig_profile, sizeof as_mig.mig_profile);
+            gpf_placement held[8], p;
+            gpf_error err = {0};
+            int n = 0;
+            uint32_t slots = 0;
+            while (n < 8 && gpf_sched_place(&f, cat, &r, &p, &err) == 0) {
+                assert_int_equal(gpf_sched_apply(&f, cat, &p, &err), 0);
+                assert_string_equal(p.vgpu_type, t->name);
+                assert_int_equal(p.mig_profile_id, prof->gi_profile_id);
+                assert_int_equal(p.mig_size, prof->memory_slices);
+                int valid = 0;
+                for (int j = 0; j < prof->nplacements; j++)
+                    valid |= prof->placements[j].start == p.mig_start && prof->placements[j].size == p.mig_size;
+                assert_true(valid);
+                uint32_t mask = ((1u << p.mig_size) - 1) << p.mig_start;
+                assert_false(slots & mask);
+                slots |= mask;
+                assert_int_equal(p.share_milli, 0);
+                assert_int_equal(p.gpu_milli, 1000 * t->mig_compute_slices / m->mig_compute_slices);
+                assert_int_equal(p.gpu_milli, gpf_sched_gpu_milli(cat, m, &as_mig)); /* as the MIG slice */
+                held[n++] = p;
+            }
+            if (n != t->max_per_gpu)
+                fail_msg("%s on %s: %d placed, max_per_gpu %d", t->name, m->key, n, t->max_per_gpu);
+            const gpf_sched_gpu *g = &f.hosts[0].gpus[0];
+            assert_int_equal(g->mig_instances, n);
+            assert_int_equal(g->mig_vgpus, n);
+            assert_int_equal(g->vgpus, 0);
+            assert_int_equal(g->mig_slots_used, slots);
+            for (int k = 0; k < n; k++)
+                assert_ptr_equal(g->mig[k].vgpu, t);
+            assert_int_equal(gpf_sched_place(&f, cat, &r, &p, &err), GPF_ENOCAPACITY);
+            char want[256];
+            snprintf(want, sizeof want, "no capacity for vGPU %s (MIG-backed, %s): of 1 host, 1 without a free %s placement for another %s",
+                     t->name, t->mig_profile, t->mig_profile, t->name);
+            assert_msg_has(&err, want);
+            snprintf(want, sizeof want, "already at %d %s (its max_per_gpu)", t->max_per_gpu, t->name);
+            assert_msg_has(&err, want);
+            for (int k = 0; k < n; k++) /* release from the middle out */
+                assert_int_equal(gpf_sched_release(&f, cat, &held[(k + n / 2) % n], &err), 0);
+            assert_int_equal(gpf_sched_release(&f, cat, &held[0], &err), GPF_EINVAL);
+            ledgers_equal(f.hosts, initial, sz);
+            gpf_free(initial);
+            gpf_sched_fleet_clear(&f);
+        }
+        if (models == 0)
+            fail_msg("no GPU model of the catalog runs %s (%s)", t->name, t->gpu_model);
+    }
+    assert_true(types >= 60);
+    assert_true(combos > types);                               /* SXM and PCIe boards of one MIG key */
+    assert_int_equal(grids, (1u << 8) | (1u << 4));            /* both grid sizes that have MIG-backed types */
+}
+
+/* A GPU serves bare MIG slices or MIG-backed vGPUs, never both; MIG-backed types of different
+ * sizes share a GPU; nothing outside MIG mode (whole, share, time-sliced vGPU) shares one. */
+static void test_mig_vgpu_mixing(void **state)
+{
+    (void)state;
+    gpf_sched_fleet f;
+    gpf_placement bare1, bare2, v3, v4, p, q;
+    gpf_error err = {0};
+    gpf_sched_fleet_init(&f);
+    add_host(&f, "m", "H100-80GB-SXM5", 3, 2, 64, 512 * GIB); /* GPUs 0, 1 in MIG mode; 2 not */
+    size_t sz = sizeof(gpf_sched_host);
+    gpf_sched_host *initial = gpf_malloc(sz);
+    memcpy(initial, f.hosts, sz);
+    gpf_sched_host *h = &f.hosts[0];
+    gpf_sched_request r1 = mig("1g.10gb"), rv3 = vgpu("H100XM-3-40C"), rv4 = vgpu("H100XM-4-40C");
+    gpf_sched_request rv1 = vgpu("H100XM-1-10C");
+    assert_int_equal(take(&f, &r1, &bare1, &err), 0);
+    assert_int_equal(bare1.gpu_index[0], 0);
+    /* GPU 0 has seven free slots, but holds a bare MIG slice: the vGPU starts GPU 1 */
+    assert_int_equal(take(&f, &rv3, &v3, &err), 0);
+    assert_int_equal(v3.gpu_index[0], 1);
+    assert_int_equal(v3.mig_profile_id, 9);
+    assert_int_equal(v3.mig_size, 4);
+    assert_int_equal(v3.mig_start, 4); /* keeps the 4g placement at 0 open */
+    assert_int_equal(v3.gpu_milli, 428);
+    assert_int_equal(h->gpus[1].mig_vgpus, 1);
+    assert_int_equal(h->gpus[0].mig_vgpus, 0);
+    /* and a bare slice keeps to GPU 0 though GPU 1 has room */
+    assert_int_equal(take(&f, &r1, &bare2, &err), 0);
+    assert_int_equal(bare2.gpu_index[0], 0);
+    /* a different MIG-backed type joins the 3g on GPU 1 */
+    assert_int_equal(take(&f, &rv4, &v4, &err), 0);
+    assert_int_equal(v4.gpu_index[0], 1);
+    assert_int_equal(v4.mig_start, 0);
+    assert_string_equal(v4.vgpu_type, "H100XM-4-40C");
+    assert_int_equal(h->gpus[1].mig_slots_used, 0xFFu);
+    assert_int_equal(h->gpus[1].mig_vgpus, 2);
+    /* GPU 1 is full and GPU 0 holds bare slices: why the next vGPU waits */
+    assert_int_equal(gpf_sched_place(&f, cat, &rv1, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "no capacity for vGPU H100XM-1-10C (MIG-backed, 1g.10gb): of 1 host, 1 without a free 1g.10gb "
+                         "placement for another H100XM-1-10C (1 with MIG GPUs holding bare MIG slices, which take no "
+                         "MIG-backed vGPU beside them)");
+
+    gpf_sched_host *snap = gpf_malloc(sz);
+    memcpy(snap, f.hosts, sz);
+    /* direct applies across the line are refused and change nothing */
+    p = bare1; /* a 1g vGPU on a free slot of GPU 0 */
+    gpf_strlcpy(p.vgpu_type, "H100XM-1-10C", sizeof p.vgpu_type);
+    p.mig_start = 0;
+    while (h->gpus[0].mig_slots_used & (1u << p.mig_start))
+        p.mig_start++;
+    assert_true(p.mig_start < 7);
+    assert_int_equal(gpf_sched_apply(&f, cat, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "cannot take this vgpu slice: it holds bare MIG slices");
+    q = bare1; /* a bare 1g on GPU 1 */
+    gpf_strlcpy(q.gpu_uuids[0], h->gpus[1].uuid, sizeof q.gpu_uuids[0]);
+    assert_int_equal(gpf_sched_apply(&f, cat, &q, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "it serves MIG-backed vGPUs");
+    /* nothing outside MIG mode shares a GPU with MIG-backed vGPUs */
+    gpf_sched_request w = whole(2), sh = share(500, 0);
+    assert_int_equal(gpf_sched_place(&f, cat, &w, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "1 without 2 free matching GPUs");
+    gpf_placement wp;
+    gpf_sched_request w1 = whole(1);
+    assert_int_equal(gpf_sched_place(&f, cat, &w1, &wp, &err), 0);
+    assert_int_equal(wp.gpu_index[0], 2);
+    gpf_strlcpy(wp.gpu_uuids[0], h->gpus[1].uuid, sizeof wp.gpu_uuids[0]);
+    assert_int_equal(gpf_sched_apply(&f, cat, &wp, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "MIG mode");
+    assert_int_equal(gpf_sched_place(&f, cat, &sh, &p, &err), 0);
+    assert_int_equal(p.gpu_index[0], 2);
+    gpf_strlcpy(p.gpu_uuids[0], h->gpus[1].uuid, sizeof p.gpu_uuids[0]);
+    assert_int_equal(gpf_sched_apply(&f, cat, &p, &err), GPF_ENOCAPACITY);
+    ledgers_equal(f.hosts, snap, sz);
+    /* the geometry itself refuses a MIG-backed vGPU beside a whole, share or time-sliced
+     * slice, whatever the GPU's mode says */
+    const gpf_vgpu_type *t3 = gpf_catalog_vgpu(cat, "H100XM-3-40C");
+    const gpf_mig_profile *p3 = gpf_catalog_mig_by_name(cat, "H100-80GB", "3g.40gb");
+    gpf_sched_gpu g = initial->gpus[0];
+    assert_null(sched_mig_vgpu_conflict(&g, t3, p3, 0, 4));
+    g.whole_taken = 1;
+    assert_non_null(sched_mig_vgpu_conflict(&g, t3, p3, 0, 4));
+    g = initial->gpus[0];
+    g.shares = 1;
+    g.share_milli_used = 100;
+    assert_non_null(sched_mig_vgpu_conflict(&g, t3, p3, 0, 4));
+    g = initial->gpus[0];
+    sched_vgpu_book(&g, gpf_catalog_vgpu(cat, "L40S-12C"));
+    assert_string_equal(sched_mig_vgpu_conflict(&g, t3, p3, 0, 4), "it holds a whole-GPU, share or time-sliced vGPU slice");
+    g = initial->gpus[2]; /* not in MIG mode */
+    assert_string_equal(sched_mig_vgpu_conflict(&g, t3, p3, 0, 4), "it is not in MIG mode");
+    /* and a time-sliced type never lands on a MIG-mode GPU */
+    assert_non_null(sched_vgpu_conflict(&initial->gpus[0], gpf_catalog_vgpu(cat, "L40S-12C")));
+    assert_non_null(sched_vgpu_conflict(&initial->gpus[2], t3)); /* a MIG-backed type is not time-sliced */
+
+    /* the vGPUs gone, GPU 1 is plain MIG again and takes a bare slice */
+    assert_int_equal(gpf_sched_release(&f, cat, &v3, &err), 0);
+    assert_int_equal(h->gpus[1].mig_vgpus, 1);
+    assert_int_equal(gpf_sched_release(&f, cat, &v4, &err), 0);
+    assert_int_equal(h->gpus[1].mig_vgpus, 0);
+    assert_int_equal(h->gpus[1].mig_instances, 0);
+    q = bare2;
+    gpf_strlcpy(q.gpu_uuids[0], h->gpus[1].uuid, sizeof q.gpu_uuids[0]);
+    q.gpu_index[0] = 1;
+    assert_int_equal(gpf_sched_apply(&f, cat, &q, &err), 0);
+    /* and a host with only bare MIG GPUs or only GPUs outside MIG mode says so */
+    assert_int_equal(gpf_sched_release(&f, cat, &q, &err), 0);
+    assert_int_equal(gpf_sched_release(&f, cat, &bare1, &err), 0);
+    assert_int_equal(gpf_sched_release(&f, cat, &bare2, &err), 0);
+    ledgers_equal(f.hosts, initial, sz);
+    gpf_sched_fleet_clear(&f);
+    gpf_sched_fleet_init(&f);
+    add_host(&f, "plain", "H100-80GB-SXM5", 2, 0, 64, 512 * GIB);
+    add_host(&f, "l40s", "L40S", 2, 0, 64, 512 * GIB);
+    assert_int_equal(gpf_sched_place(&f, cat, &rv3, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "no capacity for vGPU H100XM-3-40C (MIG-backed, 3g.40gb): of 2 hosts, 1 without a matching GPU "
+                         "model; 1 without a matching GPU in MIG mode");
+    gpf_sched_fleet_clear(&f);
+    gpf_free(snap);
+    gpf_free(initial);
+}
+
+/* A catalog with two made-up MIG-backed types on H100-80GB: TEST-1-10C (1g.10gb, at most 2
+ * per GPU) and TEST-9-99C (a GI profile the catalog does not have). */
+static gpf_catalog *test_catalog(void)
+{
+    static const char extra[] = "H100-80GB,Test board,TEST-1-10C,mig-backed,10240,2,,1g.10gb,1,1,test,\n"
+                                "H100-80GB,Test board,TEST-9-99C,mig-backed,10240,1,,9g.99gb,7,7,test,\n";
+    const char *v = gpf_test_catalog_text("vgpu_profiles.csv");
+    assert_non_null(v);
+    size_t n = strlen(v);
+    char *text = gpf_malloc(n + sizeof extra + 1);
+    memcpy(text, v, n);
+    if (n > 0 && text[n - 1] != '\n')
+        text[n++] = '\n';
+    memcpy(text + n, extra, sizeof extra);
+    gpf_catalog *c = NULL;
+    gpf_error err = {0};
+    if (gpf_catalog_parse(gpf_test_catalog_text("gpus.csv"), gpf_test_catalog_text("mig_profiles.csv"), text, &c,
+                          &err) != 0)
+        fail_msg("test catalog: %s", err.msg);
+    gpf_free(text);
+    return c;
+}
+
+/* max_per_gpu where the geometry has room for more; types sharing a profile share a GPU;
+ * requests that can never fit; apply and release take exactly what was booked. */
+static void test_mig_vgpu_limits_and_errors(void **state)
+{
+    (void)state;
+    gpf_catalog *tc = test_catalog();
+    gpf_sched_fleet f;
+    gpf_placement a, b, c, p;
+    gpf_error err = {0};
+    gpf_sched_fleet_init(&f);
+    add_host(&f, "one", "H100-80GB-PCIe", 1, 1, 64, 512 * GIB);
+    add_host(&f, "plain", "H100-80GB-PCIe", 1, 0, 64, 512 * GIB);
+    size_t sz = 2 * sizeof(gpf_sched_host);
+    gpf_sched_host *initial = gpf_malloc(sz);
+    memcpy(initial, f.hosts, sz);
+    gpf_sched_request rt = vgpu("TEST-1-10C"), rx = vgpu("H100XM-1-10C");
+    assert_int_equal(gpf_sched_place(&f, tc, &rt, &a, &err), 0);
+    assert_int_equal(gpf_sched_apply(&f, tc, &a, &err), 0);
+    assert_int_equal(gpf_sched_place(&f, tc, &rt, &b, &err), 0);
+    assert_int_equal(gpf_sched_apply(&f, tc, &b, &err), 0);
+    assert_int_equal(__builtin_popcount(f.hosts[0].gpus[0].mig_slots_used), 2); /* five 1g slots left */
+    assert_int_equal(gpf_sched_place(&f, tc, &rt, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "no capacity for vGPU TEST-1-10C (MIG-backed, 1g.10gb): of 2 hosts, 1 without a matching GPU in "
+                         "MIG mode; 1 without a free 1g.10gb placement for another TEST-1-10C (1 with GPUs already at 2 "
+                         "TEST-1-10C (its max_per_gpu))");
+    p = b; /* a direct apply past the limit is refused too */
+    p.mig_start = 6;
+    assert_int_equal(gpf_sched_apply(&f, tc, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "max_per_gpu");
+    /* another type of the same profile still fits beside them */
+    assert_int_equal(gpf_sched_place(&f, tc, &rx, &c, &err), 0);
+    assert_int_equal(gpf_sched_apply(&f, tc, &c, &err), 0);
+    assert_string_equal(c.gpu_uuids[0], a.gpu_uuids[0]);
+    assert_int_equal(f.hosts[0].gpus[0].mig_vgpus, 3);
+
+    gpf_sched_host *snap = gpf_malloc(sz);
+    memcpy(snap, f.hosts, sz);
+    /* release must name what was booked: another type at the same instance, or the
+     * instance as a bare MIG slice, is not it */
+    p = a;
+    gpf_strlcpy(p.vgpu_type, "H100XM-1-10C", sizeof p.vgpu_type);
+    assert_int_equal(gpf_sched_release(&f, tc, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "holds no such vgpu slice");
+    p = a;
+    p.vgpu_type[0] = '\0';
+    assert_int_equal(gpf_sched_release(&f, tc, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "holds no such mig slice");
+    /* a MIG-backed placement must be its type's profile, with a MIG placement */
+    p = a;
+    p.mig_profile_id = 9; /* 3g.40gb */
+    p.mig_size = 4;
+    p.mig_start = 4;
+    assert_int_equal(gpf_sched_apply(&f, tc, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "vGPU type 'TEST-1-10C' needs MIG profile 1g.10gb");
+    assert_int_equal(gpf_sched_release(&f, tc, &p, &err), GPF_EINVAL);
+    p = a;
+    p.mig_size = 0;
+    p.mig_profile_id = -1;
+    assert_int_equal(gpf_sched_apply(&f, tc, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "needs a MIG placement");
+    p = a;
+    gpf_strlcpy(p.vgpu_type, "L40S-12C", sizeof p.vgpu_type);
+    assert_int_equal(gpf_sched_apply(&f, tc, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "time-sliced vGPU type 'L40S-12C' takes no MIG placement");
+    p = a; /* an A100 type's 1g.10gb on an H100 */
+    gpf_strlcpy(p.vgpu_type, "A100D-1-10C", sizeof p.vgpu_type);
+    p.mig_start = 6;
+    assert_int_equal(gpf_sched_apply(&f, tc, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "the vGPU type belongs to another GPU model");
+    p = a; /* the same instance twice */
+    assert_int_equal(gpf_sched_apply(&f, tc, &p, &err), GPF_ENOCAPACITY);
+    ledgers_equal(f.hosts, snap, sz);
+
+    /* requests that can never fit */
+    gpf_sched_request r = vgpu("TEST-9-99C");
+    assert_int_equal(gpf_sched_place(&f, tc, &r, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "MIG-backed vGPU type 'TEST-9-99C' is MIG profile '9g.99gb', which the catalog lacks for H100-80GB");
+    r = vgpu("A100D-3-40C");
+    r.nmodels = 1;
+    r.models[0] = "H100-80GB";
+    assert_int_equal(gpf_sched_place(&f, tc, &r, &p, &err), GPF_EINVAL);
+    assert_msg_has(&err, "vGPU type 'A100D-3-40C' runs on A100-80GB, which the request does not allow");
+    /* an A100 type on a fleet without A100s: a capacity refusal, not a 501 */
+    r.nmodels = 0;
+    assert_int_equal(gpf_sched_place(&f, tc, &r, &p, &err), GPF_ENOCAPACITY);
+    assert_msg_has(&err, "2 without a matching GPU model");
+
+    assert_int_equal(gpf_sched_release(&f, tc, &b, &err), 0);
+    assert_int_equal(gpf_sched_release(&f, tc, &c, &err), 0);
+    assert_int_equal(gpf_sched_release(&f, tc, &a, &err), 0);
+    assert_int_equal(gpf_sched_release(&f, tc, &a, &err), GPF_EINVAL);
+    ledgers_equal(f.hosts, initial, sz);
+    gpf_free(snap);
+    gpf_free(initial);
+    gpf_sched_fleet_clear(&f);
+    gpf_catalog_free(tc);
 }
 
 /* NUMA: a 2-node host (64 CPUs, 32 a node; GPUs 0-3 on node 0, 4-7 on node 1). A pod's CPUs
@@ -827,6 +1159,10 @@ static void test_gpu_milli(void **state)
     assert_int_equal(gpf_sched_gpu_milli(cat, gpf_catalog_model(cat, "L40S"), &s), 250);
     gpf_strlcpy(s.vgpu_type, "H100XM-3-40C", sizeof s.vgpu_type);
     assert_int_equal(gpf_sched_gpu_milli(cat, h, &s), 428);
+    gpf_strlcpy(s.vgpu_type, "A100D-7-80C", sizeof s.vgpu_type);
+    assert_int_equal(gpf_sched_gpu_milli(cat, gpf_catalog_model(cat, "A100-80GB-PCIe"), &s), 1000);
+    gpf_strlcpy(s.vgpu_type, "A30-2-12C", sizeof s.vgpu_type);
+    assert_int_equal(gpf_sched_gpu_milli(cat, gpf_catalog_model(cat, "A30-24GB"), &s), 500);
 }
 
 /* ---- property test --------------------------------------------------------------------- */
@@ -861,12 +1197,18 @@ static gpf_sched_request random_request(void)
                                            "1g.24gb", "2g.48gb",  "4g.96gb", "1g.24gb+me", "2g.12gb+me"};
     static const int millis[] = {100, 125, 250, 333, 500, 750, 1000};
     static const char *const models[] = {"L40S", "H100-80GB", "A30-24GB", "RTX-PRO-6000-BSE"};
+    static const char *const vtypes[] = {"H100XM-1-10C", "H100XM-2-20C", "H100XM-3-40C", "H100XM-4-40C",
+                                         "H100-7-80C",   "H100XM-1-20C", "H100XM-1-10CME", "A30-1-6C",
+                                         "A30-2-12C",    "A30-4-24C",    "A100D-3-40C",  "L40S-12C",
+                                         "L40S-24C",     "L40S-48C"};
     gpf_sched_request r;
-    uint32_t k = rnd(10);
+    uint32_t k = rnd(12);
     if (k < 3) {
         r = whole(rnd(8) == 0 ? 8 : 1 + (int)rnd(3));
     } else if (k < 7) {
         r = mig(profiles[rnd(sizeof profiles / sizeof profiles[0])]);
+    } else if (k >= 10) {
+        r = vgpu(vtypes[rnd(sizeof vtypes / sizeof vtypes[0])]); /* MIG-backed and time-sliced */
     } else {
         int64_t mem = rnd(3) == 0 ? 1000 + (int64_t)rnd(30000) : 0;
         r = share(millis[rnd(sizeof millis / sizeof millis[0])], mem);
@@ -890,9 +1232,39 @@ static void check_invariants(const gpf_sched_fleet *f)
         for (int g = 0; g < h->ngpus; g++) {
             const gpf_sched_gpu *gp = &h->gpus[g];
             if (gp->whole_taken)
-                assert_true(!gp->mig_enabled && gp->mig_instances == 0 && gp->shares == 0);
+                assert_true(!gp->mig_enabled && gp->mig_instances == 0 && gp->shares == 0 && gp->vgpus == 0);
             if (gp->shares)
-                assert_true(!gp->mig_enabled && gp->mig_instances == 0);
+                assert_true(!gp->mig_enabled && gp->mig_instances == 0 && gp->vgpus == 0);
+            /* time-sliced vGPUs: outside MIG mode, nothing else on the GPU */
+            int tsn = 0;
+            for (int k = 0; k < gp->nvgpu_types; k++) {
+                assert_false(gp->vgpu[k].type->mig_backed);
+                assert_true(gp->vgpu[k].n > 0 && gp->vgpu[k].n <= gp->vgpu[k].type->max_per_gpu);
+                tsn += gp->vgpu[k].n;
+            }
+            assert_int_equal(tsn, gp->vgpus);
+            if (gp->vgpus)
+                assert_true(!gp->mig_enabled && gp->mig_instances == 0 && gp->nvgpu_types == 1);
+            /* MIG-backed vGPUs: all of a GPU's MIG instances or none, each its type's
+             * profile, at most max_per_gpu of a type */
+            int mv = 0;
+            for (int k = 0; k < gp->mig_instances; k++) {
+                const gpf_vgpu_type *t = gp->mig[k].vgpu;
+                if (!t)
+                    continue;
+                mv++;
+                assert_true(t->mig_backed);
+                assert_true(gpf_catalog_model_matches(gp->model, t->gpu_model));
+                const gpf_mig_profile *tp = gpf_catalog_mig_by_name(cat, gp->model->mig_key, t->mig_profile);
+                assert_non_null(tp);
+                assert_int_equal(gp->mig[k].profile_id, tp->gi_profile_id);
+                int same = 0;
+                for (int j = 0; j < gp->mig_instances; j++)
+                    same += gp->mig[j].vgpu == t;
+                assert_true(same <= t->max_per_gpu);
+            }
+            assert_int_equal(mv, gp->mig_vgpus);
+            assert_true(mv == 0 || mv == gp->mig_instances);
             assert_true(gp->share_milli_used >= 0 && gp->share_milli_used <= 1000);
             assert_true(gp->share_memory_used_mib >= 0 && gp->share_memory_used_mib <= gp->memory_mib);
             assert_int_equal(gp->shares == 0, gp->share_milli_used == 0);
@@ -933,7 +1305,7 @@ static void test_property(void **state)
     gpf_sched_host *initial = gpf_malloc(sz);
     memcpy(initial, f.hosts, sz);
     gpf_placement *booked = gpf_calloc(4096, sizeof *booked);
-    int nbooked = 0, placed = 0, refused = 0, released = 0, impossible = 0;
+    int nbooked = 0, placed = 0, refused = 0, released = 0, impossible = 0, mig_vgpus = 0, ts_vgpus = 0;
     gpf_error err = {0};
 
     for (int step = 0; step < 4000; step++) {
@@ -956,6 +1328,8 @@ static void test_property(void **state)
             assert_true(nbooked < 4096);
             booked[nbooked++] = p;
             placed++;
+            mig_vgpus += p.vgpu_type[0] && p.mig_size > 0;
+            ts_vgpus += p.vgpu_type[0] && p.mig_size == 0;
         } else if (op < 9) {
             int i = (int)rnd((uint32_t)nbooked);
             assert_int_equal(gpf_sched_release(&f, cat, &booked[i], &err), 0);
@@ -967,11 +1341,17 @@ static void test_property(void **state)
             gpf_sched_host *snap = gpf_malloc(sz);
             memcpy(snap, f.hosts, sz);
             const gpf_placement *b = &booked[rnd((uint32_t)nbooked)];
-            if (b->share_milli == 0)
+            if (b->share_milli == 0 && !(b->vgpu_type[0] && b->mig_size == 0)) /* time-sliced vGPUs stack */
                 assert_int_equal(gpf_sched_apply(&f, cat, b, &err), GPF_ENOCAPACITY);
             if (b->mig_size > 0) {
                 gpf_placement ghost = *b;
                 ghost.mig_size = b->mig_size + 1; /* never the size of that profile */
+                assert_int_equal(gpf_sched_release(&f, cat, &ghost, &err), GPF_EINVAL);
+                ghost = *b; /* a MIG-backed vGPU released as a bare slice, or the other way round */
+                if (b->vgpu_type[0])
+                    ghost.vgpu_type[0] = '\0';
+                else
+                    gpf_strlcpy(ghost.vgpu_type, "H100XM-1-10C", sizeof ghost.vgpu_type);
                 assert_int_equal(gpf_sched_release(&f, cat, &ghost, &err), GPF_EINVAL);
             }
             ledgers_equal(f.hosts, snap, sz);
@@ -993,7 +1373,7 @@ static void test_property(void **state)
     /* nothing was ever placed on the host that is not ready */
     for (int g = 0; g < host(&f, "p-down")->ngpus; g++) {
         const gpf_sched_gpu *gp = &host(&f, "p-down")->gpus[g];
-        assert_true(!gp->whole_taken && gp->mig_instances == 0 && gp->shares == 0);
+        assert_true(!gp->whole_taken && gp->mig_instances == 0 && gp->shares == 0 && gp->vgpus == 0);
     }
     while (nbooked > 0) {
         int i = (int)rnd((uint32_t)nbooked);
@@ -1006,6 +1386,8 @@ static void test_property(void **state)
     assert_true(refused > 100);
     assert_true(released > 500);
     assert_true(impossible > 0);
+    assert_true(mig_vgpus > 50);
+    assert_true(ts_vgpus > 20);
     gpf_free(booked);
     gpf_free(initial);
     gpf_sched_fleet_clear(&f);
@@ -1022,6 +1404,9 @@ int main(void)
         cmocka_unit_test(test_mig_mode_and_errors),
         cmocka_unit_test(test_shares),
         cmocka_unit_test(test_vgpu),
+        cmocka_unit_test(test_mig_vgpu_every_type),
+        cmocka_unit_test(test_mig_vgpu_mixing),
+        cmocka_unit_test(test_mig_vgpu_limits_and_errors),
         cmocka_unit_test(test_numa),
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_cpu_memory_ready),

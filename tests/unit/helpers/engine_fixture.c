@@ -88,6 +88,22 @@ void ef_make_sku(ef_fixture *f, const char *name, gpf_slice_kind kind, const cha
     assert_int_equal(gpf_engine_sku_create(f->e, &f->admin, &k, NULL, &err), 0);
 }
 
+int ef_make_vgpu_sku(ef_fixture *f, const char *name, const char *type, const char *model, gpf_error *err)
+{
+    gpf_sku k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.name, sizeof k.name, "%s", name);
+    k.slice.kind = GPF_SLICE_VGPU;
+    k.slice.gpu_count = 1;
+    snprintf(k.slice.vgpu_type, sizeof k.slice.vgpu_type, "%s", type);
+    k.nmodels = model[0] ? 1 : 0;
+    snprintf(k.models[0], sizeof k.models[0], "%s", model);
+    k.cpus = 2;
+    k.memory_mib = 1024;
+    k.price_micro_per_hour = 3600000;
+    return gpf_engine_sku_create(f->e, &f->admin, &k, NULL, err);
+}
+
 int ef_setup(void **state)
 {
     ef_fixture *f = GPF_NEW(ef_fixture);

@@ -35,6 +35,9 @@ gpf_host_rec ef_host_h100(void);
 /* Registers h with the join token (an agent (re)start); agent receives its principal. */
 void ef_register(ef_fixture *f, const gpf_host_rec *h, gpf_principal *agent);
 void ef_make_sku(ef_fixture *f, const char *name, gpf_slice_kind kind, const char *mig, int count);
+/* Creates a vGPU SKU of type (allowed model: model, "" = any) as admin; returns the result
+ * code, err gets the message. */
+int ef_make_vgpu_sku(ef_fixture *f, const char *name, const char *type, const char *model, gpf_error *err);
 /* Launches sku as who; asserts the result code. */
 void ef_launch(ef_fixture *f, const gpf_principal *who, const char *sku, gpf_pod *out, int expect);
 /* The agent reports pod's state (ssh port 22001, user dev); asserts the result code. */
