@@ -23,11 +23,12 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/fileio.h"
 #include "util/httpc.h"
 #include "util/timeutil.h"
 #include "cli/cli.h" /* gpf_cli_ssh_argv: the bench connects the way `gpufleet ssh` does */
 
-static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share", g_self[4096];
+static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share", g_self[4096], g_proxy[4096];
 
 typedef struct job {
     double ms;     /* POST /v1/pods until `ssh … true` has returned */
@@ -43,7 +44,7 @@ static int run_ssh(const json_t *pod)
     char **argv = NULL;
     char *cmd[] = {"true"};
     gpf_error err = {0};
-    if (gpf_cli_ssh_argv(pod, "ssh", g_key, g_self, 1, cmd, &argv, &err) != 0)
+    if (gpf_cli_ssh_argv(pod, "ssh", g_key, g_proxy, 1, cmd, &argv, &err) != 0)
         return 254;
     pid_t pid = fork();
     if (pid == 0) {
@@ -238,10 +239,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: launch [--keep] [--gpufleet BIN] [--sku NAME] [--seq N] [--concurrent N] [--rounds N]\n");
         return 2;
     }
-    if (!realpath(bin, g_self)) {
+    char real[4096];
+    if (!realpath(bin, real)) {
         fprintf(stderr, "bench/launch: %s: %s (run `make` first)\n", bin, strerror(errno));
         return 1;
     }
+    gpf_strlcpy(g_self, real, sizeof g_self);
+    char helper[4096]; /* the ssh proxy `gpufleet ssh` would use */
+    gpf_strlcpy(g_proxy, gpf_ssh_helper_path(real, helper, sizeof helper), sizeof g_proxy);
     char state[] = "/tmp/gpufleet-bench.XXXXXX";
     if (!mkdtemp(state)) {
         perror("mkdtemp");

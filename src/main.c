@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/podinit.h"
 #include "api/serve.h"
 #include "cli/cli.h"
 #include "util/buf.h"
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "pod-init")) /* a pod's root process (agent/podinit.h) */
+        return gpf_pod_init_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "agent")) {
         gpf_agent_config cfg;
         memset(&cfg, 0, sizeof cfg);

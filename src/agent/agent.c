@@ -254,13 +254,20 @@ static void report(agent *a, const char *pod_id, json_t *body)
     json_decref(body);
 }
 
-static void start_pod(agent *a, json_t *jpod)
+/* A pod on its way up. */
+typedef struct starting {
+    gpf_pod_spec *spec;
+    int64_t t0; /* monotonic us at start_begin */
+} starting;
+
+/* Sets the pod of a start_pod command on its way. 0 and *out filled, or the failure was
+ * reported (or the command was malformed) and nothing is on its way. */
+static int begin_pod(agent *a, json_t *jpod, starting *out)
 {
     gpf_pod *p = GPF_NEW(gpf_pod);
     gpf_pod_spec *spec = GPF_NEW(gpf_pod_spec);
-    gpf_pod_status st;
     gpf_error err = {0};
-    memset(&st, 0, sizeof st);
+    int rc = -1;
     if (gpf_decode_agent_pod(jpod, p, spec->ssh_pubkey, sizeof spec->ssh_pubkey, spec->env, sizeof spec->env, &err) != 0 ||
         !gpf_name_valid(p->id)) {
         GPF_WARN("agent", "event=bad_command msg=\"%s\"", gpf_error_msg(&err));
@@ -289,22 +296,56 @@ static void start_pod(agent *a, json_t *jpod)
         }
         gpf_free(fresh);
     }
-    int64_t t0 = gpf_mono_us();
-    int rc = err.code ? err.code : a->rt->ops->start(a->rt, spec, &st, &err);
-    if (rc != 0) {
+    out->t0 = gpf_mono_us();
+    if ((rc = err.code ? err.code : a->rt->ops->start_begin(a->rt, spec, &err)) != 0) {
         GPF_WARN("agent", "event=pod_start_failed pod=%s msg=\"%s\"", p->id, gpf_error_msg(&err));
         report(a, p->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
         goto out;
     }
-    GPF_INFO("agent", "event=pod_running pod=%s port=%d devices=%s isolation=%s start_us=%lld", p->id, st.ssh_port,
-             spec->device_ids, gpf_isolation_name(st.isolation), (long long)(gpf_mono_us() - t0));
-    report(a, p->id,
-           json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "state", "running", "message", st.message, "ssh_port", st.ssh_port,
-                     "ssh_user", st.ssh_user, "device_ids", spec->device_ids, "isolation",
-                     gpf_isolation_name(st.isolation)));
+    out->spec = spec;
+    spec = NULL;
 out:
     gpf_free(p);
     gpf_free(spec);
+    return rc;
+}
+
+/* Waits for the pods on their way, reporting each the moment it is ready or has failed.
+ * They come up side by side: n pods launched together take about as long as the slowest,
+ * not the sum. */
+static void finish_starts(agent *a, starting *s, int n)
+{
+    for (int left = n; left > 0;) {
+        for (int i = 0; i < n; i++) {
+            if (!s[i].spec)
+                continue;
+            const gpf_pod_spec *spec = s[i].spec;
+            gpf_pod_status st;
+            gpf_error err = {0};
+            memset(&st, 0, sizeof st);
+            int rc = a->rt->ops->start_poll(a->rt, spec->id, &st, &err);
+            if (rc == 0)
+                continue;
+            if (rc < 0) {
+                GPF_WARN("agent", "event=pod_start_failed pod=%s msg=\"%s\"", spec->id, gpf_error_msg(&err));
+                report(a, spec->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
+            } else {
+                GPF_INFO("agent", "event=pod_running pod=%s port=%d devices=%s isolation=%s start_us=%lld", spec->id,
+                         st.ssh_port, spec->device_ids, gpf_isolation_name(st.isolation),
+                         (long long)(gpf_mono_us() - s[i].t0));
+                report(a, spec->id,
+                       json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "state", "running", "message", st.message, "ssh_port",
+                                 st.ssh_port, "ssh_user", st.ssh_user, "device_ids", spec->device_ids, "isolation",
+                                 gpf_isolation_name(st.isolation)));
+                track_running(a, spec->id);
+            }
+            gpf_free(s[i].spec);
+            s[i].spec = NULL;
+            left--;
+        }
+        if (left > 0)
+            gpf_sleep_ms(2);
+    }
 }
 
 static void stop_pod(agent *a, json_t *jpod)
@@ -483,6 +524,8 @@ static void poll_once(agent *a, int64_t *backoff)
     }
     *backoff = 100;
     json_t *cmds = json_object_get(resp, "commands");
+    starting *s = gpf_calloc(json_array_size(cmds) + 1, sizeof *s);
+    int n = 0;
     size_t i;
     json_t *c;
     json_array_foreach(cmds, i, c)
@@ -490,12 +533,16 @@ static void poll_once(agent *a, int64_t *backoff)
         const char *type = json_string_value(json_object_get(c, "type"));
         json_t *pod = json_object_get(c, "pod");
         if (type && !strcmp(type, "start_pod")) {
-            start_pod(a, pod);
-            track_running(a, json_string_value(json_object_get(pod, "id")));
-        }
-        else if (type && !strcmp(type, "stop_pod"))
+            if (begin_pod(a, pod, &s[n]) == 0)
+                n++;
+        } else if (type && !strcmp(type, "stop_pod")) {
+            finish_starts(a, s, n); /* commands take effect in order */
+            n = 0;
             stop_pod(a, pod);
+        }
     }
+    finish_starts(a, s, n);
+    gpf_free(s);
     json_t *seq = json_object_get(resp, "seq");
     if (json_is_integer(seq))
         a->seq = json_integer_value(seq);

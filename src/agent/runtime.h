@@ -3,10 +3,12 @@
  *    process (and the pod's reason says so) — with a per-pod home directory, a private
  *    /dev holding only the slice's device nodes (the spec's isolation plan), the pod
  *    pinned to the plan's CPUs, CPU and memory limits in a cgroup v2 where there is one,
- *    the slice exported as CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES, and a per-pod
- *    OpenSSH sshd on its own port accepting only the pod's public key;
+ *    the slice exported as CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES, and OpenSSH's
+ *    sshd on the pod's own port accepting only the pod's public key (the pod's root process
+ *    is `gpufleet pod-init`, which runs `sshd -i` per connection; agent/podinit.h);
  *  - "fake": no processes at all (load tests, large simulated fleets).
- * A runtime is used by one thread (the agent's loop). */
+ * A runtime is used by one thread (the agent's loop), which may have many pods starting
+ * at once (start_begin, then start_poll). */
 #ifndef GPF_AGENT_RUNTIME_H
 #define GPF_AGENT_RUNTIME_H
 
@@ -52,9 +54,15 @@ typedef struct gpf_runtime gpf_runtime;
 
 typedef struct gpf_runtime_ops {
     const char *name;
-    /* Starts the pod and returns once it is ready (sshd answers with its banner) or
-     * failed. Idempotent: starting a pod that runs reports its status again. */
-    int (*start)(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err);
+    /* Sets the pod on its way without waiting for it: 0, then start_poll says when it is
+     * ready; or an error, and nothing of the pod is left. Idempotent: beginning a pod that
+     * runs or is on its way changes nothing. Several pods may be on their way at once. */
+    int (*start_begin)(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err);
+    /* Where a begun start stands, without blocking (beyond, rarely, a 250 ms readiness
+     * probe): 1 ready (st filled when non-NULL), 0 still on its way, or an error after
+     * which nothing of the pod is left (GPF_ENOTFOUND: never begun, or stopped). Until it
+     * is ready a pod is not running for status, list and activity. */
+    int (*start_poll)(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st, gpf_error *err);
     /* Kills everything in the pod and removes its runtime files (keeps nothing running).
      * Stopping an unknown pod succeeds. */
     int (*stop)(gpf_runtime *rt, const char *pod_id, gpf_error *err);
@@ -79,11 +87,17 @@ typedef struct gpf_runtime_config {
     const char *listen_address;       /* sshd ListenAddress, e.g. "127.0.0.1" */
     int port_min, port_max;           /* sshd port range */
     const char *sshd_path;            /* default "/usr/sbin/sshd" */
+    const char *init_path;            /* the program whose `pod-init` is each pod's root process;
+                                       * NULL = gpufleet-ssh-helper beside this program, else this
+                                       * program (/proc/self/exe) */
     const char *bwrap_path;           /* default "/usr/bin/bwrap"; "" disables bubblewrap */
     int start_timeout_ms;             /* readiness wait, default 5000 */
     const char *cgroup_root;          /* cgroup v2 mount, NULL = "/sys/fs/cgroup"; "" = no cgroups.
                                        * Pods get <root>/gpufleet/pod-<id>. */
 } gpf_runtime_config;
+
+/* Begins the pod and waits until it is ready (sshd accepts connections) or failed. */
+int gpf_runtime_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err);
 
 int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err);
 int gpf_runtime_fake_open(gpf_runtime **out, gpf_error *err);

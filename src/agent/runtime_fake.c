@@ -26,7 +26,7 @@ static int find(const fake_rt *f, const char *id)
     return -1;
 }
 
-static int fake_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err)
+static int fake_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
 {
     if (!rt || !spec)
         return gpf_error_set(err, GPF_EINVAL, "start: no runtime or pod spec");
@@ -48,9 +48,21 @@ static int fake_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status 
         p->st.isolation = GPF_ISO_SOFT;
         gpf_strlcpy(p->st.message, "fake runtime: no processes", sizeof p->st.message);
     }
+    return 0;
+}
+
+/* A fake pod is ready the moment it is begun. */
+static int fake_poll(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st, gpf_error *err)
+{
+    if (!rt || !pod_id)
+        return gpf_error_set(err, GPF_EINVAL, "start_poll: no runtime or pod id");
+    fake_rt *f = rt->priv;
+    int i = find(f, pod_id);
+    if (i < 0)
+        return gpf_error_set(err, GPF_ENOTFOUND, "pod %.63s is not starting", pod_id);
     if (st)
         *st = f->pods[i].st;
-    return 0;
+    return 1;
 }
 
 static int fake_stop(gpf_runtime *rt, const char *pod_id, gpf_error *err)
@@ -118,7 +130,8 @@ static void fake_close(gpf_runtime *rt)
 
 static const gpf_runtime_ops FAKE_OPS = {
     .name = "fake",
-    .start = fake_start,
+    .start_begin = fake_begin,
+    .start_poll = fake_poll,
     .stop = fake_stop,
     .status = fake_status,
     .list = fake_list,

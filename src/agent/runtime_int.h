@@ -34,9 +34,12 @@ int gpf_rtsys_alive(pid_t pid, unsigned long long start);
 typedef struct gpf_rtsys_spawn_opts {
     const cpu_set_t *cpus;        /* sched_setaffinity to these; NULL = inherit the caller's */
     int cgroup_procs_fd;          /* an open <cgroup>/cgroup.procs it joins by writing "0"; -1 none */
+    int pass_fd;                  /* handed to the new process as descriptor GPF_RTSYS_PASS_FD; -1 none */
     int cpus_errno;               /* out: 0 when applied, else why not (the process runs anyway) */
     int cgroup_errno;             /* out: likewise */
 } gpf_rtsys_spawn_opts;
+
+#define GPF_RTSYS_PASS_FD 4
 
 /* Starts argv[0] (absolute path) with envp in a new session, detached from the caller
  * (double fork: it is not the caller's child, so it outlives the caller and never
@@ -87,8 +90,9 @@ int gpf_rtsys_count_pod(const char *pod_id);
 /* Removes path and everything below it without following symlinks or crossing mounts. */
 int gpf_rtsys_rm_rf(const char *path, gpf_error *err);
 
-/* 1 when a listening socket could be bound on addr (with port replaced), else 0. */
-int gpf_rtsys_port_free(const struct sockaddr_storage *addr, socklen_t len, int port);
+/* A close-on-exec TCP socket bound to addr (with port replaced) and listening, or -1
+ * (errno set; EADDRINUSE when something else has the port). */
+int gpf_rtsys_listen(const struct sockaddr_storage *addr, socklen_t len, int port);
 /* 1 when a TCP connection to addr:port receives an "SSH-2.0-" banner within timeout_ms. */
 int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int port, int timeout_ms);
 

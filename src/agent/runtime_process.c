@@ -1,11 +1,14 @@
-/* The process pod runtime: every pod is a real OpenSSH sshd on its own port, accepting
- * only the pod's public key, with the slice's device ids in the session environment.
+/* The process pod runtime: every pod is reached over real OpenSSH on its own port,
+ * accepting only the pod's public key, with the slice's device ids in the session
+ * environment. The agent binds the port; the pod's root process is `gpufleet pod-init`
+ * (agent/podinit.h), which holds that socket and runs `sshd -i` on each connection.
+ * Starts are asynchronous (start_begin, start_poll), so many pods come up side by side.
  *
- * With bubblewrap the sshd runs in its own pid namespace with a private home directory
+ * With bubblewrap the pod runs in its own pid namespace with a private home directory
  * bound over the login user's home and a private /dev that holds, of the NVIDIA device
  * nodes, only those of the spec's isolation plan (isolation "hardware" for whole GPUs and
  * MIG, "device" for shares and vGPU); without it (no bwrap, or the kernel refuses the
- * namespaces) sshd runs as a plain process, isolation is "soft" and the message says so.
+ * namespaces) pod-init runs as a plain process, isolation is "soft" and the message says so.
  * Either way the pod's root process pins itself to the plan's CPUs and joins the pod's
  * cgroup v2 (cpu.max, memory.max) before exec, where there is a writable cgroup v2. The
  * status message states what was done: "bwrap sandbox; dev nvidia0,nvidiactl,nvidia-uvm;
@@ -20,7 +23,7 @@
  *   pods/<id>/sshd_config           generated
  *   pods/<id>/authorized_keys       exactly the pod's key
  *   pods/<id>/home/                 the pod's home directory
- *   pods/<id>/sshd.log              sshd's own log (-e)
+ *   pods/<id>/sshd.log              pod-init's and sshd's log (-e)
  *   pods/<id>/state                 pid, start time, boot id, port, user, isolation, message,
  *                                   cgroup (absent in state files of older agents) */
 #include <dirent.h>
@@ -37,17 +40,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/podinit.h"
 #include "agent/runtime.h"
 #include "agent/runtime_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/timeutil.h"
 
 #define MSG_BWRAP "bwrap sandbox"
 #define CG_UNAVAILABLE "cgroup v2 unavailable"
 #define KILL_TIMEOUT_MS 3000
 #define SNAP_MAX_AGE_MS 100 /* how long one walk of /proc answers activity questions */
-#define START_ATTEMPTS 3
 #define SSH_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct ppod {
@@ -56,6 +60,9 @@ typedef struct ppod {
     unsigned long long start;     /* its start time (pid reuse guard) */
     gpf_pod_status st;            /* port, user, isolation, message */
     char cgroup[GPF_ISO_PATH_MAX];/* its cgroup v2 directory, "" none */
+    int starting;                 /* 1 until its init says it accepts connections */
+    off_t log_from;               /* starting: where this start's lines begin in the log */
+    int64_t deadline, next_probe; /* starting: monotonic ms */
 } ppod;
 
 typedef struct proc_rt {
@@ -63,6 +70,7 @@ typedef struct proc_rt {
     char *host_key;
     char *listen;
     char *sshd;
+    char *init;                   /* the gpufleet binary: `pod-init` is every pod's root process */
     char *bwrap;                  /* NULL when pods run as plain processes */
     char *cg_root;                /* writable cgroup v2 root, NULL when there is none */
     int port_min, port_max, next_port, timeout_ms;
@@ -341,17 +349,21 @@ static int port_known(const proc_rt *r, int port)
     return 0;
 }
 
-static int pick_port(proc_rt *r)
+/* A socket listening on the next free port of the range (*port), or -1 when every port
+ * is taken. The agent binds it, not sshd: the port is the pod's before it starts, so no
+ * other process can take it in between. */
+static int open_listener(proc_rt *r, int *port)
 {
     int span = r->port_max - r->port_min + 1;
     for (int k = 0; k < span; k++) {
-        int port = r->port_min + (r->next_port - r->port_min + k) % span;
-        if (port_known(r, port) || !gpf_rtsys_port_free(&r->bind_addr, r->addr_len, port))
+        int p = r->port_min + (r->next_port - r->port_min + k) % span, fd;
+        if (port_known(r, p) || (fd = gpf_rtsys_listen(&r->bind_addr, r->addr_len, p)) < 0)
             continue;
-        r->next_port = port + 1 > r->port_max ? r->port_min : port + 1;
-        return port;
+        r->next_port = p + 1 > r->port_max ? r->port_min : p + 1;
+        *port = p;
+        return fd;
     }
-    return 0;
+    return -1;
 }
 
 /* Where sshd finds its files: inside the sandbox they are bound read-only into a
@@ -363,12 +375,14 @@ static const char *inner_dir(const proc_rt *r)
     return r->is_root ? "/run/sshd/gpufleet" : "/run/gpufleet";
 }
 
+/* A pod's sshd_config; with inside, the paths sshd sees in the sandbox. */
 static void write_config(const proc_rt *r, const char *id, int port, const char *keys_path, const char *home_path,
-                         const char *setenv, gpf_buf *b)
+                         const char *setenv, int inside, gpf_buf *b)
 {
-    const char *inner = inner_dir(r);
+    const char *inner = inside ? inner_dir(r) : NULL;
     gpf_buf_printf(b, "# gpufleet pod %s: generated by the agent, rewritten on every start\n", id);
-    gpf_buf_printf(b, "Port %d\nListenAddress %s\nAddressFamily any\n", port, r->listen);
+    gpf_buf_printf(b, "# connections: %s port %d, accepted by the pod's init, which runs sshd -i on each\n", r->listen,
+                   port);
     if (inner)
         gpf_buf_printf(b, "HostKey \"%s/ssh_host_ed25519_key\"\nAuthorizedKeysFile \"%s/authorized_keys\"\n", inner,
                        inner);
@@ -399,7 +413,7 @@ static gpf_rtsys_pod_ref pod_ref(const ppod *p, const char *id, const char *cgro
 
 /* Storage for the strings of a sandbox command line. */
 typedef struct sandbox_paths {
-    char icfg[128], ikeys[128], ihost[128];
+    char icfg[128], ikeys[128], ihost[128], iinit[128];
     char dev[GPF_ISO_MAX_NODES][GPF_ISO_NAME_MAX + 8];
 } sandbox_paths;
 
@@ -416,6 +430,7 @@ static int sandbox_argv(const proc_rt *r, const gpf_pod_spec *spec, const char *
     snprintf(sp->icfg, sizeof sp->icfg, "%s/sshd_config", inner);
     snprintf(sp->ikeys, sizeof sp->ikeys, "%s/authorized_keys", inner);
     snprintf(sp->ihost, sizeof sp->ihost, "%s/ssh_host_ed25519_key", inner);
+    snprintf(sp->iinit, sizeof sp->iinit, "%s/" GPF_SSH_HELPER, inner); /* or gpufleet: the same verb */
     argv[a++] = r->bwrap;
     argv[a++] = "--unshare-pid";
     argv[a++] = "--bind";
@@ -447,6 +462,9 @@ static int sandbox_argv(const proc_rt *r, const gpf_pod_spec *spec, const char *
     argv[a++] = "--ro-bind";
     argv[a++] = r->host_key;
     argv[a++] = sp->ihost;
+    argv[a++] = "--ro-bind"; /* where it lives may be hidden in there (a home, /run) */
+    argv[a++] = r->init;
+    argv[a++] = sp->iinit;
     if (r->is_root) {
         argv[a++] = "--cap-drop";
         argv[a++] = "CAP_MKNOD";
@@ -502,17 +520,32 @@ static void describe(const proc_rt *r, const gpf_pod_spec *spec, const char *cpu
         st->isolation = GPF_ISO_HARDWARE;
 }
 
-/* One attempt to bring the pod up on a fresh port. *port_clash is set when sshd lost
- * the port to someone else between the probe and its bind. */
-static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_pod_status *st, int *port_clash,
-                  gpf_error *err)
+/* Leaves nothing of a pod that did not come up: no process, no cgroup, no directory, no
+ * table entry (pi < 0: none yet). */
+static void discard_pod(proc_rt *r, int pi, const char *id, const char *cgdir, const char *dir)
+{
+    if (pi >= 0) {
+        gpf_rtsys_pod_ref ref = pod_ref(&r->pods[pi], id, cgdir);
+        gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, NULL);
+        drop_pod(r, pi);
+    }
+    if (cgdir[0])
+        gpf_rtcg_remove(cgdir, KILL_TIMEOUT_MS, NULL);
+    if (dir[0])
+        gpf_rtsys_rm_rf(dir, NULL);
+}
+
+/* Sets the pod on its way: its files, a listening socket on a free port, and its root
+ * process (bwrap around `gpufleet pod-init`, or pod-init alone) holding that socket. The
+ * pod is then in the table, starting; check_start says when it accepts connections. On
+ * an error nothing of it is left. */
+static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_error *err)
 {
     char dir[PATH_MAX], home[PATH_MAX], cfg[PATH_MAX], keys[PATH_MAX], logp[PATH_MAX], ebuf[128];
     char env_id[GPF_ID_MAX + 32], cgdir[GPF_ISO_PATH_MAX] = "", cg_note[GPF_TEXT_MAX], cpu_note[GPF_TEXT_MAX];
     gpf_buf conf = {0}, line = {0};
     sandbox_paths *sp = GPF_NEW(sandbox_paths);
-    int rc = 0, log_fd = -1, cg_fd = -1, pi = -1;
-    *port_clash = 0;
+    int rc = 0, log_fd = -1, cg_fd = -1, lfd = -1, pi = -1, port = 0;
     if (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) || path_join(home, sizeof home, dir, "home", NULL) ||
         path_join(cfg, sizeof cfg, dir, "sshd_config", NULL) || path_join(keys, sizeof keys, dir, "authorized_keys", NULL) ||
         path_join(logp, sizeof logp, dir, "sshd.log", NULL)) {
@@ -526,12 +559,11 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     gpf_buf_printf(&line, "%s\n", spec->ssh_pubkey);
     if ((rc = write_file(keys, gpf_buf_cstr(&line), 0600, err)) != 0)
         goto out;
-    int port = pick_port(r);
-    if (port == 0) {
+    if ((lfd = open_listener(r, &port)) < 0) {
         rc = gpf_error_set(err, GPF_ENOCAPACITY, "no free sshd port in %d-%d", r->port_min, r->port_max);
         goto out;
     }
-    write_config(r, spec->id, port, keys, home, setenv, &conf);
+    write_config(r, spec->id, port, keys, home, setenv, r->bwrap != NULL, &conf);
     if ((rc = write_file(cfg, gpf_buf_cstr(&conf), 0600, err)) != 0)
         goto out;
     log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -544,10 +576,15 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
 
     char *argv[48 + 3 * GPF_ISO_MAX_NODES];
     int a = r->bwrap ? sandbox_argv(r, spec, home, cfg, keys, sp, argv) : 0;
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", GPF_RTSYS_PASS_FD);
+    argv[a++] = r->bwrap ? sp->iinit : r->init;
+    argv[a++] = "pod-init";
+    argv[a++] = "--fd";
+    argv[a++] = fdarg;
+    argv[a++] = "--sshd";
     argv[a++] = r->sshd;
-    argv[a++] = "-D";
-    argv[a++] = "-e";
-    argv[a++] = "-f";
+    argv[a++] = "--config";
     argv[a++] = r->bwrap ? sp->icfg : cfg;
     argv[a] = NULL;
     snprintf(env_id, sizeof env_id, "GPUFLEET_POD_ID=%s", spec->id);
@@ -560,7 +597,7 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
         if (spec->iso.cpu_mask[c / 64] >> (c % 64) & 1)
             CPU_SET(c, &cpus);
     cgroup_setup(r, spec, cgdir, sizeof cgdir, &cg_fd, cg_note, sizeof cg_note);
-    gpf_rtsys_spawn_opts so = {spec->iso.pin ? &cpus : NULL, cg_fd, 0, 0};
+    gpf_rtsys_spawn_opts so = {spec->iso.pin ? &cpus : NULL, cg_fd, lfd, 0, 0};
     pid_t pid = 0;
     if ((rc = gpf_rtsys_spawn_detached(argv, envp, log_fd, &so, &pid, err)) != 0)
         goto out;
@@ -582,54 +619,20 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     gpf_strlcpy(p->st.ssh_user, r->user, sizeof p->st.ssh_user);
     gpf_strlcpy(p->cgroup, cgdir, sizeof p->cgroup);
     describe(r, spec, cpu_note, cg_note, &p->st);
-    if ((rc = save_state(r, p, err)) != 0)
-        goto out;
-
-    /* Ready when sshd says it listens: it logs "Server listening on ADDR port N." right
-     * after listen(), and connections queue from then on. Reading its own log costs far
-     * less than a probe connection (each makes sshd fork and re-exec itself) and cannot
-     * be fooled by another process on the port. Should a future sshd word it differently,
-     * an SSH banner probe every 250 ms after the first second still finds it ready. */
-    int64_t t0 = gpf_mono_ms(), deadline = t0 + r->timeout_ms, next_probe = t0 + 1000;
-    for (;;) {
-        int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
-        int ready = gpf_rtsys_file_has(logp, log_from < 0 ? 0 : log_from, "Server listening on ");
-        if (!ready && alive && gpf_mono_ms() >= next_probe) {
-            int64_t left = deadline - gpf_mono_ms();
-            ready = gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, port, left < 250 ? (int)(left > 0 ? left : 1) : 250);
-            next_probe = gpf_mono_ms() + 250;
-        }
-        if (ready && alive)
-            break;
-        if (!alive || gpf_mono_ms() >= deadline) {
-            char tail[160];
-            gpf_rtsys_log_tail(logp, 3, tail, sizeof tail);
-            *port_clash = strstr(tail, "Address already in use") != NULL;
-            rc = gpf_error_set(err, GPF_EIO, "sshd of pod %s %s: %s", spec->id,
-                               alive ? "did not answer in time" : "exited", tail[0] ? tail : "(no log)");
-            goto out;
-        }
-        gpf_sleep_ms(2);
-    }
-    p->st.running = 1;
-    if (st)
-        *st = p->st;
+    p->starting = 1;
+    p->log_from = log_from < 0 ? 0 : log_from;
+    p->deadline = gpf_mono_ms() + r->timeout_ms;
+    p->next_probe = gpf_mono_ms() + 1000;
+    rc = save_state(r, p, err);
 out:
     if (log_fd >= 0)
         close(log_fd);
     if (cg_fd >= 0)
         close(cg_fd);
-    if (rc != 0) {
-        /* Leave nothing behind: no process, no cgroup, no directory, no table entry. */
-        if (pi >= 0) {
-            gpf_rtsys_pod_ref ref = pod_ref(&r->pods[pi], spec->id, cgdir);
-            gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, NULL);
-            drop_pod(r, pi);
-        }
-        if (cgdir[0])
-            gpf_rtcg_remove(cgdir, KILL_TIMEOUT_MS, NULL);
-        gpf_rtsys_rm_rf(dir, NULL);
-    }
+    if (lfd >= 0)
+        close(lfd); /* the pod holds it now */
+    if (rc != 0)
+        discard_pod(r, pi, spec->id, cgdir, dir);
     gpf_buf_clear(&conf);
     gpf_buf_clear(&line);
     gpf_free(sp);
@@ -659,7 +662,43 @@ static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
     return 0;
 }
 
-static int proc_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err)
+/* Where pod i's start stands: 1 ready, 0 not yet, or an error after which nothing of the
+ * pod is left. Ready when pod-init says it accepts connections: it does once `sshd -t`
+ * passed, and connections queue on the socket from before it ran. Should that line not
+ * come (an older binary in the pod), an SSH banner probe every 250 ms after the first
+ * second finds it ready too. */
+static int check_start(proc_rt *r, int i, gpf_error *err)
+{
+    ppod *p = &r->pods[i];
+    char logp[PATH_MAX], dir[PATH_MAX], cg[GPF_ISO_PATH_MAX], tail[160];
+    if (path_join(dir, sizeof dir, r->pods_dir, p->id, NULL) || path_join(logp, sizeof logp, dir, "sshd.log", NULL))
+        return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
+    int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
+    int ready = gpf_rtsys_file_has(logp, p->log_from, GPF_PODINIT_READY);
+    if (!ready && alive && gpf_mono_ms() >= p->next_probe) {
+        int64_t left = p->deadline - gpf_mono_ms();
+        ready = gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, p->st.ssh_port,
+                                     left < 250 ? (int)(left > 0 ? left : 1) : 250);
+        p->next_probe = gpf_mono_ms() + 250;
+    }
+    if (ready && alive) {
+        p->starting = 0;
+        p->st.running = 1;
+        return 1;
+    }
+    if (alive && gpf_mono_ms() < p->deadline)
+        return 0;
+    gpf_rtsys_log_tail(logp, 3, tail, sizeof tail);
+    int rc = gpf_error_set(err, GPF_EIO, "sshd of pod %s %s: %s", p->id, alive ? "did not answer in time" : "exited",
+                           tail[0] ? tail : "(no log)");
+    gpf_strlcpy(cg, p->cgroup, sizeof cg);
+    char id[GPF_ID_MAX];
+    gpf_strlcpy(id, p->id, sizeof id);
+    discard_pod(r, i, id, cg, dir);
+    return rc;
+}
+
+static int proc_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
 {
     gpf_buf env = {0};
     int rc = 0;
@@ -688,29 +727,40 @@ static int proc_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status 
         goto out;
 
     int i = find_pod(r, spec->id);
-    if (i >= 0 && pod_alive(&r->pods[i])) {
-        if (st) {
-            *st = r->pods[i].st;
-            st->running = 1;
-        }
-        goto out;
-    }
+    if (i >= 0 && pod_alive(&r->pods[i]))
+        goto out; /* running or on its way: start_poll answers */
     /* A dead or half-started leftover: clear it before starting afresh. */
     char dir[PATH_MAX];
     struct stat sb;
     if ((i >= 0 || (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) == 0 && lstat(dir, &sb) == 0)) &&
         (rc = cleanup_pod(r, spec->id, err)) != 0)
         goto out;
-    int clash = 0;
-    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-        gpf_error_clear(err);
-        rc = launch(r, spec, gpf_buf_cstr(&env), st, &clash, err);
-        if (rc == 0 || !clash)
-            break;
-    }
+    rc = launch(r, spec, gpf_buf_cstr(&env), err);
 out:
     gpf_buf_clear(&env);
     return rc;
+}
+
+static int proc_poll(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st, gpf_error *err)
+{
+    if (!rt || !pod_id)
+        return gpf_error_set(err, GPF_EINVAL, "start_poll: no runtime or pod id");
+    proc_rt *r = rt->priv;
+    int i = find_pod(r, pod_id), rc;
+    if (i < 0)
+        return gpf_error_set(err, GPF_ENOTFOUND, "pod %.63s is not starting", pod_id);
+    if (r->pods[i].starting) {
+        if ((rc = check_start(r, i, err)) <= 0)
+            return rc;
+        i = find_pod(r, pod_id);
+    } else if (!pod_alive(&r->pods[i])) {
+        return gpf_error_set(err, GPF_EIO, "pod %s exited", pod_id);
+    }
+    if (st) {
+        *st = r->pods[i].st;
+        st->running = 1;
+    }
+    return 1;
 }
 
 /* ---- the other ops -------------------------------------------------- */
@@ -730,7 +780,7 @@ static int proc_status(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st)
         return 0;
     proc_rt *r = rt->priv;
     int i = find_pod(r, pod_id);
-    if (i < 0 || !pod_alive(&r->pods[i]))
+    if (i < 0 || r->pods[i].starting || !pod_alive(&r->pods[i]))
         return 0;
     if (st) {
         *st = r->pods[i].st;
@@ -746,7 +796,7 @@ static int proc_list(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max)
     proc_rt *r = rt->priv;
     int n = 0;
     for (int i = 0; i < r->n && n < max; i++)
-        if (pod_alive(&r->pods[i]))
+        if (!r->pods[i].starting && pod_alive(&r->pods[i]))
             gpf_strlcpy(ids[n++], r->pods[i].id, GPF_ID_MAX);
     return n;
 }
@@ -757,7 +807,7 @@ static int proc_activity(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *
         return GPF_ENOTFOUND;
     proc_rt *r = rt->priv;
     int i = find_pod(r, pod_id);
-    if (i < 0 || !pod_alive(&r->pods[i]))
+    if (i < 0 || r->pods[i].starting || !pod_alive(&r->pods[i]))
         return GPF_ENOTFOUND;
     if (out) {
         /* A heartbeat asks about every pod at once: one walk of /proc answers them all. */
@@ -782,6 +832,7 @@ static void free_priv(proc_rt *r)
     gpf_free(r->host_key);
     gpf_free(r->listen);
     gpf_free(r->sshd);
+    gpf_free(r->init);
     gpf_free(r->bwrap);
     gpf_free(r->cg_root);
     gpf_rtsys_snap_free(r->snap);
@@ -799,7 +850,8 @@ static void proc_close(gpf_runtime *rt)
 
 static const gpf_runtime_ops PROCESS_OPS = {
     .name = "process",
-    .start = proc_start,
+    .start_begin = proc_begin,
+    .start_poll = proc_poll,
     .stop = proc_stop,
     .status = proc_status,
     .list = proc_list,
@@ -886,6 +938,32 @@ static int ensure_host_key(proc_rt *r, const char *state_dir, gpf_error *err)
 
 /* Decides between the bubblewrap sandbox and plain processes with one quick probe that
  * uses the same namespaces and mounts a pod does. */
+/* sshd and a configuration like the pods' pass `sshd -t` (pods start without running sshd:
+ * their init runs it per connection, so this is where a broken sshd shows). */
+static int check_sshd(proc_rt *r, const char *state_dir, gpf_error *err)
+{
+    char cfg[PATH_MAX], keys[PATH_MAX], out[512];
+    gpf_buf b = {0};
+    int status = 0, rc;
+    if (path_join(cfg, sizeof cfg, state_dir, "sshd_check_config", NULL) ||
+        path_join(keys, sizeof keys, state_dir, "sshd_check_keys", NULL))
+        return gpf_error_set(err, GPF_EINVAL, "state directory path too long");
+    write_config(r, "check", r->port_min, keys, r->home[0] ? r->home : "/", " \"GPUFLEET_POD_ID=check\"", 0, &b);
+    rc = write_file(cfg, gpf_buf_cstr(&b), 0600, err);
+    gpf_buf_clear(&b);
+    if (rc != 0)
+        return rc;
+    char *argv[] = {r->sshd, "-t", "-f", cfg, NULL};
+    char *envp[] = {SSH_PATH, NULL};
+    if ((rc = gpf_rtsys_run(argv, envp, r->timeout_ms, out, sizeof out, &status, err)) != 0)
+        rc = gpf_error_set(err, rc, "%s -t: %s", r->sshd, gpf_error_msg(err));
+    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        rc = gpf_error_set(err, GPF_EUNAVAIL, "%s refuses a pod's configuration (sshd -t): %.300s", r->sshd,
+                           out[0] ? out : "no output");
+    unlink(cfg);
+    return rc;
+}
+
 static void probe_bwrap(proc_rt *r, const char *bwrap)
 {
     char reason[160] = "", out[512];
@@ -950,6 +1028,16 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
         goto out;
     }
     r->sshd = gpf_strdup(sshd);
+    char helper[PATH_MAX];
+    const char *init = cfg->init_path && cfg->init_path[0]
+                           ? cfg->init_path
+                           : gpf_ssh_helper_path(gpf_self_exe(path, sizeof path, ""), helper, sizeof helper);
+    if (init[0] != '/' || access(init, X_OK) != 0 || !cfg_text_ok(init)) {
+        rc = gpf_error_set(err, GPF_EUNAVAIL, "process runtime: cannot run pods' init '%.120s' (the gpufleet binary)",
+                           init);
+        goto out;
+    }
+    r->init = gpf_strdup(init);
     if ((rc = login_user(r, err)) != 0)
         goto out;
     if (mkdir_ok(cfg->state_dir, 0700) != 0 || !realpath(cfg->state_dir, real)) {
@@ -976,6 +1064,8 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
         rc = gpf_error_set(err, GPF_EIO, "cannot create /run/sshd: %s", strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
     }
+    if ((rc = check_sshd(r, real, err)) != 0)
+        goto out;
     probe_bwrap(r, bwrap);
     const char *cg_root = cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
     if (gpf_rtcg_probe(cg_root, NULL) == 0)

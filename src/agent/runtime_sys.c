@@ -337,15 +337,10 @@ void gpf_rtsys_pod_activity(const gpf_rtsys_snap *snap, const gpf_rtsys_pod_ref 
         if (stored < max)
             pids[stored++] = (unsigned)v[i].pid;
     }
-    /* Sessions are below the listener: sshd processes whose parent is the pod's sshd too. */
-    for (int i = 0; i < n; i++) {
-        if (!v[i].mark || !is_sshd(&v[i]))
-            continue;
-        int below = 0;
-        for (int j = 0; j < n && !below; j++)
-            below = v[j].mark && v[j].pid == v[i].ppid && is_sshd(&v[j]);
-        open += below && sshd_session(v[i].pid);
-    }
+    /* One sshd titled with a session per session: below the listener of an sshd -D, or
+     * below the pod's init (sshd -i). */
+    for (int i = 0; i < n; i++)
+        open += v[i].mark && is_sshd(&v[i]) && sshd_session(v[i].pid);
     gpf_free(v);
     *npids = stored;
     *sessions = open;
@@ -396,8 +391,14 @@ static void child_exec(char *const argv[], char *const envp[], int in_fd, int ou
     sigprocmask(SIG_SETMASK, empty, NULL);
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup3(msg_fd, 3, O_CLOEXEC) < 0)
         goto fail;
-    if (close_range(4, ~0U, 0) != 0)
-        for (int fd = 4; fd < max_fd; fd++)
+    int keep = GPF_RTSYS_PASS_FD - 1;
+    if (o && o->pass_fd >= 0) { /* dup2 leaves the copy open across exec */
+        if (dup2(o->pass_fd, GPF_RTSYS_PASS_FD) < 0)
+            goto fail;
+        keep = GPF_RTSYS_PASS_FD;
+    }
+    if (close_range((unsigned)keep + 1, ~0U, 0) != 0)
+        for (int fd = keep + 1; fd < max_fd; fd++)
             close(fd);
     umask(022);
     if (chdir("/") != 0)
@@ -415,11 +416,16 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
     pid_t mid = -1, child = 0;
     char ebuf[128];
     *pid = 0;
-    if (opts)
+    /* The child's view of opts, its passed descriptor out of the way of 0-4. */
+    gpf_rtsys_spawn_opts co = {NULL, -1, -1, 0, 0};
+    if (opts) {
         opts->cpus_errno = opts->cgroup_errno = 0;
+        co = *opts;
+        co.pass_fd = opts->pass_fd >= 0 ? fcntl(opts->pass_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
+    }
     in_fd = fd_high(open("/dev/null", O_RDWR | O_CLOEXEC));
     o_fd = out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
-    if (in_fd < 0 || o_fd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
+    if (in_fd < 0 || o_fd < 0 || (opts && opts->pass_fd >= 0 && co.pass_fd < 0) || pipe2(pfd, O_CLOEXEC) != 0) {
         rc = gpf_error_set(err, GPF_EIO, "cannot prepare descriptors to start %s: %s", argv[0],
                            strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
@@ -447,7 +453,7 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
     if (mid == 0) {
         pid_t c = fork();
         if (c == 0)
-            child_exec(argv, envp, in_fd, o_fd, pfd[1], max_fd, opts, &empty, &dfl);
+            child_exec(argv, envp, in_fd, o_fd, pfd[1], max_fd, &co, &empty, &dfl);
         if (c < 0)
             write_msg(pfd[1], MSG_FORK_ERR, errno);
         else
@@ -493,6 +499,8 @@ out:
         close(in_fd);
     if (o_fd >= 0)
         close(o_fd);
+    if (co.pass_fd >= 0)
+        close(co.pass_fd);
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (pfd[1] >= 0)
@@ -672,21 +680,26 @@ static void set_port(struct sockaddr_storage *ss, int port)
         ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
 }
 
-int gpf_rtsys_port_free(const struct sockaddr_storage *addr, socklen_t len, int port)
+int gpf_rtsys_listen(const struct sockaddr_storage *addr, socklen_t len, int port)
 {
     struct sockaddr_storage ss = *addr;
     set_port(&ss, port);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return 0;
-    int one = 1;
-    /* Same options sshd uses, so the answer matches what sshd will see. */
+        return -1;
+    int one = 1, e;
+    /* The options sshd gives its own listeners: a pod restarted on its port finds it free
+     * while old connections linger in TIME_WAIT. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    int ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
-    close(fd);
-    return ok;
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int port, int timeout_ms)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/ssh_proxy.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/httpc.h"
@@ -60,10 +61,6 @@ int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identi
                      int ncmd, char *const *cmd, char ***out, gpf_error *err);
 void gpf_cli_argv_free(char **argv);
 
-/* `gpufleet ssh-proxy HOST PORT` (ssh's ProxyCommand with ProxyUseFdpass): connects to
- * HOST:PORT within timeout_ms, turns Nagle's algorithm off, and passes the socket over the
- * unix socket out_fd with SCM_RIGHTS. 0, GPF_EUNAVAIL (resolve/connect) or GPF_EIO. */
-int gpf_cli_ssh_proxy(const char *host, const char *port, int out_fd, int timeout_ms, gpf_error *err);
 /* `gpufleet sim ...` (argv after "sim"): trace replay; returns the exit code. */
 int gpf_cli_sim_main(int argc, char **argv);
 /* `gpufleet check ...` (argv after "check"): the host preflight; exit 0 pass, 1 warn, 2 fail,

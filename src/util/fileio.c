@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,5 +62,16 @@ const char *gpf_self_exe(char *buf, size_t size, const char *fallback)
     if (n <= 0)
         return fallback;
     buf[n] = '\0';
+    return buf;
+}
+
+const char *gpf_ssh_helper_path(const char *exe, char *buf, size_t size)
+{
+    const char *slash = exe ? strrchr(exe, '/') : NULL;
+    if (!slash)
+        return exe;
+    int n = snprintf(buf, size, "%.*s/%s", (int)(slash - exe), exe, GPF_SSH_HELPER);
+    if (n < 0 || (size_t)n >= size || access(buf, X_OK) != 0)
+        return exe;
     return buf;
 }

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "agent/gpu_backend.h"
+#include "agent/podinit.h"
+#include "util/fileio.h"
 #include "agent/runtime.h"
 #include "agent/runtime_int.h"
 #include "helpers/tree_fixture.h"
@@ -239,7 +241,7 @@ static int64_t start_pod(gpf_runtime *rt, const gpf_pod_spec *s, gpf_pod_status 
 {
     gpf_error err = {0};
     int64_t t0 = gpf_mono_us();
-    int rc = rt->ops->start(rt, s, st, &err);
+    int rc = gpf_runtime_start(rt, s, st, &err);
     int64_t us = gpf_mono_us() - t0;
     if (rc != 0)
         fail_msg("start %s: %s", s->id, gpf_error_msg(&err));
@@ -394,7 +396,7 @@ static void pod_flow(const char *bwrap, int expect_bwrap)
     assert_int_equal(rt->ops->status(rt, id, &st2), 1);
     assert_int_equal(st2.ssh_port, st.ssh_port);
     gpf_error err = {0};
-    assert_int_equal(rt->ops->start(rt, &s, &st2, &err), 0);
+    assert_int_equal(gpf_runtime_start(rt, &s, &st2, &err), 0);
     assert_int_equal(st2.ssh_port, st.ssh_port);
     assert_int_equal(pod_root_pid(dir, id), root);
 
@@ -838,7 +840,7 @@ static void test_errors(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gpf_pod_spec s = make_spec(bad[i].id, bad[i].pub, bad[i].dev, bad[i].env);
-        assert_int_equal(rt->ops->start(rt, &s, &st, &err), GPF_EINVAL);
+        assert_int_equal(gpf_runtime_start(rt, &s, &st, &err), GPF_EINVAL);
         if (!strstr(err.msg, bad[i].want))
             fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, bad[i].want);
     }
@@ -858,11 +860,11 @@ static void test_errors(void **state)
     char id2[GPF_ID_MAX];
     pod_id(id2, sizeof id2, "err2");
     gpf_pod_spec s2 = make_spec(id2, S.pub_a, "", "");
-    assert_int_equal(rt->ops->start(rt, &s2, &st, &err), GPF_ENOCAPACITY);
+    assert_int_equal(gpf_runtime_start(rt, &s2, &st, &err), GPF_ENOCAPACITY);
     assert_int_equal(rt->ops->stop(rt, id, &err), 0);
     gpf_runtime_close(rt);
 
-    /* An sshd that exits at once: the error carries its last words; nothing is left. */
+    /* An sshd that refuses its configuration: the runtime does not open, and says why. */
     char fake[256];
     snprintf(fake, sizeof fake, "%s/fake-sshd-exit", S.dir);
     write_script(fake, "#!/bin/sh\necho starting >&2\necho fake sshd refuses to start >&2\nexit 1\n");
@@ -874,34 +876,55 @@ static void test_errors(void **state)
     c.sshd_path = fake;
     c.bwrap_path = BWRAP;
     c.start_timeout_ms = 300;
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EUNAVAIL);
+    if (!strstr(err.msg, "fake sshd refuses to start") || !strstr(err.msg, "sshd -t"))
+        fail_msg("message: %s", err.msg);
+    /* One that never answers: given up after the timeout. */
+    snprintf(fake, sizeof fake, "%s/fake-sshd-hang", S.dir);
+    write_script(fake, "#!/bin/sh\necho hanging >&2\nexec sleep 30\n");
+    int64_t t0 = gpf_mono_ms();
+    assert_int_not_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
+    assert_true(gpf_mono_ms() - t0 < 2000);
+    c.sshd_path = SSHD;
+
+    /* A pod whose root process exits at once: the error carries its last words; nothing
+     * is left. */
+    snprintf(fake, sizeof fake, "%s/fake-init-exit", S.dir);
+    write_script(fake, "#!/bin/sh\necho starting >&2\necho fake init refuses to start >&2\nexit 1\n");
+    c.init_path = fake;
     assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
-    assert_int_equal(rt->ops->start(rt, &s, &st, &err), GPF_EIO);
-    if (!strstr(err.msg, "fake sshd refuses to start") || !strstr(err.msg, "exited"))
+    assert_int_equal(gpf_runtime_start(rt, &s, &st, &err), GPF_EIO);
+    if (!strstr(err.msg, "fake init refuses to start") || !strstr(err.msg, "exited"))
         fail_msg("message: %s", err.msg);
     assert_int_not_equal(access(path, F_OK), 0);
     char ids[4][GPF_ID_MAX];
     assert_int_equal(rt->ops->list(rt, ids, 4), 0);
     gpf_runtime_close(rt);
 
-    /* An sshd that never answers: killed after the timeout. */
-    snprintf(fake, sizeof fake, "%s/fake-sshd-hang", S.dir);
+    /* One that never says it accepts connections: killed after the timeout. */
+    snprintf(fake, sizeof fake, "%s/fake-init-hang", S.dir);
     write_script(fake, "#!/bin/sh\necho hanging >&2\nexec sleep 30\n");
     c.bwrap_path = "";
     assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
-    int64_t t0 = gpf_mono_ms();
-    assert_int_equal(rt->ops->start(rt, &s, &st, &err), GPF_EIO);
+    t0 = gpf_mono_ms();
+    assert_int_equal(gpf_runtime_start(rt, &s, &st, &err), GPF_EIO);
     assert_true(gpf_mono_ms() - t0 < 2000);
     if (!strstr(err.msg, "did not answer in time") || !strstr(err.msg, "hanging"))
         fail_msg("message: %s", err.msg);
     assert_int_equal(count_pod_procs(id, NULL), 0);
     assert_int_not_equal(access(path, F_OK), 0);
     gpf_runtime_close(rt);
+    c.init_path = NULL;
 
     /* Bad configurations. */
     c.sshd_path = "/nonexistent/sshd";
     assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EUNAVAIL);
     assert_non_null(strstr(err.msg, "/nonexistent/sshd"));
     c.sshd_path = SSHD;
+    c.init_path = "/nonexistent/gpufleet";
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "/nonexistent/gpufleet"));
+    c.init_path = NULL;
     c.port_min = 5000;
     c.port_max = 4000;
     assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), GPF_EINVAL);
@@ -918,6 +941,199 @@ static void test_errors(void **state)
     assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
     gpf_runtime_close(rt);
     gpf_runtime_close(NULL);
+}
+
+/* Runs this program's `pod-init` with args (NULL-terminated) and fd 4 = fd4 (-1: none);
+ * returns its exit status, stderr in out. */
+static int run_init(int fd4, char *out, size_t size, ...)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    char *argv[16] = {self, "pod-init"};
+    int a = 2;
+    va_list ap;
+    va_start(ap, size);
+    for (char *s; a < 15 && (s = va_arg(ap, char *)) != NULL;)
+        argv[a++] = s;
+    va_end(ap);
+    argv[a] = NULL;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        if (fd4 >= 0)
+            dup2(fd4, 4);
+        execv(self, argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    ssize_t got = read(pfd[0], out, size - 1);
+    out[got > 0 ? got : 0] = '\0';
+    close(pfd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Several pods on their way at once: each on its own port (one the agent could not bind
+ * is skipped), none running until its init accepts connections, each reached over ssh
+ * once ready; a pod stopped while starting leaves nothing; pod-init refuses bad use. */
+static void test_parallel_starts(void **state)
+{
+    (void)state;
+    if (!S.ok)
+        skip();
+    char dir[128], out[512];
+    char ids[4][GPF_ID_MAX];
+    gpf_error err = {0};
+    state_dir(dir, sizeof dir);
+    /* Something else listens on the range's first port (a port the kernel picked, with
+     * three free ones after it, so other tests on this machine do not get in the way). */
+    int busy = -1, base = 0;
+    for (int tries = 0; tries < 50 && busy < 0; tries++) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(bind(busy, (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(listen(busy, 4), 0);
+        assert_int_equal(getsockname(busy, (struct sockaddr *)&a, &len), 0);
+        base = ntohs(a.sin_port);
+        int fd = -1;
+        for (int k = 1; k <= 3 && base + k <= 65535; k++) {
+            struct sockaddr_storage ss;
+            memcpy(&ss, &a, sizeof a);
+            if ((fd = gpf_rtsys_listen(&ss, sizeof a, base + k)) < 0)
+                break;
+            close(fd);
+        }
+        if (fd < 0 || base + 3 > 65535) {
+            close(busy);
+            busy = -1;
+        }
+    }
+    assert_true(busy >= 0);
+    gpf_runtime *rt = open_rt(dir, "", base, base + 3);
+    gpf_pod_spec s[3];
+    for (int i = 0; i < 3; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "par%d", i);
+        pod_id(ids[i], sizeof ids[i], tag);
+        s[i] = make_spec(ids[i], S.pub_a, "", "");
+        assert_int_equal(rt->ops->start_begin(rt, &s[i], &err), 0);
+        assert_int_equal(rt->ops->start_begin(rt, &s[i], &err), 0); /* again: still one */
+    }
+    /* The range is full: its three free ports are the three pods'. */
+    char extra_id[GPF_ID_MAX];
+    pod_id(extra_id, sizeof extra_id, "par3");
+    gpf_pod_spec extra = make_spec(extra_id, S.pub_a, "", "");
+    assert_int_equal(rt->ops->start_begin(rt, &extra, &err), GPF_ENOCAPACITY);
+    gpf_pod_status st[3];
+    int ready[3] = {0, 0, 0}, left = 3;
+    for (int k = 0; k < 2500 && left > 0; k++) {
+        for (int i = 0; i < 3; i++) {
+            if (ready[i])
+                continue;
+            if (k == 0) { /* not running before it is ready */
+                gpf_pod_activity act;
+                assert_int_equal(rt->ops->status(rt, ids[i], NULL), 0);
+                assert_int_equal(rt->ops->activity(rt, ids[i], &act), GPF_ENOTFOUND);
+            }
+            int rc = rt->ops->start_poll(rt, ids[i], &st[i], &err);
+            if (rc < 0)
+                fail_msg("start %s: %s", ids[i], gpf_error_msg(&err));
+            if (rc == 1) {
+                ready[i] = 1;
+                left--;
+            }
+        }
+        gpf_sleep_ms(2);
+    }
+    assert_int_equal(left, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true(st[i].ssh_port > base && st[i].ssh_port <= base + 3);
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(st[i].ssh_port, st[j].ssh_port);
+        assert_int_equal(ssh_run(S.key_a, st[i].ssh_port, "echo $GPUFLEET_POD_ID", out, sizeof out), 0);
+        assert_string_equal(out, ids[i]);
+        assert_int_equal(rt->ops->status(rt, ids[i], NULL), 1);
+        assert_int_equal(rt->ops->start_poll(rt, ids[i], NULL, &err), 1); /* ready stays ready */
+    }
+    char listed[8][GPF_ID_MAX];
+    assert_int_equal(rt->ops->list(rt, listed, 8), 3);
+    /* Stopped while on its way: nothing left, and its start is over. */
+    assert_int_equal(rt->ops->stop(rt, ids[2], &err), 0);
+    assert_int_equal(rt->ops->start_begin(rt, &extra, &err), 0);
+    assert_int_equal(rt->ops->stop(rt, extra_id, &err), 0);
+    assert_int_equal(rt->ops->start_poll(rt, extra_id, NULL, &err), GPF_ENOTFOUND);
+    assert_int_equal(count_pod_procs(extra_id, NULL), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/pods/%s", dir, extra_id);
+    assert_int_not_equal(access(path, F_OK), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(rt->ops->stop(rt, ids[i], &err), 0);
+    gpf_runtime_close(rt);
+    close(busy);
+
+    /* pod-init on its own: a usage error, and a descriptor that is not a listening socket. */
+    assert_int_equal(run_init(-1, out, sizeof out, "--fd", (char *)NULL), 2);
+    assert_non_null(strstr(out, "usage: gpufleet pod-init"));
+    assert_int_equal(run_init(-1, out, sizeof out, "--fd", "4", "--sshd", "sshd", "--config", "/x", (char *)NULL), 2);
+    int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(run_init(sock, out, sizeof out, "--fd", "4", "--sshd", SSHD, "--config", "/x", (char *)NULL), 1);
+    assert_non_null(strstr(out, "not a listening socket"));
+    close(sock);
+}
+
+/* The small helper binary (gpufleet-ssh-helper, built beside the tests' directory) as the
+ * pods' init: a pod reached over ssh through it; and its usage. */
+static void test_helper_binary(void **state)
+{
+    (void)state;
+    if (!S.ok)
+        skip();
+    char self[4096], helper[4200], dir[128], id[GPF_ID_MAX], out[512];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0'; /* BUILD/tests */
+    snprintf(helper, sizeof helper, "%s/../" GPF_SSH_HELPER, self);
+    assert_int_equal(access(helper, X_OK), 0); /* `make test` builds it first */
+    state_dir(dir, sizeof dir);
+    gpf_runtime_config c;
+    memset(&c, 0, sizeof c);
+    c.state_dir = dir;
+    c.listen_address = "127.0.0.1";
+    c.port_min = S.port_base + 40;
+    c.port_max = S.port_base + 49;
+    c.sshd_path = SSHD;
+    c.bwrap_path = "";
+    c.cgroup_root = "";
+    c.init_path = helper;
+    gpf_runtime *rt = NULL;
+    gpf_error err = {0};
+    assert_int_equal(gpf_runtime_process_open(&c, &rt, &err), 0);
+    pod_id(id, sizeof id, "helper");
+    gpf_pod_spec s = make_spec(id, S.pub_a, "", "");
+    gpf_pod_status st;
+    start_pod(rt, &s, &st);
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, "echo $GPUFLEET_POD_ID", out, sizeof out), 0);
+    assert_string_equal(out, id);
+    int root = pod_root_pid(dir, id);
+    char comm[64];
+    snprintf(out, sizeof out, "/proc/%d/comm", root);
+    assert_int_equal(read_file(out, comm, sizeof comm), 0);
+    assert_non_null(strstr(comm, "gpufleet-ssh"));
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0);
+    gpf_runtime_close(rt);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "%s bogus 2>/dev/null", helper);
+    assert_int_equal(run_quiet(cmd), 2);
 }
 
 /* ---- suite ---------------------------------------------------------- */
@@ -1012,14 +1228,19 @@ static void test_prereq(void **state)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* The runtime starts every pod's init as this program (/proc/self/exe) `pod-init`. */
+    if (argc >= 2 && !strcmp(argv[1], "pod-init"))
+        return gpf_pod_init_main(argc - 2, argv + 2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prereq),
         cmocka_unit_test(test_pod_bwrap),
         cmocka_unit_test(test_pod_plain),
         cmocka_unit_test(test_readopt),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_parallel_starts),
+        cmocka_unit_test(test_helper_binary),
         cmocka_unit_test(test_pod_isolation),
         cmocka_unit_test(test_activity),
         cmocka_unit_test(test_cgroup_real),

@@ -35,14 +35,14 @@ static void test_fake_lifecycle(void **state)
     gpf_pod_spec s1 = spec("pod-1"), s2 = spec("pod-2"), s3 = spec("pod-3");
     gpf_pod_status st;
     memset(&st, 0x5a, sizeof st);
-    assert_int_equal(rt->ops->start(rt, &s1, &st, &err), 0);
+    assert_int_equal(gpf_runtime_start(rt, &s1, &st, &err), 0);
     assert_int_equal(st.running, 1);
     assert_int_equal(st.ssh_port, 0);
     assert_int_equal(st.isolation, GPF_ISO_SOFT);
     assert_string_equal(st.message, "fake runtime: no processes");
-    assert_int_equal(rt->ops->start(rt, &s1, &st, &err), 0); /* idempotent */
-    assert_int_equal(rt->ops->start(rt, &s2, NULL, &err), 0);
-    assert_int_equal(rt->ops->start(rt, &s3, NULL, &err), 0);
+    assert_int_equal(gpf_runtime_start(rt, &s1, &st, &err), 0); /* idempotent */
+    assert_int_equal(gpf_runtime_start(rt, &s2, NULL, &err), 0);
+    assert_int_equal(gpf_runtime_start(rt, &s3, NULL, &err), 0);
     assert_int_equal(rt->ops->list(rt, ids, 4), 3);
     assert_int_equal(rt->ops->list(rt, ids, 2), 2); /* never more than max */
 
@@ -63,7 +63,7 @@ static void test_fake_lifecycle(void **state)
     assert_true(seen1 && seen3);
 
     gpf_pod_spec bad = spec("");
-    assert_int_equal(rt->ops->start(rt, &bad, &st, &err), GPF_EINVAL);
+    assert_int_equal(gpf_runtime_start(rt, &bad, &st, &err), GPF_EINVAL);
     gpf_runtime_close(rt);
     gpf_runtime_close(NULL);
 }
@@ -77,7 +77,7 @@ static void test_fake_many(void **state)
     for (int i = 0; i < 1000; i++) {
         snprintf(id, sizeof id, "pod-%04d", i);
         gpf_pod_spec s = spec(id);
-        assert_int_equal(rt->ops->start(rt, &s, NULL, NULL), 0);
+        assert_int_equal(gpf_runtime_start(rt, &s, NULL, NULL), 0);
     }
     for (int i = 0; i < 1000; i += 2) {
         snprintf(id, sizeof id, "pod-%04d", i);
@@ -103,7 +103,7 @@ static void test_fake_activity(void **state)
     assert_int_equal(rt->ops->activity(rt, "pod-1", &act), GPF_ENOTFOUND);
     assert_int_equal(gpf_runtime_fake_set_sessions(rt, "pod-1", 1), GPF_ENOTFOUND);
     gpf_pod_spec s = spec("pod-1");
-    assert_int_equal(rt->ops->start(rt, &s, NULL, NULL), 0);
+    assert_int_equal(gpf_runtime_start(rt, &s, NULL, NULL), 0);
     memset(&act, 0x5a, sizeof act);
     assert_int_equal(rt->ops->activity(rt, "pod-1", &act), 0);
     assert_int_equal(act.ssh_sessions, 0);
