@@ -3,11 +3,14 @@
  * A scored policy looks at every host that can take the request (filter), gives it an
  * integer score (higher wins; ties go to the host that comes first in fleet order) and
  * picks the GPU on the chosen host by its own rule. The formulas follow the FGD paper's
- * simulator as written down in docs/placement.md; "gpufleet" is the default ranking of
- * policy.c and place.c. A policy's state is its random stream and what it remembers to
- * decide fast (docs/placement.md, "Decision speed"): per-shape score tables over the hosts,
- * a compact record of each host per version, F(n) values by their inputs. Every one of them
- * is keyed by everything its value depends on, so decisions are those of a fresh policy. */
+ * simulator as written down in docs/placement.md; "gpufleet" is FGD's measure with terms of
+ * its own (CPU shortfall, model pressure, near-exact fills) once it has a task distribution,
+ * and the default ranking of policy.c and place.c before. A policy's state is its random
+ * stream and what it remembers to decide fast (docs/placement.md, "Decision speed"):
+ * per-shape score tables over the hosts, a compact record of each host per version, F(n)
+ * values by their inputs, each keyed by everything its value depends on, so decisions are
+ * those of a fresh policy; and gpufleet's model pressures, worked out from the fleet's GPUs
+ * by model when the tasks are set and again when the fleet's host count changes. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -176,6 +179,17 @@ struct gpf_sched_policy {
     int nallow;
     const gpf_gpu_model *allow_model[8];
     unsigned char allow_ok[8];
+    /* gpufleet's additions to F (docs/placement.md, "gpufleet"): the CPUs the distribution's
+     * GPU tasks ask per thousandth of GPU (set with the tasks), and per GPU model its
+     * pressure, the share of its capacity that tasks naming models will claim (worked out
+     * from the fleet's GPUs by model at the first decision after set_tasks, and again when
+     * the fleet changes its host count), with this decision's floor: the least pressure
+     * among the models the request allows */
+    double cpu_per_milli;
+    int npress, press_nhosts;
+    const gpf_sched_fleet *press_fleet;
+    const gpf_gpu_model *press_model[16];
+    double press[16], press_floor;
 };
 
 /* Memory that is zero and whose pages are already mapped (calloc maps large blocks lazily). */
@@ -258,6 +272,10 @@ const char *gpf_sched_policy_name(const gpf_sched_policy *p)
 void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *t, int n)
 {
     drop_tables(p); /* scores were against the old distribution */
+    p->npress = 0;
+    p->press_nhosts = -1;
+    p->press_fleet = NULL;
+    p->cpu_per_milli = 0;
     gpf_free(p->tasks);
     gpf_free(p->hot);
     gpf_free(p->cpu_steps);
@@ -277,6 +295,14 @@ void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *
         p->hot[k].weight = t[k].weight;
     }
     p->ntasks = n;
+    double cpus = 0, milli = 0;
+    for (int k = 0; k < n; k++) {
+        if (t[k].num_gpu <= 0)
+            continue;
+        cpus += t[k].weight * (double)t[k].cpus;
+        milli += t[k].weight * t[k].num_gpu * t[k].gpu_milli;
+    }
+    p->cpu_per_milli = milli > 0 ? cpus / milli : 0;
     p->cpu_steps = gpf_calloc((size_t)n, sizeof *p->cpu_steps);
     for (int k = 0; k < n; k++) { /* insertion into the sorted distinct list */
         int j = 0;
@@ -768,14 +794,123 @@ static double fgd_score(double before, double after)
     return (double)(int64_t)(100.0 / (1.0 + exp(-x)));
 }
 
+/* ---- gpufleet: FGD's F plus CPU shortfall and model pressure ---------------- */
+
+/* A share that leaves its GPU less than this free fills it almost exactly: gpufleet takes
+ * such a placement before any other. */
+#define NEAR_FILL 100
+
+/* Of free_milli thousandths free on a host's GPUs, those its cpu_left free CPUs (in the
+ * fleet's unit) cannot serve when the GPUs are filled by the distribution's GPU tasks, which
+ * ask pol->cpu_per_milli CPUs per thousandth on average; 0 when the CPUs suffice. */
+static double cpu_short(const gpf_sched_policy *pol, int free_milli, int64_t cpu_left)
+{
+    if (pol->cpu_per_milli <= 0)
+        return 0;
+    double s = free_milli - (double)cpu_left / pol->cpu_per_milli;
+    return s > 0 ? s : 0;
+}
+
+/* Per GPU model of the fleet (its GPUs with a known model, up to 16 models): the demand of
+ * the tasks that name models (weight × GPUs × thousandths) is spread over the models each
+ * allows in proportion to their GPUs; a model's pressure is its share of all the tasks'
+ * demand over its share of the fleet's GPUs, at most 1: when demand runs at capacity, the
+ * part of that model those tasks will need. 0 for every model when no task names one. */
+static int press_compute(const gpf_sched_policy *pol, const gpf_sched_fleet *f, const gpf_gpu_model **model,
+                         double *press)
+{
+    double cap[16] = {0}, claim[16] = {0}, demand = 0, total = 0;
+    int n = 0;
+    for (int i = 0; i < f->nhosts; i++) {
+        const gpf_sched_host *h = &f->hosts[i];
+        for (int g = 0; g < h->ngpus; g++) {
+            const gpf_gpu_model *m = h->gpus[g].model;
+            int k = 0;
+            if (!m)
+                continue;
+            while (k < n && model[k] != m)
+                k++;
+            if (k == 16)
+                continue;
+            if (k == n)
+                model[n++] = m;
+            cap[k] += 1000;
+            total += 1000;
+        }
+    }
+    for (int t = 0; t < pol->ntasks; t++) {
+        const gpf_sched_task_type *tk = &pol->tasks[t];
+        double d = tk->weight * tk->num_gpu * tk->gpu_milli, reach = 0;
+        demand += d;
+        if (tk->nmodels == 0 || d <= 0)
+            continue;
+        for (int k = 0; k < n; k++)
+            if (task_model_ok(tk, model[k]))
+                reach += cap[k];
+        for (int k = 0; k < n && reach > 0; k++)
+            if (task_model_ok(tk, model[k]))
+                claim[k] += d * cap[k] / reach;
+    }
+    for (int k = 0; k < n; k++) {
+        double p = demand > 0 && cap[k] > 0 ? (claim[k] / demand) / (cap[k] / total) : 0;
+        press[k] = p > 1 ? 1 : p;
+    }
+    return n;
+}
+
+/* The pressures of f, worked out again when the policy has none for f's host count; when
+ * they change, every score in the tables is stale. */
+static void press_update(gpf_sched_policy *pol, const gpf_sched_fleet *f)
+{
+    if (pol->press_fleet == f && pol->press_nhosts == f->nhosts)
+        return;
+    const gpf_gpu_model *model[16];
+    double press[16];
+    int n = press_compute(pol, f, model, press);
+    if (n != pol->npress || memcmp(model, pol->press_model, (size_t)n * sizeof *model) != 0 ||
+        memcmp(press, pol->press, (size_t)n * sizeof *press) != 0) {
+        for (int i = 0; i < pol->nshapes; i++)
+            memset(pol->shapes[i].ver, 0, (size_t)pol->ncap * sizeof *pol->shapes[i].ver);
+        pol->npress = n;
+        memcpy(pol->press_model, model, (size_t)n * sizeof *model);
+        memcpy(pol->press, press, (size_t)n * sizeof *press);
+    }
+    pol->press_fleet = f;
+    pol->press_nhosts = f->nhosts;
+}
+
+/* The least pressure among the models the request allows (1 when it allows none). */
+static double press_floor(const gpf_sched_policy *pol, const gpf_sched_request *req)
+{
+    double lo = 1;
+    for (int k = 0; k < pol->npress; k++)
+        if (pol->press[k] < lo && (req->nmodels == 0 || sched_model_allowed(req, pol->press_model[k])))
+            lo = pol->press[k];
+    return lo;
+}
+
+/* What placing req on a GPU of model m takes from the tasks that need m: its GPU
+ * thousandths times how much more pressed m is than the least pressed model the request
+ * could use instead (pol->press_floor, set per decision). */
+static double press_cost(const gpf_sched_policy *pol, const gpf_sched_request *req, const gpf_gpu_model *m)
+{
+    for (int k = 0; k < pol->npress; k++)
+        if (pol->press_model[k] == m)
+            return pol->press[k] > pol->press_floor
+                       ? (double)req_gpu_milli(req) * (pol->press[k] - pol->press_floor)
+                       : 0;
+    return 0;
+}
+
 /* FGD's score for placing on h (best GPU for a share request, first on ties): how much
- * fragmentation the placement removes, quantised as FGD does. consolidate (the gpufleet
- * policy) ranks a share request's GPUs differently: a partly used GPU that fits beats any
- * fresh one, the tightest fit first, FGD's score only breaking ties; so shares fill the
- * GPUs they have opened before they open another (cluster-wide, since the best GPU of each
- * host is its score). F(n) before placing is kept in the host's record. */
+ * fragmentation the placement removes, quantised as FGD does. F(n) before placing is kept in
+ * the host's record. gpufleet (docs/placement.md) adds to F, before and after, the free GPU
+ * capacity the host's CPUs cannot serve (cpu_short), and after placing the capacity taken
+ * from tasks that need a more pressed model (press_cost, 0 for CPU-only requests); and a
+ * share that fills its GPU to within NEAR_FILL beats every other placement, FGD's score
+ * ranking those, then the tighter fill. */
 static double score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_host *h, host_rec *r,
-                         const gpf_sched_request *req, sched_cand *c, int consolidate)
+                         const gpf_sched_request *req, sched_cand *c, int gpufleet)
 {
     int64_t unit = unit_milli(f), cpu_left = r->cpu_left * unit, cpu_after = cpu_left - (int64_t)req->cpus * unit;
     const gpf_gpu_model *m0 = rec_model0(r);
@@ -783,13 +918,26 @@ static double score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const 
         r->before = frag(pol, m0, r->n, r->left, cpu_left, unit);
         r->has_before = 1;
     }
-    double before = r->before;
+    double before = r->before, taken = 0;
+    int free_milli = 0; /* gpufleet: Σ gL, for cpu_short */
+    if (gpufleet) {
+        for (int g = 0; g < r->n; g++)
+            free_milli += r->left[g] > 0 ? r->left[g] : 0;
+        before += cpu_short(pol, free_milli, r->cpu_left);
+        if (!is_cpu_only(req))
+            taken = press_cost(pol, req, m0);
+    }
     int16_t after[GPF_MAX_HOST_GPUS];
     memcpy(after, r->left, sizeof after);
     if (!is_share(req)) {
-        for (int k = 0; k < c->ngpus; k++)
+        for (int k = 0; k < c->ngpus; k++) {
+            free_milli -= r->left[c->gpus[k]] > 0 ? r->left[c->gpus[k]] : 0;
             after[c->gpus[k]] = 0;
-        return fgd_score(before, frag(pol, m0, r->n, after, cpu_after, unit));
+        }
+        double fa = frag(pol, m0, r->n, after, cpu_after, unit);
+        if (gpufleet)
+            fa += cpu_short(pol, free_milli, r->cpu_left - req->cpus) + taken;
+        return fgd_score(before, fa);
     }
     double best = -1e300;
     int tried[GPF_MAX_HOST_GPUS], ntried = 0;
@@ -804,9 +952,12 @@ static double score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const 
             continue;
         tried[ntried++] = r->left[g];
         after[g] = (int16_t)(r->left[g] - req->slice.share_milli);
-        double sc = fgd_score(before, frag(pol, m0, r->n, after, cpu_after, unit));
-        if (consolidate && r->left[g] < 1000)
-            sc = 1000.0 + (1000 - after[g]) + sc / 1000.0;
+        double fa = frag(pol, m0, r->n, after, cpu_after, unit);
+        if (gpufleet) /* the share fits, so the GPU had room: gL > 0 */
+            fa += cpu_short(pol, free_milli - req->slice.share_milli, r->cpu_left - req->cpus) + taken;
+        double sc = fgd_score(before, fa);
+        if (gpufleet && after[g] < NEAR_FILL)
+            sc += 1000.0 + (1000 - after[g]) / 1000.0;
         after[g] = r->left[g];
         if (sc > best) {
             best = sc;
@@ -1000,6 +1151,10 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
     make_key(req, &key);
     shape_tab *t = shape_for(pol, f, &key);
     pol->nallow = 0;
+    if (pol->kind == POL_GPUFLEET) {
+        press_update(pol, f);
+        pol->press_floor = press_floor(pol, req);
+    }
     /* hosts in equal states get equal verdicts and scores (merges_states), but for a share
      * with a memory cap of its own: the GPUs' memory is not in the state */
     int dedup = !(is_share(req) && req->slice.share_memory_mib > 0);
@@ -1122,6 +1277,15 @@ int sched_policy_check_caches(gpf_sched_policy *pol, const gpf_sched_fleet *f, i
         n++;
         bad += frag(pol, pol->ok_model[e->ok - 1], e->n, e->L, cpu, 1) != e->F;
     }
+    /* gpufleet's model pressures, once it has placed on this fleet */
+    if (pol->press_fleet == f) {
+        const gpf_gpu_model *model[16];
+        double press[16];
+        int np = press_compute(pol, f, model, press);
+        n++;
+        bad += np != pol->npress || memcmp(model, pol->press_model, (size_t)np * sizeof *model) != 0 ||
+               memcmp(press, pol->press, (size_t)np * sizeof *press) != 0;
+    }
     /* table entries in use, for shapes that accept any model */
     for (int s = 0; s < pol->nshapes; s++) {
         const shape_tab *t = &pol->shapes[s];
@@ -1134,6 +1298,7 @@ int sched_policy_check_caches(gpf_sched_policy *pol, const gpf_sched_fleet *f, i
         req.slice.gpu_count = t->key.count;
         req.slice.share_memory_mib = t->key.mem_cap;
         req.cpus = t->key.cpus;
+        pol->press_floor = press_floor(pol, &req);
         for (int i = 0; i < f->nhosts && i < pol->ncap; i++) {
             const gpf_sched_host *h = &f->hosts[i];
             if (!h->schedulable || !h->summary_valid || h->version == 0 || t->ver[i] != h->version)

@@ -287,32 +287,103 @@ static void test_fgd_hand_computed(void **state)
     }
 }
 
-static void test_gpufleet_consolidates_shares(void **state)
+/* Books a share of milli thousandths on GPU gpu of host id. */
+static void book_share(gpf_sched_fleet *f, const char *id, const char *gpu, int milli)
+{
+    gpf_placement pl;
+    memset(&pl, 0, sizeof pl);
+    gpf_strlcpy(pl.host_id, id, sizeof pl.host_id);
+    gpf_strlcpy(pl.gpu_uuids[0], gpu, sizeof pl.gpu_uuids[0]);
+    pl.ngpus = 1;
+    pl.share_milli = milli;
+    pl.mig_profile_id = -1;
+    gpf_error err = {0};
+    assert_int_equal(gpf_sched_apply(f, NULL, &pl, &err), 0);
+}
+
+/* gpufleet's three additions to FGD, each on a cluster where FGD decides otherwise (the
+ * scores worked by hand; docs/placement.md, "gpufleet"). */
+static void test_gpufleet_hand_computed(void **state)
 {
     (void)state;
-    /* Without a task distribution gpufleet is the control plane's ranking; with one, a
-     * share goes to the partly used GPU that fits tightest, whatever host it is on. */
-    gpf_sched_task_type t;
-    memset(&t, 0, sizeof t);
-    t.gpu_milli = 1000;
-    t.num_gpu = 1;
-    t.weight = 1.0;
-    gpf_sched_fleet f;
-    fleet(&f);
-    add(&f, "a", &model_a, 2, 64000);
-    add(&f, "b", &model_a, 2, 64000);
-    gpf_sched_policy *p = policy("gpufleet");
-    gpf_sched_policy_set_tasks(p, &t, 1);
+    const char *names[] = {"fgd", "gpufleet"};
+    gpf_sched_task_type t[3];
     gpf_placement pl;
-    gpf_sched_request r = share(700, 1000);
-    assert_true(put(&f, p, &r, &pl) >= 0);
-    char first[GPF_UUID_MAX];
-    gpf_strlcpy(first, pl.gpu_uuids[0], sizeof first);
-    r = share(200, 1000);
-    assert_true(put(&f, p, &r, &pl) >= 0);
-    assert_string_equal(pl.gpu_uuids[0], first);
-    gpf_sched_policy_free(p);
-    gpf_sched_fleet_clear(&f);
+
+    /* Model pressure. a: 1 GA GPU; b: 4 GB GPUs. Tasks, 1 whole GPU each, no CPUs: any
+     * model 0.6, GA only 0.2, GB only 0.2. Demand 1000 per pod: the GA-only tasks claim 200
+     * of it, 20 % of demand, and GA is 20 % of the GPUs: pressure 1; GB's 200 over 80 %:
+     * 0.25. A whole GPU of any model:
+     *   a: F = 0.2·1000 (GB only cannot use it) -> 0, ΔF = +200 -> 54
+     *   b: F = 0.2·4000 (GA only) -> 0.2·3000, ΔF = +200 -> 54
+     * FGD ties and takes a, the first. gpufleet adds to F after on a what the request takes
+     * from GA's tasks, 1000 · (1 - 0.25) = 750: ΔF = -550 -> 36, so b (54). A GA-only pod
+     * still gets a. */
+    memset(t, 0, sizeof t);
+    for (int k = 0; k < 3; k++)
+        t[k].num_gpu = 1, t[k].gpu_milli = 1000, t[k].weight = k == 0 ? 0.6 : 0.2;
+    t[1].nmodels = t[2].nmodels = 1;
+    gpf_strlcpy(t[1].models[0], "GA", sizeof t[1].models[0]);
+    gpf_strlcpy(t[2].models[0], "GB", sizeof t[2].models[0]);
+    for (int k = 0; k < 2; k++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        add(&f, "a", &model_a, 1, 64000);
+        add(&f, "b", &model_b, 4, 64000);
+        gpf_sched_policy *p = policy(names[k]);
+        gpf_sched_policy_set_tasks(p, t, 3);
+        gpf_sched_request r = whole(1, 0);
+        assert_int_equal(put(&f, p, &r, &pl), k == 0 ? 0 : 1);
+        if (k == 1) {
+            r.nmodels = 1;
+            r.models[0] = "GA";
+            assert_int_equal(put(&f, p, &r, &pl), 0);
+        }
+        int checked = 0;
+        assert_int_equal(sched_policy_check_caches(p, &f, &checked), 0);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+
+    /* CPU shortfall. h0 and h1: 2 GPUs each, 16 and 64 CPUs. One task: 1 whole GPU with 8
+     * CPUs, so 8 milli-CPUs per thousandth. A CPU-only pod of 8 CPUs leaves every task able
+     * to run anywhere: ΔF = 0 on both (50), FGD takes h0. On h0 it leaves 8 CPUs for 2000
+     * free thousandths, which need 16: 1000 of them cannot be served, ΔF = -1000 -> 26; h1
+     * keeps CPUs to spare (50): gpufleet takes h1. */
+    memset(t, 0, sizeof t);
+    t[0].num_gpu = 1, t[0].gpu_milli = 1000, t[0].cpus = 8000, t[0].weight = 1;
+    for (int k = 0; k < 2; k++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        add(&f, "h0", &model_a, 2, 16000);
+        add(&f, "h1", &model_a, 2, 64000);
+        gpf_sched_policy *p = policy(names[k]);
+        gpf_sched_policy_set_tasks(p, t, 1);
+        gpf_sched_request r = whole(0, 8000);
+        assert_int_equal(put(&f, p, &r, &pl), k == 0 ? 0 : 1);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+
+    /* Near-exact fill. a: 1 GPU with 470 booked; b: 1 empty GPU. One task: a share of 500.
+     * A share of 470: on a it leaves 60, which the task cannot use (F 0 -> 60, ΔF = -60 ->
+     * 48); on b it leaves 530, which it can (ΔF = 0 -> 50): FGD takes b. Leaving less than
+     * 100 free, a's placement comes first under gpufleet. */
+    memset(t, 0, sizeof t);
+    t[0].num_gpu = 1, t[0].gpu_milli = 500, t[0].weight = 1;
+    for (int k = 0; k < 2; k++) {
+        gpf_sched_fleet f;
+        fleet(&f);
+        add(&f, "a", &model_a, 1, 64000);
+        add(&f, "b", &model_a, 1, 64000);
+        book_share(&f, "a", "a-0", 470);
+        gpf_sched_policy *p = policy(names[k]);
+        gpf_sched_policy_set_tasks(p, t, 1);
+        gpf_sched_request r = share(470, 0);
+        assert_int_equal(put(&f, p, &r, &pl), k == 0 ? 1 : 0);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
 }
 
 static void test_random_is_seeded_and_feasible(void **state)
@@ -592,8 +663,9 @@ static void test_scored_policies_odd_gpus(void **state)
 }
 
 /* What a policy keeps between decisions (a compact record per host version, F(n) values
- * by their inputs, the per-shape tables) equals a fresh computation after every booking and
- * release, with hosts in equal states (scored once per decision) among them. */
+ * by their inputs, the per-shape tables, gpufleet's model pressures) equals a fresh
+ * computation after every booking and release, with hosts in equal states (scored once per
+ * decision) among them, and after hosts join (the pressures change: GB's grows, then falls). */
 static void test_caches_match_fresh_computation(void **state)
 {
     (void)state;
@@ -617,6 +689,10 @@ static void test_caches_match_fresh_computation(void **state)
         int nb = 0, checked = 0, total = 0;
         uint64_t rng = 4242;
         for (int i = 0; i < 300; i++) {
+            if (i == 150) /* the tables grow: they start empty */
+                add(&f, "x", &model_a, 8, 96000);
+            if (i == 220) /* room to spare: the scores under the old pressures must go */
+                add(&f, "y", &model_b, 8, 96000);
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
             unsigned x = (unsigned)(rng >> 33);
             gpf_sched_request r = x % 3 == 0 ? share((int)(x % 4) * 250 + 120, (int)(x % 3) * 1000)
@@ -793,7 +869,7 @@ int main(void)
         cmocka_unit_test(test_packing_tiers),
         cmocka_unit_test(test_clustering_groups_tags),
         cmocka_unit_test(test_fgd_hand_computed),
-        cmocka_unit_test(test_gpufleet_consolidates_shares),
+        cmocka_unit_test(test_gpufleet_hand_computed),
         cmocka_unit_test(test_random_is_seeded_and_feasible),
         cmocka_unit_test(test_model_constraint_and_refusal),
         cmocka_unit_test(test_property_every_policy),
