@@ -113,6 +113,14 @@ const gpf_mig_profile *sched_vgpu_profile(const gpf_catalog *cat, const gpf_gpu_
     return gpf_catalog_mig_by_name(cat, m->mig_key, t->mig_profile);
 }
 
+int sched_mig_vgpus_of(const gpf_sched_gpu *g, const gpf_vgpu_type *t)
+{
+    int n = 0;
+    for (int i = 0; i < g->mig_instances; i++)
+        n += g->mig[i].vgpu == t;
+    return n;
+}
+
 const char *sched_mig_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t, const gpf_mig_profile *p,
                                     int start, int size)
 {
@@ -128,10 +136,7 @@ const char *sched_mig_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type 
         return "it holds a whole-GPU, share or time-sliced vGPU slice";
     if (g->mig_instances > g->mig_vgpus)
         return "it holds bare MIG slices, which take no MIG-backed vGPU beside them";
-    int n = 0;
-    for (int i = 0; i < g->mig_instances; i++)
-        n += g->mig[i].vgpu == t;
-    if (n >= t->max_per_gpu)
+    if (sched_mig_vgpus_of(g, t) >= t->max_per_gpu)
         return "it runs the most vGPUs of this type it can (max_per_gpu)";
     return mig_geometry_conflict(g, p, start, size);
 }

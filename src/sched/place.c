@@ -237,10 +237,7 @@ static int host_mig(const gpf_sched_host *h, const gpf_catalog *cat, const gpf_s
             *why |= WHY_BARE_MIG;
             continue;
         }
-        int of_type = 0;
-        for (int k = 0; t && k < gp->mig_instances; k++)
-            of_type += gp->mig[k].vgpu == t;
-        if (t && of_type >= t->max_per_gpu) {
+        if (t && sched_mig_vgpus_of(gp, t) >= t->max_per_gpu) {
             *why |= WHY_VGPU_MAX;
             continue;
         }

@@ -33,6 +33,8 @@ const char *sched_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t);
  * t->mig_profile (requests name profiles, the ledger keeps ids, as for MIG slices); NULL
  * when t is time-sliced, m does not run t, or m has no such profile. */
 const gpf_mig_profile *sched_vgpu_profile(const gpf_catalog *cat, const gpf_gpu_model *m, const gpf_vgpu_type *t);
+/* MIG-backed vGPUs of type t on the GPU. */
+int sched_mig_vgpus_of(const gpf_sched_gpu *g, const gpf_vgpu_type *t);
 const char *sched_mig_vgpu_conflict(const gpf_sched_gpu *g, const gpf_vgpu_type *t, const gpf_mig_profile *p,
                                     int start, int size);
 
