@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
-#include "engine/model.h"
+#include "sched/slice.h"
 #include "util/error.h"
 
 #define GPF_VGPU_TYPES_PER_GPU 8 /* distinct vGPU types one GPU can run at once (mixed-size mode) */
