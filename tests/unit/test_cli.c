@@ -239,7 +239,7 @@ static void test_ssh_argv(void **state)
                              0, NULL);
     static const char *const want[] = {"/usr/bin/ssh", "-i", "/k/id", "-p", "2201", "-o",
                                        "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                                       "-o", "LogLevel=ERROR", "-o", "KexAlgorithms=" GPF_SSH_KEX,
+                                       "-o", "LogLevel=ERROR", "-o", ("KexAlgorithms=" GPF_SSH_KEX),
                                        "alice@10.0.0.5", "nvidia-smi", "-L"};
     assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", NULL, 2, cmd, &argv, &err), 0);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
@@ -287,7 +287,7 @@ static void test_ssh_argv_proxy(void **state)
     assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/opt/gpu fleet/100%/gpufleet", 0, NULL, &argv, &err), 0);
     static const char *const want[] = {"ssh", "-p", "2201", "-o", "StrictHostKeyChecking=no", "-o",
                                        "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o",
-                                       "KexAlgorithms=" GPF_SSH_KEX, "-o", "ProxyUseFdpass=yes", "-o",
+                                       ("KexAlgorithms=" GPF_SSH_KEX), "-o", "ProxyUseFdpass=yes", "-o",
                                        "ProxyCommand='/opt/gpu fleet/100%%/gpufleet' ssh-proxy 10.0.0.5 2201",
                                        "alice@10.0.0.5"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
