@@ -37,7 +37,8 @@ const gpf_cfg_opt gpf_agent_options[] = {
     OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "GPU catalog directory (\"\" = built in)"),
     OPT("pod-cpus", GPF_CFG_STR, "", 0, 0, pod_cpus, "CPUs pods may use, as a cpulist (\"\" = all)"),
     OPT("cgroup-root", GPF_CFG_STR, "/sys/fs/cgroup", 0, 0, cgroup_root,
-        "cgroup v2 mount for pods' CPU and memory limits (\"\" = no cgroups)"),
+        "cgroup root for pods' CPU and memory limits: a cgroup v2 mount, or a directory of v1 "
+        "hierarchies (memory/, cpu/) (\"\" = no cgroups)"),
     OPT("dev-root", GPF_CFG_STR, "/", 0, 0, dev_root, "where /dev and /proc/driver/nvidia are read from for pods' device nodes"),
     OPT("vm-mmio-gb", GPF_CFG_INT, "0", 0, 1 << 20, vm_mmio_gb, "VM modes: MMIO space each VM gets (0 = not stated)"),
     OPT("vm-gpus", GPF_CFG_INT, "1", 1, 64, vm_gpus, "passthrough: GPUs per VM"),

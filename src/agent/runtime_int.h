@@ -1,7 +1,7 @@
 /* Internal to the process runtime (runtime_process.c): the operating-system helpers it
  * needs — spawning detached processes, finding and killing a pod's processes through
  * /proc, probing ports and waiting for the sshd banner (runtime_sys.c), and the pods'
- * cgroup v2 directories (runtime_cgroup.c). Not for other modules. */
+ * cgroup directories (runtime_cgroup.c). Not for other modules. */
 #ifndef GPF_AGENT_RUNTIME_INT_H
 #define GPF_AGENT_RUNTIME_INT_H
 
@@ -12,6 +12,9 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+
+#define GPF_RTCG_MAX 3         /* cgroup directories of one pod: one on v2; memory, cpu, cpuset on v1 */
+#define GPF_RTCG_DIRS_MAX 1600 /* a pod's cgroup directories joined with ':' */
 
 /* What /proc/PID/stat says about a process. */
 typedef struct gpf_rtsys_proc {
@@ -33,9 +36,12 @@ int gpf_rtsys_alive(pid_t pid, unsigned long long start);
  * inherits it, and how that went. */
 typedef struct gpf_rtsys_spawn_opts {
     const cpu_set_t *cpus;        /* sched_setaffinity to these; NULL = inherit the caller's */
-    int cgroup_procs_fd;          /* an open <cgroup>/cgroup.procs it joins by writing "0"; -1 none */
+    int mem_node;                 /* set_mempolicy(MPOL_PREFERRED) on this NUMA node; -1 none */
+    int cgroup_fds[GPF_RTCG_MAX]; /* open <cgroup>/cgroup.procs it joins by writing "0" */
+    int ncgroup_fds;
     int pass_fd;                  /* handed to the new process as descriptor GPF_RTSYS_PASS_FD; -1 none */
     int cpus_errno;               /* out: 0 when applied, else why not (the process runs anyway) */
+    int mem_errno;                /* out: likewise */
     int cgroup_errno;             /* out: likewise */
 } gpf_rtsys_spawn_opts;
 
@@ -102,28 +108,40 @@ int gpf_rtsys_file_has(const char *path, off_t from, const char *needle);
 /* The last `lines` lines of a text file, joined with " | ", into out ("" if unreadable). */
 void gpf_rtsys_log_tail(const char *path, int lines, char *out, size_t size);
 
-/* ---- cgroup v2 (runtime_cgroup.c) ----------------------------------------------------- */
+/* ---- cgroups (runtime_cgroup.c) -------------------------------------------------------- */
 
-/* 0 when root is a cgroup v2 hierarchy (it has cgroup.controllers) that this process may
- * write; else GPF_EUNAVAIL saying why. */
-int gpf_rtcg_probe(const char *root, gpf_error *err);
+/* 0 when root is a cgroup hierarchy this process may write, with *version (may be NULL)
+ * 2 (root has cgroup.controllers) or 1 (root holds a writable cgroup v1 memory or cpu
+ * hierarchy, as a hybrid host's /sys/fs/cgroup does); else GPF_EUNAVAIL saying why. A
+ * root with a ':' is refused (':' joins a pod's directories). */
+int gpf_rtcg_probe(const char *root, int *version, gpf_error *err);
 
-/* The cgroup directory of a pod: root/gpufleet/pod-<pod_id>. 0, or -1 when too long. */
-int gpf_rtcg_path(const char *root, const char *pod_id, char *dir, size_t dsize);
-/* Creates root/gpufleet/pod-<pod_id> (enabling the cpu and memory controllers on the way
- * down where the hierarchy has them) and writes cpu.max ("<cpus * 100000> 100000", or
- * "max" for cpus <= 0) and memory.max (bytes, or "max" for memory_mib <= 0). dir: the
- * cgroup's path. note: what it enforces, "cgroup v2 cpu 4 mem 16384M", or which limit it
- * could not set ("cgroup v2 (no cpu controller) mem 512M"). 0, or GPF_EIO/GPF_EINVAL when
- * the directory cannot be made (then nothing is left behind). */
-int gpf_rtcg_create(const char *root, const char *pod_id, int cpus, int64_t memory_mib, char *dir, size_t dsize,
-                    char *note, size_t nsize, gpf_error *err);
-/* dir/cgroup.procs opened for writing (close-on-exec), or -1. */
-int gpf_rtcg_open_procs(const char *dir);
-/* The pids in dir/cgroup.procs (up to max); the count, 0 when unreadable. */
-int gpf_rtcg_pids(const char *dir, pid_t *pids, int max);
-/* Removes the cgroup dir, waiting up to timeout_ms while it still has members. A
- * directory that is gone already is fine. */
-int gpf_rtcg_remove(const char *dir, int timeout_ms, gpf_error *err);
+/* Where a pod's cgroup directories would be, joined with ':': v2 root/gpufleet/pod-<pod_id>;
+ * v1 root/<ctl>/gpufleet/pod-<pod_id> for ctl memory, cpu and cpuset. 0, or -1 when too
+ * long. */
+int gpf_rtcg_path(const char *root, int version, const char *pod_id, char *dirs, size_t dsize);
+/* Creates the pod's cgroups and sets its limits: cpus CPUs (<= 0: none), memory_mib (<= 0:
+ * none) and, when cpuset is a CPU list ("0-15"; NULL or "" when the pod is not pinned), the
+ * CPUs it may run on. v2: root/gpufleet/pod-<pod_id>, enabling the cpu, memory (and cpuset)
+ * controllers on the way down where the hierarchy has them, writing cpu.max ("<cpus *
+ * 100000> 100000", or "max 100000"), memory.max (bytes, or "max") and cpuset.cpus. v1: a
+ * directory in each of the memory and cpu hierarchies there are, with memory.limit_in_bytes
+ * and cpu.cfs_quota_us (over a cfs_period_us of 100000) where a limit is asked, and one in
+ * the cpuset hierarchy with cpuset.cpus (and its parent's cpuset.mems) for a pinned pod.
+ * dirs: the directories made, joined with ':'. note: what it enforces, "cgroup v2 cpu 4 mem
+ * 16384M cpuset", or which limit it could not set ("cgroup v1 mem 512M (no cpu
+ * limit)"). 0, or GPF_EIO/GPF_EINVAL when no directory can be made (then nothing is left
+ * behind and dirs is ""). */
+int gpf_rtcg_create(const char *root, int version, const char *pod_id, int cpus, int64_t memory_mib,
+                    const char *cpuset, char *dirs, size_t dsize, char *note, size_t nsize, gpf_error *err);
+/* The cgroup.procs of each directory of dirs opened for writing (close-on-exec) into fds:
+ * how many (all of them), or -1 with errno set and none left open. */
+int gpf_rtcg_open_procs(const char *dirs, int fds[GPF_RTCG_MAX]);
+/* The pids in the cgroup.procs of the directories of dirs (up to max, each once); the
+ * count, 0 when unreadable. */
+int gpf_rtcg_pids(const char *dirs, pid_t *pids, int max);
+/* Removes the directories of dirs, waiting up to timeout_ms while one still has members.
+ * A directory that is gone already is fine. */
+int gpf_rtcg_remove(const char *dirs, int timeout_ms, gpf_error *err);
 
 #endif

@@ -9,10 +9,12 @@
  * nodes, only those of the spec's isolation plan (isolation "hardware" for whole GPUs and
  * MIG, "device" for shares and vGPU); without it (no bwrap, or the kernel refuses the
  * namespaces) pod-init runs as a plain process, isolation is "soft" and the message says so.
- * Either way the pod's root process pins itself to the plan's CPUs and joins the pod's
- * cgroup v2 (cpu.max, memory.max) before exec, where there is a writable cgroup v2. The
- * status message states what was done: "bwrap sandbox; dev nvidia0,nvidiactl,nvidia-uvm;
- * cpus 0-15 (numa 0); cgroup v2 cpu 4 mem 16384M".
+ * Either way the pod's root process pins itself to the plan's CPUs, prefers its NUMA
+ * node's memory and joins the pod's cgroups before exec: cgroup v2 (cpu.max, memory.max,
+ * cpuset.cpus), or on a cgroup v1 host the memory, cpu and cpuset hierarchies
+ * (memory.limit_in_bytes, cpu.cfs_quota_us, cpuset.cpus). The status message states what
+ * was done: "bwrap sandbox; dev nvidia0,nvidiactl,nvidia-uvm; cpus 0-15 (numa 0), memory
+ * numa 0 preferred; cgroup v2 cpu 4 mem 16384M cpuset".
  *
  * Pods are detached from the agent (own session, not the agent's children), so they
  * survive an agent restart; their pid, port and message live in a state file under
@@ -49,7 +51,7 @@
 #include "util/timeutil.h"
 
 #define MSG_BWRAP "bwrap sandbox"
-#define CG_UNAVAILABLE "cgroup v2 unavailable"
+#define CG_UNAVAILABLE "no cgroup"
 #define KILL_TIMEOUT_MS 3000
 #define SNAP_MAX_AGE_MS 100 /* how long one walk of /proc answers activity questions */
 #define SSH_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -59,7 +61,7 @@ typedef struct ppod {
     pid_t pid;                    /* the pod's root process; 0 when unknown */
     unsigned long long start;     /* its start time (pid reuse guard) */
     gpf_pod_status st;            /* port, user, isolation, message */
-    char cgroup[GPF_ISO_PATH_MAX];/* its cgroup v2 directory, "" none */
+    char cgroup[GPF_RTCG_DIRS_MAX];/* its cgroup directories joined with ':', "" none */
     int starting;                 /* 1 until its init says it accepts connections */
     off_t log_from;               /* starting: where this start's lines begin in the log */
     int64_t deadline, next_probe; /* starting: monotonic ms */
@@ -72,7 +74,8 @@ typedef struct proc_rt {
     char *sshd;
     char *init;                   /* the gpufleet binary: `pod-init` is every pod's root process */
     char *bwrap;                  /* NULL when pods run as plain processes */
-    char *cg_root;                /* writable cgroup v2 root, NULL when there is none */
+    char *cg_root;                /* writable cgroup root, NULL when there is none */
+    int cg_version;               /* of cg_root: 2, or 1 for per-controller v1 hierarchies */
     int port_min, port_max, next_port, timeout_ms;
     struct sockaddr_storage bind_addr, conn_addr;
     socklen_t addr_len;
@@ -474,29 +477,53 @@ static int sandbox_argv(const proc_rt *r, const gpf_pod_spec *spec, const char *
     return a;
 }
 
-/* The pod's cgroup v2, made and limited, with its cgroup.procs open in *fd for the pod's
- * root process to join; or, in note, why there is none (the pod runs anyway). */
-static void cgroup_setup(const proc_rt *r, const gpf_pod_spec *spec, char *dir, size_t dsize, int *fd, char *note,
-                         size_t nsize)
+/* The pod's cgroups, made and limited, with their cgroup.procs open in so for the pod's
+ * root process to join; or, in note, why there are none (the pod runs anyway). */
+static void cgroup_setup(const proc_rt *r, const gpf_pod_spec *spec, char *dirs, size_t dsize,
+                         gpf_rtsys_spawn_opts *so, char *note, size_t nsize)
 {
     gpf_error e = {0};
     char ebuf[128];
-    *fd = -1;
-    dir[0] = '\0';
+    so->ncgroup_fds = 0;
+    dirs[0] = '\0';
     if (!r->cg_root) {
         gpf_strlcpy(note, CG_UNAVAILABLE, nsize);
         return;
     }
-    if (gpf_rtcg_create(r->cg_root, spec->id, spec->cpus, spec->memory_mib, dir, dsize, note, nsize, &e) != 0) {
-        snprintf(note, nsize, "cgroup v2 failed (%.100s)", gpf_error_msg(&e));
-        dir[0] = '\0';
+    char cpuset[4096] = ""; /* holds any list of GPF_SYSFS_MAX_CPUS CPUs whole */
+    if (spec->iso.pin)
+        gpf_iso_cpulist(spec->iso.cpu_mask, GPF_SYSFS_MAX_CPUS, cpuset, sizeof cpuset);
+    if (gpf_rtcg_create(r->cg_root, r->cg_version, spec->id, spec->cpus, spec->memory_mib, cpuset, dirs, dsize, note,
+                        nsize, &e) != 0) {
+        snprintf(note, nsize, "cgroup v%d failed (%.100s)", r->cg_version, gpf_error_msg(&e));
         return;
     }
-    if ((*fd = gpf_rtcg_open_procs(dir)) < 0) {
-        snprintf(note, nsize, "cgroup v2 failed (cgroup.procs: %s)", strerror_r(errno, ebuf, sizeof ebuf));
-        gpf_rtcg_remove(dir, 0, NULL);
-        dir[0] = '\0';
+    int n = gpf_rtcg_open_procs(dirs, so->cgroup_fds);
+    if (n < 0) {
+        snprintf(note, nsize, "cgroup v%d failed (cgroup.procs: %s)", r->cg_version,
+                 strerror_r(errno, ebuf, sizeof ebuf));
+        gpf_rtcg_remove(dirs, 0, NULL);
+        dirs[0] = '\0';
+        return;
     }
+    so->ncgroup_fds = n;
+}
+
+/* Where the pod runs, as done: "cpus 0-15 (numa 0), memory numa 0 preferred", or why not. */
+static void cpu_describe(const gpf_pod_spec *spec, const gpf_rtsys_spawn_opts *so, char *note, size_t size)
+{
+    char ebuf[128];
+    if (so->cpus_errno) {
+        snprintf(note, size, "cpus not pinned (%s)", strerror_r(so->cpus_errno, ebuf, sizeof ebuf));
+        return;
+    }
+    const char *cpus = spec->iso.cpu_note[0] ? spec->iso.cpu_note : "cpus not pinned";
+    if (so->mem_node < 0)
+        gpf_strlcpy(note, cpus, size);
+    else if (so->mem_errno)
+        snprintf(note, size, "%s, memory policy not set (%s)", cpus, strerror_r(so->mem_errno, ebuf, sizeof ebuf));
+    else
+        snprintf(note, size, "%s, memory numa %d preferred", cpus, so->mem_node);
 }
 
 /* What the pod got: isolation and the message that says what was done. */
@@ -542,10 +569,11 @@ static void discard_pod(proc_rt *r, int pi, const char *id, const char *cgdir, c
 static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_error *err)
 {
     char dir[PATH_MAX], home[PATH_MAX], cfg[PATH_MAX], keys[PATH_MAX], logp[PATH_MAX], ebuf[128];
-    char env_id[GPF_ID_MAX + 32], cgdir[GPF_ISO_PATH_MAX] = "", cg_note[GPF_TEXT_MAX], cpu_note[GPF_TEXT_MAX];
+    char env_id[GPF_ID_MAX + 32], cgdir[GPF_RTCG_DIRS_MAX] = "", cg_note[GPF_TEXT_MAX], cpu_note[GPF_TEXT_MAX];
     gpf_buf conf = {0}, line = {0};
     sandbox_paths *sp = GPF_NEW(sandbox_paths);
-    int rc = 0, log_fd = -1, cg_fd = -1, lfd = -1, pi = -1, port = 0;
+    int rc = 0, log_fd = -1, lfd = -1, pi = -1, port = 0;
+    gpf_rtsys_spawn_opts so = {.cpus = NULL, .mem_node = -1, .ncgroup_fds = 0, .pass_fd = -1};
     if (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) || path_join(home, sizeof home, dir, "home", NULL) ||
         path_join(cfg, sizeof cfg, dir, "sshd_config", NULL) || path_join(keys, sizeof keys, dir, "authorized_keys", NULL) ||
         path_join(logp, sizeof logp, dir, "sshd.log", NULL)) {
@@ -590,26 +618,27 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     snprintf(env_id, sizeof env_id, "GPUFLEET_POD_ID=%s", spec->id);
     char *envp[] = {SSH_PATH, env_id, NULL};
 
-    /* Pinned and in its cgroup from before exec: nothing the pod starts escapes either. */
+    /* Pinned, on its node's memory and in its cgroups from before exec: everything the
+     * pod starts inherits all three. */
     cpu_set_t cpus;
     CPU_ZERO(&cpus);
     for (int c = 0; spec->iso.pin && c < GPF_SYSFS_MAX_CPUS && c < CPU_SETSIZE; c++)
         if (spec->iso.cpu_mask[c / 64] >> (c % 64) & 1)
             CPU_SET(c, &cpus);
-    cgroup_setup(r, spec, cgdir, sizeof cgdir, &cg_fd, cg_note, sizeof cg_note);
-    gpf_rtsys_spawn_opts so = {spec->iso.pin ? &cpus : NULL, cg_fd, lfd, 0, 0};
+    cgroup_setup(r, spec, cgdir, sizeof cgdir, &so, cg_note, sizeof cg_note);
+    so.cpus = spec->iso.pin ? &cpus : NULL;
+    so.mem_node = spec->iso.pin ? spec->iso.numa_node : -1;
+    so.pass_fd = lfd;
     pid_t pid = 0;
     if ((rc = gpf_rtsys_spawn_detached(argv, envp, log_fd, &so, &pid, err)) != 0)
         goto out;
-    if (so.cgroup_errno) { /* it runs outside: the cgroup is empty, it goes */
-        snprintf(cg_note, sizeof cg_note, "cgroup v2 failed (join: %s)", strerror_r(so.cgroup_errno, ebuf, sizeof ebuf));
+    if (so.cgroup_errno) { /* it runs outside: the cgroups are empty, they go */
+        snprintf(cg_note, sizeof cg_note, "cgroup v%d failed (join: %s)", r->cg_version,
+                 strerror_r(so.cgroup_errno, ebuf, sizeof ebuf));
         gpf_rtcg_remove(cgdir, 0, NULL);
         cgdir[0] = '\0';
     }
-    if (so.cpus_errno)
-        snprintf(cpu_note, sizeof cpu_note, "cpus not pinned (%s)", strerror_r(so.cpus_errno, ebuf, sizeof ebuf));
-    else
-        gpf_strlcpy(cpu_note, spec->iso.cpu_note[0] ? spec->iso.cpu_note : "cpus not pinned", sizeof cpu_note);
+    cpu_describe(spec, &so, cpu_note, sizeof cpu_note);
     ppod *p = add_pod(r, spec->id);
     pi = r->n - 1;
     gpf_rtsys_proc pr;
@@ -627,8 +656,8 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
 out:
     if (log_fd >= 0)
         close(log_fd);
-    if (cg_fd >= 0)
-        close(cg_fd);
+    for (int i = 0; i < so.ncgroup_fds; i++)
+        close(so.cgroup_fds[i]);
     if (lfd >= 0)
         close(lfd); /* the pod holds it now */
     if (rc != 0)
@@ -642,15 +671,15 @@ out:
 /* Kills a pod's processes and removes its directory and table entry. */
 static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
 {
-    char dir[PATH_MAX], cg[GPF_ISO_PATH_MAX] = "";
-    struct stat sb;
+    char dir[PATH_MAX], cg[GPF_RTCG_DIRS_MAX] = "";
     int i = find_pod(r, id), rc;
     if (path_join(dir, sizeof dir, r->pods_dir, id, NULL) != 0)
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
-    /* Its recorded cgroup; for a leftover the table does not know, where it would be. */
+    /* Its recorded cgroups; for a leftover the table does not know, where they would be
+     * (removing a cgroup that is not there is fine). */
     if (i >= 0 && r->pods[i].cgroup[0])
         gpf_strlcpy(cg, r->pods[i].cgroup, sizeof cg);
-    else if (!r->cg_root || gpf_rtcg_path(r->cg_root, id, cg, sizeof cg) != 0 || stat(cg, &sb) != 0)
+    else if (!r->cg_root || gpf_rtcg_path(r->cg_root, r->cg_version, id, cg, sizeof cg) != 0)
         cg[0] = '\0';
     gpf_rtsys_pod_ref ref = pod_ref(i >= 0 ? &r->pods[i] : NULL, id, cg);
     if ((rc = gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, err)) != 0)
@@ -670,7 +699,7 @@ static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
 static int check_start(proc_rt *r, int i, gpf_error *err)
 {
     ppod *p = &r->pods[i];
-    char logp[PATH_MAX], dir[PATH_MAX], cg[GPF_ISO_PATH_MAX], tail[160];
+    char logp[PATH_MAX], dir[PATH_MAX], cg[GPF_RTCG_DIRS_MAX], tail[160];
     if (path_join(dir, sizeof dir, r->pods_dir, p->id, NULL) || path_join(logp, sizeof logp, dir, "sshd.log", NULL))
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
     int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
@@ -1068,7 +1097,7 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
         goto out;
     probe_bwrap(r, bwrap);
     const char *cg_root = cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
-    if (gpf_rtcg_probe(cg_root, NULL) == 0)
+    if (gpf_rtcg_probe(cg_root, &r->cg_version, NULL) == 0)
         r->cg_root = gpf_strdup(cg_root);
     if (read_text("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof r->boot_id) == 0)
         r->boot_id[strcspn(r->boot_id, "\n")] = '\0';

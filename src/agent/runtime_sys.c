@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -348,7 +349,9 @@ void gpf_rtsys_pod_activity(const gpf_rtsys_snap *snap, const gpf_rtsys_pod_ref 
 
 /* ---- spawning ------------------------------------------------------- */
 
-enum { MSG_PID = 1, MSG_FORK_ERR, MSG_EXEC_ERR, MSG_CPUS_ERR, MSG_CGROUP_ERR };
+enum { MSG_PID = 1, MSG_FORK_ERR, MSG_EXEC_ERR, MSG_CPUS_ERR, MSG_MEM_ERR, MSG_CGROUP_ERR };
+
+#define MPOL_PREFERRED_MODE 1 /* <linux/mempolicy.h> MPOL_PREFERRED */
 typedef struct spawn_msg {
     int kind;
     int val;
@@ -374,18 +377,28 @@ static void write_msg(int fd, int kind, int val)
 }
 
 /* Runs in the forked grandchild: only async-signal-safe calls from here on. It joins its
- * cgroup and pins itself before anything else, so whatever it ever starts inherits both. */
+ * cgroups, pins itself and sets its memory policy before anything else, so whatever it
+ * ever starts inherits all three. */
 static void child_exec(char *const argv[], char *const envp[], int in_fd, int out_fd, int msg_fd, int max_fd,
                        const gpf_rtsys_spawn_opts *o, const sigset_t *empty, const struct sigaction *dfl)
 {
     setsid();
-    if (o && o->cgroup_procs_fd >= 0) {
-        ssize_t w = write(o->cgroup_procs_fd, "0", 1); /* "0": the writing process */
-        if (w != 1)
+    for (int i = 0; o && i < o->ncgroup_fds && i < GPF_RTCG_MAX; i++) {
+        ssize_t w = write(o->cgroup_fds[i], "0", 1); /* "0": the writing process */
+        if (w != 1) {
             write_msg(msg_fd, MSG_CGROUP_ERR, w < 0 ? errno : EIO);
+            break;
+        }
     }
     if (o && o->cpus && sched_setaffinity(0, sizeof *o->cpus, o->cpus) != 0)
         write_msg(msg_fd, MSG_CPUS_ERR, errno);
+    if (o && o->mem_node >= 0) {
+        /* Preferred, not bound: when the node is full the pod's memory comes from another
+         * node rather than the pod being killed. maxnode counts one bit past the mask. */
+        unsigned long mask = o->mem_node < (int)(8 * sizeof mask) ? 1UL << o->mem_node : 0;
+        if (!mask || syscall(SYS_set_mempolicy, MPOL_PREFERRED_MODE, &mask, 8 * sizeof mask + 1) != 0)
+            write_msg(msg_fd, MSG_MEM_ERR, !mask ? EINVAL : errno);
+    }
     for (int s = 1; s < NSIG; s++)
         sigaction(s, dfl, NULL);
     sigprocmask(SIG_SETMASK, empty, NULL);
@@ -417,9 +430,9 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
     char ebuf[128];
     *pid = 0;
     /* The child's view of opts, its passed descriptor out of the way of 0-4. */
-    gpf_rtsys_spawn_opts co = {NULL, -1, -1, 0, 0};
+    gpf_rtsys_spawn_opts co = {.cpus = NULL, .mem_node = -1, .ncgroup_fds = 0, .pass_fd = -1};
     if (opts) {
-        opts->cpus_errno = opts->cgroup_errno = 0;
+        opts->cpus_errno = opts->mem_errno = opts->cgroup_errno = 0;
         co = *opts;
         co.pass_fd = opts->pass_fd >= 0 ? fcntl(opts->pass_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
     }
@@ -482,6 +495,8 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
             exec_errno = m.val;
         else if (m.kind == MSG_CPUS_ERR && opts)
             opts->cpus_errno = m.val;
+        else if (m.kind == MSG_MEM_ERR && opts)
+            opts->mem_errno = m.val;
         else if (m.kind == MSG_CGROUP_ERR && opts)
             opts->cgroup_errno = m.val;
     }

@@ -25,6 +25,13 @@ cleanup() {
     done
   done
   pkill -9 -f "$T/" 2>/dev/null
+  # ... and their cgroups (directories joined with ':'), once their members are gone.
+  for pf in "$T"/agent-*/pods/*/state; do
+    [ -f "$pf" ] || continue
+    sed -n 's/^cgroup=//p' "$pf" | tr ':' '\n' | while read -r cg; do
+      [ -d "$cg" ] && { rmdir "$cg" 2>/dev/null || { sleep 0.2; rmdir "$cg" 2>/dev/null; }; }
+    done
+  done
   if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$T"; else echo "kept $T"; fi
 }
 trap cleanup EXIT

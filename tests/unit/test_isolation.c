@@ -371,21 +371,32 @@ static void fake_cgroup(char *cg, size_t size, const char *controllers, const ch
     }
 }
 
+/* cg probes as the given cgroup version, and pod's cgroups are made with want_note. */
+static void create_ok(const char *cg, int version, const char *pod, int cpus, int64_t mib, char *dirs, size_t dsize,
+                      const char *want_note)
+{
+    char note[GPF_TEXT_MAX];
+    gpf_error err = {0};
+    int got = 0;
+    assert_int_equal(gpf_rtcg_probe(cg, &got, &err), 0);
+    assert_int_equal(got, version);
+    assert_int_equal(gpf_rtcg_create(cg, version, pod, cpus, mib, NULL, dirs, dsize, note, sizeof note, &err), 0);
+    assert_string_equal(note, want_note);
+}
+
 static void test_cgroup_files(void **state)
 {
     (void)state;
-    char cg[PATH_MAX], dir[GPF_ISO_PATH_MAX], note[GPF_TEXT_MAX], buf[256], want[PATH_MAX + 64];
+    char cg[PATH_MAX], dir[GPF_ISO_PATH_MAX], buf[256], want[PATH_MAX + 64];
     gpf_error err = {0};
-    assert_int_equal(gpf_rtcg_probe(root, &err), GPF_EUNAVAIL); /* no cgroup.controllers */
-    assert_non_null(strstr(err.msg, "no cgroup v2"));
-    assert_int_equal(gpf_rtcg_probe("", &err), GPF_EUNAVAIL);
+    assert_int_equal(gpf_rtcg_probe(root, NULL, &err), GPF_EUNAVAIL); /* no cgroup.controllers */
+    assert_non_null(strstr(err.msg, "no cgroup v2 cgroup.controllers"));
+    assert_int_equal(gpf_rtcg_probe("", NULL, &err), GPF_EUNAVAIL);
 
     fake_cgroup(cg, sizeof cg, "cpuset cpu io memory pids\n", "cpu memory\n", "p1");
-    assert_int_equal(gpf_rtcg_probe(cg, &err), 0);
-    assert_int_equal(gpf_rtcg_create(cg, "p1", 4, 16384, dir, sizeof dir, note, sizeof note, &err), 0);
+    create_ok(cg, 2, "p1", 4, 16384, dir, sizeof dir, "cgroup v2 cpu 4 mem 16384M");
     snprintf(want, sizeof want, "%s/gpufleet/pod-p1", cg);
     assert_string_equal(dir, want);
-    assert_string_equal(note, "cgroup v2 cpu 4 mem 16384M");
     assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p1/cpu.max", buf, sizeof buf), "400000 100000");
     assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p1/memory.max", buf, sizeof buf), "17179869184");
     /* Enabled at the root already: left alone; gpufleet/ had none: enabled there. */
@@ -393,10 +404,10 @@ static void test_cgroup_files(void **state)
     assert_non_null(strchr(gpf_test_tree_get(cg, "gpufleet/cgroup.subtree_control", buf, sizeof buf), '+'));
 
     /* The pod's root process joins by writing "0"; members are read back. */
-    int fd = gpf_rtcg_open_procs(dir);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "0", 1), 1);
-    close(fd);
+    int fds[GPF_RTCG_MAX];
+    assert_int_equal(gpf_rtcg_open_procs(dir, fds), 1);
+    assert_int_equal(write(fds[0], "0", 1), 1);
+    close(fds[0]);
     assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p1/cgroup.procs", buf, sizeof buf), "0");
     gpf_test_tree_put(cg, "gpufleet/pod-p1/cgroup.procs", "12\n345\n");
     pid_t pids[4];
@@ -416,7 +427,7 @@ static void test_cgroup_files(void **state)
     assert_int_not_equal(access(dir, F_OK), 0);
     assert_int_equal(gpf_rtcg_remove(dir, 10, &err), 0); /* gone already: fine */
     assert_int_equal(gpf_rtcg_pids(dir, pids, 4), 0);
-    assert_true(gpf_rtcg_open_procs(dir) < 0);
+    assert_true(gpf_rtcg_open_procs(dir, fds) < 0);
     gpf_test_tree_rm(cg);
 }
 
@@ -427,30 +438,217 @@ static void test_cgroup_partial(void **state)
     gpf_error err = {0};
     /* No cpu controller in this hierarchy: memory only, and the note says so. */
     fake_cgroup(cg, sizeof cg, "memory pids\n", "", "p2");
-    assert_int_equal(gpf_rtcg_create(cg, "p2", 2, 512, dir, sizeof dir, note, sizeof note, &err), 0);
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p2", 2, 512, NULL, dir, sizeof dir, note, sizeof note, &err), 0);
     assert_string_equal(note, "cgroup v2 mem 512M (no cpu limit)");
     assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p2/cpu.max", buf, sizeof buf), "");
     assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p2/memory.max", buf, sizeof buf), "536870912");
     assert_string_equal(gpf_test_tree_get(cg, "cgroup.subtree_control", buf, sizeof buf), "+memory");
     /* No limit asked: "max". */
-    assert_int_equal(gpf_rtcg_create(cg, "p2", 0, 0, dir, sizeof dir, note, sizeof note, &err), 0);
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p2", 0, 0, NULL, dir, sizeof dir, note, sizeof note, &err), 0);
     assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p2/memory.max", buf, sizeof buf), "max");
     assert_string_equal(note, "cgroup v2 (no cpu limit)");
     /* The kernel did not make memory.max (here: a plain directory): no limit either. */
-    assert_int_equal(gpf_rtcg_create(cg, "p3", 2, 512, dir, sizeof dir, note, sizeof note, &err), 0);
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p3", 2, 512, NULL, dir, sizeof dir, note, sizeof note, &err), 0);
     assert_string_equal(note, "cgroup v2 (no cpu,memory limit)");
     gpf_test_tree_rm(cg);
     /* A hierarchy without the controllers (a hybrid host's v1 has them): the cgroup, no limit. */
     fake_cgroup(cg, sizeof cg, "hugetlb\n", "", NULL);
-    assert_int_equal(gpf_rtcg_create(cg, "p4", 2, 512, dir, sizeof dir, note, sizeof note, &err), 0);
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p4", 2, 512, NULL, dir, sizeof dir, note, sizeof note, &err), 0);
     assert_string_equal(note, "cgroup v2 (no cpu,memory limit)");
     assert_int_equal(access(dir, F_OK), 0);
-    assert_true(gpf_rtcg_open_procs(dir) < 0); /* a plain directory has no cgroup.procs */
+    int fds[GPF_RTCG_MAX];
+    assert_true(gpf_rtcg_open_procs(dir, fds) < 0); /* a plain directory has no cgroup.procs */
     /* A root it cannot write under. */
     char deep[PATH_MAX + 16];
     snprintf(deep, sizeof deep, "%s/no/such/dir", cg);
-    assert_int_equal(gpf_rtcg_create(deep, "p5", 2, 512, dir, sizeof dir, note, sizeof note, &err), GPF_EIO);
+    assert_int_equal(gpf_rtcg_create(deep, 2, "p5", 2, 512, NULL, dir, sizeof dir, note, sizeof note, &err), GPF_EIO);
     assert_non_null(strstr(err.msg, "cannot create cgroup"));
+    gpf_test_tree_rm(cg);
+}
+
+/* A fake cgroup v1 root: one hierarchy per controller listed ("memory", "cpu"), each with
+ * the file that marks it; pod: pre-create the files the kernel would make in its cgroups. */
+static void fake_cgroup_v1(char *cg, size_t size, int memory, int cpu, const char *pod)
+{
+    char rel[160];
+    gpf_test_tree_new("gpf-cg1", cg, size);
+    gpf_test_tree_put(cg, "pids/pids.max", "max\n"); /* a hierarchy gpufleet does not use */
+    if (memory)
+        gpf_test_tree_put(cg, "memory/memory.limit_in_bytes", "9223372036854771712\n");
+    if (cpu)
+        gpf_test_tree_put(cg, "cpu/cpu.cfs_quota_us", "-1\n");
+    static const char *const files[] = {"memory/%s/memory.limit_in_bytes", "memory/%s/cgroup.procs",
+                                        "cpu/%s/cpu.cfs_quota_us", "cpu/%s/cpu.cfs_period_us", "cpu/%s/cgroup.procs"};
+    for (int i = 0; pod && i < 5; i++) {
+        char sub[96];
+        snprintf(sub, sizeof sub, "gpufleet/pod-%s", pod);
+        if ((i < 2 && !memory) || (i >= 2 && !cpu))
+            continue;
+        snprintf(rel, sizeof rel, files[i], sub);
+        gpf_test_tree_put(cg, rel, "");
+    }
+}
+
+/* cgroup v1: a directory per hierarchy, joined with ':'; limits only where asked; the
+ * directories join, list and go together. */
+static void test_cgroup_v1_files(void **state)
+{
+    (void)state;
+    char cg[PATH_MAX], dirs[GPF_RTCG_DIRS_MAX], note[GPF_TEXT_MAX], buf[256], want[2 * PATH_MAX + 64];
+    gpf_error err = {0};
+    int fds[GPF_RTCG_MAX];
+    fake_cgroup_v1(cg, sizeof cg, 1, 1, "p1");
+    create_ok(cg, 1, "p1", 4, 16384, dirs, sizeof dirs, "cgroup v1 cpu 4 mem 16384M");
+    snprintf(want, sizeof want, "%s/memory/gpufleet/pod-p1:%s/cpu/gpufleet/pod-p1", cg, cg);
+    assert_string_equal(dirs, want);
+    assert_string_equal(gpf_test_tree_get(cg, "memory/gpufleet/pod-p1/memory.limit_in_bytes", buf, sizeof buf),
+                        "17179869184");
+    assert_string_equal(gpf_test_tree_get(cg, "cpu/gpufleet/pod-p1/cpu.cfs_quota_us", buf, sizeof buf), "400000");
+    assert_string_equal(gpf_test_tree_get(cg, "cpu/gpufleet/pod-p1/cpu.cfs_period_us", buf, sizeof buf), "100000");
+    char path[GPF_RTCG_DIRS_MAX];
+    assert_int_equal(gpf_rtcg_path(cg, 1, "p1", path, sizeof path), 0); /* where a pinned pod's would be, too */
+    snprintf(want, sizeof want, "%s:%s/cpuset/gpufleet/pod-p1", dirs, cg);
+    assert_string_equal(path, want);
+    assert_int_equal(gpf_rtcg_path(cg, 1, "p1", path, 40), -1);
+
+    /* The root process joins both. */
+    assert_int_equal(gpf_rtcg_open_procs(dirs, fds), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(write(fds[i], "0", 1), 1);
+        close(fds[i]);
+    }
+    assert_string_equal(gpf_test_tree_get(cg, "memory/gpufleet/pod-p1/cgroup.procs", buf, sizeof buf), "0");
+    assert_string_equal(gpf_test_tree_get(cg, "cpu/gpufleet/pod-p1/cgroup.procs", buf, sizeof buf), "0");
+    /* Members of either, each once. */
+    gpf_test_tree_put(cg, "memory/gpufleet/pod-p1/cgroup.procs", "12\n345\n");
+    gpf_test_tree_put(cg, "cpu/gpufleet/pod-p1/cgroup.procs", "345\n678\n");
+    pid_t pids[8];
+    assert_int_equal(gpf_rtcg_pids(dirs, pids, 8), 3);
+    assert_int_equal(pids[0], 12);
+    assert_int_equal(pids[1], 345);
+    assert_int_equal(pids[2], 678);
+
+    /* No limit asked: nothing written (a fresh v1 cgroup has none). */
+    gpf_test_tree_put(cg, "cpu/gpufleet/pod-p2/cpu.cfs_quota_us", "-1");
+    gpf_test_tree_put(cg, "cpu/gpufleet/pod-p2/cpu.cfs_period_us", "100000");
+    gpf_test_tree_put(cg, "memory/gpufleet/pod-p2/memory.limit_in_bytes", "9223372036854771712");
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p2", 0, 0, NULL, dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(note, "cgroup v1");
+    assert_string_equal(gpf_test_tree_get(cg, "cpu/gpufleet/pod-p2/cpu.cfs_quota_us", buf, sizeof buf), "-1");
+
+    /* Removal: refused while one of them holds files, the others still go; then all go. */
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p1", 4, 16384, NULL, dirs, sizeof dirs, note, sizeof note, &err), 0);
+    for (const char *const *f = (const char *const[]){"cpu.cfs_quota_us", "cpu.cfs_period_us", "cgroup.procs", NULL};
+         *f; f++) {
+        snprintf(want, sizeof want, "%s/cpu/gpufleet/pod-p1/%s", cg, *f);
+        unlink(want);
+    }
+    assert_int_equal(gpf_rtcg_remove(dirs, 10, &err), GPF_EIO);
+    assert_non_null(strstr(err.msg, "memory/gpufleet/pod-p1"));
+    snprintf(want, sizeof want, "%s/cpu/gpufleet/pod-p1", cg);
+    assert_int_not_equal(access(want, F_OK), 0);
+    for (const char *const *f = (const char *const[]){"memory.limit_in_bytes", "cgroup.procs", NULL}; *f; f++) {
+        snprintf(want, sizeof want, "%s/memory/gpufleet/pod-p1/%s", cg, *f);
+        unlink(want);
+    }
+    assert_int_equal(gpf_rtcg_remove(dirs, 10, &err), 0);
+    assert_int_equal(gpf_rtcg_pids(dirs, pids, 8), 0);
+    assert_true(gpf_rtcg_open_procs(dirs, fds) < 0);
+    gpf_test_tree_rm(cg);
+}
+
+/* cgroup v1 with one hierarchy missing or unwritable; a root that is neither version. */
+static void test_cgroup_v1_partial(void **state)
+{
+    (void)state;
+    char cg[PATH_MAX], dirs[GPF_RTCG_DIRS_MAX], note[GPF_TEXT_MAX], buf[64], want[PATH_MAX + 64];
+    gpf_error err = {0};
+    int version = 0;
+    /* Memory only: one directory, and the note says there is no cpu limit. */
+    fake_cgroup_v1(cg, sizeof cg, 1, 0, "p3");
+    create_ok(cg, 1, "p3", 2, 512, dirs, sizeof dirs, "cgroup v1 mem 512M (no cpu limit)");
+    snprintf(want, sizeof want, "%s/memory/gpufleet/pod-p3", cg);
+    assert_string_equal(dirs, want);
+    assert_string_equal(gpf_test_tree_get(cg, "memory/gpufleet/pod-p3/memory.limit_in_bytes", buf, sizeof buf),
+                        "536870912");
+    gpf_test_tree_rm(cg);
+    /* The kernel refused the limit (here: the file is not there): the cgroup, no limit. */
+    fake_cgroup_v1(cg, sizeof cg, 1, 1, NULL);
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p4", 2, 512, NULL, dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(note, "cgroup v1 (no cpu,memory limit)");
+    gpf_test_tree_rm(cg);
+    /* Neither v2 nor a v1 memory or cpu hierarchy; a ':' in the root. */
+    fake_cgroup_v1(cg, sizeof cg, 0, 0, NULL);
+    assert_int_equal(gpf_rtcg_probe(cg, &version, &err), GPF_EUNAVAIL);
+    assert_int_equal(version, 0);
+    assert_non_null(strstr(err.msg, "no writable v1 memory or cpu hierarchy"));
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p5", 2, 512, NULL, dirs, sizeof dirs, note, sizeof note, &err), GPF_EIO);
+    assert_string_equal(dirs, "");
+    assert_int_equal(gpf_rtcg_probe("/sys/fs:cgroup", NULL, &err), GPF_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "':'"));
+    gpf_test_tree_rm(cg);
+}
+
+/* A pinned pod's cpuset: v2 writes cpuset.cpus where the hierarchy has the controller; v1
+ * gives gpufleet/ its parent's CPUs and nodes first (a fresh v1 cpuset takes no process) and
+ * drops the cpuset cgroup again when it cannot take the pod's CPUs. */
+static void test_cgroup_cpuset(void **state)
+{
+    (void)state;
+    char cg[PATH_MAX], dirs[GPF_RTCG_DIRS_MAX], note[GPF_TEXT_MAX], buf[64], want[3 * PATH_MAX + 128];
+    gpf_error err = {0};
+    fake_cgroup(cg, sizeof cg, "cpuset cpu memory\n", "", "p1");
+    gpf_test_tree_put(cg, "gpufleet/pod-p1/cpuset.cpus", "");
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p1", 4, 16384, "2-3", dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(note, "cgroup v2 cpu 4 mem 16384M cpuset");
+    assert_string_equal(gpf_test_tree_get(cg, "gpufleet/pod-p1/cpuset.cpus", buf, sizeof buf), "2-3");
+    /* Not pinned: no cpuset asked, none reported. */
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p1", 4, 16384, "", dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(note, "cgroup v2 cpu 4 mem 16384M");
+    gpf_test_tree_rm(cg);
+    fake_cgroup(cg, sizeof cg, "cpu memory\n", "", "p1"); /* no cpuset controller */
+    assert_int_equal(gpf_rtcg_create(cg, 2, "p1", 4, 16384, "2-3", dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(note, "cgroup v2 cpu 4 mem 16384M (no cpuset limit)");
+    gpf_test_tree_rm(cg);
+
+    /* v1: the files a kernel makes in fresh cpuset cgroups, empty. */
+    fake_cgroup_v1(cg, sizeof cg, 1, 1, "p6");
+    gpf_test_tree_put(cg, "cpuset/cpuset.cpus", "0-7\n");
+    gpf_test_tree_put(cg, "cpuset/cpuset.mems", "0-1\n");
+    for (const char *const *f = (const char *const[]){"gpufleet/cpuset.cpus", "gpufleet/cpuset.mems",
+                                                       "gpufleet/pod-p6/cpuset.cpus", "gpufleet/pod-p6/cpuset.mems",
+                                                       "gpufleet/pod-p6/cgroup.procs", NULL};
+         *f; f++) {
+        snprintf(want, sizeof want, "cpuset/%s", *f);
+        gpf_test_tree_put(cg, want, "");
+    }
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p6", 4, 16384, "2-3", dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(note, "cgroup v1 cpu 4 mem 16384M cpuset");
+    snprintf(want, sizeof want, "%s/memory/gpufleet/pod-p6:%s/cpu/gpufleet/pod-p6:%s/cpuset/gpufleet/pod-p6", cg, cg,
+             cg);
+    assert_string_equal(dirs, want);
+    assert_string_equal(gpf_test_tree_get(cg, "cpuset/gpufleet/cpuset.cpus", buf, sizeof buf), "0-7\n");
+    assert_string_equal(gpf_test_tree_get(cg, "cpuset/gpufleet/cpuset.mems", buf, sizeof buf), "0-1\n");
+    assert_string_equal(gpf_test_tree_get(cg, "cpuset/gpufleet/pod-p6/cpuset.mems", buf, sizeof buf), "0-1\n");
+    assert_string_equal(gpf_test_tree_get(cg, "cpuset/gpufleet/pod-p6/cpuset.cpus", buf, sizeof buf), "2-3");
+    int fds[GPF_RTCG_MAX];
+    assert_int_equal(gpf_rtcg_open_procs(dirs, fds), 3);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    /* gpufleet/ already has CPUs: left as it is. */
+    gpf_test_tree_put(cg, "cpuset/gpufleet/cpuset.cpus", "4-7\n");
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p6", 4, 16384, "5", dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_string_equal(gpf_test_tree_get(cg, "cpuset/gpufleet/cpuset.cpus", buf, sizeof buf), "4-7\n");
+    /* Not pinned: not in the cpuset hierarchy at all. */
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p7", 4, 16384, NULL, dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_null(strstr(dirs, "cpuset"));
+    assert_string_equal(note, "cgroup v1 (no cpu,memory limit)"); /* p7's are plain directories here */
+    /* A cpuset cgroup that cannot take the CPUs (here: no cpuset.cpus file) goes again. */
+    assert_int_equal(gpf_rtcg_create(cg, 1, "p8", 4, 16384, "2-3", dirs, sizeof dirs, note, sizeof note, &err), 0);
+    assert_null(strstr(dirs, "cpuset"));
+    assert_non_null(strstr(note, "cpuset limit)"));
+    snprintf(want, sizeof want, "%s/cpuset/gpufleet/pod-p8", cg);
+    assert_int_not_equal(access(want, F_OK), 0);
     gpf_test_tree_rm(cg);
 }
 
@@ -463,6 +661,8 @@ int main(void)
         cmocka_unit_test(test_missing_nodes), cmocka_unit_test(test_numa_pod_cpus),
         cmocka_unit_test(test_numa_unknown),  cmocka_unit_test(test_cpulist),
         cmocka_unit_test(test_cgroup_files),  cmocka_unit_test(test_cgroup_partial),
+        cmocka_unit_test(test_cgroup_v1_files), cmocka_unit_test(test_cgroup_v1_partial),
+        cmocka_unit_test(test_cgroup_cpuset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

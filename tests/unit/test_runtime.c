@@ -1,7 +1,8 @@
 /* The process pod runtime with real processes: a real OpenSSH sshd per pod, reached
  * with the real ssh client and keys made by ssh-keygen, in the bubblewrap sandbox and
  * as a plain process; the pod's isolation (device nodes bound from a fixture /dev, CPU
- * pinning, a real cgroup v2 where the machine has one) and its activity (SSH sessions,
+ * pinning and NUMA memory policy, a real cgroup v2 or v1 where the machine has one, with
+ * its memory limit enforced) and its activity (SSH sessions,
  * processes). Skipped (with the reason) when OpenSSH is not installed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,7 +182,7 @@ static void state_dir(char *out, size_t size)
     snprintf(out, size, "%s/state%d", S.dir, ++S.nstate);
 }
 
-/* cg_root: a cgroup v2 root, or "" for none. */
+/* cg_root: a cgroup root (v2, or one holding v1 hierarchies), or "" for none. */
 static gpf_runtime *open_rt_cg(const char *dir, const char *bwrap, int port_min, int port_max, const char *cg_root)
 {
     gpf_runtime_config c;
@@ -327,11 +328,11 @@ static void pod_flow(const char *bwrap, int expect_bwrap)
     /* No isolation plan: no device node, no pinning; no cgroup root configured. */
     if (expect_bwrap) {
         assert_int_equal(st.isolation, GPF_ISO_HARDWARE);
-        assert_string_equal(st.message, "bwrap sandbox; dev none; cpus not pinned; cgroup v2 unavailable");
+        assert_string_equal(st.message, "bwrap sandbox; dev none; cpus not pinned; no cgroup");
     } else {
         assert_int_equal(st.isolation, GPF_ISO_SOFT);
         assert_string_equal(st.message, "plain process, bubblewrap unavailable (disabled by configuration); devices "
-                                        "not isolated; cpus not pinned; cgroup v2 unavailable");
+                                        "not isolated; cpus not pinned; no cgroup");
     }
 
     /* The pod is detached: its own session, not our child. */
@@ -510,8 +511,8 @@ static void test_pod_isolation(void **state)
     printf("# message: %s\n", st.message);
     assert_int_equal(st.isolation, GPF_ISO_HARDWARE);
     snprintf(want, sizeof want,
-             "bwrap sandbox; dev nvidia0,nvidiactl; missing nvidia-uvm,nvidia-uvm-tools; cpus %d (numa 0); "
-             "cgroup v2 failed (cgroup.procs: No such file or directory)",
+             "bwrap sandbox; dev nvidia0,nvidiactl; missing nvidia-uvm,nvidia-uvm-tools; cpus %d (numa 0), memory "
+             "numa 0 preferred; cgroup v2 failed (cgroup.procs: No such file or directory)",
              cpu);
     assert_string_equal(st.message, want);
     snprintf(want, sizeof want, "%s/gpufleet/pod-%s", cg, id);
@@ -525,6 +526,10 @@ static void test_pod_isolation(void **state)
     assert_int_equal(ssh_run(S.key_a, st.ssh_port, "grep Cpus_allowed_list /proc/self/status", out, sizeof out), 0);
     snprintf(want, sizeof want, "Cpus_allowed_list:\t%d", cpu);
     assert_string_equal(out, want);
+    /* Memory: preferred from the GPU's node (the task policy numa_maps shows). */
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, "head -1 /proc/self/numa_maps | cut -d\" \" -f2", out, sizeof out),
+                     0);
+    assert_string_equal(out, "prefer:0");
     if (geteuid() == 0) /* root in the sandbox cannot make the nodes it was not given */
         assert_int_not_equal(ssh_run(S.key_a, st.ssh_port, "mknod $HOME/nv1 c 195 1", out, sizeof out), 0);
 
@@ -735,7 +740,8 @@ static int find_cgroup2(char *out, size_t size)
         /* "id parent major:minor root mountpoint options … - cgroup2 source …" */
         if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1) {
             snprintf(out, size, "%s", mnt);
-            found = gpf_rtcg_probe(out, NULL) == 0;
+            int version = 0;
+            found = gpf_rtcg_probe(out, &version, NULL) == 0 && version == 2;
         }
     }
     if (f)
@@ -802,6 +808,109 @@ static void test_cgroup_real(void **state)
     gpf_runtime_close(rt);
     snprintf(cgdir, sizeof cgdir, "%s/gpufleet", mnt);
     rmdir(cgdir); /* fine to fail: another pod may use it */
+}
+
+/* 1 when the file dir/name lists pid on a line of its own. */
+static int lists_pid(const char *dir, const char *name, int pid)
+{
+    char path[700], buf[4096], want[32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(want, sizeof want, "\n%d\n", pid);
+    size_t n = 1;
+    buf[0] = '\n';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        n += fread(buf + 1, 1, sizeof buf - 2, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return strstr(buf, want) != NULL;
+}
+
+/* Real cgroup v1 hierarchies (a hybrid or v1 host's /sys/fs/cgroup, as root): the pod
+ * is in its memory and cpu cgroups with the limits the message claims, and the kernel
+ * enforces the memory limit: a process in the pod that touches more than it is killed,
+ * one that stays under runs. The cgroups go with the pod. */
+static void test_cgroup_v1_real(void **state)
+{
+    (void)state;
+    char dir[128], id[GPF_ID_MAX], out[1024], dirs[3][256], buf[64], dev[PATH_MAX], want[256];
+    int version = 0;
+    if (!S.ok)
+        skip();
+    if (geteuid() != 0 || gpf_rtcg_probe("/sys/fs/cgroup", &version, NULL) != 0 || version != 1 ||
+        access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0 ||
+        access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", F_OK) != 0) {
+        printf("# no writable cgroup v1 memory and cpu hierarchies here: real cgroup v1 not tested\n");
+        skip();
+    }
+    state_dir(dir, sizeof dir);
+    pod_id(id, sizeof id, "cg1");
+    gpf_runtime *rt = open_rt_cg(dir, "", S.port_base, S.port_base + 49, "/sys/fs/cgroup");
+    gpf_pod_spec *s = GPF_NEW(gpf_pod_spec);
+    *s = make_spec(id, S.pub_a, "", "");
+    s->cpus = 1;
+    s->memory_mib = 64;
+    int cpu = last_cpu(), cpuset = access("/sys/fs/cgroup/cpuset/cpuset.cpus", F_OK) == 0;
+    gpf_test_tree_new("gpf-rt-dev1", dev, sizeof dev);
+    gpf_test_tree_put(dev, "dev/nvidia0", "gpu0\n");
+    make_plan(s, dev, GPF_SLICE_WHOLE, cpu); /* pinned to one CPU */
+    gpf_pod_status st;
+    start_pod(rt, s, &st);
+    printf("# cgroup v1: %s\n", st.message);
+    snprintf(want, sizeof want, "cpus %d (numa 0), memory numa 0 preferred; cgroup v1 cpu 1 mem 64M%s", cpu,
+             cpuset ? " cpuset" : "");
+    assert_non_null(strstr(st.message, want));
+    snprintf(dirs[0], sizeof dirs[0], "/sys/fs/cgroup/memory/gpufleet/pod-%s", id);
+    snprintf(dirs[1], sizeof dirs[1], "/sys/fs/cgroup/cpu/gpufleet/pod-%s", id);
+    snprintf(dirs[2], sizeof dirs[2], "/sys/fs/cgroup/cpuset/gpufleet/pod-%s", id);
+    assert_string_equal(gpf_test_tree_get(dirs[0], "memory.limit_in_bytes", buf, sizeof buf), "67108864\n");
+    assert_string_equal(gpf_test_tree_get(dirs[1], "cpu.cfs_quota_us", buf, sizeof buf), "100000\n");
+    assert_string_equal(gpf_test_tree_get(dirs[1], "cpu.cfs_period_us", buf, sizeof buf), "100000\n");
+    int root = pod_root_pid(dir, id);
+    assert_true(lists_pid(dirs[0], "cgroup.procs", root));
+    assert_true(lists_pid(dirs[1], "cgroup.procs", root));
+    if (cpuset) {
+        /* The pod cannot widen its pinning: asking for every CPU still gives it its one. */
+        snprintf(want, sizeof want, "%d\n", cpu);
+        assert_string_equal(gpf_test_tree_get(dirs[2], "cpuset.cpus", buf, sizeof buf), want);
+        assert_true(lists_pid(dirs[2], "cgroup.procs", root));
+        assert_int_equal(ssh_run(S.key_a, st.ssh_port, "taskset -c 0-1023 grep Cpus_allowed_list /proc/self/status",
+                                 out, sizeof out),
+                         0);
+        snprintf(want, sizeof want, "Cpus_allowed_list:\t%d", cpu);
+        assert_string_equal(out, want);
+    } else {
+        printf("# no cgroup v1 cpuset hierarchy here: cpuset not tested\n");
+    }
+
+    /* Under the limit it runs; over it the kernel kills it (SIGKILL: 128 + 9), and the
+     * pod goes on. dd fills a buffer of bs bytes, so it touches that much memory. */
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, "dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null; echo rc=$?",
+                             out, sizeof out),
+                     0);
+    assert_string_equal(out, "rc=0");
+    printf("# pod memory peak with the 16 MiB dd: %lld KiB of 65536\n",
+           atoll(gpf_test_tree_get(dirs[0], "memory.max_usage_in_bytes", buf, sizeof buf)) / 1024);
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, "dd if=/dev/zero of=/dev/null bs=256M count=1 2>/dev/null; echo rc=$?",
+                             out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "rc=137")); /* after the shell's "Killed" line */
+    assert_int_not_equal(strcmp(gpf_test_tree_get(dirs[0], "memory.failcnt", buf, sizeof buf), "0\n"), 0);
+    assert_int_equal(ssh_run(S.key_a, st.ssh_port, "echo alive", out, sizeof out), 0);
+    assert_string_equal(out, "alive");
+
+    gpf_error err = {0};
+    assert_int_equal(rt->ops->stop(rt, id, &err), 0);
+    assert_int_not_equal(access(dirs[0], F_OK), 0);
+    assert_int_not_equal(access(dirs[1], F_OK), 0);
+    assert_int_not_equal(access(dirs[2], F_OK), 0);
+    gpf_runtime_close(rt);
+    gpf_free(s);
+    gpf_test_tree_rm(dev);
+    rmdir("/sys/fs/cgroup/memory/gpufleet"); /* fine to fail: another pod may use them */
+    rmdir("/sys/fs/cgroup/cpu/gpufleet");
+    rmdir("/sys/fs/cgroup/cpuset/gpufleet");
 }
 
 static void write_script(const char *path, const char *body)
@@ -1244,6 +1353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pod_isolation),
         cmocka_unit_test(test_activity),
         cmocka_unit_test(test_cgroup_real),
+        cmocka_unit_test(test_cgroup_v1_real),
     };
     return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
 }
