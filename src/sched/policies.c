@@ -35,6 +35,12 @@ static void drop_arrays(gpf_sched_policy *p)
     gpf_free(p->st);
     gpf_free(p->st_index);
     gpf_free(p->answer);
+    gpf_free(p->gap_ver);
+    gpf_free(p->gap_lv);
+    p->gap_ver = NULL;
+    p->gap_lv = NULL;
+    memset(p->gap_n, 0, sizeof p->gap_n);
+    p->gap_total = p->gap_hosts = 0;
     p->rec = NULL;
     p->rec_mem = NULL;
     p->st = NULL;
@@ -68,6 +74,8 @@ int gpf_sched_policy_new(const char *name, uint64_t seed, gpf_sched_policy **out
             gpf_sched_policy *p = GPF_NEW(gpf_sched_policy);
             p->kind = (pol_kind)k;
             p->rng = seed ^ 0x9e3779b97f4a7c15ULL;
+            for (int r = 0; r <= 1000; r++)
+                p->room[r].host = -1; /* no host offered at this room this decision */
             *out = p;
             return 0;
         }
@@ -241,6 +249,10 @@ static void tables_reserve(gpf_sched_policy *pol, int n)
         pol->st_index = zalloc_touched((size_t)pol->st_icap, sizeof *pol->st_index);
         pol->answer = zalloc_touched((size_t)pol->st_cap, sizeof *pol->answer);
     }
+    if (pol->kind == POL_GPUFLEET) {
+        pol->gap_ver = gpf_calloc((size_t)ncap, sizeof *pol->gap_ver);
+        pol->gap_lv = gpf_calloc((size_t)ncap, sizeof *pol->gap_lv);
+    }
     if (!pol->memo && (pol->kind == POL_FGD || pol->kind == POL_GPUFLEET) && pol->ntasks > 0)
         pol->memo = zalloc_touched((size_t)1 << MEMO_BITS, sizeof *pol->memo);
 }
@@ -260,12 +272,14 @@ static shape_tab *shape_for(gpf_sched_policy *pol, const gpf_sched_fleet *f, con
             int k = pol->nshapes % SHAPE_CHUNK;
             size_t n = (size_t)pol->ncap;
             char **ch = &pol->chunk[pol->nshapes / SHAPE_CHUNK];
-            if (!*ch) /* ver, then score, then why, each for SHAPE_CHUNK shapes */
-                *ch = zalloc_touched(SHAPE_CHUNK * n, sizeof *t->ver + sizeof *t->score + sizeof *t->why);
+            size_t at = SHAPE_CHUNK * n; /* ver, score, room, then why, each for SHAPE_CHUNK shapes */
+            if (!*ch)
+                *ch = zalloc_touched(at, sizeof *t->ver + sizeof *t->score + sizeof *t->room + sizeof *t->why);
             t = &pol->shapes[pol->nshapes++];
             t->ver = (uint64_t *)(void *)*ch + (size_t)k * n;
-            t->score = (double *)(void *)(*ch + SHAPE_CHUNK * n * sizeof *t->ver) + (size_t)k * n;
-            t->why = (signed char *)(*ch + SHAPE_CHUNK * n * (sizeof *t->ver + sizeof *t->score)) + (size_t)k * n;
+            t->score = (double *)(void *)(*ch + at * sizeof *t->ver) + (size_t)k * n;
+            t->room = (int16_t *)(void *)(*ch + at * (sizeof *t->ver + sizeof *t->score)) + (size_t)k * n;
+            t->why = (signed char *)(*ch + at * (sizeof *t->ver + sizeof *t->score + sizeof *t->room)) + (size_t)k * n;
         } else {
             t = &pol->shapes[0];
             for (int i = 1; i < pol->nshapes; i++)
@@ -336,22 +350,36 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
     /* hosts in equal states get equal verdicts and scores (merges_states), but for a share
      * with a memory cap of its own: the GPUs' memory is not in the state */
     int dedup = !(is_share(req) && req->slice.share_memory_mib > 0);
+    /* gpufleet places a share by its score and the balance of rooms (sched_gap_cost): the
+     * rooms are counted as the loop meets the hosts, and the best host per room of the GPU
+     * it would use is kept, to be weighed once every host is counted */
+    int gap = pol->kind == POL_GPUFLEET && is_share(req);
+    if (gap) {
+        sched_gap_trim(pol, f->nhosts);
+        pol->nroom = 0;
+    }
     for (int i = 0; i < f->nhosts; i++) {
         const gpf_sched_host *h = &f->hosts[i];
-        int why;
+        int why, room = -1;
         /* hosts are large and far apart (about a page each): fetch the first line of one
          * a few ahead so that its wait overlaps the work on the hosts before it */
         if (i + 8 < f->nhosts)
             __builtin_prefetch(&f->hosts[i + 8]);
         if (!h->schedulable) {
+            /* its rooms still count (the count is of the hosts' state, as the tables are) */
             why = REJ_NOT_READY;
+            if (gap)
+                sched_gap_count(pol, i, sched_rec_get(pol, f, i, &tmp));
         } else if (h->summary_valid && h->version != 0 && t->ver[i] == h->version) {
             why = t->why[i];
             score = t->score[i];
+            room = t->room[i];
         } else {
             /* from the host's record: refused on its summary, or scored, once per state */
             host_rec *r = sched_rec_get(pol, f, i, &tmp);
             state_answer *a = dedup && r->sid >= 0 ? &pol->answer[r->sid] : NULL;
+            if (gap)
+                sched_gap_count(pol, i, r);
             why = sched_quick_verdict(r, req);
             score = 0;
             if (why > REJ_NONE) {
@@ -359,18 +387,23 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
             } else if (a && a->stamp == pol->clock) {
                 why = a->why;
                 score = a->score;
+                room = a->room;
             } else {
                 why = score_host(f, pol, i, r, req, &c, &score);
+                if (why == REJ_NONE && is_share(req))
+                    room = r->left[c.gpus[0]];
                 if (a) {
                     a->stamp = pol->clock;
-                    a->why = why;
+                    a->why = (int16_t)why;
                     a->score = score;
+                    a->room = (int16_t)room;
                 }
             }
             if (h->summary_valid && h->version != 0) {
                 t->ver[i] = h->version;
                 t->why[i] = (signed char)why;
                 t->score[i] = score;
+                t->room[i] = (int16_t)room;
             }
         }
         if (why == REJ_NONE && h->memory_used_mib + req->memory_mib > h->memory_mib)
@@ -390,8 +423,27 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
             best = i;
             break;
         }
+        if (gap && room >= 0 && room <= 1000) {
+            struct room_best *rb = &pol->room[room];
+            if (rb->host < 0 || score > rb->score) {
+                if (rb->host < 0)
+                    pol->room_list[pol->nroom++] = (int16_t)room;
+                rb->score = score;
+                rb->host = i;
+            }
+            continue;
+        }
         if (score > best_score) {
             best_score = score;
+            best = i;
+        }
+    }
+    for (int k = 0; gap && k < pol->nroom; k++) { /* the rooms' best hosts, weighed */
+        int room = pol->room_list[k], i = pol->room[room].host;
+        double v = pol->room[room].score - sched_gap_cost(pol, room, req->slice.share_milli);
+        pol->room[room].host = -1;
+        if (v > best_score || (v == best_score && i < best)) {
+            best_score = v;
             best = i;
         }
     }
@@ -485,9 +537,11 @@ int sched_policy_check_caches(gpf_sched_policy *pol, const gpf_sched_fleet *f, i
             sched_rec_build(h, &fresh);
             int why = score_host(f, pol, i, &fresh, &req, &c, &score);
             n++;
-            bad += why != t->why[i] || (why == REJ_NONE && score != t->score[i]);
+            bad += why != t->why[i] || (why == REJ_NONE && score != t->score[i]) ||
+                   (why == REJ_NONE && is_share(&req) && t->room[i] != fresh.left[c.gpus[0]]);
         }
     }
+    bad += sched_gap_check(pol, f, &n);
     pol->memo_off = 0;
     if (checked)
         *checked = n;

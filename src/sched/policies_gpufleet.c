@@ -178,3 +178,107 @@ double sched_score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const g
     }
     return best;
 }
+
+/* ---- gpufleet: gap balance ---------------------------------------------------- */
+
+/* How much the balance of rooms weighs against FGD's score (0..100 per placement) when a
+ * share picks its GPU, and the most it may add or take, so that a near-exact fill (worth
+ * 1000) still beats every other placement. Tuned on the benchmark's 17 workloads
+ * (docs/placement.md, "gpufleet"). */
+#define GAP_WEIGHT 3000.0
+#define GAP_CAP 400.0
+
+/* The level a GPU's room counts at: 0 (not counted) for GPUs that cannot take a share,
+ * empty ones and ones with less than a step left. */
+static int gap_level(const host_rec *r, int g)
+{
+    int left = r->left[g];
+    return r->share_max[g] > 0 && left >= GAP_STEP && left < 1000 ? left / GAP_STEP : 0;
+}
+
+static void gap_add(gpf_sched_policy *pol, int lv, int d)
+{
+    if (lv > 0) {
+        pol->gap_n[lv] += d;
+        pol->gap_total += d;
+    }
+}
+
+/* Counts host i's GPUs as r describes them (r NULL: the host takes no share, so none of
+ * them), in place of what was counted for it before; nothing to do when r is the version
+ * already counted. */
+void sched_gap_count(gpf_sched_policy *pol, int i, const host_rec *r)
+{
+    if (r && r->ver != 0 && pol->gap_ver[i] == r->ver)
+        return;
+    uint8_t *lv = pol->gap_lv[i];
+    for (int g = 0; g < GPF_MAX_HOST_GPUS; g++) {
+        int now = r && g < r->n ? gap_level(r, g) : 0;
+        if (now != lv[g]) {
+            gap_add(pol, lv[g], -1);
+            gap_add(pol, now, 1);
+            lv[g] = (uint8_t)now;
+        }
+    }
+    pol->gap_ver[i] = r ? r->ver : 0;
+    if (i >= pol->gap_hosts)
+        pol->gap_hosts = i + 1;
+}
+
+/* Forgets the hosts from nhosts on (the fleet has fewer hosts than were counted). */
+void sched_gap_trim(gpf_sched_policy *pol, int nhosts)
+{
+    for (int i = nhosts; i < pol->gap_hosts; i++)
+        sched_gap_count(pol, i, NULL);
+    if (pol->gap_hosts > nhosts)
+        pol->gap_hosts = nhosts;
+}
+
+/* The Sum-of-Squares rule for online bin packing (Csirik et al., 2006) over the counted
+ * rooms: a share that takes a GPU from room a to room b changes Σ N(level)² by
+ * 2·(N(b) − N(a)) + 2 (one term each when only one of them counts). Rooms that many GPUs
+ * share are consumed and rare ones made, so the rooms on offer stay varied enough for the
+ * shares to come to fill them. Scaled by the counted GPUs so that the weight does not grow
+ * with the fleet, and capped. Higher costs worse. */
+double sched_gap_cost(const gpf_sched_policy *pol, int room, int share)
+{
+    if (pol->gap_total <= 0 || room < 0 || room > 1000)
+        return 0;
+    int a = room >= GAP_STEP && room < 1000 ? room / GAP_STEP : 0, after = room - share;
+    int b = after >= GAP_STEP && after < 1000 ? after / GAP_STEP : 0;
+    if (a == b)
+        return 0;
+    double d = 0;
+    if (a > 0)
+        d += 1 - 2.0 * pol->gap_n[a];
+    if (b > 0)
+        d += 1 + 2.0 * pol->gap_n[b];
+    d = GAP_WEIGHT * d / pol->gap_total;
+    return d > GAP_CAP ? GAP_CAP : d < -GAP_CAP ? -GAP_CAP : d;
+}
+
+/* The test hook's part: every host counted at its current version counted as a fresh
+ * record says, and the totals the sum of what is counted. Returns how many are wrong. */
+int sched_gap_check(const gpf_sched_policy *pol, const gpf_sched_fleet *f, int *checked)
+{
+    int bad = 0, n[GAP_LEVELS] = {0}, total = 0;
+    host_rec fresh;
+    if (!pol->gap_ver)
+        return 0;
+    for (int i = 0; i < pol->gap_hosts; i++) {
+        for (int g = 0; g < GPF_MAX_HOST_GPUS; g++)
+            if (pol->gap_lv[i][g]) {
+                n[pol->gap_lv[i][g]]++;
+                total++;
+            }
+        if (i >= f->nhosts || pol->gap_ver[i] == 0 || pol->gap_ver[i] != f->hosts[i].version)
+            continue;
+        sched_rec_build(&f->hosts[i], &fresh);
+        (*checked)++;
+        for (int g = 0; g < GPF_MAX_HOST_GPUS; g++)
+            bad += pol->gap_lv[i][g] != (g < fresh.n ? gap_level(&fresh, g) : 0);
+    }
+    (*checked)++;
+    bad += total != pol->gap_total || memcmp(n, pol->gap_n, sizeof n) != 0;
+    return bad;
+}

@@ -43,6 +43,7 @@ typedef struct shape_tab {
     uint64_t used;                /* the policy's decision clock at its last use */
     uint64_t *ver;                /* per host: the version scored, 0 = never */
     double *score;                /* valid where why is REJ_NONE */
+    int16_t *room;                /* shares: the room of the GPU chosen there, where why is REJ_NONE */
     signed char *why;             /* REJ_* from the GPU filter and the CPU check */
 } shape_tab;
 
@@ -109,7 +110,8 @@ typedef struct host_state {
 typedef struct state_answer {     /* a decision's verdict and score for one state */
     uint64_t stamp;               /* the decision (policy clock) it belongs to */
     double score;
-    int why, pad;
+    int16_t why, room;            /* room: as shape_tab's */
+    int pad;
 } state_answer;
 
 /* One remembered F(n). F is a pure function of the free amounts as a multiset (sorted,
@@ -124,6 +126,12 @@ typedef struct frag_memo {
     uint32_t pad;
     double F;
 } frag_memo;
+
+/* gpufleet's gap balance counts share-capable GPUs by room in steps of GAP_STEP
+ * thousandths; a GPU with less than one step left counts as full (a share that leaves it so
+ * is a near-exact fill), an empty one not at all */
+#define GAP_STEP 100
+#define GAP_LEVELS (1000 / GAP_STEP)
 
 #ifndef MEMO_BITS
 #define MEMO_BITS 14 /* 16384 entries (768 KB), two per bucket, most recent first */
@@ -180,6 +188,21 @@ struct gpf_sched_policy {
     const gpf_sched_fleet *press_fleet;
     const gpf_gpu_model *press_model[16];
     double press[16], press_floor;
+    /* gpufleet's gap balance (docs/placement.md, "gpufleet"): how many share-capable GPUs
+     * have each room, in steps of GAP_STEP thousandths (gap_n, gap_total), kept from each
+     * host's GPUs as counted at a version (gap_ver, 0 = never or not versioned; gap_lv per
+     * GPU, 0 = not counted), hosts [0, gap_hosts) counted; and this decision's best host per
+     * exact room a share's chosen GPU has (host -1 = none; the rooms offered, in room_list,
+     * go back to -1 when the decision has weighed them) */
+    uint64_t *gap_ver;
+    uint8_t (*gap_lv)[GPF_MAX_HOST_GPUS];
+    int gap_n[GAP_LEVELS], gap_total, gap_hosts;
+    struct room_best {
+        double score;
+        int host, pad;
+    } room[1001];
+    int16_t room_list[1001];
+    int nroom;
 };
 
 typedef struct host_view {
@@ -246,6 +269,10 @@ void sched_press_update(gpf_sched_policy *pol, const gpf_sched_fleet *f);
 double sched_press_floor(const gpf_sched_policy *pol, const gpf_sched_request *req);
 double sched_score_frag(const gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_host *h, host_rec *r,
                         const gpf_sched_request *req, sched_cand *c, int gpufleet);
+void sched_gap_count(gpf_sched_policy *pol, int i, const host_rec *r);
+void sched_gap_trim(gpf_sched_policy *pol, int nhosts);
+double sched_gap_cost(const gpf_sched_policy *pol, int room, int share);
+int sched_gap_check(const gpf_sched_policy *pol, const gpf_sched_fleet *f, int *checked);
 
 /* ---- the other baselines (policies_baselines.c) ---------------------------- */
 

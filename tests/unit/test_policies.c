@@ -301,7 +301,24 @@ static void book_share(gpf_sched_fleet *f, const char *id, const char *gpu, int 
     assert_int_equal(gpf_sched_apply(f, NULL, &pl, &err), 0);
 }
 
-/* gpufleet's three additions to FGD, each on a cluster where FGD decides otherwise (the
+/* One-GPU hosts "a", "b", ... with booked[k] thousandths booked on host k's GPU (0: none),
+ * and a policy of the name with the tasks set. */
+static gpf_sched_policy *one_gpu_hosts(gpf_sched_fleet *f, const int *booked, int n, const char *name,
+                                       const gpf_sched_task_type *t)
+{
+    fleet(f);
+    for (int k = 0; k < n; k++) {
+        char id[2] = {(char)('a' + k), 0}, gpu[4] = {(char)('a' + k), '-', '0', 0};
+        add(f, id, &model_a, 1, 64000);
+        if (booked[k])
+            book_share(f, id, gpu, booked[k]);
+    }
+    gpf_sched_policy *p = policy(name);
+    gpf_sched_policy_set_tasks(p, t, 1);
+    return p;
+}
+
+/* gpufleet's four additions to FGD, each on a cluster where FGD decides otherwise (the
  * scores worked by hand; docs/placement.md, "gpufleet"). */
 static void test_gpufleet_hand_computed(void **state)
 {
@@ -373,14 +390,34 @@ static void test_gpufleet_hand_computed(void **state)
     t[0].num_gpu = 1, t[0].gpu_milli = 500, t[0].weight = 1;
     for (int k = 0; k < 2; k++) {
         gpf_sched_fleet f;
-        fleet(&f);
-        add(&f, "a", &model_a, 1, 64000);
-        add(&f, "b", &model_a, 1, 64000);
-        book_share(&f, "a", "a-0", 470);
-        gpf_sched_policy *p = policy(names[k]);
-        gpf_sched_policy_set_tasks(p, t, 1);
+        gpf_sched_policy *p = one_gpu_hosts(&f, (const int[]){470, 0}, 2, names[k], t);
         gpf_sched_request r = share(470, 0);
         assert_int_equal(put(&f, p, &r, &pl), k == 0 ? 1 : 0);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&f);
+    }
+
+    /* Gap balance. a: 1 GPU with 300 booked (room 700); b, c, d: 1 GPU with 500 booked
+     * (room 500). Same task. A share of 200: on a it leaves 500, which the task can use
+     * (ΔF = 0 -> 50); on b it leaves 300, which it cannot (ΔF = -300 -> 42): FGD takes a.
+     * The rooms counted, by hundreds: N(7) = 1, N(5) = 3, of 4. a: 7 -> 5 changes Σ N² by
+     * (1 - 2) + (1 + 6) = +6, cost 3000·6/4 capped at 400: 50 - 400; b: 5 -> 3 by
+     * (1 - 6) + (1 + 0) = -4, capped at -400: 42 + 400. gpufleet takes b, and the counts
+     * become N(7) = 1, N(5) = 2, N(3) = 1. */
+    for (int k = 0; k < 2; k++) {
+        gpf_sched_fleet f;
+        gpf_sched_policy *p = one_gpu_hosts(&f, (const int[]){300, 500, 500, 500}, 4, names[k], t);
+        gpf_sched_request r = share(200, 0);
+        assert_int_equal(put(&f, p, &r, &pl), k == 0 ? 0 : 1);
+        if (k == 1) {
+            /* a second 200: a (7 -> 5) now changes Σ N² by (1 - 2) + (1 + 4) = +4, cost
+             * 400: 50 - 400; c (5 -> 3) by (1 - 4) + (1 + 2) = 0: 42; b, at 300 (3 -> 1), by
+             * (1 - 2) + (1 + 0) = 0, and F goes 300 -> 100 (ΔF = +200): 54. b again. */
+            assert_int_equal(put(&f, p, &r, &pl), 1);
+            int checked = 0;
+            assert_int_equal(sched_policy_check_caches(p, &f, &checked), 0);
+            assert_true(checked > 0);
+        }
         gpf_sched_policy_free(p);
         gpf_sched_fleet_clear(&f);
     }
