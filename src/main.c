@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/gpu_backend.h"
 #include "agent/podinit.h"
 #include "api/serve.h"
 #include "cli/cli.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 #include "util/config.h"
+#include "util/embedded.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -75,7 +78,24 @@ int main(int argc, char **argv)
         if (rc >= 0)
             return rc;
         install_signals();
-        if (gpf_serve_run(&cfg, &stop_flag, gpf_self_exe(self, sizeof self, argv[0]), &err) != 0) {
+        char **hosts = NULL;
+        int nhosts = 0;
+        if (cfg.demo) { /* one local agent per host of the built-in demo fleet */
+            const gpf_embedded_file *f = gpf_embedded_find("data/demo-fleet.json");
+            if (!f || gpf_gpu_fake_host_ids(f->data, &hosts, &nhosts, &err) != 0) {
+                fprintf(stderr, "gpufleet serve: the built-in demo fleet: %s\n",
+                        f ? gpf_error_msg(&err) : "not in this binary");
+                return 1;
+            }
+            hosts = gpf_realloc(hosts, ((size_t)nhosts + 1) * sizeof *hosts);
+            hosts[nhosts] = NULL;
+        }
+        rc = gpf_serve_run(&cfg, (const char *const *)hosts, &stop_flag, gpf_self_exe(self, sizeof self, argv[0]),
+                           &err);
+        for (int i = 0; i < nhosts; i++)
+            gpf_free(hosts[i]);
+        gpf_free(hosts);
+        if (rc != 0) {
             fprintf(stderr, "gpufleet serve: %s\n", gpf_error_msg(&err));
             return 1;
         }

@@ -10,7 +10,7 @@
 #include "agent/preflight.h"
 #include "agent/report.h"
 #include "agent/runtime.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/httpc.h"

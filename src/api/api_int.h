@@ -6,7 +6,7 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 
 typedef struct api_req {
     struct MHD_Connection *conn;

@@ -11,13 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/gpu_backend.h"
 #include "api/api.h"
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/alloc.h"
-#include "util/embedded.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -161,7 +159,8 @@ static void print_banner(const gpf_serve_config *cfg, const char *url, const cha
     fflush(stdout);
 }
 
-int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, const char *self_exe, gpf_error *err)
+int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, volatile sig_atomic_t *stop,
+                  const char *self_exe, gpf_error *err)
 {
     int rc = 0;
     gpf_catalog *cat = NULL;
@@ -228,21 +227,12 @@ int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, cons
     write_small_file(path, url, 0644);
     GPF_INFO("serve", "event=listening url=%s state_dir=%s", url, cfg->state_dir);
     if (cfg->demo) {
-        const gpf_embedded_file *f = gpf_embedded_find("data/demo-fleet.json");
-        char **ids = NULL;
-        int nids = 0;
         snprintf(path, sizeof path, "%s/agents", cfg->state_dir);
         mkdir(path, 0700);
-        if (f && gpf_gpu_fake_host_ids(f->data, &ids, &nids, err) == 0) {
-            for (int i = 0; i < nids; i++) {
-                if (nagents < MAX_DEMO_AGENTS) {
-                    pid_t pid = spawn_agent(cfg, self_exe, url, join, ids[i], nagents);
-                    if (pid > 0)
-                        agents[nagents++] = pid;
-                }
-                gpf_free(ids[i]);
-            }
-            gpf_free(ids);
+        for (int i = 0; demo_hosts && demo_hosts[i] && nagents < MAX_DEMO_AGENTS; i++) {
+            pid_t pid = spawn_agent(cfg, self_exe, url, join, demo_hosts[i], nagents);
+            if (pid > 0)
+                agents[nagents++] = pid;
         }
     }
     print_banner(cfg, url, admin_token, join, self_exe);

@@ -25,7 +25,11 @@ typedef struct gpf_serve_config {
 
 extern const gpf_cfg_opt gpf_serve_options[];
 
-/* Runs until *stop; self_exe is this binary (demo agents are started from it). */
-int gpf_serve_run(const gpf_serve_config *cfg, volatile sig_atomic_t *stop, const char *self_exe, gpf_error *err);
+/* Runs until *stop; self_exe is this binary (demo agents are started from it). With
+ * cfg->demo, demo_hosts (NULL-terminated, may be NULL; borrowed) names the hosts of the
+ * built-in demo fleet, one local agent each: the caller reads them from the fake GPU
+ * backend's fixture, so that the API needs nothing of the agent's modules. */
+int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, volatile sig_atomic_t *stop,
+                  const char *self_exe, gpf_error *err);
 
 #endif

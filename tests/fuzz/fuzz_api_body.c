@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "api/codec.h"
+#include "codec/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

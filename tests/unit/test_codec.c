@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "util/alloc.h"
 
 #define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGUKT0oWUXJHrb4iTGyQZUNDNW7u2hh8PGpQf/oGR/p dev@laptop"

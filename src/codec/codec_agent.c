@@ -1,12 +1,12 @@
 /* Decoders for the agent protocol (register, heartbeat, pod status) and for our own
  * pod documents read back by agents and clients (lenient about unknown fields). */
-#include "api/codec.h"
+#include "codec/codec.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api/codec_int.h"
+#include "codec/codec_int.h"
 #include "util/alloc.h"
 
 static int address_valid(const char *s)

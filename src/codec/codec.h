@@ -1,10 +1,12 @@
-/* JSON <-> domain records for the HTTP API (shapes in docs/api.md).
+/* JSON <-> domain records: the HTTP API's bodies and the agent's messages to and from the
+ * control plane (shapes in docs/api.md). Its own module so that the API (src/api) and the
+ * agent (src/agent), which depend on it, need nothing of each other.
  * Encoders return a new jansson reference (caller json_decref's).
  * Decoders are strict: wrong types, missing required fields, unknown fields and bad
  * values give GPF_EINVAL with a message naming the field ("slice.share_milli must be
  * 1..1000"); a body that is not an object gives GPF_EMALFORMED. */
-#ifndef GPF_API_CODEC_H
-#define GPF_API_CODEC_H
+#ifndef GPF_CODEC_CODEC_H
+#define GPF_CODEC_CODEC_H
 
 #include <jansson.h>
 #include <stddef.h>

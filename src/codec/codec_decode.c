@@ -1,17 +1,17 @@
 /* Decoders for user request bodies (SKUs, launches, users), the shared field helpers
- * (api/codec_int.h) and the validators (names, SSH keys, times). Strict decoders
+ * (codec/codec_int.h) and the validators (names, SSH keys, times). Strict decoders
  * reject unknown fields, wrong types, missing required fields and bad values with
  * GPF_EINVAL and a message naming the field; the lenient ones (our own pod shapes,
  * in codec_agent.c) ignore unknown fields but still check every value they take.
  * Nothing is ever silently truncated. */
-#include "api/codec.h"
+#include "codec/codec.h"
 
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api/codec_int.h"
+#include "codec/codec_int.h"
 #include "util/alloc.h"
 
 int codec_bad(codec_ctx *c, const char *fmt, ...)
@@ -101,25 +101,22 @@ int codec_model_key_valid(const char *s, size_t max)
     return codec_token_valid(s, "", "._+-", max);
 }
 
+/* p past [0-9]+ followed by the two characters of lit, or NULL when it does not start so. */
+static const char *digits_then(const char *p, const char *lit)
+{
+    if (!is_digit((unsigned char)*p))
+        return NULL;
+    while (is_digit((unsigned char)*p))
+        p++;
+    return p[0] == lit[0] && p[1] == lit[1] ? p + 2 : NULL;
+}
+
 /* [0-9]+g\.[0-9]+gb([+-][a-z]+(\.[a-z]+)?)? */
 static int mig_profile_valid(const char *s)
 {
-    const char *p = s;
-
-    if (!is_digit((unsigned char)*p))
+    const char *p = digits_then(s, "g.");
+    if (!p || !(p = digits_then(p, "gb")))
         return 0;
-    while (is_digit((unsigned char)*p))
-        p++;
-    if (p[0] != 'g' || p[1] != '.')
-        return 0;
-    p += 2;
-    if (!is_digit((unsigned char)*p))
-        return 0;
-    while (is_digit((unsigned char)*p))
-        p++;
-    if (p[0] != 'g' || p[1] != 'b')
-        return 0;
-    p += 2;
     if (*p == '\0')
         return 1;
     /* catalog suffixes: "+me", "-me", "+gfx", "+me.all" */

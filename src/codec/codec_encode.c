@@ -1,5 +1,5 @@
 /* Encoders: domain records -> JSON documents (shapes in docs/api.md). */
-#include "api/codec.h"
+#include "codec/codec.h"
 
 #include <stdint.h>
 #include <stdio.h>

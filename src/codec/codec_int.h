@@ -1,8 +1,8 @@
 /* Internals shared by the codec's decoder files (codec_decode.c, codec_agent.c);
  * not part of the API. All codec_get_* helpers leave *out untouched when an optional
  * field is absent, and return 0 or GPF_EINVAL with a message naming the field. */
-#ifndef GPF_API_CODEC_INT_H
-#define GPF_API_CODEC_INT_H
+#ifndef GPF_CODEC_CODEC_INT_H
+#define GPF_CODEC_CODEC_INT_H
 
 #include <jansson.h>
 #include <stddef.h>
