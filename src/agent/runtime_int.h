@@ -1,7 +1,8 @@
-/* Internal to the process runtime (runtime_process.c): the operating-system helpers it
- * needs — spawning detached processes, finding and killing a pod's processes through
- * /proc, probing ports and waiting for the sshd banner (runtime_sys.c), and the pods'
- * cgroup directories (runtime_cgroup.c). Not for other modules. */
+/* Internal to the process runtime (runtime_process.c, runtime_process_setup.c): the
+ * operating-system helpers it needs — spawning detached processes, finding and killing a
+ * pod's processes through /proc, probing ports and waiting for the sshd banner
+ * (runtime_sys.c), and the pods' cgroup directories (runtime_cgroup.c). Not for other
+ * modules. */
 #ifndef GPF_AGENT_RUNTIME_INT_H
 #define GPF_AGENT_RUNTIME_INT_H
 

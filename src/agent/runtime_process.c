@@ -4,17 +4,11 @@
  * (agent/podinit.h), which holds that socket and runs `sshd -i` on each connection.
  * Starts are asynchronous (start_begin, start_poll), so many pods come up side by side.
  *
- * With bubblewrap the pod runs in its own pid namespace with a private home directory
- * bound over the login user's home and a private /dev that holds, of the NVIDIA device
- * nodes, only those of the spec's isolation plan (isolation "hardware" for whole GPUs and
- * MIG, "device" for shares and vGPU); without it (no bwrap, or the kernel refuses the
- * namespaces) pod-init runs as a plain process, isolation is "soft" and the message says so.
- * Either way the pod's root process pins itself to the plan's CPUs, prefers its NUMA
- * node's memory and joins the pod's cgroups before exec: cgroup v2 (cpu.max, memory.max,
- * cpuset.cpus), or on a cgroup v1 host the memory, cpu and cpuset hierarchies
- * (memory.limit_in_bytes, cpu.cfs_quota_us, cpuset.cpus). The status message states what
- * was done: "bwrap sandbox; dev nvidia0,nvidiactl,nvidia-uvm; cpus 0-15 (numa 0), memory
- * numa 0 preferred; cgroup v2 cpu 4 mem 16384M cpuset".
+ * This file holds the runtime's lifecycle: the pod table and its state files, starting,
+ * polling and stopping pods, the other ops, and opening. What a pod is given before its
+ * root process starts (its sshd_config, the bubblewrap sandbox or a plain process, CPU
+ * pinning, NUMA memory and cgroups, the status message), the validation of specs and the
+ * host checks made at opening are in runtime_process_setup.c (runtime_process_int.h).
  *
  * Pods are detached from the agent (own session, not the agent's children), so they
  * survive an agent restart; their pid, port and message live in a state file under
@@ -32,204 +26,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/podinit.h"
 #include "agent/runtime.h"
 #include "agent/runtime_int.h"
+#include "agent/runtime_process_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/timeutil.h"
 
-#define MSG_BWRAP "bwrap sandbox"
-#define CG_UNAVAILABLE "no cgroup"
 #define KILL_TIMEOUT_MS 3000
 #define SNAP_MAX_AGE_MS 100 /* how long one walk of /proc answers activity questions */
-#define SSH_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-typedef struct ppod {
-    char id[GPF_ID_MAX];
-    pid_t pid;                    /* the pod's root process; 0 when unknown */
-    unsigned long long start;     /* its start time (pid reuse guard) */
-    gpf_pod_status st;            /* port, user, isolation, message */
-    char cgroup[GPF_RTCG_DIRS_MAX];/* its cgroup directories joined with ':', "" none */
-    int starting;                 /* 1 until its init says it accepts connections */
-    off_t log_from;               /* starting: where this start's lines begin in the log */
-    int64_t deadline, next_probe; /* starting: monotonic ms */
-} ppod;
-
-typedef struct proc_rt {
-    char *pods_dir;
-    char *host_key;
-    char *listen;
-    char *sshd;
-    char *init;                   /* the gpufleet binary: `pod-init` is every pod's root process */
-    char *bwrap;                  /* NULL when pods run as plain processes */
-    char *cg_root;                /* writable cgroup root, NULL when there is none */
-    int cg_version;               /* of cg_root: 2, or 1 for per-controller v1 hierarchies */
-    int port_min, port_max, next_port, timeout_ms;
-    struct sockaddr_storage bind_addr, conn_addr;
-    socklen_t addr_len;
-    int is_root;
-    char user[GPF_ID_MAX];
-    char home[PATH_MAX];
-    char mode_msg[GPF_TEXT_MAX];
-    char boot_id[64];
-    gpf_rtsys_snap *snap;         /* the process table activity last read, and when */
-    int64_t snap_ms;
-    ppod *pods;
-    int n, cap;
-} proc_rt;
-
-/* ---- validation ----------------------------------------------------- */
-
-static int name_ok(const char *s)
-{
-    size_t n = strnlen(s, GPF_ID_MAX);
-    if (n == 0 || n >= GPF_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return 0;
-    }
-    return 1;
-}
-
-/* Safe inside a double-quoted sshd_config token: printable, no quote, backslash or '%'. */
-static int cfg_text_ok(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\' || *s == '%')
-            return 0;
-    return 1;
-}
-
-static int charset_ok(const char *s, const char *extra)
-{
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(extra, c)))
-            return 0;
-    }
-    return 1;
-}
-
-static int pubkey_ok(const char *k)
-{
-    size_t n = strnlen(k, GPF_PUBKEY_MAX);
-    if (n == 0 || n >= GPF_PUBKEY_MAX)
-        return 0;
-    if (strncmp(k, "ssh-", 4) && strncmp(k, "ecdsa-", 6) && strncmp(k, "sk-", 3))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
-            return 0;
-    return strchr(k, ' ') != NULL; /* "type base64 [comment]" */
-}
-
-static const char *const RESERVED_ENV[] = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "GPUFLEET_POD_ID", "HOME",
-                                           "PATH", "USER", "LOGNAME", "SHELL", NULL};
-
-/* Appends the SKU's "K=V;K2=V2" to the SetEnv line, validating every entry. */
-static int append_sku_env(gpf_buf *b, const char *env, gpf_error *err)
-{
-    const char *p = env;
-    while (*p) {
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > 0) {
-            char entry[GPF_TEXT_MAX];
-            if (len >= sizeof entry)
-                return gpf_error_set(err, GPF_EINVAL, "environment entry too long");
-            memcpy(entry, p, len);
-            entry[len] = '\0';
-            char *eq = strchr(entry, '=');
-            if (!eq || eq == entry)
-                return gpf_error_set(err, GPF_EINVAL, "environment entry '%.60s' is not KEY=VALUE", entry);
-            *eq = '\0';
-            if (!charset_ok(entry, "_") || (entry[0] >= '0' && entry[0] <= '9'))
-                return gpf_error_set(err, GPF_EINVAL, "environment name '%.60s' is not a valid name", entry);
-            for (int i = 0; RESERVED_ENV[i]; i++)
-                if (!strcmp(entry, RESERVED_ENV[i]))
-                    return gpf_error_set(err, GPF_EINVAL, "environment name %s is set by the runtime", entry);
-            if (!cfg_text_ok(eq + 1))
-                return gpf_error_set(err, GPF_EINVAL,
-                                     "environment value of %.60s has a quote, backslash, '%%' or control character",
-                                     entry);
-            gpf_buf_printf(b, " \"%s=%s\"", entry, eq + 1);
-        }
-        p += len;
-        if (*p == ';')
-            p++;
-    }
-    return 0;
-}
-
-/* ---- small file helpers --------------------------------------------- */
-
-static int path_join(char *out, size_t size, const char *a, const char *b, const char *c)
-{
-    int n = snprintf(out, size, "%s%s%s%s%s", a, b ? "/" : "", b ? b : "", c ? "/" : "", c ? c : "");
-    return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static int write_file(const char *path, const char *data, mode_t mode, gpf_error *err)
-{
-    char ebuf[128];
-    int rc = 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0)
-        return gpf_error_set(err, GPF_EIO, "cannot create %s: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
-    size_t len = strlen(data), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = gpf_error_set(err, GPF_EIO, "cannot write %s: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0 && rc == 0)
-        rc = gpf_error_set(err, GPF_EIO, "cannot write %s", path);
-    return rc;
-}
-
-static int read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t r = read(fd, buf + len, size - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return 0;
-}
-
-static int mkdir_ok(const char *path, mode_t mode)
-{
-    return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 /* ---- pod table and state files -------------------------------------- */
 
@@ -267,14 +80,14 @@ static int pod_alive(const ppod *p)
 static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX + 8];
-    if (path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0)
+    if (gpf_rtproc_path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0)
         return gpf_error_set(err, GPF_EINVAL, "state path too long");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     gpf_buf b = {0};
     gpf_buf_printf(&b, "pid=%d\nstart=%llu\nboot_id=%s\nport=%d\nssh_user=%s\nisolation=%s\nmessage=%s\ncgroup=%s\n",
                    (int)p->pid, p->start, r->boot_id, p->st.ssh_port, p->st.ssh_user,
                    gpf_isolation_name(p->st.isolation), p->st.message, p->cgroup);
-    int rc = write_file(tmp, gpf_buf_cstr(&b), 0600, err);
+    int rc = gpf_rtproc_write_file(tmp, gpf_buf_cstr(&b), 0600, err);
     gpf_buf_clear(&b);
     if (rc == 0 && rename(tmp, path) != 0)
         rc = gpf_error_set(err, GPF_EIO, "cannot rename %s", tmp);
@@ -287,7 +100,8 @@ static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
 static void load_state(proc_rt *r, ppod *p)
 {
     char path[PATH_MAX], buf[4096], boot[64] = "";
-    if (path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0 || read_text(path, buf, sizeof buf) != 0)
+    if (gpf_rtproc_path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0 ||
+        gpf_rtproc_read_text(path, buf, sizeof buf) != 0)
         return;
     long long pid = 0;
     unsigned long long start = 0;
@@ -335,7 +149,7 @@ static void adopt_pods(proc_rt *r)
         return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (!name_ok(de->d_name) || find_pod(r, de->d_name) >= 0)
+        if (!gpf_rtproc_name_ok(de->d_name) || find_pod(r, de->d_name) >= 0)
             continue;
         load_state(r, add_pod(r, de->d_name));
     }
@@ -369,182 +183,11 @@ static int open_listener(proc_rt *r, int *port)
     return -1;
 }
 
-/* Where sshd finds its files: inside the sandbox they are bound read-only into a
- * private tmpfs (the login home is replaced, and the state dir may live under it). */
-static const char *inner_dir(const proc_rt *r)
-{
-    if (!r->bwrap)
-        return NULL;
-    return r->is_root ? "/run/sshd/gpufleet" : "/run/gpufleet";
-}
-
-/* A pod's sshd_config; with inside, the paths sshd sees in the sandbox. */
-static void write_config(const proc_rt *r, const char *id, int port, const char *keys_path, const char *home_path,
-                         const char *setenv, int inside, gpf_buf *b)
-{
-    const char *inner = inside ? inner_dir(r) : NULL;
-    gpf_buf_printf(b, "# gpufleet pod %s: generated by the agent, rewritten on every start\n", id);
-    gpf_buf_printf(b, "# connections: %s port %d, accepted by the pod's init, which runs sshd -i on each\n", r->listen,
-                   port);
-    if (inner)
-        gpf_buf_printf(b, "HostKey \"%s/ssh_host_ed25519_key\"\nAuthorizedKeysFile \"%s/authorized_keys\"\n", inner,
-                       inner);
-    else
-        gpf_buf_printf(b, "HostKey \"%s\"\nAuthorizedKeysFile \"%s\"\n", r->host_key, keys_path);
-    gpf_buf_printf(b, "AllowUsers %s\n", r->user);
-    gpf_buf_puts(b, "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-                    "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile none\nPrintMotd no\n"
-                    "X11Forwarding no\nSubsystem sftp internal-sftp\n");
-    gpf_buf_printf(b, "SetEnv%s", setenv);
-    if (!inner)
-        gpf_buf_printf(b, " \"HOME=%s\"", home_path);
-    gpf_buf_puts(b, "\n");
-}
-
-static int home_bindable(const proc_rt *r)
-{
-    struct stat st;
-    return r->home[0] == '/' && r->home[1] != '\0' && stat(r->home, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* Where a pod's processes are (p may be NULL: only what carries its id). */
 static gpf_rtsys_pod_ref pod_ref(const ppod *p, const char *id, const char *cgroup)
 {
     gpf_rtsys_pod_ref ref = {p ? p->pid : 0, p ? p->start : 0, id, cgroup};
     return ref;
-}
-
-/* Storage for the strings of a sandbox command line. */
-typedef struct sandbox_paths {
-    char icfg[128], ikeys[128], ihost[128], iinit[128];
-    char dev[GPF_ISO_MAX_NODES][GPF_ISO_NAME_MAX + 8];
-} sandbox_paths;
-
-/* The bubblewrap part of a pod's command line into argv; returns the count. A pid
- * namespace; a private /dev with, of the NVIDIA nodes, only the plan's; the private home;
- * sshd's files read-only in a private tmpfs. Run as root, the sandbox has no CAP_MKNOD
- * and no CAP_SYS_ADMIN, so that nobody inside makes or mounts the device nodes it was
- * not given. */
-static int sandbox_argv(const proc_rt *r, const gpf_pod_spec *spec, const char *home, const char *cfg,
-                        const char *keys, sandbox_paths *sp, char **argv)
-{
-    const char *inner = inner_dir(r);
-    int a = 0;
-    snprintf(sp->icfg, sizeof sp->icfg, "%s/sshd_config", inner);
-    snprintf(sp->ikeys, sizeof sp->ikeys, "%s/authorized_keys", inner);
-    snprintf(sp->ihost, sizeof sp->ihost, "%s/ssh_host_ed25519_key", inner);
-    snprintf(sp->iinit, sizeof sp->iinit, "%s/" GPF_SSH_HELPER, inner); /* or gpufleet: the same verb */
-    argv[a++] = r->bwrap;
-    argv[a++] = "--unshare-pid";
-    argv[a++] = "--bind";
-    argv[a++] = "/";
-    argv[a++] = "/";
-    argv[a++] = "--dev";
-    argv[a++] = "/dev";
-    for (int i = 0; i < spec->iso.nnodes && i < GPF_ISO_MAX_NODES; i++) {
-        snprintf(sp->dev[i], sizeof sp->dev[i], "/dev/%s", spec->iso.nodes[i].name);
-        argv[a++] = "--dev-bind";
-        argv[a++] = (char *)spec->iso.nodes[i].host_path;
-        argv[a++] = sp->dev[i];
-    }
-    argv[a++] = "--proc";
-    argv[a++] = "/proc";
-    argv[a++] = "--tmpfs";
-    argv[a++] = r->is_root ? "/run/sshd" : "/run";
-    if (home_bindable(r)) {
-        argv[a++] = "--bind";
-        argv[a++] = (char *)home;
-        argv[a++] = (char *)r->home;
-    }
-    argv[a++] = "--ro-bind";
-    argv[a++] = (char *)cfg;
-    argv[a++] = sp->icfg;
-    argv[a++] = "--ro-bind";
-    argv[a++] = (char *)keys;
-    argv[a++] = sp->ikeys;
-    argv[a++] = "--ro-bind";
-    argv[a++] = r->host_key;
-    argv[a++] = sp->ihost;
-    argv[a++] = "--ro-bind"; /* where it lives may be hidden in there (a home, /run) */
-    argv[a++] = r->init;
-    argv[a++] = sp->iinit;
-    if (r->is_root) {
-        argv[a++] = "--cap-drop";
-        argv[a++] = "CAP_MKNOD";
-        argv[a++] = "--cap-drop";
-        argv[a++] = "CAP_SYS_ADMIN";
-    }
-    return a;
-}
-
-/* The pod's cgroups, made and limited, with their cgroup.procs open in so for the pod's
- * root process to join; or, in note, why there are none (the pod runs anyway). */
-static void cgroup_setup(const proc_rt *r, const gpf_pod_spec *spec, char *dirs, size_t dsize,
-                         gpf_rtsys_spawn_opts *so, char *note, size_t nsize)
-{
-    gpf_error e = {0};
-    char ebuf[128];
-    so->ncgroup_fds = 0;
-    dirs[0] = '\0';
-    if (!r->cg_root) {
-        gpf_strlcpy(note, CG_UNAVAILABLE, nsize);
-        return;
-    }
-    char cpuset[4096] = ""; /* holds any list of GPF_SYSFS_MAX_CPUS CPUs whole */
-    if (spec->iso.pin)
-        gpf_iso_cpulist(spec->iso.cpu_mask, GPF_SYSFS_MAX_CPUS, cpuset, sizeof cpuset);
-    if (gpf_rtcg_create(r->cg_root, r->cg_version, spec->id, spec->cpus, spec->memory_mib, cpuset, dirs, dsize, note,
-                        nsize, &e) != 0) {
-        snprintf(note, nsize, "cgroup v%d failed (%.100s)", r->cg_version, gpf_error_msg(&e));
-        return;
-    }
-    int n = gpf_rtcg_open_procs(dirs, so->cgroup_fds);
-    if (n < 0) {
-        snprintf(note, nsize, "cgroup v%d failed (cgroup.procs: %s)", r->cg_version,
-                 strerror_r(errno, ebuf, sizeof ebuf));
-        gpf_rtcg_remove(dirs, 0, NULL);
-        dirs[0] = '\0';
-        return;
-    }
-    so->ncgroup_fds = n;
-}
-
-/* Where the pod runs, as done: "cpus 0-15 (numa 0), memory numa 0 preferred", or why not. */
-static void cpu_describe(const gpf_pod_spec *spec, const gpf_rtsys_spawn_opts *so, char *note, size_t size)
-{
-    char ebuf[128];
-    if (so->cpus_errno) {
-        snprintf(note, size, "cpus not pinned (%s)", strerror_r(so->cpus_errno, ebuf, sizeof ebuf));
-        return;
-    }
-    const char *cpus = spec->iso.cpu_note[0] ? spec->iso.cpu_note : "cpus not pinned";
-    if (so->mem_node < 0)
-        gpf_strlcpy(note, cpus, size);
-    else if (so->mem_errno)
-        snprintf(note, size, "%s, memory policy not set (%s)", cpus, strerror_r(so->mem_errno, ebuf, sizeof ebuf));
-    else
-        snprintf(note, size, "%s, memory numa %d preferred", cpus, so->mem_node);
-}
-
-/* What the pod got: isolation and the message that says what was done. */
-static void describe(const proc_rt *r, const gpf_pod_spec *spec, const char *cpus, const char *cgroup,
-                     gpf_pod_status *st)
-{
-    char dev[GPF_TEXT_MAX];
-    gpf_buf b = {0};
-    if (r->bwrap)
-        gpf_iso_dev_summary(&spec->iso, dev, sizeof dev);
-    else
-        gpf_strlcpy(dev, "devices not isolated", sizeof dev);
-    gpf_buf_printf(&b, "%s; %s; %s; %s", r->mode_msg, dev, cpus, cgroup);
-    gpf_strlcpy(st->message, gpf_buf_cstr(&b), sizeof st->message);
-    gpf_buf_clear(&b);
-    if (!r->bwrap)
-        st->isolation = GPF_ISO_SOFT;
-    else if (spec->iso.kind == GPF_SLICE_SHARE || spec->iso.kind == GPF_SLICE_VGPU)
-        st->isolation = GPF_ISO_DEVICE;
-    else
-        st->isolation = GPF_ISO_HARDWARE;
 }
 
 /* Leaves nothing of a pod that did not come up: no process, no cgroup, no directory, no
@@ -574,25 +217,27 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     sandbox_paths *sp = GPF_NEW(sandbox_paths);
     int rc = 0, log_fd = -1, lfd = -1, pi = -1, port = 0;
     gpf_rtsys_spawn_opts so = {.cpus = NULL, .mem_node = -1, .ncgroup_fds = 0, .pass_fd = -1};
-    if (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) || path_join(home, sizeof home, dir, "home", NULL) ||
-        path_join(cfg, sizeof cfg, dir, "sshd_config", NULL) || path_join(keys, sizeof keys, dir, "authorized_keys", NULL) ||
-        path_join(logp, sizeof logp, dir, "sshd.log", NULL)) {
+    if (gpf_rtproc_path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) ||
+        gpf_rtproc_path_join(home, sizeof home, dir, "home", NULL) ||
+        gpf_rtproc_path_join(cfg, sizeof cfg, dir, "sshd_config", NULL) ||
+        gpf_rtproc_path_join(keys, sizeof keys, dir, "authorized_keys", NULL) ||
+        gpf_rtproc_path_join(logp, sizeof logp, dir, "sshd.log", NULL)) {
         rc = gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
         goto out;
     }
-    if (mkdir_ok(dir, 0700) != 0 || mkdir_ok(home, 0700) != 0) {
+    if (gpf_rtproc_mkdir_ok(dir, 0700) != 0 || gpf_rtproc_mkdir_ok(home, 0700) != 0) {
         rc = gpf_error_set(err, GPF_EIO, "cannot create %s: %s", dir, strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
     }
     gpf_buf_printf(&line, "%s\n", spec->ssh_pubkey);
-    if ((rc = write_file(keys, gpf_buf_cstr(&line), 0600, err)) != 0)
+    if ((rc = gpf_rtproc_write_file(keys, gpf_buf_cstr(&line), 0600, err)) != 0)
         goto out;
     if ((lfd = open_listener(r, &port)) < 0) {
         rc = gpf_error_set(err, GPF_ENOCAPACITY, "no free sshd port in %d-%d", r->port_min, r->port_max);
         goto out;
     }
-    write_config(r, spec->id, port, keys, home, setenv, r->bwrap != NULL, &conf);
-    if ((rc = write_file(cfg, gpf_buf_cstr(&conf), 0600, err)) != 0)
+    gpf_rtproc_write_config(r, spec->id, port, keys, home, setenv, r->bwrap != NULL, &conf);
+    if ((rc = gpf_rtproc_write_file(cfg, gpf_buf_cstr(&conf), 0600, err)) != 0)
         goto out;
     log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (log_fd < 0) {
@@ -603,7 +248,7 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     off_t log_from = lseek(log_fd, 0, SEEK_END); /* earlier starts of this pod appended before */
 
     char *argv[48 + 3 * GPF_ISO_MAX_NODES];
-    int a = r->bwrap ? sandbox_argv(r, spec, home, cfg, keys, sp, argv) : 0;
+    int a = r->bwrap ? gpf_rtproc_sandbox_argv(r, spec, home, cfg, keys, sp, argv) : 0;
     char fdarg[16];
     snprintf(fdarg, sizeof fdarg, "%d", GPF_RTSYS_PASS_FD);
     argv[a++] = r->bwrap ? sp->iinit : r->init;
@@ -625,7 +270,7 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     for (int c = 0; spec->iso.pin && c < GPF_SYSFS_MAX_CPUS && c < CPU_SETSIZE; c++)
         if (spec->iso.cpu_mask[c / 64] >> (c % 64) & 1)
             CPU_SET(c, &cpus);
-    cgroup_setup(r, spec, cgdir, sizeof cgdir, &so, cg_note, sizeof cg_note);
+    gpf_rtproc_cgroup_setup(r, spec, cgdir, sizeof cgdir, &so, cg_note, sizeof cg_note);
     so.cpus = spec->iso.pin ? &cpus : NULL;
     so.mem_node = spec->iso.pin ? spec->iso.numa_node : -1;
     so.pass_fd = lfd;
@@ -638,7 +283,7 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
         gpf_rtcg_remove(cgdir, 0, NULL);
         cgdir[0] = '\0';
     }
-    cpu_describe(spec, &so, cpu_note, sizeof cpu_note);
+    gpf_rtproc_cpu_describe(spec, &so, cpu_note, sizeof cpu_note);
     ppod *p = add_pod(r, spec->id);
     pi = r->n - 1;
     gpf_rtsys_proc pr;
@@ -647,7 +292,7 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     p->st.ssh_port = port;
     gpf_strlcpy(p->st.ssh_user, r->user, sizeof p->st.ssh_user);
     gpf_strlcpy(p->cgroup, cgdir, sizeof p->cgroup);
-    describe(r, spec, cpu_note, cg_note, &p->st);
+    gpf_rtproc_describe(r, spec, cpu_note, cg_note, &p->st);
     p->starting = 1;
     p->log_from = log_from < 0 ? 0 : log_from;
     p->deadline = gpf_mono_ms() + r->timeout_ms;
@@ -673,7 +318,7 @@ static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
 {
     char dir[PATH_MAX], cg[GPF_RTCG_DIRS_MAX] = "";
     int i = find_pod(r, id), rc;
-    if (path_join(dir, sizeof dir, r->pods_dir, id, NULL) != 0)
+    if (gpf_rtproc_path_join(dir, sizeof dir, r->pods_dir, id, NULL) != 0)
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
     /* Its recorded cgroups; for a leftover the table does not know, where they would be
      * (removing a cgroup that is not there is fine). */
@@ -700,7 +345,8 @@ static int check_start(proc_rt *r, int i, gpf_error *err)
 {
     ppod *p = &r->pods[i];
     char logp[PATH_MAX], dir[PATH_MAX], cg[GPF_RTCG_DIRS_MAX], tail[160];
-    if (path_join(dir, sizeof dir, r->pods_dir, p->id, NULL) || path_join(logp, sizeof logp, dir, "sshd.log", NULL))
+    if (gpf_rtproc_path_join(dir, sizeof dir, r->pods_dir, p->id, NULL) ||
+        gpf_rtproc_path_join(logp, sizeof logp, dir, "sshd.log", NULL))
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
     int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
     int ready = gpf_rtsys_file_has(logp, p->log_from, GPF_PODINIT_READY);
@@ -734,15 +380,15 @@ static int proc_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
     if (!rt || !spec)
         return gpf_error_set(err, GPF_EINVAL, "start: no runtime or pod spec");
     proc_rt *r = rt->priv;
-    if (!name_ok(spec->id)) {
+    if (!gpf_rtproc_name_ok(spec->id)) {
         rc = gpf_error_set(err, GPF_EINVAL, "pod id '%.63s' is not a valid name", spec->id);
         goto out;
     }
-    if (!pubkey_ok(spec->ssh_pubkey)) {
+    if (!gpf_rtproc_pubkey_ok(spec->ssh_pubkey)) {
         rc = gpf_error_set(err, GPF_EINVAL, "pod %s: ssh_pubkey is not one OpenSSH public key line", spec->id);
         goto out;
     }
-    if (strnlen(spec->device_ids, GPF_TEXT_MAX) >= GPF_TEXT_MAX || !charset_ok(spec->device_ids, "-,:/._")) {
+    if (strnlen(spec->device_ids, GPF_TEXT_MAX) >= GPF_TEXT_MAX || !gpf_rtproc_charset_ok(spec->device_ids, "-,:/._")) {
         rc = gpf_error_set(err, GPF_EINVAL, "pod %s: device ids have invalid characters", spec->id);
         goto out;
     }
@@ -752,7 +398,7 @@ static int proc_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
     }
     gpf_buf_printf(&env, " \"CUDA_VISIBLE_DEVICES=%s\" \"NVIDIA_VISIBLE_DEVICES=%s\" \"GPUFLEET_POD_ID=%s\"",
                    spec->device_ids, spec->device_ids[0] ? spec->device_ids : "void", spec->id);
-    if ((rc = append_sku_env(&env, spec->env, err)) != 0)
+    if ((rc = gpf_rtproc_append_sku_env(&env, spec->env, err)) != 0)
         goto out;
 
     int i = find_pod(r, spec->id);
@@ -761,7 +407,7 @@ static int proc_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
     /* A dead or half-started leftover: clear it before starting afresh. */
     char dir[PATH_MAX];
     struct stat sb;
-    if ((i >= 0 || (path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) == 0 && lstat(dir, &sb) == 0)) &&
+    if ((i >= 0 || (gpf_rtproc_path_join(dir, sizeof dir, r->pods_dir, spec->id, NULL) == 0 && lstat(dir, &sb) == 0)) &&
         (rc = cleanup_pod(r, spec->id, err)) != 0)
         goto out;
     rc = launch(r, spec, gpf_buf_cstr(&env), err);
@@ -798,7 +444,7 @@ static int proc_stop(gpf_runtime *rt, const char *pod_id, gpf_error *err)
 {
     if (!rt || !pod_id)
         return gpf_error_set(err, GPF_EINVAL, "stop: no runtime or pod id");
-    if (!name_ok(pod_id))
+    if (!gpf_rtproc_name_ok(pod_id))
         return gpf_error_set(err, GPF_EINVAL, "pod id '%.63s' is not a valid name", pod_id);
     return cleanup_pod(rt->priv, pod_id, err);
 }
@@ -890,138 +536,6 @@ static const gpf_runtime_ops PROCESS_OPS = {
 
 /* ---- opening -------------------------------------------------------- */
 
-static int resolve_listen(proc_rt *r, gpf_error *err)
-{
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int e = getaddrinfo(r->listen, "22", &hints, &res);
-    if (e != 0 || !res || res->ai_addrlen > sizeof r->bind_addr) {
-        if (res)
-            freeaddrinfo(res);
-        return gpf_error_set(err, GPF_EINVAL, "cannot resolve listen address '%s': %s", r->listen,
-                             e ? gai_strerror(e) : "no address");
-    }
-    memcpy(&r->bind_addr, res->ai_addr, res->ai_addrlen);
-    r->addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
-    /* Readiness is checked over loopback when sshd listens on every address. */
-    r->conn_addr = r->bind_addr;
-    if (r->conn_addr.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&r->conn_addr;
-        if (in->sin_addr.s_addr == htonl(INADDR_ANY))
-            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else if (r->conn_addr.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&r->conn_addr;
-        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
-            in6->sin6_addr = in6addr_loopback;
-    }
-    return 0;
-}
-
-static int login_user(proc_rt *r, gpf_error *err)
-{
-    struct passwd pw, *res = NULL;
-    char buf[16384];
-    uid_t uid = geteuid();
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
-        return gpf_error_set(err, GPF_EUNAVAIL, "uid %u has no passwd entry: sshd cannot log anyone in", (unsigned)uid);
-    if (strlen(pw.pw_name) >= sizeof r->user || !charset_ok(pw.pw_name, "._-") || !cfg_text_ok(pw.pw_dir) ||
-        strlen(pw.pw_dir) >= sizeof r->home)
-        return gpf_error_set(err, GPF_EUNAVAIL, "login user '%.40s' or its home cannot be used in sshd_config",
-                             pw.pw_name);
-    gpf_strlcpy(r->user, pw.pw_name, sizeof r->user);
-    gpf_strlcpy(r->home, pw.pw_dir, sizeof r->home);
-    r->is_root = uid == 0;
-    return 0;
-}
-
-static int ensure_host_key(proc_rt *r, const char *state_dir, gpf_error *err)
-{
-    char tmp[PATH_MAX + 32], tmp_pub[PATH_MAX + 40], pub[PATH_MAX + 8], out[512];
-    int status = 0, rc;
-    if (access(r->host_key, R_OK) == 0)
-        return 0;
-    snprintf(tmp, sizeof tmp, "%s/.host_key.%d", state_dir, (int)getpid());
-    snprintf(tmp_pub, sizeof tmp_pub, "%s.pub", tmp);
-    snprintf(pub, sizeof pub, "%s.pub", r->host_key);
-    unlink(tmp);
-    unlink(tmp_pub);
-    char *argv[] = {"ssh-keygen", "-t", "ed25519", "-N", "", "-q", "-C", "gpufleet-pod-host", "-f", tmp, NULL};
-    char *envp[] = {SSH_PATH, NULL};
-    if ((rc = gpf_rtsys_run(argv, envp, 10000, out, sizeof out, &status, err)) != 0)
-        return rc;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        unlink(tmp);
-        unlink(tmp_pub);
-        return gpf_error_set(err, GPF_EIO, "ssh-keygen failed: %.160s", out);
-    }
-    if (rename(tmp_pub, pub) != 0 || rename(tmp, r->host_key) != 0) {
-        unlink(tmp);
-        unlink(tmp_pub);
-        return gpf_error_set(err, GPF_EIO, "cannot install the pod host key %s", r->host_key);
-    }
-    return 0;
-}
-
-/* Decides between the bubblewrap sandbox and plain processes with one quick probe that
- * uses the same namespaces and mounts a pod does. */
-/* sshd and a configuration like the pods' pass `sshd -t` (pods start without running sshd:
- * their init runs it per connection, so this is where a broken sshd shows). */
-static int check_sshd(proc_rt *r, const char *state_dir, gpf_error *err)
-{
-    char cfg[PATH_MAX], keys[PATH_MAX], out[512];
-    gpf_buf b = {0};
-    int status = 0, rc;
-    if (path_join(cfg, sizeof cfg, state_dir, "sshd_check_config", NULL) ||
-        path_join(keys, sizeof keys, state_dir, "sshd_check_keys", NULL))
-        return gpf_error_set(err, GPF_EINVAL, "state directory path too long");
-    write_config(r, "check", r->port_min, keys, r->home[0] ? r->home : "/", " \"GPUFLEET_POD_ID=check\"", 0, &b);
-    rc = write_file(cfg, gpf_buf_cstr(&b), 0600, err);
-    gpf_buf_clear(&b);
-    if (rc != 0)
-        return rc;
-    char *argv[] = {r->sshd, "-t", "-f", cfg, NULL};
-    char *envp[] = {SSH_PATH, NULL};
-    if ((rc = gpf_rtsys_run(argv, envp, r->timeout_ms, out, sizeof out, &status, err)) != 0)
-        rc = gpf_error_set(err, rc, "%s -t: %s", r->sshd, gpf_error_msg(err));
-    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        rc = gpf_error_set(err, GPF_EUNAVAIL, "%s refuses a pod's configuration (sshd -t): %.300s", r->sshd,
-                           out[0] ? out : "no output");
-    unlink(cfg);
-    return rc;
-}
-
-static void probe_bwrap(proc_rt *r, const char *bwrap)
-{
-    char reason[160] = "", out[512];
-    if (!bwrap || !bwrap[0]) {
-        gpf_strlcpy(reason, "disabled by configuration", sizeof reason);
-    } else if (bwrap[0] != '/' || access(bwrap, X_OK) != 0) {
-        snprintf(reason, sizeof reason, "no executable at %.120s", bwrap);
-    } else {
-        char *argv[] = {(char *)bwrap, "--unshare-pid", "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                        "--tmpfs", r->is_root ? "/run/sshd" : "/run", "true", NULL};
-        char *envp[] = {SSH_PATH, NULL};
-        int status = 0;
-        gpf_error e = {0};
-        if (gpf_rtsys_run(argv, envp, 5000, out, sizeof out, &status, &e) != 0) {
-            snprintf(reason, sizeof reason, "%.150s", gpf_error_msg(&e));
-        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            char *nl = strchr(out, '\n');
-            if (nl)
-                *nl = '\0';
-            snprintf(reason, sizeof reason, "%.150s", out[0] ? out : "probe failed");
-        } else {
-            r->bwrap = gpf_strdup(bwrap);
-            gpf_strlcpy(r->mode_msg, MSG_BWRAP, sizeof r->mode_msg);
-            return;
-        }
-    }
-    snprintf(r->mode_msg, sizeof r->mode_msg, "plain process, bubblewrap unavailable (%.60s)", reason);
-}
-
 int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err)
 {
     proc_rt *r = NULL;
@@ -1044,12 +558,12 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
         rc = gpf_error_set(err, GPF_EINVAL, "process runtime: bad sshd port range %d-%d", cfg->port_min, cfg->port_max);
         goto out;
     }
-    if (!charset_ok(listen, ".:-_")) {
+    if (!gpf_rtproc_charset_ok(listen, ".:-_")) {
         rc = gpf_error_set(err, GPF_EINVAL, "process runtime: bad listen address '%.60s'", listen);
         goto out;
     }
     r->listen = gpf_strdup(listen);
-    if ((rc = resolve_listen(r, err)) != 0)
+    if ((rc = gpf_rtproc_resolve_listen(r, err)) != 0)
         goto out;
     if (sshd[0] != '/' || access(sshd, X_OK) != 0) {
         rc = gpf_error_set(err, GPF_EUNAVAIL,
@@ -1061,45 +575,46 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
     const char *init = cfg->init_path && cfg->init_path[0]
                            ? cfg->init_path
                            : gpf_ssh_helper_path(gpf_self_exe(path, sizeof path, ""), helper, sizeof helper);
-    if (init[0] != '/' || access(init, X_OK) != 0 || !cfg_text_ok(init)) {
+    if (init[0] != '/' || access(init, X_OK) != 0 || !gpf_rtproc_cfg_text_ok(init)) {
         rc = gpf_error_set(err, GPF_EUNAVAIL, "process runtime: cannot run pods' init '%.120s' (the gpufleet binary)",
                            init);
         goto out;
     }
     r->init = gpf_strdup(init);
-    if ((rc = login_user(r, err)) != 0)
+    if ((rc = gpf_rtproc_login_user(r, err)) != 0)
         goto out;
-    if (mkdir_ok(cfg->state_dir, 0700) != 0 || !realpath(cfg->state_dir, real)) {
+    if (gpf_rtproc_mkdir_ok(cfg->state_dir, 0700) != 0 || !realpath(cfg->state_dir, real)) {
         rc = gpf_error_set(err, GPF_EIO, "cannot use state directory %s: %s", cfg->state_dir,
                            strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
     }
-    if (!cfg_text_ok(real) || path_join(path, sizeof path, real, "pods", NULL) != 0 || strlen(real) > PATH_MAX - 256) {
+    if (!gpf_rtproc_cfg_text_ok(real) || gpf_rtproc_path_join(path, sizeof path, real, "pods", NULL) != 0 ||
+        strlen(real) > PATH_MAX - 256) {
         rc = gpf_error_set(err, GPF_EINVAL, "state directory %.120s: path too long or has a quote, backslash or '%%'",
                            real);
         goto out;
     }
     r->pods_dir = gpf_strdup(path);
-    if (mkdir_ok(r->pods_dir, 0700) != 0) {
+    if (gpf_rtproc_mkdir_ok(r->pods_dir, 0700) != 0) {
         rc = gpf_error_set(err, GPF_EIO, "cannot create %s: %s", r->pods_dir, strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
     }
-    path_join(path, sizeof path, real, "ssh_host_ed25519_key", NULL);
+    gpf_rtproc_path_join(path, sizeof path, real, "ssh_host_ed25519_key", NULL);
     r->host_key = gpf_strdup(path);
-    if ((rc = ensure_host_key(r, real, err)) != 0)
+    if ((rc = gpf_rtproc_ensure_host_key(r, real, err)) != 0)
         goto out;
     /* sshd running as root needs its privilege separation directory. */
-    if (r->is_root && mkdir_ok("/run/sshd", 0755) != 0) {
+    if (r->is_root && gpf_rtproc_mkdir_ok("/run/sshd", 0755) != 0) {
         rc = gpf_error_set(err, GPF_EIO, "cannot create /run/sshd: %s", strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
     }
-    if ((rc = check_sshd(r, real, err)) != 0)
+    if ((rc = gpf_rtproc_check_sshd(r, real, err)) != 0)
         goto out;
-    probe_bwrap(r, bwrap);
+    gpf_rtproc_probe_bwrap(r, bwrap);
     const char *cg_root = cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
     if (gpf_rtcg_probe(cg_root, &r->cg_version, NULL) == 0)
         r->cg_root = gpf_strdup(cg_root);
-    if (read_text("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof r->boot_id) == 0)
+    if (gpf_rtproc_read_text("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof r->boot_id) == 0)
         r->boot_id[strcspn(r->boot_id, "\n")] = '\0';
     adopt_pods(r);
     gpf_runtime *rt = GPF_NEW(gpf_runtime);
