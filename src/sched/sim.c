@@ -374,38 +374,67 @@ int gpf_sim_step(gpf_sim *s)
     return ok;
 }
 
-/* See gpf_sim_result.floor_at_100. For a threshold t > 500, let R be the room the arrived
- * shares of size >= t leave (Σ 1000 - s), F the arrived demand of pods no larger than
- * 1000 - t, and X = capacity - arrived (<= 0 once the arrived request reaches 100 %). A
- * placed share leaves its room unusable except to pods of at most 1000 - t, so the free
- * capacity is at least R - F - (room of the dropped ones); a dropped share of size s
- * leaves s >= k·(1000 - s) unallocated, k = t / (1000 - t). Whatever a policy places or
- * drops, the free capacity is therefore at least (k·(R - F) + X) / (k + 1). */
+/* Adds pod p to what f says has arrived. */
+static void fill_add(gpf_sim_fill *f, const gpf_sim_pod *p)
+{
+    if (p->num_gpu == 1 && p->gpu_milli < 1000)
+        f->share[p->gpu_milli]++;
+    else if (p->num_gpu > 0)
+        f->whole[p->gpu_milli] += p->num_gpu;
+}
+
+/* See gpf_sim_result.floor_at_100. The pods of the x = 100 bin are found as
+ * gpf_sim_result_get bins them (an empty bin takes its neighbours). The programme is solved
+ * at the bin's first, middle and last pod; every pod of the bin gets the tightest of the
+ * three bounds their duals give for what had arrived by then. */
 static double floor_at_100(const gpf_sim *s)
 {
-    int64_t cap = s->t->total_gpus * 1000, arrived = 0;
-    int64_t room[1001] = {0}, demand[1001] = {0}; /* by share size */
-    for (int i = 0; i < s->npods && arrived < cap; i++) {
+    double cap = (double)s->t->total_gpus * 1000.0;
+    int lo[2] = {-1, -1}, hi[2] = {-1, -1}; /* [0]: the bin, [1]: its neighbours */
+    int64_t arrived = 0;
+    for (int i = 0; i < s->npods; i++) {
         const gpf_sim_pod *p = s->order[i];
         arrived += (int64_t)p->num_gpu * p->gpu_milli;
-        if (p->num_gpu == 1 && p->gpu_milli < 1000) {
-            room[p->gpu_milli] += p->gpu_milli > 500 ? 1000 - p->gpu_milli : 0;
-            demand[p->gpu_milli] += p->gpu_milli;
+        double x = nearbyint((double)arrived * 100.0 / cap);
+        int b = x == 100 ? 0 : x == 99 || x == 101 ? 1 : -1;
+        if (b >= 0) {
+            if (lo[b] < 0)
+                lo[b] = i;
+            hi[b] = i;
         }
     }
-    double best = 0, x = (double)(cap - arrived);
-    for (int t = 501; t <= 999; t++) {
-        int64_t r = 0, f = 0;
-        for (int z = t; z <= 999; z++)
-            r += room[z];
-        for (int z = 1; z <= 1000 - t; z++)
-            f += demand[z];
-        double k = (double)t / (double)(1000 - t);
-        double v = (k * (double)(r - f) + (x < 0 ? x : 0)) / (k + 1.0) * 100.0 / (double)cap;
-        if (v > best)
-            best = v;
+    int b = lo[0] >= 0 ? 0 : 1;
+    if (lo[b] < 0)
+        return 0;
+    gpf_sim_fill *f = GPF_NEW(gpf_sim_fill);
+    gpf_sim_fill_duals *d = gpf_calloc(3, sizeof *d);
+    int at[3] = {lo[b], lo[b] + (hi[b] - lo[b]) / 2, hi[b]}, nd = 0;
+    f->gpus = s->t->total_gpus;
+    for (int i = 0; i <= hi[b]; i++) {
+        fill_add(f, s->order[i]);
+        while (nd < 3 && i == at[nd]) /* the middle may be the first or the last */
+            gpf_sim_fill_dual(f, &d[nd++]);
     }
-    return best;
+    memset(f->share, 0, sizeof f->share);
+    memset(f->whole, 0, sizeof f->whole);
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i <= hi[b]; i++) {
+        fill_add(f, s->order[i]);
+        if (i < lo[b])
+            continue;
+        double best = cap;
+        for (int k = 0; k < 3; k++) {
+            double v = gpf_sim_fill_bound(f, &d[k]);
+            if (v < best)
+                best = v;
+        }
+        sum += (cap - best) * 100.0 / cap;
+        n++;
+    }
+    gpf_free(f);
+    gpf_free(d);
+    return n ? sum / n : 0;
 }
 
 void gpf_sim_result_get(const gpf_sim *s, gpf_sim_result *out)

@@ -58,10 +58,11 @@ typedef struct gpf_sim_result {
      * milli-GPUs: [0] sharing pods, [k] pods of k whole GPUs. Their sum is what is left
      * unallocated at x = 100, and shows which requests a policy strands. */
     int64_t dropped_milli_at_100[GPF_SIM_MAX_GPUS + 1];
-    /* A floor no policy can go below at x = 100 for this arrival order, in % of capacity
-     * (computed at the pod that takes the arrived request to 100 %): sharing pods above
-     * 500 thousandths each need a GPU of their own, whose remaining room only smaller pods
-     * can use. The derivation is in sim.c and docs/placement.md. Policy-independent. */
+    /* A floor no policy can go below at x = 100 for this arrival order, in % of capacity:
+     * the mean, over the pods whose x rounds to 100 (the bin the headline averages), of
+     * 100 % less the most any placement of the pods arrived by then could hold
+     * (gpf_sim_fill_max's bound). Policy-independent; the headline, whose y values are
+     * rounded to 2 decimals, can sit at most 0.005 below it. 0 when no pod reaches the bin. */
     double floor_at_100;
     /* Where the free capacity sits at the pod that takes the arrived request to 100 %:
      * GPUs by thousandths left, [k] = k*100 .. k*100+99 left (k = 0..9; nothing-left GPUs
@@ -86,6 +87,29 @@ void gpf_sim_free(gpf_sim *s);
 /* new + every step + result. progress (may be NULL) is called every 1,000 pods. */
 int gpf_sim_run(const gpf_sim_trace *t, const char *policy, uint64_t seed, double tune, gpf_sim_result *out,
                 void (*progress)(void *arg, int done, int total), void *arg, gpf_error *err);
+
+/* What has arrived, for the floor: a fleet of `gpus` GPUs, share pods by size and the GPUs
+ * whole-GPU pods ask for by what each holds (a pod of n GPUs at 1000 adds n to whole[1000]). */
+typedef struct gpf_sim_fill {
+    int64_t gpus;
+    int64_t share[1000];          /* [s]: share pods of s thousandths, 1..999 */
+    int64_t whole[1001];          /* [v]: GPUs of whole-GPU pods holding v thousandths each, 1..1000 */
+} gpf_sim_fill;
+
+/* Dual values of the floor's linear programme, one per share size (sim_floor.c). */
+typedef struct gpf_sim_fill_duals {
+    double share[1000];
+} gpf_sim_fill_duals;
+
+/* An upper bound on the thousandths any placement of f's pods can hold at once, whatever it
+ * places or refuses, from the bin-packing programme over patterns (sim_floor.c): it leaves
+ * out CPUs, memory, models and host boundaries, so it never undercuts what is possible.
+ * gpf_sim_fill_dual solves the programme for f; gpf_sim_fill_bound turns duals solved for
+ * any pods into a valid bound for f's (exact for the pods they were solved for, looser
+ * for others); gpf_sim_fill_max is both. Callers keep the structs (large: heap). */
+void gpf_sim_fill_dual(const gpf_sim_fill *f, gpf_sim_fill_duals *out);
+double gpf_sim_fill_bound(const gpf_sim_fill *f, const gpf_sim_fill_duals *d);
+double gpf_sim_fill_max(const gpf_sim_fill *f);
 
 /* Median, mean and sample standard deviation of v[0..n) (v is reordered). */
 void gpf_sim_stats(double *v, int n, double *median, double *mean, double *sd);
