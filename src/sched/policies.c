@@ -54,8 +54,11 @@ static void drop_arrays(gpf_sched_policy *p)
 static void drop_tables(gpf_sched_policy *p)
 {
     drop_arrays(p);
-    for (int i = 0; i < p->nok; i++)
+    for (int i = 0; i < p->nok; i++) {
         gpf_free(p->ok[i]);
+        gpf_free(p->ok_w[i]);
+        p->ok_w[i] = NULL;
+    }
     gpf_free(p->memo); /* keyed by ok-table index and the task list */
     p->memo = NULL;
     p->nok = 0;
@@ -94,6 +97,7 @@ void gpf_sched_policy_free(gpf_sched_policy *p)
     gpf_free(p->tasks);
     gpf_free(p->hot);
     gpf_free(p->cpu_steps);
+    gpf_free(p->group);
     gpf_free(p);
 }
 
@@ -112,10 +116,13 @@ void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *
     gpf_free(p->tasks);
     gpf_free(p->hot);
     gpf_free(p->cpu_steps);
+    gpf_free(p->group);
     p->tasks = NULL;
     p->hot = NULL;
     p->cpu_steps = NULL;
-    p->ntasks = p->ncpu_steps = 0;
+    p->group = NULL;
+    p->ntasks = p->ncpu_steps = p->ngroups = 0;
+    p->w_all = 0;
     if (n <= 0)
         return;
     p->tasks = gpf_calloc((size_t)n, sizeof *t);
@@ -146,6 +153,22 @@ void gpf_sched_policy_set_tasks(gpf_sched_policy *p, const gpf_sched_task_type *
         memmove(&p->cpu_steps[j + 1], &p->cpu_steps[j], (size_t)(p->ncpu_steps - j) * sizeof *p->cpu_steps);
         p->cpu_steps[j] = t[k].cpus;
         p->ncpu_steps++;
+    }
+    p->group = gpf_calloc((size_t)n, sizeof *p->group);
+    for (int k = 0; k < n; k++) { /* distinct (GPUs, thousandths), thousandths descending */
+        p->w_all += t[k].weight;
+        if (t[k].num_gpu <= 0)
+            continue;
+        int j = 0;
+        while (j < p->ngroups && (p->group[j].gpu_milli > t[k].gpu_milli ||
+                                  (p->group[j].gpu_milli == t[k].gpu_milli && p->group[j].num_gpu < t[k].num_gpu)))
+            j++;
+        if (j < p->ngroups && p->group[j].gpu_milli == t[k].gpu_milli && p->group[j].num_gpu == t[k].num_gpu)
+            continue;
+        memmove(&p->group[j + 1], &p->group[j], (size_t)(p->ngroups - j) * sizeof *p->group);
+        p->group[j].num_gpu = t[k].num_gpu;
+        p->group[j].gpu_milli = t[k].gpu_milli;
+        p->ngroups++;
     }
 }
 
@@ -358,6 +381,11 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
         sched_gap_trim(pol, f->nhosts);
         pol->nroom = 0;
     }
+    /* what becomes of a host that can take the request */
+    enum { PICK_BEST, PICK_ROOM, PICK_FIRST, PICK_RANDOM } pick = pol->kind == POL_RANDOM      ? PICK_RANDOM
+                                                                  : pol->kind == POL_FIRST_FIT ? PICK_FIRST
+                                                                  : gap                        ? PICK_ROOM
+                                                                                               : PICK_BEST;
     for (int i = 0; i < f->nhosts; i++) {
         const gpf_sched_host *h = &f->hosts[i];
         int why, room = -1;
@@ -365,15 +393,21 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
          * a few ahead so that its wait overlaps the work on the hosts before it */
         if (i + 8 < f->nhosts)
             __builtin_prefetch(&f->hosts[i + 8]);
-        if (!h->schedulable) {
-            /* its rooms still count (the count is of the hosts' state, as the tables are) */
-            why = REJ_NOT_READY;
-            if (gap)
-                sched_gap_count(pol, i, sched_rec_get(pol, f, i, &tmp));
-        } else if (h->summary_valid && h->version != 0 && t->ver[i] == h->version) {
+        if (h->schedulable && h->summary_valid && h->version != 0 && t->ver[i] == h->version) {
+            /* most hosts: the table's answer for the host's version */
             why = t->why[i];
+            if (why != REJ_NONE) {
+                rej[why]++;
+                continue;
+            }
             score = t->score[i];
             room = t->room[i];
+        } else if (!h->schedulable) {
+            /* its rooms still count (the count is of the hosts' state, as the tables are) */
+            rej[REJ_NOT_READY]++;
+            if (gap)
+                sched_gap_count(pol, i, sched_rec_get(pol, f, i, &tmp));
+            continue;
         } else {
             /* from the host's record: refused on its summary, or scored, once per state */
             host_rec *r = sched_rec_get(pol, f, i, &tmp);
@@ -405,25 +439,17 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
                 t->score[i] = score;
                 t->room[i] = (int16_t)room;
             }
+            if (why != REJ_NONE) {
+                rej[why]++;
+                continue;
+            }
         }
-        if (why == REJ_NONE && h->memory_used_mib + req->memory_mib > h->memory_mib)
-            why = REJ_MEMORY;
-        if (why != REJ_NONE) {
-            rej[why]++;
+        if (h->memory_used_mib + req->memory_mib > h->memory_mib) {
+            rej[REJ_MEMORY]++;
             continue;
         }
         nfeasible++;
-        if (pol->kind == POL_RANDOM) {
-            /* reservoir sampling: each feasible host is kept with probability 1/nfeasible */
-            if (sched_rng_below(&pol->rng, nfeasible) == 0)
-                best = i;
-            continue;
-        }
-        if (pol->kind == POL_FIRST_FIT) {
-            best = i;
-            break;
-        }
-        if (gap && room >= 0 && room <= 1000) {
+        if (pick == PICK_ROOM && room >= 0 && room <= 1000) {
             struct room_best *rb = &pol->room[room];
             if (rb->host < 0 || score > rb->score) {
                 if (rb->host < 0)
@@ -431,9 +457,14 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
                 rb->score = score;
                 rb->host = i;
             }
-            continue;
-        }
-        if (score > best_score) {
+        } else if (pick == PICK_RANDOM) {
+            /* reservoir sampling: each feasible host is kept with probability 1/nfeasible */
+            if (sched_rng_below(&pol->rng, nfeasible) == 0)
+                best = i;
+        } else if (pick == PICK_FIRST) {
+            best = i;
+            break;
+        } else if (score > best_score) {
             best_score = score;
             best = i;
         }

@@ -20,6 +20,32 @@ int sched_task_model_ok(const gpf_sched_task_type *t, const gpf_gpu_model *m)
     return 0;
 }
 
+/* Per task group and CPU class: the weight of the group's tasks a model can run (ok) whose
+ * CPU request is among the first cls distinct ones, summed in task order; NULL when the
+ * table would pass 64 K entries. */
+static double *group_weights(const gpf_sched_policy *pol, const unsigned char *ok)
+{
+    size_t ncls = (size_t)pol->ncpu_steps + 1, size = (size_t)pol->ngroups * ncls;
+    if (size == 0 || size > 65536)
+        return NULL;
+    double *w = gpf_calloc(size, sizeof *w);
+    for (int k = 0; k < pol->ntasks; k++) {
+        const gpf_sched_task_type *t = &pol->tasks[k];
+        int g = 0, rank = 0;
+        if (t->num_gpu <= 0 || !ok[k])
+            continue;
+        while (g < pol->ngroups && (pol->group[g].num_gpu != t->num_gpu || pol->group[g].gpu_milli != t->gpu_milli))
+            g++;
+        while (pol->cpu_steps[rank] < t->cpus)
+            rank++;
+        w[(size_t)g * ncls + (size_t)rank + 1] += t->weight; /* counts from class rank + 1 on */
+    }
+    for (int g = 0; g < pol->ngroups; g++)
+        for (size_t c = 1; c < ncls; c++)
+            w[(size_t)g * ncls + c] += w[(size_t)g * ncls + c - 1];
+    return w;
+}
+
 /* Which of the policy's tasks a GPU model can run (one flag per task), worked out once
  * per model, and its index among the policy's tables; NULL past the table's size (the
  * caller then asks sched_task_model_ok). */
@@ -37,6 +63,7 @@ static const unsigned char *tasks_ok_for(gpf_sched_policy *pol, const gpf_gpu_mo
         ok[k] = (unsigned char)sched_task_model_ok(&pol->tasks[k], m);
     pol->ok_model[pol->nok] = m;
     pol->ok[pol->nok] = ok;
+    pol->ok_w[pol->nok] = group_weights(pol, ok);
     *idx = pol->nok++;
     return ok;
 }
@@ -68,8 +95,11 @@ static uint64_t memo_hash(const frag_memo *k)
  * milli-CPUs: per task, the free GPU capacity it cannot use (all of it when the host cannot
  * run the task, else the GPUs too small for it), weighted by the task's popularity. With
  * the free amounts sorted, "k GPUs with at least m free" is one comparison and the
- * capacity on GPUs big enough a prefix sum. The sum runs in task order, so a value taken
- * from the memo is the one computing it again would give, to the bit. */
+ * capacity on GPUs big enough a prefix sum. Tasks asking the same (GPUs, thousandths) are
+ * summed as one group, whose weight for the model and the free CPUs is a look-up
+ * (group_weights); task by task where there is no such table. Either way the same inputs
+ * give the same sums in the same order, so a value taken from the memo is the one
+ * computing it again would give, to the bit. */
 double sched_frag(gpf_sched_policy *pol, const gpf_gpu_model *m, int n, const int16_t *left, int64_t cpu_left,
                   int64_t unit)
 {
@@ -102,7 +132,22 @@ double sched_frag(gpf_sched_policy *pol, const gpf_gpu_model *m, int n, const in
     for (int g = 0; g < n; g++)
         P[g + 1] = P[g] + L[g];
     double F = 0;
-    for (int k = 0; k < pol->ntasks; k++) {
+    const double *w = ok ? pol->ok_w[okidx] : NULL;
+    if (w) {
+        /* F = Σ w·total - Σ over the tasks that fit of w·(the capacity on GPUs big enough):
+         * per group, the GPUs with at least its thousandths (j, growing as they shrink), and
+         * the weight of its tasks this model runs and these CPUs fit, looked up */
+        size_t ncls = (size_t)pol->ncpu_steps + 1, cls = (size_t)cpu_class(pol, cpu_left, unit);
+        double fit = 0;
+        for (int gi = 0, j = 0; gi < pol->ngroups; gi++) {
+            while (j < n && L[j] >= pol->group[gi].gpu_milli)
+                j++;
+            if (pol->group[gi].num_gpu <= j)
+                fit += w[(size_t)gi * ncls + cls] * P[j];
+        }
+        F = pol->w_all * total - fit;
+    }
+    for (int k = 0; !w && k < pol->ntasks; k++) {
         const struct task_hot *t = &pol->hot[k];
         int f = total, need = t->num_gpu;
         if (need > 0 && need <= n && L[need - 1] >= t->gpu_milli && cpu_left >= t->cpus * unit &&

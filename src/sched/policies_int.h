@@ -173,6 +173,16 @@ struct gpf_sched_policy {
     int nok;
     const gpf_gpu_model *ok_model[16];
     unsigned char *ok[16];
+    /* F(n) by groups of tasks instead of task by task: the GPU tasks grouped by (GPUs,
+     * thousandths), largest thousandths first (group, ngroups); per ok table, the weight of
+     * each group's tasks that model can run and whose CPU request is among the first cls
+     * distinct ones (ok_w[i][group · (ncpu_steps + 1) + cls]; NULL when the table would be
+     * too large, and F goes task by task); all tasks' weights (w_all) */
+    int ngroups;
+    struct task_group {
+        int num_gpu, gpu_milli;
+    } *group;
+    double *ok_w[16], w_all;
     /* this decision's answers to "does the request allow model m" */
     int nallow;
     const gpf_gpu_model *allow_model[8];
