@@ -386,22 +386,31 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
                                                                   : pol->kind == POL_FIRST_FIT ? PICK_FIRST
                                                                   : gap                        ? PICK_ROOM
                                                                                                : PICK_BEST;
-    for (int i = 0; i < f->nhosts; i++) {
-        const gpf_sched_host *h = &f->hosts[i];
+    /* the table's columns and the fleet in locals: the loop's stores (rej, the rooms) could
+     * otherwise alias them, and every host would load them again */
+    uint64_t *const tver = t->ver;
+    signed char *const twhy = t->why;
+    double *const tscore = t->score;
+    int16_t *const troom = t->room;
+    const gpf_sched_host *const hosts = f->hosts;
+    const int nhosts = f->nhosts;
+    const int64_t mem = req->memory_mib;
+    for (int i = 0; i < nhosts; i++) {
+        const gpf_sched_host *h = &hosts[i];
         int why, room = -1;
         /* hosts are large and far apart (about a page each): fetch the first line of one
          * a few ahead so that its wait overlaps the work on the hosts before it */
-        if (i + 8 < f->nhosts)
-            __builtin_prefetch(&f->hosts[i + 8]);
-        if (h->schedulable && h->summary_valid && h->version != 0 && t->ver[i] == h->version) {
+        if (i + 8 < nhosts)
+            __builtin_prefetch(&hosts[i + 8]);
+        if (h->schedulable && h->summary_valid && h->version != 0 && tver[i] == h->version) {
             /* most hosts: the table's answer for the host's version */
-            why = t->why[i];
+            why = twhy[i];
             if (why != REJ_NONE) {
                 rej[why]++;
                 continue;
             }
-            score = t->score[i];
-            room = t->room[i];
+            score = tscore[i];
+            room = troom[i];
         } else if (!h->schedulable) {
             /* its rooms still count (the count is of the hosts' state, as the tables are) */
             rej[REJ_NOT_READY]++;
@@ -434,17 +443,17 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
                 }
             }
             if (h->summary_valid && h->version != 0) {
-                t->ver[i] = h->version;
-                t->why[i] = (signed char)why;
-                t->score[i] = score;
-                t->room[i] = (int16_t)room;
+                tver[i] = h->version;
+                twhy[i] = (signed char)why;
+                tscore[i] = score;
+                troom[i] = (int16_t)room;
             }
             if (why != REJ_NONE) {
                 rej[why]++;
                 continue;
             }
         }
-        if (h->memory_used_mib + req->memory_mib > h->memory_mib) {
+        if (h->memory_used_mib + mem > h->memory_mib) {
             rej[REJ_MEMORY]++;
             continue;
         }
