@@ -32,20 +32,6 @@ typedef struct fake_priv {
 
 /* ---- validation helpers --------------------------------------------- */
 
-static int name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= GPF_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return 0;
-    }
-    return 1;
-}
-
 static int chars_ok(const char *s, const char *extra)
 {
     for (; *s; s++) {
@@ -173,7 +159,7 @@ static int parse_host(json_t *jh, int pos, gpf_host_rec *h, gpf_error *err)
         return gpf_error_set(err, GPF_EINVAL, "fleet fixture: %s must be an object", where);
     if ((rc = get_str(jh, "id", where, h->id, sizeof h->id, err)) != 0)
         return rc;
-    if (!name_ok(h->id))
+    if (!gpf_name_valid(h->id))
         return gpf_error_set(err, GPF_EINVAL,
                              "fleet fixture: %s: field 'id' must be lowercase letters, digits, '.', '_' or '-'", where);
     snprintf(where, sizeof where, "host '%s'", h->id);

@@ -149,7 +149,7 @@ static void adopt_pods(proc_rt *r)
         return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (!gpf_rtproc_name_ok(de->d_name) || find_pod(r, de->d_name) >= 0)
+        if (!gpf_name_valid(de->d_name) || find_pod(r, de->d_name) >= 0)
             continue;
         load_state(r, add_pod(r, de->d_name));
     }
@@ -380,7 +380,7 @@ static int proc_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
     if (!rt || !spec)
         return gpf_error_set(err, GPF_EINVAL, "start: no runtime or pod spec");
     proc_rt *r = rt->priv;
-    if (!gpf_rtproc_name_ok(spec->id)) {
+    if (!gpf_name_valid(spec->id)) {
         rc = gpf_error_set(err, GPF_EINVAL, "pod id '%.63s' is not a valid name", spec->id);
         goto out;
     }
@@ -444,7 +444,7 @@ static int proc_stop(gpf_runtime *rt, const char *pod_id, gpf_error *err)
 {
     if (!rt || !pod_id)
         return gpf_error_set(err, GPF_EINVAL, "stop: no runtime or pod id");
-    if (!gpf_rtproc_name_ok(pod_id))
+    if (!gpf_name_valid(pod_id))
         return gpf_error_set(err, GPF_EINVAL, "pod id '%.63s' is not a valid name", pod_id);
     return cleanup_pod(rt->priv, pod_id, err);
 }

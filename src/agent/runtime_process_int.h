@@ -63,7 +63,6 @@ typedef struct sandbox_paths {
 
 /* ---- validation and small file helpers (runtime_process_setup.c) ---------------------- */
 
-int gpf_rtproc_name_ok(const char *s);
 int gpf_rtproc_cfg_text_ok(const char *s);
 int gpf_rtproc_charset_ok(const char *s, const char *extra);
 int gpf_rtproc_pubkey_ok(const char *k);

@@ -38,21 +38,6 @@
 
 /* ---- validation ----------------------------------------------------- */
 
-/* 1 when s is a pod name: lowercase letters and digits, then also '.', '_', '-'; else 0. */
-int gpf_rtproc_name_ok(const char *s)
-{
-    size_t n = strnlen(s, GPF_ID_MAX);
-    if (n == 0 || n >= GPF_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return 0;
-    }
-    return 1;
-}
-
 /* 1 when safe inside a double-quoted sshd_config token: printable, no quote, backslash or
  * '%'; else 0. */
 int gpf_rtproc_cfg_text_ok(const char *s)

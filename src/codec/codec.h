@@ -27,8 +27,7 @@ json_t *gpf_json_user(const gpf_user *u);
 json_t *gpf_json_event(const gpf_event *ev);
 json_t *gpf_json_error(int code, const char *message); /* {"error":{"code","message"}} */
 
-/* Names: [a-z0-9][a-z0-9._-]{0,62}. Returns 1 when valid. */
-int gpf_name_valid(const char *s);
+/* Names are checked with gpf_name_valid (sched/slice.h, through engine/model.h). */
 
 /* POST /v1/skus body -> sku (timestamps left 0). Validates the slice per kind. */
 int gpf_decode_sku_create(const json_t *body, gpf_sku *out, gpf_error *err);

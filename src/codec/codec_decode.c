@@ -1,9 +1,9 @@
 /* Decoders for user request bodies (SKUs, launches, users), the shared field helpers
- * (codec/codec_int.h) and the validators (names, SSH keys, times). Strict decoders
- * reject unknown fields, wrong types, missing required fields and bad values with
- * GPF_EINVAL and a message naming the field; the lenient ones (our own pod shapes,
- * in codec_agent.c) ignore unknown fields but still check every value they take.
- * Nothing is ever silently truncated. */
+ * (codec/codec_int.h) and the validators (SSH keys, times; names are checked with
+ * gpf_name_valid, sched/slice.h). Strict decoders reject unknown fields, wrong types,
+ * missing required fields and bad values with GPF_EINVAL and a message naming the field;
+ * the lenient ones (our own pod shapes, in codec_agent.c) ignore unknown fields but still
+ * check every value they take. Nothing is ever silently truncated. */
 #include "codec/codec.h"
 
 #include <limits.h>
@@ -35,11 +35,6 @@ int codec_not_object(codec_ctx *c, const char *what)
 static int is_alnum(int ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-static int is_lower_alnum(int ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
 static int is_lower_alpha(int ch)
@@ -77,21 +72,6 @@ int codec_token_valid(const char *s, const char *first, const char *rest, size_t
         return 0;
     for (size_t i = 1; i < n; i++)
         if (!is_alnum((unsigned char)s[i]) && !strchr(rest, s[i]))
-            return 0;
-    return 1;
-}
-
-int gpf_name_valid(const char *s)
-{
-    size_t n = 0;
-
-    if (!s || !is_lower_alnum((unsigned char)s[0]))
-        return 0;
-    n = strlen(s);
-    if (n > 63)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!is_lower_alnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
             return 0;
     return 1;
 }

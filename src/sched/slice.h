@@ -59,6 +59,10 @@ typedef struct gpf_placement {
     int gpu_milli;              /* GPU-equivalents in thousandths (whole GPU = 1000) */
 } gpf_placement;
 
+/* 1 when s is an id or name: [a-z0-9][a-z0-9._-]{0,62} (fits GPF_ID_MAX); 0 otherwise,
+ * NULL included. */
+int gpf_name_valid(const char *s);
+
 const char *gpf_slice_kind_name(gpf_slice_kind k);   /* "whole" "mig" "vgpu" "share" */
 int gpf_slice_kind_parse(const char *s);             /* -1 when unknown */
 const char *gpf_isolation_name(gpf_isolation i);     /* "hardware" "device" "soft" */
