@@ -1,6 +1,7 @@
 # gpufleet build. `make` builds build/gpufleet; `make test` runs the whole suite;
 # `make sanitize` runs it under ASan+UBSan, `make tsan` under ThreadSanitizer;
-# `make demo` starts the demo control plane. Every target installs missing
+# `make demo` starts the demo control plane; `make image` builds the default pod image
+# (test and demo depend on it). Every target installs missing
 # Debian packages first (scripts/install-deps.sh, quick when present).
 
 CC      ?= cc
@@ -8,7 +9,7 @@ BUILD   ?= build
 SANFLAGS ?=
 OPT     ?= -O2
 VERSION ?= 0.1.0
-PKGS    := sqlite3 libmicrohttpd jansson libcurl libcrypto
+PKGS    := sqlite3 libmicrohttpd jansson libcurl libcrypto yaml-0.1
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla -Wundef
@@ -20,6 +21,7 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS  := $(wildcard src/*/*.c)
 HELPER    := $(BUILD)/gpufleet-ssh-helper
+POD_INIT  := $(BUILD)/gpufleet-pod-init
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 EMBED_FILES := $(wildcard web/*) $(wildcard data/catalog/*.csv) $(wildcard data/*.json)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -31,12 +33,18 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
 
-.PHONY: all deps test unit integration sanitize tsan demo bench clean fuzz fuzz-run
+.PHONY: all deps image test unit integration sanitize tsan demo bench clean fuzz fuzz-run
 
-all: deps $(BUILD)/gpufleet $(HELPER)
+all: deps $(BUILD)/gpufleet $(HELPER) $(POD_INIT)
 
 deps:
 	@bash scripts/install-deps.sh
+
+# The default pod image, an OCI layout built from Debian packages (scripts/build-image.sh):
+# ~45 s the first time, then a no-op until the script changes. Prints its directory
+# (under $${GPF_IMAGE_CACHE:-/var/cache/gpufleet/images}); needs root and a Debian mirror.
+image: deps
+	@bash scripts/build-image.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,6 +74,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_OBJS) $(BUILD)/libgpufleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJS) $(BUILD)/libgpufleet.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# Every OCI pod's root process, static so that it runs in any image (libc only); never
+# built with SANFLAGS (a static sanitizer runtime does not link).
+$(POD_INIT): src/pod_init.c src/agent/podinit.c src/agent/podinit.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -Isrc -include src/util/banned.h -static -o $@ src/pod_init.c src/agent/podinit.c
+
 # The fake libnvidia-ml.so.1 (tests/fakes/fake_nvml.c) that test_nvml dlopens: full, without
 # the optional entry points (minimal), and without a required one (nopci). Never built with
 # SANFLAGS: the ASan and TSan test binaries load the same plain shared object.
@@ -87,14 +101,15 @@ $(BUILD)/fakes/nopci/libnvidia-ml.so.1: tests/fakes/fake_nvml.c src/agent/nvml_a
 
 $(BUILD)/tests/test_nvml: $(FAKE_NVML_LIBS)
 $(BUILD)/tests/test_runtime: $(HELPER)
+$(BUILD)/tests/test_runtime_oci: $(POD_INIT)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpufleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libgpufleet.a $(LDFLAGS) $(LDLIBS)
 
-unit: deps $(UNIT_BINS) $(BUILD)/gpufleet $(HELPER)
+unit: deps $(UNIT_BINS) $(BUILD)/gpufleet $(HELPER) $(POD_INIT)
 
-test: deps $(BUILD)/gpufleet $(HELPER) $(UNIT_BINS)
+test: deps image $(BUILD)/gpufleet $(HELPER) $(POD_INIT) $(UNIT_BINS)
 	@BUILD=$(BUILD) bash tests/run.sh
 
 sanitize:
@@ -110,10 +125,10 @@ tsan:
 test-gpu: deps $(BUILD)/gpufleet
 	@BUILD=$(BUILD) bash tests/gpu/run.sh
 
-demo: deps $(BUILD)/gpufleet $(HELPER)
+demo: deps image $(BUILD)/gpufleet $(HELPER) $(POD_INIT)
 	$(BUILD)/gpufleet serve --demo --state-dir $${GPF_STATE_DIR:-$(CURDIR)/.demo-state}
 
-bench: deps $(BUILD)/gpufleet $(HELPER) $(BENCH_BINS)
+bench: deps $(BUILD)/gpufleet $(HELPER) $(POD_INIT) $(BENCH_BINS)
 
 # libFuzzer targets for every parser of untrusted input (clang, ASan+UBSan).
 # FUZZ_SECONDS per target: 60 by default, CI runs a short pass.

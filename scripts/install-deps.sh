@@ -6,10 +6,11 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libsqlite3-dev sqlite3
-  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   libcmocka-dev
   openssh-server openssh-client bubblewrap
   curl procps iproute2 jq
+  mmdebstrap umoci skopeo runc slirp4netns uidmap
 )
 
 missing=()

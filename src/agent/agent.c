@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,9 @@
 #include "agent/gpu_open.h"
 #include "agent/preflight.h"
 #include "agent/report.h"
+#include "agent/agent_cdi.h"
+#include "agent/image_cache.h"
+#include "agent/image_fetch.h"
 #include "agent/runtime.h"
 #include "codec/codec.h"
 #include "util/alloc.h"
@@ -27,7 +31,21 @@ const gpf_cfg_opt gpf_agent_options[] = {
     OPT("fake-fleet", GPF_CFG_STR, "", 0, 0, fake_fleet, "fleet fixture for the fake backend (\"\" = built-in demo fleet)"),
     OPT("host-id", GPF_CFG_STR, "", 0, 0, host_id, "host id (fake: the fixture host, required; nvml: default hostname)"),
     OPT("address", GPF_CFG_STR, "127.0.0.1", 0, 0, address, "address pods' sshd listen on and users connect to"),
-    OPT("runtime", GPF_CFG_STR, "process", 0, 0, runtime, "pod runtime: process (sandbox + sshd) or fake"),
+    OPT("runtime", GPF_CFG_STR, "oci", 0, 0, runtime,
+        "pod runtime: oci (each pod an OCI container run by runc: the sandbox), process (plain processes, "
+        "no security boundary: isolation soft) or fake"),
+    OPT("runc", GPF_CFG_STR, "/usr/sbin/runc", 0, 0, runc, "oci: the OCI runtime binary"),
+    OPT("cdi-spec-dirs", GPF_CFG_STR, "/etc/cdi:/var/run/cdi", 0, 0, cdi_spec_dirs,
+        "oci: where the host's CDI specs are (nvidia-ctk cdi generate), ':'-separated; a pod's GPUs are "
+        "injected per CDI when a spec names them (the fake backend brings its own spec)"),
+    OPT("slirp4netns", GPF_CFG_STR, "/usr/bin/slirp4netns", 0, 0, slirp4netns,
+        "oci: gives pods outbound network (\"\" = pods without network)"),
+    OPT("pod-uid-base", GPF_CFG_INT, "1073741824", 65536, 4000000000LL, pod_uid_base,
+        "oci: host uid of the first pod's root; pod k gets base + k*65536"),
+    OPT("max-pods", GPF_CFG_INT, "1024", 1, 16384, max_pods, "oci: pods on this host at once (one uid range each)"),
+    OPT("pod-pids-max", GPF_CFG_INT, "4096", 16, 1 << 22, pod_pids_max, "oci: processes per pod"),
+    OPT("pod-no-new-privs", GPF_CFG_BOOL, "false", 0, 0, pod_no_new_privs,
+        "oci: set no_new_privs in pods (sudo inside then cannot work)"),
     OPT("ssh-port-min", GPF_CFG_INT, "22000", 1024, 65535, ssh_port_min, "lowest port for pods' sshd"),
     OPT("ssh-port-max", GPF_CFG_INT, "22999", 1024, 65535, ssh_port_max, "highest port for pods' sshd"),
     OPT("bwrap", GPF_CFG_STR, "/usr/bin/bwrap", 0, 0, bwrap, "bubblewrap binary (\"\" = run pods as plain processes)"),
@@ -52,6 +70,11 @@ typedef struct agent {
     gpf_host_facts facts;
     gpf_sysfs_host *sys;          /* host facts from sysfs; NULL when unreadable */
     gpf_httpc *http;
+    gpf_image_cache *images;      /* oci: images unpacked on this host; NULL otherwise */
+    gpf_image_fetch *fetch;       /* the image being brought here, NULL none */
+    gpf_cdi *cdi;                 /* oci: the host's CDI specs; NULL otherwise */
+    char token[256];              /* this agent's token (for the fetch's own connection) */
+    json_t *deferred;             /* commands from a stop on, waiting for the pods on their way */
     int registered;
     int heartbeat_ms;
     int64_t seq;
@@ -199,9 +222,31 @@ static int open_runtime(agent *a, gpf_error *err)
 {
     if (!strcmp(a->cfg->runtime, "fake"))
         return gpf_runtime_fake_open(&a->rt, err);
-    if (strcmp(a->cfg->runtime, "process") != 0)
-        return gpf_error_set(err, GPF_EINVAL, "unknown runtime '%s' (process or fake)", a->cfg->runtime);
+    if (strcmp(a->cfg->runtime, "process") != 0 && strcmp(a->cfg->runtime, "oci") != 0)
+        return gpf_error_set(err, GPF_EINVAL, "unknown runtime '%s' (oci, process or fake)", a->cfg->runtime);
     gpf_runtime_config rc = {0};
+    if (!strcmp(a->cfg->runtime, "oci")) {
+        char dir[sizeof a->cfg->state_dir + 16];
+        snprintf(dir, sizeof dir, "%s/images", a->cfg->state_dir);
+        int e = gpf_image_cache_open(dir, &a->images, err);
+        if (e != 0)
+            return e;
+        rc.state_dir = a->cfg->state_dir;
+        rc.listen_address = a->cfg->address;
+        rc.port_min = (int)a->cfg->ssh_port_min;
+        rc.port_max = (int)a->cfg->ssh_port_max;
+        rc.cgroup_root = a->cfg->cgroup_root;
+        rc.runc_path = a->cfg->runc;
+        rc.slirp_path = a->cfg->slirp4netns;
+        rc.uid_base = a->cfg->pod_uid_base;
+        rc.max_pods = (int)a->cfg->max_pods;
+        rc.pids_max = a->cfg->pod_pids_max;
+        rc.no_new_privs = a->cfg->pod_no_new_privs != 0;
+        if ((e = gpf_agent_cdi_open(a->cfg->cdi_spec_dirs, &a->facts, !strcmp(a->backend->ops->name, "fake"),
+                                    a->cfg->dev_root, a->cfg->state_dir, &a->cdi, err)) != 0)
+            return e;
+        return gpf_runtime_oci_open(&rc, &a->rt, err);
+    }
     rc.state_dir = a->cfg->state_dir;
     rc.listen_address = a->cfg->address;
     rc.port_min = (int)a->cfg->ssh_port_min;
@@ -222,6 +267,8 @@ static int do_register(agent *a, gpf_error *err)
     gpf_strlcpy(h->agent_version, GPF_VERSION, sizeof h->agent_version);
     json_t *body = gpf_json_agent_host(h), *resp = NULL;
     int status = 0;
+    /* The most a pod here can be isolated: the process runtime is no security boundary. */
+    json_object_set_new(body, "isolation_max", json_string(strcmp(a->rt->ops->name, "process") ? "hardware" : "soft"));
     gpf_httpc_set_token(a->http, a->cfg->join_token);
     int rc = gpf_httpc_request(a->http, "POST", "/v1/agent/register", body, &status, &resp, err);
     json_decref(body);
@@ -234,6 +281,7 @@ static int do_register(agent *a, gpf_error *err)
         return gpf_error_set(err, GPF_EMALFORMED, "register answer has no agent_token");
     }
     gpf_httpc_set_token(a->http, tok);
+    gpf_strlcpy(a->token, tok, sizeof a->token);
     a->heartbeat_ms = hb > 100 ? (int)hb : 2000;
     a->registered = 1;
     a->seq = 0;
@@ -255,11 +303,116 @@ static void report(agent *a, const char *pod_id, json_t *body)
     json_decref(body);
 }
 
+/* The pod's own host key and the isolation layers in force, when its runtime has them. */
+static void add_sandbox_facts(json_t *body, const gpf_pod_status *st)
+{
+    if (st->host_key[0])
+        json_object_set_new(body, "ssh_host_key", json_string(st->host_key));
+    if (!st->layers[0])
+        return;
+    json_t *layers = json_array();
+    char copy[sizeof st->layers], *save = NULL;
+    gpf_strlcpy(copy, st->layers, sizeof copy);
+    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        json_array_append_new(layers, json_string(t));
+    json_object_set_new(body, "isolation_layers", layers);
+}
+
+/* The image of a start_pod command (oci runtime): spec->image_digest, and
+ * spec->image_rootfs when it is unpacked on this host already (else "": it must be
+ * fetched first). 0, or the error to report (the pod fails). */
+static int pod_image(agent *a, json_t *jpod, gpf_pod_spec *spec, gpf_error *err)
+{
+    json_t *img = json_object_get(jpod, "image");
+    const char *digest = json_string_value(json_object_get(img, "digest"));
+    const char *name = json_string_value(json_object_get(img, "name"));
+    if (!a->images)
+        return 0;
+    if (!digest || !digest[0])
+        return gpf_error_set(err, GPF_EINVAL, "no image%s%s on the control plane: import one with `gpufleet image "
+                             "import` (make image builds the default)", name && name[0] ? " named " : "",
+                             name ? name : "");
+    if (strlen(digest) != 71 || !gpf_image_digest_valid(digest))
+        return gpf_error_set(err, GPF_EMALFORMED, "image digest '%.80s' is not sha256:<64 hex>", digest);
+    gpf_strlcpy(spec->image_digest, digest, sizeof spec->image_digest);
+    if (!gpf_image_present(a->images, digest, spec->image_rootfs, sizeof spec->image_rootfs))
+        spec->image_rootfs[0] = '\0';
+    return 0;
+}
+
+/* Frees a pod spec and the CDI edits it points to (accepts NULL). */
+static void free_spec(gpf_pod_spec *spec)
+{
+    if (!spec)
+        return;
+    gpf_free((void *)spec->cdi);
+    gpf_free(spec);
+}
+
 /* A pod on its way up. */
 typedef struct starting {
     gpf_pod_spec *spec;
-    int64_t t0; /* monotonic us at start_begin */
+    int64_t t0;      /* monotonic us at start_begin */
+    int need_image;  /* 1: its image is being brought to this host; not begun yet */
 } starting;
+
+static void heartbeat(agent *a);
+
+/* Sets a planned pod on its way (its image is here); 0, or the failure was reported. */
+static int begin_start(agent *a, starting *s)
+{
+    gpf_error err = {0};
+    s->t0 = gpf_mono_us();
+    int rc = a->rt->ops->start_begin(a->rt, s->spec, &err);
+    if (rc != 0) {
+        GPF_WARN("agent", "event=pod_start_failed pod=%s msg=\"%s\"", s->spec->id, gpf_error_msg(&err));
+        report(a, s->spec->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
+    }
+    return rc;
+}
+
+/* Pods waiting for an image: one fetch at a time; when it ends, every pod waiting for that
+ * image begins (or fails with the fetch's error). Returns how many pods left the wait by
+ * failing. */
+static int advance_images(agent *a, starting *s, int n)
+{
+    int failed = 0;
+    if (a->fetch && gpf_image_fetch_done(a->fetch)) {
+        char digest[80], rootfs[sizeof s[0].spec->image_rootfs];
+        gpf_error err = {0};
+        gpf_strlcpy(digest, gpf_image_fetch_digest(a->fetch), sizeof digest);
+        int rc = gpf_image_fetch_finish(a->fetch, rootfs, sizeof rootfs, &err);
+        a->fetch = NULL;
+        for (int i = 0; i < n; i++) {
+            if (!s[i].spec || !s[i].need_image || strcmp(s[i].spec->image_digest, digest) != 0)
+                continue;
+            s[i].need_image = 0;
+            if (rc == 0)
+                gpf_strlcpy(s[i].spec->image_rootfs, rootfs, sizeof s[i].spec->image_rootfs);
+            if (rc != 0) {
+                GPF_WARN("agent", "event=pod_start_failed pod=%s msg=\"%s\"", s[i].spec->id, gpf_error_msg(&err));
+                report(a, s[i].spec->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
+            }
+            if (rc != 0 || begin_start(a, &s[i]) != 0) {
+                free_spec(s[i].spec);
+                s[i].spec = NULL;
+                failed++;
+            }
+        }
+    }
+    for (int i = 0; i < n && !a->fetch; i++) {
+        gpf_error err = {0};
+        if (!s[i].spec || !s[i].need_image)
+            continue;
+        if (gpf_image_fetch_start(a->images, a->cfg->server, a->token, s[i].spec->image_digest, &a->fetch, &err) != 0) {
+            report(a, s[i].spec->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
+            free_spec(s[i].spec);
+            s[i].spec = NULL;
+            failed++;
+        }
+    }
+    return failed;
+}
 
 /* Sets the pod of a start_pod command on its way. 0 and *out filled, or the failure was
  * reported (or the command was malformed) and nothing is on its way. */
@@ -297,28 +450,115 @@ static int begin_pod(agent *a, json_t *jpod, starting *out)
         }
         gpf_free(fresh);
     }
-    out->t0 = gpf_mono_us();
-    if ((rc = err.code ? err.code : a->rt->ops->start_begin(a->rt, spec, &err)) != 0) {
+    if (err.code == 0 && a->cdi && p->placement.ngpus > 0) {
+        char note[240];
+        int is_mig = p->slice.kind == GPF_SLICE_MIG || p->placement.mig_size > 0;
+        spec->cdi = gpf_agent_cdi_edits(a->cdi, spec->device_ids, p->placement.gpu_index, p->placement.ngpus, is_mig,
+                                        note, sizeof note);
+        if (!spec->cdi && note[0])
+            GPF_INFO("agent", "event=cdi_fallback pod=%s msg=\"%s; devices from sysfs\"", p->id, note);
+    }
+    if (err.code == 0)
+        pod_image(a, jpod, spec, &err);
+    if (err.code != 0) {
+        rc = err.code;
         GPF_WARN("agent", "event=pod_start_failed pod=%s msg=\"%s\"", p->id, gpf_error_msg(&err));
         report(a, p->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
         goto out;
     }
     out->spec = spec;
+    out->need_image = a->images && !spec->image_rootfs[0];
     spec = NULL;
+    rc = 0;
+    if (!out->need_image && (rc = begin_start(a, out)) != 0) {
+        free_spec(out->spec);
+        out->spec = NULL;
+    }
 out:
     gpf_free(p);
-    gpf_free(spec);
+    free_spec(spec);
     return rc;
 }
 
 /* Waits for the pods on their way, reporting each the moment it is ready or has failed.
  * They come up side by side: n pods launched together take about as long as the slowest,
  * not the sum. */
-static void finish_starts(agent *a, starting *s, int n)
+/* The pods on their way: a growable set. */
+typedef struct starts {
+    starting *v;
+    int n, cap;
+} starts;
+
+#define FETCH_EVERY_MS 20 /* while pods start, new commands are fetched this often */
+
+static starting *starts_add(starts *ss)
 {
-    for (int left = n; left > 0;) {
+    if (ss->n == ss->cap) {
+        ss->cap = ss->cap ? 2 * ss->cap : 16;
+        ss->v = gpf_reallocarray(ss->v, (size_t)ss->cap, sizeof *ss->v);
+    }
+    starting *s = &ss->v[ss->n++];
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+static int live_starts(const starts *ss)
+{
+    int k = 0;
+    for (int i = 0; i < ss->n; i++)
+        k += ss->v[i].spec != NULL;
+    return k;
+}
+
+/* Takes the commands of one answer in order: start commands are set on their way into ss;
+ * at the first stop command, that command and the rest wait in a->deferred until the pods
+ * on their way are up. */
+static void take_commands(agent *a, json_t *cmds, size_t from, starts *ss)
+{
+    for (size_t i = from; i < json_array_size(cmds); i++) {
+        json_t *c = json_array_get(cmds, i);
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (type && !strcmp(type, "stop_pod")) {
+            if (!a->deferred)
+                a->deferred = json_array();
+            for (size_t k = i; k < json_array_size(cmds); k++)
+                json_array_append(a->deferred, json_array_get(cmds, k));
+            return;
+        }
+        if (type && !strcmp(type, "start_pod")) {
+            starting *s = starts_add(ss);
+            if (begin_pod(a, json_object_get(c, "pod"), s) != 0)
+                ss->n--;
+        }
+    }
+}
+
+/* New commands, without waiting (while pods start). */
+static void fetch_more(agent *a, starts *ss)
+{
+    char path[128];
+    gpf_error err = {0};
+    int status = 0;
+    json_t *resp = NULL;
+    snprintf(path, sizeof path, "/v1/agent/commands?after=%lld&wait_ms=0", (long long)a->seq);
+    if (gpf_httpc_request(a->http, "GET", path, NULL, &status, &resp, &err) != 0)
+        return; /* the long poll after the starts says what is wrong */
+    json_t *seq = json_object_get(resp, "seq");
+    if (json_is_integer(seq))
+        a->seq = json_integer_value(seq);
+    take_commands(a, json_object_get(resp, "commands"), 0, ss);
+    json_decref(resp);
+}
+
+static void finish_starts(agent *a, starts *ss)
+{
+    int64_t next_fetch = gpf_mono_ms() + FETCH_EVERY_MS;
+    for (int left = live_starts(ss); left > 0; left = live_starts(ss)) {
+        starting *s = ss->v;
+        int n = ss->n;
+        advance_images(a, s, n);
         for (int i = 0; i < n; i++) {
-            if (!s[i].spec)
+            if (!s[i].spec || s[i].need_image)
                 continue;
             const gpf_pod_spec *spec = s[i].spec;
             gpf_pod_status st;
@@ -334,18 +574,27 @@ static void finish_starts(agent *a, starting *s, int n)
                 GPF_INFO("agent", "event=pod_running pod=%s port=%d devices=%s isolation=%s start_us=%lld", spec->id,
                          st.ssh_port, spec->device_ids, gpf_isolation_name(st.isolation),
                          (long long)(gpf_mono_us() - s[i].t0));
-                report(a, spec->id,
-                       json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "state", "running", "message", st.message, "ssh_port",
-                                 st.ssh_port, "ssh_user", st.ssh_user, "device_ids", spec->device_ids, "isolation",
-                                 gpf_isolation_name(st.isolation)));
+                json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "state", "running", "message", st.message,
+                                         "ssh_port", st.ssh_port, "ssh_user", st.ssh_user, "device_ids",
+                                         spec->device_ids, "isolation", gpf_isolation_name(st.isolation));
+                add_sandbox_facts(body, &st);
+                report(a, spec->id, body);
                 track_running(a, spec->id);
             }
-            gpf_free(s[i].spec);
+            free_spec(s[i].spec);
             s[i].spec = NULL;
-            left--;
         }
-        if (left > 0)
-            gpf_sleep_ms(2);
+        /* Start commands that came meanwhile join the pods on their way (a stop, and all
+         * after it, waits until they are up: commands take effect in order). */
+        if (!a->deferred && gpf_mono_ms() >= next_fetch) {
+            fetch_more(a, ss);
+            next_fetch = gpf_mono_ms() + FETCH_EVERY_MS;
+        }
+        if (live_starts(ss) > 0)
+            gpf_sleep_ms(n > 4 ? 4 : 2);
+        /* A start may take long (an image to fetch): the host must not look lost meanwhile. */
+        if (a->registered && gpf_mono_ms() - a->last_beat >= a->heartbeat_ms)
+            heartbeat(a);
     }
 }
 
@@ -504,6 +753,31 @@ static void heartbeat(agent *a)
     gpf_free(act);
 }
 
+/* Runs one answer's commands, in order: starts side by side, each stop once the starts
+ * before it are up (and so on for what came while they started). */
+static void run_commands(agent *a, json_t *cmds)
+{
+    starts ss = {0};
+    json_t *todo = json_incref(cmds);
+    while (todo) {
+        size_t i = 0;
+        for (; i < json_array_size(todo); i++) { /* stops at the head run now: nothing is starting */
+            json_t *c = json_array_get(todo, i);
+            const char *type = json_string_value(json_object_get(c, "type"));
+            if (!type || strcmp(type, "stop_pod") != 0 || live_starts(&ss) > 0)
+                break;
+            stop_pod(a, json_object_get(c, "pod"));
+        }
+        take_commands(a, todo, i, &ss);
+        json_decref(todo);
+        finish_starts(a, &ss);
+        ss.n = 0;
+        todo = a->deferred; /* a stop (and what followed it) that waited for the starts */
+        a->deferred = NULL;
+    }
+    gpf_free(ss.v);
+}
+
 static void poll_once(agent *a, int64_t *backoff)
 {
     char path[128];
@@ -524,29 +798,10 @@ static void poll_once(agent *a, int64_t *backoff)
         return;
     }
     *backoff = 100;
-    json_t *cmds = json_object_get(resp, "commands");
-    starting *s = gpf_calloc(json_array_size(cmds) + 1, sizeof *s);
-    int n = 0;
-    size_t i;
-    json_t *c;
-    json_array_foreach(cmds, i, c)
-    {
-        const char *type = json_string_value(json_object_get(c, "type"));
-        json_t *pod = json_object_get(c, "pod");
-        if (type && !strcmp(type, "start_pod")) {
-            if (begin_pod(a, pod, &s[n]) == 0)
-                n++;
-        } else if (type && !strcmp(type, "stop_pod")) {
-            finish_starts(a, s, n); /* commands take effect in order */
-            n = 0;
-            stop_pod(a, pod);
-        }
-    }
-    finish_starts(a, s, n);
-    gpf_free(s);
     json_t *seq = json_object_get(resp, "seq");
     if (json_is_integer(seq))
         a->seq = json_integer_value(seq);
+    run_commands(a, json_object_get(resp, "commands"));
     json_decref(resp);
 }
 
@@ -594,6 +849,11 @@ out:
     gpf_free(a.sys);
     gpf_free(a.tracks);
     gpf_runtime_close(a.rt);
+    if (a.fetch)
+        gpf_image_fetch_finish(a.fetch, NULL, 0, NULL);
+    gpf_image_cache_close(a.images);
+    gpf_cdi_free(a.cdi);
+    memset(a.token, 0, sizeof a.token);
     gpf_gpu_backend_close(a.backend);
     return rc;
 }

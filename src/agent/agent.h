@@ -18,6 +18,13 @@ typedef struct gpf_agent_config {
     char host_id[64];
     char address[128];
     char runtime[16];
+    char runc[256];
+    char cdi_spec_dirs[512];
+    char slirp4netns[256];
+    long long pod_uid_base;
+    long long max_pods;
+    long long pod_pids_max;
+    int pod_no_new_privs;
     long long ssh_port_min;
     long long ssh_port_max;
     char bwrap[256];

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,11 +111,15 @@ int gpf_pod_init_main(int argc, char **argv)
     sa.sa_handler = on_child; /* no SA_RESTART: a child's end wakes poll() */
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* In a container this is the first process: sshd's privilege separation directory is
+     * on the pod's fresh /run (as root elsewhere it exists already; not root: no matter). */
+    if (mkdir("/run/sshd", 0755) != 0 && errno != EEXIST && errno != EACCES && errno != EROFS)
+        fprintf(stderr, "gpufleet pod-init: /run/sshd: %s\n", strerror(errno));
     fprintf(stderr, GPF_PODINIT_READY " (at most %d at once)\n", max);
     int live = 0;
     while (!g_stop) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            live--;
+        while (waitpid(-1, NULL, WNOHANG) > 0) /* in a container, orphans come here too */
+            live = live > 0 ? live - 1 : 0;
         struct pollfd p = {fd, POLLIN, 0};
         /* At the limit, only a child's end (or the 1 s tick) lets the next one in. */
         int n = poll(live < max ? &p : NULL, live < max ? 1 : 0, 1000);

@@ -1,4 +1,6 @@
 /* Pod runtimes behind one ops table:
+ *  - "oci": every pod an OCI container from an image, run by runc (runtime_oci.c) — the
+ *    sandbox a stranger can be given; the default;
  *  - "process": a real sandbox — bubblewrap where the kernel allows it, else a plain
  *    process (and the pod's reason says so) — with a per-pod home directory, a private
  *    /dev holding only the slice's device nodes (the spec's isolation plan), the pod
@@ -28,6 +30,13 @@ typedef struct gpf_pod_spec {
     int64_t memory_mib;               /* cgroup v2 memory.max; 0 = no limit */
     gpf_iso_plan iso;                 /* device nodes to bind, CPUs to pin to, slice kind
                                        * (zeroed: no GPU node, no pinning, kind whole) */
+    char image_digest[80];            /* oci: the image's manifest digest ("sha256:…"), "" none */
+    char image_rootfs[1024];          /* oci: its unpacked root filesystem (the agent's image
+                                       * cache, agent/image_cache.h); "" = no image */
+    const struct gpf_cdi_edits *cdi;  /* oci: the pod's GPUs as the host's CDI spec injects them
+                                       * (device nodes, driver mounts, environment, hooks),
+                                       * replacing iso's nodes; NULL = none (iso's nodes).
+                                       * Owned by the caller, valid during start_begin. */
 } gpf_pod_spec;
 
 typedef struct gpf_pod_status {
@@ -39,6 +48,10 @@ typedef struct gpf_pod_status {
                                        * private /dev; "soft" for a plain process */
     char message[GPF_TEXT_MAX];       /* what was done, e.g. "bwrap sandbox; dev nvidia0,nvidiactl,
                                        * nvidia-uvm; cpus 0-15 (numa 0); cgroup v2 cpu 4 mem 16384M" */
+    char host_key[GPF_PUBKEY_MAX];    /* the pod's own SSH host public key line, "" when it has none
+                                       * of its own (process runtime: one key per host; fake) */
+    char layers[256];                 /* isolation layers in force, space-separated, from the
+                                       * vocabulary of the API's isolation_layers ("userns netns …") */
 } gpf_pod_status;
 
 #define GPF_POD_MAX_PIDS 256
@@ -94,12 +107,26 @@ typedef struct gpf_runtime_config {
     int start_timeout_ms;             /* readiness wait, default 5000 */
     const char *cgroup_root;          /* cgroup v2 mount, NULL = "/sys/fs/cgroup"; "" = no cgroups.
                                        * Pods get <root>/gpufleet/pod-<id>. */
+    /* oci only */
+    const char *runc_path;            /* default "/usr/sbin/runc" */
+    const char *slirp_path;           /* outbound network: default "/usr/bin/slirp4netns"; "" = none */
+    const char *pod_init_path;        /* the static pod-init put into every pod; NULL = gpufleet-pod-init
+                                       * beside this program */
+    long long uid_base;               /* host uid of the first pod's uid 0; pod k gets base + k * 65536 */
+    int max_pods;                     /* uid ranges available: pods on the host at once (default 1024) */
+    long long pids_max;               /* processes per pod (default 4096) */
+    int no_new_privs;                 /* 1: set no_new_privs (then sudo inside cannot work) */
 } gpf_runtime_config;
 
 /* Begins the pod and waits until it is ready (sshd accepts connections) or failed. */
 int gpf_runtime_start(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_pod_status *st, gpf_error *err);
 
 int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err);
+/* The OCI runtime (runtime_oci.c): each pod an OCI container run by runc from its image,
+ * with its own user namespace and uid range, network namespace, seccomp, cgroups and SSH
+ * host key (docs/security.md). GPF_EUNAVAIL saying what is missing (root, runc, idmapped
+ * mounts) when this host cannot run it. */
+int gpf_runtime_oci_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_error *err);
 int gpf_runtime_fake_open(gpf_runtime **out, gpf_error *err);
 /* Test hook of the fake runtime: the SSH sessions its activity op reports for a running
  * pod (0 until set). 0, or GPF_ENOTFOUND when the pod does not run. */

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "agent/runtime.h"
 #include "util/error.h"
 
 #define GPF_RTCG_MAX 3         /* cgroup directories of one pod: one on v2; memory, cpu, cpuset on v1 */
@@ -28,6 +29,16 @@ typedef struct gpf_rtsys_proc {
 /* Reads a small file (/proc, cgroupfs) into buf, NUL-terminated; bytes read, or -1. */
 ssize_t gpf_rtsys_read_small(const char *path, char *buf, size_t size);
 
+/* What a pod can write, parsed as hostile input (tests/fuzz/fuzz_proc.c):
+ * the text of a /proc/PID/stat (NUL-terminated) into p: 0, or -1 when malformed; */
+int gpf_rtsys_stat_parse(const char *text, gpf_rtsys_proc *p);
+/* the GPUFLEET_POD_ID of an environ read from fd in chunks of buf (size bytes) into out
+ * ("" when none, or longer than osize - 1); */
+void gpf_rtsys_environ_pod_fd(int fd, char *out, size_t osize, char *buf, size_t size);
+/* 1 when a /proc/PID/cmdline's n bytes (NULs become spaces, in place) title an
+ * authenticated sshd session ("sshd: user@pts/0"), else 0. */
+int gpf_rtsys_cmdline_session(char *buf, ssize_t n);
+
 /* 0 and fills p, or -1 when the process does not exist. */
 int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p);
 /* 1 when pid exists, is not a zombie and started at start (guards against pid reuse). */
@@ -41,6 +52,7 @@ typedef struct gpf_rtsys_spawn_opts {
     int cgroup_fds[GPF_RTCG_MAX]; /* open <cgroup>/cgroup.procs it joins by writing "0" */
     int ncgroup_fds;
     int pass_fd;                  /* handed to the new process as descriptor GPF_RTSYS_PASS_FD; -1 none */
+    int pass_fd_at;               /* 3: hand it over as descriptor 3 instead (0: GPF_RTSYS_PASS_FD) */
     int cpus_errno;               /* out: 0 when applied, else why not (the process runs anyway) */
     int mem_errno;                /* out: likewise */
     int cgroup_errno;             /* out: likewise */
@@ -108,6 +120,47 @@ int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int
 int gpf_rtsys_file_has(const char *path, off_t from, const char *needle);
 /* The last `lines` lines of a text file, joined with " | ", into out ("" if unreadable). */
 void gpf_rtsys_log_tail(const char *path, int lines, char *out, size_t size);
+
+/* ---- a runtime's pod table (runtime_pods.c) --------------------------------------------- */
+
+/* What every process-backed runtime (process, oci) knows of a pod: the first member of its
+ * own pod record. */
+typedef struct gpf_rtpod {
+    char id[GPF_ID_MAX];
+    pid_t pid;                       /* the pod's root process; 0 when unknown */
+    unsigned long long start;        /* its start time (pid reuse guard) */
+    gpf_pod_status st;               /* port, user, isolation, message (…) */
+    char cgroup[GPF_RTCG_DIRS_MAX];  /* where its processes are listed, ':'-joined; "" none */
+    int starting;                    /* 1 until it accepts connections */
+} gpf_rtpod;
+
+/* A runtime's pods: records of `size` bytes (set before the first add), each starting with a
+ * gpf_rtpod; the table owns them. */
+typedef struct gpf_rtpods {
+    void *v;
+    int n, cap;
+    size_t size;
+} gpf_rtpods;
+
+#define GPF_RTPOD(t, i) ((gpf_rtpod *)(void *)((char *)(t)->v + (size_t)(i) * (t)->size))
+
+int gpf_rtpods_find(const gpf_rtpods *t, const char *id);    /* index, or -1 */
+void *gpf_rtpods_add(gpf_rtpods *t, const char *id);         /* a zeroed record with id; never NULL */
+void gpf_rtpods_drop(gpf_rtpods *t, int i);                  /* the last record takes its place */
+void gpf_rtpods_clear(gpf_rtpods *t);                        /* frees the records */
+/* 1 when the pod's root process is alive (and is the process that started then). */
+int gpf_rtpod_alive(const gpf_rtpod *p);
+/* A socket listening on the next port of pmin..pmax (from *next, which moves on) that no
+ * starting or live pod of t holds and nothing else has bound: the fd and *port, or -1. */
+int gpf_rtpods_listen(const gpf_rtpods *t, const struct sockaddr_storage *addr, socklen_t len, int pmin, int pmax,
+                      int *next, int *port);
+/* The ops status, list and activity over the table (runtime.h). by_env: also count the
+ * processes whose environment names the pod (the process runtime's pods share the host's
+ * processes; an oci pod's processes are its cgroup's, and the pod can write its environment). */
+int gpf_rtpods_status(const gpf_rtpods *t, const char *id, gpf_pod_status *st);
+int gpf_rtpods_list(const gpf_rtpods *t, char (*ids)[GPF_ID_MAX], int max);
+int gpf_rtpods_activity(const gpf_rtpods *t, const char *id, int by_env, gpf_rtsys_snap **snap, int64_t *snap_ms,
+                        gpf_pod_activity *out);
 
 /* ---- cgroups (runtime_cgroup.c) -------------------------------------------------------- */
 

@@ -42,51 +42,36 @@
 #include "util/timeutil.h"
 
 #define KILL_TIMEOUT_MS 3000
-#define SNAP_MAX_AGE_MS 100 /* how long one walk of /proc answers activity questions */
 
 /* ---- pod table and state files -------------------------------------- */
 
+#define POD(r, i) ((ppod *)(void *)GPF_RTPOD(&(r)->pods, i))
+
 static int find_pod(const proc_rt *r, const char *id)
 {
-    for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->pods[i].id, id))
-            return i;
-    return -1;
+    return gpf_rtpods_find(&r->pods, id);
 }
 
 static ppod *add_pod(proc_rt *r, const char *id)
 {
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->pods = gpf_reallocarray(r->pods, (size_t)r->cap, sizeof *r->pods);
-    }
-    ppod *p = &r->pods[r->n++];
-    memset(p, 0, sizeof *p);
-    gpf_strlcpy(p->id, id, sizeof p->id);
-    return p;
-}
-
-static void drop_pod(proc_rt *r, int i)
-{
-    r->pods[i] = r->pods[r->n - 1];
-    r->n--;
+    return gpf_rtpods_add(&r->pods, id);
 }
 
 static int pod_alive(const ppod *p)
 {
-    return p->pid > 0 && gpf_rtsys_alive(p->pid, p->start);
+    return gpf_rtpod_alive(&p->b);
 }
 
 static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX + 8];
-    if (gpf_rtproc_path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0)
+    if (gpf_rtproc_path_join(path, sizeof path, r->pods_dir, p->b.id, "state") != 0)
         return gpf_error_set(err, GPF_EINVAL, "state path too long");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     gpf_buf b = {0};
     gpf_buf_printf(&b, "pid=%d\nstart=%llu\nboot_id=%s\nport=%d\nssh_user=%s\nisolation=%s\nmessage=%s\ncgroup=%s\n",
-                   (int)p->pid, p->start, r->boot_id, p->st.ssh_port, p->st.ssh_user,
-                   gpf_isolation_name(p->st.isolation), p->st.message, p->cgroup);
+                   (int)p->b.pid, p->b.start, r->boot_id, p->b.st.ssh_port, p->b.st.ssh_user,
+                   gpf_isolation_name(p->b.st.isolation), p->b.st.message, p->b.cgroup);
     int rc = gpf_rtproc_write_file(tmp, gpf_buf_cstr(&b), 0600, err);
     gpf_buf_clear(&b);
     if (rc == 0 && rename(tmp, path) != 0)
@@ -100,7 +85,7 @@ static int save_state(const proc_rt *r, const ppod *p, gpf_error *err)
 static void load_state(proc_rt *r, ppod *p)
 {
     char path[PATH_MAX], buf[4096], boot[64] = "";
-    if (gpf_rtproc_path_join(path, sizeof path, r->pods_dir, p->id, "state") != 0 ||
+    if (gpf_rtproc_path_join(path, sizeof path, r->pods_dir, p->b.id, "state") != 0 ||
         gpf_rtproc_read_text(path, buf, sizeof buf) != 0)
         return;
     long long pid = 0;
@@ -131,15 +116,21 @@ static void load_state(proc_rt *r, ppod *p)
             st.isolation = iso >= 0 ? (gpf_isolation)iso : GPF_ISO_SOFT;
         } else if (!strcmp(line, "message"))
             gpf_strlcpy(st.message, v, sizeof st.message);
-        else if (!strcmp(line, "cgroup") && v[0] == '/')
-            gpf_strlcpy(p->cgroup, v, sizeof p->cgroup);
+        else if (!strcmp(line, "cgroup") && v[0] == '/') {
+            /* Acted on at stop (its processes killed, the directories removed): only ever
+             * the directories this runtime makes for this pod id. */
+            char want[GPF_RTCG_DIRS_MAX];
+            if (r->cg_root && gpf_rtcg_path(r->cg_root, r->cg_version, p->b.id, want, sizeof want) == 0 &&
+                !strcmp(v, want))
+                gpf_strlcpy(p->b.cgroup, v, sizeof p->b.cgroup);
+        }
     }
     if (pid <= 1 || pid > INT_MAX || port < 1 || port > 65535 || strcmp(boot, r->boot_id) != 0)
         return;
-    p->pid = (pid_t)pid;
-    p->start = start;
+    p->b.pid = (pid_t)pid;
+    p->b.start = start;
     st.ssh_port = port;
-    p->st = st;
+    p->b.st = st;
 }
 
 static void adopt_pods(proc_rt *r)
@@ -158,35 +149,18 @@ static void adopt_pods(proc_rt *r)
 
 /* ---- starting a pod ------------------------------------------------- */
 
-static int port_known(const proc_rt *r, int port)
-{
-    for (int i = 0; i < r->n; i++)
-        if (r->pods[i].st.ssh_port == port)
-            return 1;
-    return 0;
-}
-
 /* A socket listening on the next free port of the range (*port), or -1 when every port
  * is taken. The agent binds it, not sshd: the port is the pod's before it starts, so no
  * other process can take it in between. */
 static int open_listener(proc_rt *r, int *port)
 {
-    int span = r->port_max - r->port_min + 1;
-    for (int k = 0; k < span; k++) {
-        int p = r->port_min + (r->next_port - r->port_min + k) % span, fd;
-        if (port_known(r, p) || (fd = gpf_rtsys_listen(&r->bind_addr, r->addr_len, p)) < 0)
-            continue;
-        r->next_port = p + 1 > r->port_max ? r->port_min : p + 1;
-        *port = p;
-        return fd;
-    }
-    return -1;
+    return gpf_rtpods_listen(&r->pods, &r->bind_addr, r->addr_len, r->port_min, r->port_max, &r->next_port, port);
 }
 
 /* Where a pod's processes are (p may be NULL: only what carries its id). */
 static gpf_rtsys_pod_ref pod_ref(const ppod *p, const char *id, const char *cgroup)
 {
-    gpf_rtsys_pod_ref ref = {p ? p->pid : 0, p ? p->start : 0, id, cgroup};
+    gpf_rtsys_pod_ref ref = {p ? p->b.pid : 0, p ? p->b.start : 0, id, cgroup};
     return ref;
 }
 
@@ -195,9 +169,9 @@ static gpf_rtsys_pod_ref pod_ref(const ppod *p, const char *id, const char *cgro
 static void discard_pod(proc_rt *r, int pi, const char *id, const char *cgdir, const char *dir)
 {
     if (pi >= 0) {
-        gpf_rtsys_pod_ref ref = pod_ref(&r->pods[pi], id, cgdir);
+        gpf_rtsys_pod_ref ref = pod_ref(POD(r, pi), id, cgdir);
         gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, NULL);
-        drop_pod(r, pi);
+        gpf_rtpods_drop(&r->pods, pi);
     }
     if (cgdir[0])
         gpf_rtcg_remove(cgdir, KILL_TIMEOUT_MS, NULL);
@@ -285,15 +259,15 @@ static int launch(proc_rt *r, const gpf_pod_spec *spec, const char *setenv, gpf_
     }
     gpf_rtproc_cpu_describe(spec, &so, cpu_note, sizeof cpu_note);
     ppod *p = add_pod(r, spec->id);
-    pi = r->n - 1;
+    pi = r->pods.n - 1;
     gpf_rtsys_proc pr;
-    p->pid = pid;
-    p->start = gpf_rtsys_proc_read(pid, &pr) == 0 ? pr.start : 0;
-    p->st.ssh_port = port;
-    gpf_strlcpy(p->st.ssh_user, r->user, sizeof p->st.ssh_user);
-    gpf_strlcpy(p->cgroup, cgdir, sizeof p->cgroup);
-    gpf_rtproc_describe(r, spec, cpu_note, cg_note, &p->st);
-    p->starting = 1;
+    p->b.pid = pid;
+    p->b.start = gpf_rtsys_proc_read(pid, &pr) == 0 ? pr.start : 0;
+    p->b.st.ssh_port = port;
+    gpf_strlcpy(p->b.st.ssh_user, r->user, sizeof p->b.st.ssh_user);
+    gpf_strlcpy(p->b.cgroup, cgdir, sizeof p->b.cgroup);
+    gpf_rtproc_describe(r, spec, cpu_note, cg_note, &p->b.st);
+    p->b.starting = 1;
     p->log_from = log_from < 0 ? 0 : log_from;
     p->deadline = gpf_mono_ms() + r->timeout_ms;
     p->next_probe = gpf_mono_ms() + 1000;
@@ -322,17 +296,17 @@ static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
     /* Its recorded cgroups; for a leftover the table does not know, where they would be
      * (removing a cgroup that is not there is fine). */
-    if (i >= 0 && r->pods[i].cgroup[0])
-        gpf_strlcpy(cg, r->pods[i].cgroup, sizeof cg);
+    if (i >= 0 && POD(r, i)->b.cgroup[0])
+        gpf_strlcpy(cg, POD(r, i)->b.cgroup, sizeof cg);
     else if (!r->cg_root || gpf_rtcg_path(r->cg_root, r->cg_version, id, cg, sizeof cg) != 0)
         cg[0] = '\0';
-    gpf_rtsys_pod_ref ref = pod_ref(i >= 0 ? &r->pods[i] : NULL, id, cg);
+    gpf_rtsys_pod_ref ref = pod_ref(i >= 0 ? POD(r, i) : NULL, id, cg);
     if ((rc = gpf_rtsys_kill_pod(&ref, KILL_TIMEOUT_MS, err)) != 0)
         return rc;
     if ((cg[0] && (rc = gpf_rtcg_remove(cg, KILL_TIMEOUT_MS, err)) != 0) || (rc = gpf_rtsys_rm_rf(dir, err)) != 0)
         return rc;
     if (i >= 0)
-        drop_pod(r, i);
+        gpf_rtpods_drop(&r->pods, i);
     return 0;
 }
 
@@ -343,32 +317,32 @@ static int cleanup_pod(proc_rt *r, const char *id, gpf_error *err)
  * second finds it ready too. */
 static int check_start(proc_rt *r, int i, gpf_error *err)
 {
-    ppod *p = &r->pods[i];
+    ppod *p = POD(r, i);
     char logp[PATH_MAX], dir[PATH_MAX], cg[GPF_RTCG_DIRS_MAX], tail[160];
-    if (gpf_rtproc_path_join(dir, sizeof dir, r->pods_dir, p->id, NULL) ||
+    if (gpf_rtproc_path_join(dir, sizeof dir, r->pods_dir, p->b.id, NULL) ||
         gpf_rtproc_path_join(logp, sizeof logp, dir, "sshd.log", NULL))
         return gpf_error_set(err, GPF_EINVAL, "pod directory path too long");
     int alive = pod_alive(p); /* a banner from a process that is not ours does not count */
     int ready = gpf_rtsys_file_has(logp, p->log_from, GPF_PODINIT_READY);
     if (!ready && alive && gpf_mono_ms() >= p->next_probe) {
         int64_t left = p->deadline - gpf_mono_ms();
-        ready = gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, p->st.ssh_port,
+        ready = gpf_rtsys_ssh_banner(&r->conn_addr, r->addr_len, p->b.st.ssh_port,
                                      left < 250 ? (int)(left > 0 ? left : 1) : 250);
         p->next_probe = gpf_mono_ms() + 250;
     }
     if (ready && alive) {
-        p->starting = 0;
-        p->st.running = 1;
+        p->b.starting = 0;
+        p->b.st.running = 1;
         return 1;
     }
     if (alive && gpf_mono_ms() < p->deadline)
         return 0;
     gpf_rtsys_log_tail(logp, 3, tail, sizeof tail);
-    int rc = gpf_error_set(err, GPF_EIO, "sshd of pod %s %s: %s", p->id, alive ? "did not answer in time" : "exited",
+    int rc = gpf_error_set(err, GPF_EIO, "sshd of pod %s %s: %s", p->b.id, alive ? "did not answer in time" : "exited",
                            tail[0] ? tail : "(no log)");
-    gpf_strlcpy(cg, p->cgroup, sizeof cg);
+    gpf_strlcpy(cg, p->b.cgroup, sizeof cg);
     char id[GPF_ID_MAX];
-    gpf_strlcpy(id, p->id, sizeof id);
+    gpf_strlcpy(id, p->b.id, sizeof id);
     discard_pod(r, i, id, cg, dir);
     return rc;
 }
@@ -402,7 +376,7 @@ static int proc_begin(gpf_runtime *rt, const gpf_pod_spec *spec, gpf_error *err)
         goto out;
 
     int i = find_pod(r, spec->id);
-    if (i >= 0 && pod_alive(&r->pods[i]))
+    if (i >= 0 && pod_alive(POD(r, i)))
         goto out; /* running or on its way: start_poll answers */
     /* A dead or half-started leftover: clear it before starting afresh. */
     char dir[PATH_MAX];
@@ -424,15 +398,15 @@ static int proc_poll(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st, gp
     int i = find_pod(r, pod_id), rc;
     if (i < 0)
         return gpf_error_set(err, GPF_ENOTFOUND, "pod %.63s is not starting", pod_id);
-    if (r->pods[i].starting) {
+    if (POD(r, i)->b.starting) {
         if ((rc = check_start(r, i, err)) <= 0)
             return rc;
         i = find_pod(r, pod_id);
-    } else if (!pod_alive(&r->pods[i])) {
+    } else if (!pod_alive(POD(r, i))) {
         return gpf_error_set(err, GPF_EIO, "pod %s exited", pod_id);
     }
     if (st) {
-        *st = r->pods[i].st;
+        *st = POD(r, i)->b.st;
         st->running = 1;
     }
     return 1;
@@ -451,29 +425,12 @@ static int proc_stop(gpf_runtime *rt, const char *pod_id, gpf_error *err)
 
 static int proc_status(gpf_runtime *rt, const char *pod_id, gpf_pod_status *st)
 {
-    if (!rt || !pod_id)
-        return 0;
-    proc_rt *r = rt->priv;
-    int i = find_pod(r, pod_id);
-    if (i < 0 || r->pods[i].starting || !pod_alive(&r->pods[i]))
-        return 0;
-    if (st) {
-        *st = r->pods[i].st;
-        st->running = 1;
-    }
-    return 1;
+    return rt && pod_id ? gpf_rtpods_status(&((proc_rt *)rt->priv)->pods, pod_id, st) : 0;
 }
 
 static int proc_list(gpf_runtime *rt, char (*ids)[GPF_ID_MAX], int max)
 {
-    if (!rt || !ids)
-        return 0;
-    proc_rt *r = rt->priv;
-    int n = 0;
-    for (int i = 0; i < r->n && n < max; i++)
-        if (!r->pods[i].starting && pod_alive(&r->pods[i]))
-            gpf_strlcpy(ids[n++], r->pods[i].id, GPF_ID_MAX);
-    return n;
+    return rt && ids ? gpf_rtpods_list(&((proc_rt *)rt->priv)->pods, ids, max) : 0;
 }
 
 static int proc_activity(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *out)
@@ -481,22 +438,7 @@ static int proc_activity(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *
     if (!rt || !pod_id)
         return GPF_ENOTFOUND;
     proc_rt *r = rt->priv;
-    int i = find_pod(r, pod_id);
-    if (i < 0 || r->pods[i].starting || !pod_alive(&r->pods[i]))
-        return GPF_ENOTFOUND;
-    if (out) {
-        /* A heartbeat asks about every pod at once: one walk of /proc answers them all. */
-        int64_t now = gpf_mono_ms();
-        if (!r->snap || now - r->snap_ms > SNAP_MAX_AGE_MS) {
-            gpf_rtsys_snap_free(r->snap);
-            r->snap = gpf_rtsys_snap_take();
-            r->snap_ms = now;
-        }
-        gpf_rtsys_pod_ref ref = pod_ref(&r->pods[i], pod_id, r->pods[i].cgroup);
-        memset(out, 0, sizeof *out);
-        gpf_rtsys_pod_activity(r->snap, &ref, out->pids, GPF_POD_MAX_PIDS, &out->npids, &out->ssh_sessions);
-    }
-    return 0;
+    return gpf_rtpods_activity(&r->pods, pod_id, 1, &r->snap, &r->snap_ms, out);
 }
 
 static void free_priv(proc_rt *r)
@@ -511,7 +453,7 @@ static void free_priv(proc_rt *r)
     gpf_free(r->bwrap);
     gpf_free(r->cg_root);
     gpf_rtsys_snap_free(r->snap);
-    gpf_free(r->pods);
+    gpf_rtpods_clear(&r->pods);
     gpf_free(r);
 }
 
@@ -547,6 +489,7 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
     if (!cfg || !cfg->state_dir || !cfg->state_dir[0])
         return gpf_error_set(err, GPF_EINVAL, "process runtime: no state directory");
     r = GPF_NEW(proc_rt);
+    r->pods.size = sizeof(ppod);
     const char *listen = cfg->listen_address && cfg->listen_address[0] ? cfg->listen_address : "127.0.0.1";
     const char *sshd = cfg->sshd_path && cfg->sshd_path[0] ? cfg->sshd_path : "/usr/sbin/sshd";
     const char *bwrap = cfg->bwrap_path ? cfg->bwrap_path : "/usr/bin/bwrap";
@@ -563,7 +506,7 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
         goto out;
     }
     r->listen = gpf_strdup(listen);
-    if ((rc = gpf_rtproc_resolve_listen(r, err)) != 0)
+    if ((rc = gpf_rtproc_resolve(r->listen, &r->bind_addr, &r->conn_addr, &r->addr_len, err)) != 0)
         goto out;
     if (sshd[0] != '/' || access(sshd, X_OK) != 0) {
         rc = gpf_error_set(err, GPF_EUNAVAIL,

@@ -21,12 +21,7 @@
 
 /* A pod the runtime knows: started by it, or adopted from its state file. */
 typedef struct ppod {
-    char id[GPF_ID_MAX];
-    pid_t pid;                    /* the pod's root process; 0 when unknown */
-    unsigned long long start;     /* its start time (pid reuse guard) */
-    gpf_pod_status st;            /* port, user, isolation, message */
-    char cgroup[GPF_RTCG_DIRS_MAX];/* its cgroup directories joined with ':', "" none */
-    int starting;                 /* 1 until its init says it accepts connections */
+    gpf_rtpod b;                  /* id, root process, status, cgroup, starting (first member) */
     off_t log_from;               /* starting: where this start's lines begin in the log */
     int64_t deadline, next_probe; /* starting: monotonic ms */
 } ppod;
@@ -51,8 +46,7 @@ typedef struct proc_rt {
     char boot_id[64];
     gpf_rtsys_snap *snap;         /* the process table activity last read, and when */
     int64_t snap_ms;
-    ppod *pods;
-    int n, cap;
+    gpf_rtpods pods;              /* of ppod */
 } proc_rt;
 
 /* Storage for the strings of a sandbox command line. */
@@ -86,7 +80,8 @@ void gpf_rtproc_describe(const proc_rt *r, const gpf_pod_spec *spec, const char 
 
 /* ---- host checks at opening (runtime_process_setup.c) --------------------------------- */
 
-int gpf_rtproc_resolve_listen(proc_rt *r, gpf_error *err);
+int gpf_rtproc_resolve(const char *listen, struct sockaddr_storage *bind, struct sockaddr_storage *conn,
+                       socklen_t *len, gpf_error *err);
 int gpf_rtproc_login_user(proc_rt *r, gpf_error *err);
 int gpf_rtproc_ensure_host_key(proc_rt *r, const char *state_dir, gpf_error *err);
 int gpf_rtproc_check_sshd(proc_rt *r, const char *state_dir, gpf_error *err);

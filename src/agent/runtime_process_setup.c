@@ -331,41 +331,40 @@ void gpf_rtproc_describe(const proc_rt *r, const gpf_pod_spec *spec, const char 
     gpf_buf_printf(&b, "%s; %s; %s; %s", r->mode_msg, dev, cpus, cgroup);
     gpf_strlcpy(st->message, gpf_buf_cstr(&b), sizeof st->message);
     gpf_buf_clear(&b);
-    if (!r->bwrap)
-        st->isolation = GPF_ISO_SOFT;
-    else if (spec->iso.kind == GPF_SLICE_SHARE || spec->iso.kind == GPF_SLICE_VGPU)
-        st->isolation = GPF_ISO_DEVICE;
-    else
-        st->isolation = GPF_ISO_HARDWARE;
+    /* Not a security boundary: the pod is host root with the host's files (bwrap binds /),
+     * whatever the slice. Pods strangers share a host with run in the oci runtime. */
+    (void)spec;
+    st->isolation = GPF_ISO_SOFT;
 }
 
 /* ---- host checks at opening ----------------------------------------- */
 
-/* r->listen resolved into r's bind and readiness-check addresses; 0, or GPF_EINVAL. */
-int gpf_rtproc_resolve_listen(proc_rt *r, gpf_error *err)
+/* listen resolved into the bind and readiness-check addresses; 0, or GPF_EINVAL. */
+int gpf_rtproc_resolve(const char *listen, struct sockaddr_storage *bind, struct sockaddr_storage *conn,
+                       socklen_t *len, gpf_error *err)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
-    int e = getaddrinfo(r->listen, "22", &hints, &res);
-    if (e != 0 || !res || res->ai_addrlen > sizeof r->bind_addr) {
+    int e = getaddrinfo(listen, "22", &hints, &res);
+    if (e != 0 || !res || res->ai_addrlen > sizeof *bind) {
         if (res)
             freeaddrinfo(res);
-        return gpf_error_set(err, GPF_EINVAL, "cannot resolve listen address '%s': %s", r->listen,
+        return gpf_error_set(err, GPF_EINVAL, "cannot resolve listen address '%s': %s", listen,
                              e ? gai_strerror(e) : "no address");
     }
-    memcpy(&r->bind_addr, res->ai_addr, res->ai_addrlen);
-    r->addr_len = res->ai_addrlen;
+    memcpy(bind, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
     freeaddrinfo(res);
     /* Readiness is checked over loopback when sshd listens on every address. */
-    r->conn_addr = r->bind_addr;
-    if (r->conn_addr.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&r->conn_addr;
+    *conn = *bind;
+    if (conn->ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)conn;
         if (in->sin_addr.s_addr == htonl(INADDR_ANY))
             in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else if (r->conn_addr.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&r->conn_addr;
+    } else if (conn->ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)conn;
         if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
             in6->sin6_addr = in6addr_loopback;
     }

@@ -46,14 +46,10 @@ ssize_t gpf_rtsys_read_small(const char *path, char *buf, size_t size)
     return (ssize_t)len;
 }
 
-int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p)
+int gpf_rtsys_stat_parse(const char *buf, gpf_rtsys_proc *p)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pid <= 0 || gpf_rtsys_read_small(path, buf, sizeof buf) <= 0)
-        return -1;
     /* "pid (comm) S ppid …": comm may hold spaces and parentheses; fields resume after the last ')'. */
-    char *rp = strrchr(buf, ')'), *lp = strchr(buf, '(');
+    const char *rp = strrchr(buf, ')'), *lp = strchr(buf, '(');
     if (!rp || !lp || lp > rp)
         return -1;
     size_t clen = (size_t)(rp - lp - 1);
@@ -73,6 +69,15 @@ int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p)
     return 0;
 }
 
+int gpf_rtsys_proc_read(pid_t pid, gpf_rtsys_proc *p)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pid <= 0 || gpf_rtsys_read_small(path, buf, sizeof buf) <= 0)
+        return -1;
+    return gpf_rtsys_stat_parse(buf, p);
+}
+
 int gpf_rtsys_alive(pid_t pid, unsigned long long start)
 {
     gpf_rtsys_proc p;
@@ -83,16 +88,10 @@ int gpf_rtsys_alive(pid_t pid, unsigned long long start)
 
 #define POD_KEY "GPUFLEET_POD_ID="
 
-/* The value of /proc/PID/environ's GPUFLEET_POD_ID into out ("" when it has none). */
-static void environ_pod(pid_t pid, char *out, size_t osize, char *buf, size_t size)
+void gpf_rtsys_environ_pod_fd(int fd, char *out, size_t osize, char *buf, size_t size)
 {
-    char path[64];
     const size_t klen = sizeof POD_KEY - 1;
     out[0] = '\0';
-    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
     size_t len = 0;
     int found = 0, skip = 0, eof = 0;
     while (!found && !eof) {
@@ -130,6 +129,18 @@ static void environ_pod(pid_t pid, char *out, size_t osize, char *buf, size_t si
             len = 0;
         }
     }
+}
+
+/* The value of /proc/PID/environ's GPUFLEET_POD_ID into out ("" when it has none). */
+static void environ_pod(pid_t pid, char *out, size_t osize, char *buf, size_t size)
+{
+    char path[64];
+    out[0] = '\0';
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    gpf_rtsys_environ_pod_fd(fd, out, osize, buf, size);
     close(fd);
 }
 
@@ -310,15 +321,19 @@ static int is_sshd(const pent *e)
  * "sshd: user@pts/0" or "sshd: user@notty" (one per session, whether or not a privileged
  * monitor "sshd: user [priv]" sits above it). Every title before authentication is
  * bracketed: "[accepted]", "user [priv]", "user [net]". */
+int gpf_rtsys_cmdline_session(char *buf, ssize_t n)
+{
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    return n > 0 && memchr(buf, '@', (size_t)n) && !memchr(buf, '[', (size_t)n);
+}
+
 static int sshd_session(pid_t pid)
 {
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    ssize_t n = gpf_rtsys_read_small(path, buf, sizeof buf);
-    for (ssize_t i = 0; i < n; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' ';
-    return n > 0 && strchr(buf, '@') && !strchr(buf, '[');
+    return gpf_rtsys_cmdline_session(buf, gpf_rtsys_read_small(path, buf, sizeof buf));
 }
 
 void gpf_rtsys_pod_activity(const gpf_rtsys_snap *snap, const gpf_rtsys_pod_ref *pod, unsigned *pids, int max,
@@ -402,13 +417,16 @@ static void child_exec(char *const argv[], char *const envp[], int in_fd, int ou
     for (int s = 1; s < NSIG; s++)
         sigaction(s, dfl, NULL);
     sigprocmask(SIG_SETMASK, empty, NULL);
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup3(msg_fd, 3, O_CLOEXEC) < 0)
+    /* The pass descriptor goes to 4, or to 3 when asked (runc's --preserve-fds counts
+     * from 3); the close-on-exec status pipe takes the other. */
+    int pass_at = o && o->pass_fd_at == 3 ? 3 : GPF_RTSYS_PASS_FD, msg_at = pass_at == 3 ? 4 : 3;
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup3(msg_fd, msg_at, O_CLOEXEC) < 0)
         goto fail;
-    int keep = GPF_RTSYS_PASS_FD - 1;
+    msg_fd = msg_at;
+    int keep = o && o->pass_fd >= 0 ? 4 : msg_at;
     if (o && o->pass_fd >= 0) { /* dup2 leaves the copy open across exec */
-        if (dup2(o->pass_fd, GPF_RTSYS_PASS_FD) < 0)
+        if (dup2(o->pass_fd, pass_at) < 0)
             goto fail;
-        keep = GPF_RTSYS_PASS_FD;
     }
     if (close_range((unsigned)keep + 1, ~0U, 0) != 0)
         for (int fd = keep + 1; fd < max_fd; fd++)
@@ -418,7 +436,7 @@ static void child_exec(char *const argv[], char *const envp[], int in_fd, int ou
         goto fail;
     execve(argv[0], argv, envp);
 fail:
-    write_msg(3, MSG_EXEC_ERR, errno);
+    write_msg(msg_fd, MSG_EXEC_ERR, errno);
     _exit(127);
 }
 

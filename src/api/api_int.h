@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdint.h>
 
 #include "api/api.h"
 #include "codec/codec.h"
@@ -25,6 +26,9 @@ typedef struct api_resp {
     json_t *json;                /* owned; NULL for no body */
     char *text;                  /* owned; alternative plain-text body */
     const char *content_type;
+    int has_file;                /* answer with the file file_fd (owned, streamed; MHD closes it) */
+    int file_fd;
+    uint64_t file_size;
 } api_resp;
 
 /* Fills resp with an error document; returns code for convenience. */
@@ -35,6 +39,11 @@ const char *api_query(api_req *q, const char *key); /* NULL when absent */
 /* Parses an integer query parameter within [min,max]; def when absent. -1 + error on bad. */
 int api_query_int(api_req *q, api_resp *r, const char *key, long long min, long long max, long long def,
                   long long *out);
+
+/* -1 (answered 400) when the request has no JSON object body. */
+int api_need_body(api_req *q, api_resp *r);
+/* -1 (answered 404 "no <what> '<name>'") when the path's first {} is not a valid name. */
+int api_name_param(api_req *q, api_resp *r, const char *what);
 
 typedef void (*api_handler)(api_req *q, api_resp *r);
 
@@ -63,6 +72,12 @@ void h_user(api_req *q, api_resp *r);
 void h_user_patch(api_req *q, api_resp *r);
 void h_token_create(api_req *q, api_resp *r);
 void h_portal(api_req *q, api_resp *r);
+/* handlers_images.c */
+void h_images(api_req *q, api_resp *r);
+void h_image_import(api_req *q, api_resp *r);
+void h_image(api_req *q, api_resp *r);
+void h_image_delete(api_req *q, api_resp *r);
+void h_agent_blob(api_req *q, api_resp *r);
 /* handlers_agent.c */
 void h_agent_register(api_req *q, api_resp *r);
 void h_agent_heartbeat(api_req *q, api_resp *r);

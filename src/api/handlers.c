@@ -7,7 +7,7 @@
 #include "util/buf.h"
 #include "util/embedded.h"
 
-static int need_body(api_req *q, api_resp *r)
+int api_need_body(api_req *q, api_resp *r)
 {
     if (!q->body) {
         api_error(r, GPF_EMALFORMED, "this request needs a JSON object body");
@@ -16,7 +16,7 @@ static int need_body(api_req *q, api_resp *r)
     return 0;
 }
 
-static int name_param(api_req *q, api_resp *r, const char *what)
+int api_name_param(api_req *q, api_resp *r, const char *what)
 {
     if (!gpf_name_valid(q->params[0])) {
         char msg[160];
@@ -98,7 +98,7 @@ static void reply_host(api_req *q, api_resp *r)
 
 void h_host(api_req *q, api_resp *r)
 {
-    if (name_param(q, r, "host") == 0)
+    if (api_name_param(q, r, "host") == 0)
         reply_host(q, r);
 }
 
@@ -108,7 +108,7 @@ void h_host_override(api_req *q, api_resp *r)
     gpf_error err = {0};
     char reason[GPF_TEXT_MAX] = "";
     int on = strcmp(q->method, "DELETE") != 0;
-    if (name_param(q, r, "host") != 0)
+    if (api_name_param(q, r, "host") != 0)
         return;
     if (on && !q->body) {
         api_error(r, GPF_EMALFORMED, "this request needs a JSON object body: {\"reason\": \"…\"}");
@@ -188,7 +188,7 @@ void h_sku_create(api_req *q, api_resp *r)
 {
     gpf_sku k, out;
     gpf_error err = {0};
-    if (need_body(q, r) != 0)
+    if (api_need_body(q, r) != 0)
         return;
     if (gpf_decode_sku_create(q->body, &k, &err) != 0 || gpf_engine_sku_create(q->engine, &q->who, &k, &out, &err) != 0) {
         api_error_from(r, &err);
@@ -201,7 +201,7 @@ void h_sku(api_req *q, api_resp *r)
 {
     gpf_sku k;
     gpf_error err = {0};
-    if (name_param(q, r, "SKU") != 0)
+    if (api_name_param(q, r, "SKU") != 0)
         return;
     if (gpf_engine_sku_get(q->engine, q->params[0], &k, &err) != 0) {
         api_error_from(r, &err);
@@ -214,7 +214,7 @@ void h_sku_patch(api_req *q, api_resp *r)
 {
     gpf_sku k, out;
     gpf_error err = {0};
-    if (name_param(q, r, "SKU") != 0 || need_body(q, r) != 0)
+    if (api_name_param(q, r, "SKU") != 0 || api_need_body(q, r) != 0)
         return;
     if (gpf_engine_sku_get(q->engine, q->params[0], &k, &err) != 0 || gpf_decode_sku_patch(q->body, &k, &err) != 0 ||
         gpf_engine_sku_update(q->engine, &q->who, &k, &out, &err) != 0) {
@@ -227,7 +227,7 @@ void h_sku_patch(api_req *q, api_resp *r)
 void h_sku_delete(api_req *q, api_resp *r)
 {
     gpf_error err = {0};
-    if (name_param(q, r, "SKU") != 0)
+    if (api_name_param(q, r, "SKU") != 0)
         return;
     if (gpf_engine_sku_delete(q->engine, &q->who, q->params[0], &err) != 0) {
         api_error_from(r, &err);
@@ -263,7 +263,7 @@ void h_pod_launch(api_req *q, api_resp *r)
     gpf_launch_req req;
     gpf_pod *p = GPF_NEW(gpf_pod);
     gpf_error err = {0};
-    if (need_body(q, r) != 0)
+    if (api_need_body(q, r) != 0)
         goto out;
     if (gpf_decode_launch(q->body, &req, &err) != 0 || gpf_engine_pod_launch(q->engine, &q->who, &req, p, &err) != 0) {
         api_error_from(r, &err);
@@ -280,7 +280,7 @@ void h_pod(api_req *q, api_resp *r)
     gpf_error err = {0};
     long long timeout = 0;
     const char *wait = api_query(q, "wait");
-    if (name_param(q, r, "pod") != 0 || api_query_int(q, r, "timeout_ms", 0, 30000, 10000, &timeout) != 0)
+    if (api_name_param(q, r, "pod") != 0 || api_query_int(q, r, "timeout_ms", 0, 30000, 10000, &timeout) != 0)
         goto out;
     if (wait && strcmp(wait, "running") != 0) {
         api_error(r, GPF_EINVAL, "query parameter wait must be 'running'");
@@ -301,7 +301,7 @@ void h_pod_stop(api_req *q, api_resp *r)
 {
     gpf_pod *p = GPF_NEW(gpf_pod);
     gpf_error err = {0};
-    if (name_param(q, r, "pod") != 0)
+    if (api_name_param(q, r, "pod") != 0)
         goto out;
     if (gpf_engine_pod_stop(q->engine, &q->who, q->params[0], p, &err) != 0) {
         api_error_from(r, &err);
@@ -354,7 +354,7 @@ void h_user_create(api_req *q, api_resp *r)
 {
     gpf_user *u = GPF_NEW(gpf_user), *out = GPF_NEW(gpf_user);
     gpf_error err = {0};
-    if (need_body(q, r) != 0)
+    if (api_need_body(q, r) != 0)
         goto done;
     if (gpf_decode_user_create(q->body, u, &err) != 0 || gpf_engine_user_create(q->engine, &q->who, u, out, &err) != 0) {
         api_error_from(r, &err);
@@ -370,7 +370,7 @@ void h_user(api_req *q, api_resp *r)
 {
     gpf_user *u = GPF_NEW(gpf_user);
     gpf_error err = {0};
-    if (name_param(q, r, "user") != 0)
+    if (api_name_param(q, r, "user") != 0)
         goto done;
     if (gpf_engine_user_get(q->engine, &q->who, q->params[0], u, &err) != 0) {
         api_error_from(r, &err);
@@ -386,7 +386,7 @@ void h_user_patch(api_req *q, api_resp *r)
     gpf_user *u = GPF_NEW(gpf_user), *out = GPF_NEW(gpf_user);
     gpf_error err = {0};
     int role_changed = 0, key_changed = 0;
-    if (name_param(q, r, "user") != 0 || need_body(q, r) != 0)
+    if (api_name_param(q, r, "user") != 0 || api_need_body(q, r) != 0)
         goto done;
     gpf_strlcpy(u->name, q->params[0], sizeof u->name);
     if (gpf_decode_user_patch(q->body, u, &role_changed, &key_changed, &err) != 0 ||
@@ -405,7 +405,7 @@ void h_token_create(api_req *q, api_resp *r)
     char secret[96];
     gpf_token t;
     gpf_error err = {0};
-    if (name_param(q, r, "user") != 0)
+    if (api_name_param(q, r, "user") != 0)
         return;
     if (gpf_engine_token_create(q->engine, &q->who, q->params[0], secret, sizeof secret, &t, &err) != 0) {
         api_error_from(r, &err);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/secret.h"
+#include "util/subproc.h"
 #include "util/timeutil.h"
 
 #define OPT(...) GPF_CFG_OPT(gpf_serve_config, __VA_ARGS__)
@@ -26,7 +28,8 @@ const gpf_cfg_opt gpf_serve_options[] = {
     OPT("listen", GPF_CFG_STR, "127.0.0.1:8470", 0, 0, listen, "address:port of the HTTP API (port 0 = any free port)"),
     OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet", 0, 0, state_dir, "database and runtime files"),
     OPT("demo", GPF_CFG_BOOL, "false", 0, 0, demo, "start local agents on the built-in demo fleet and demo SKUs"),
-    OPT("demo-runtime", GPF_CFG_STR, "process", 0, 0, demo_runtime, "pod runtime of the demo agents: process or fake"),
+    OPT("demo-runtime", GPF_CFG_STR, "oci", 0, 0, demo_runtime,
+        "pod runtime of the demo agents: oci (the sandbox; needs root, else process is used), process or fake"),
     OPT("demo-ssh-port-base", GPF_CFG_INT, "22000", 1024, 64000, demo_ssh_port_base, "first sshd port of demo pods"),
     OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "agents' join token (\"\" = generate once, print once)"),
     OPT("heartbeat-ms", GPF_CFG_INT, "2000", 100, 600000, heartbeat_ms, "agent heartbeat interval"),
@@ -37,6 +40,9 @@ const gpf_cfg_opt gpf_serve_options[] = {
     OPT("log-level", GPF_CFG_STR, "info", 0, 0, log_level, "debug, info, warn or error"),
     OPT("placement-policy", GPF_CFG_STR, "gpufleet", 0, 0, placement_policy,
         "how whole-GPU and share pods are placed: gpufleet, fgd, best-fit, first-fit, ... (docs/placement.md)"),
+    OPT("default-image", GPF_CFG_STR, "", 0, 0, default_image,
+        "OCI image layout directory imported as image \"default\" at start when its digest changed "
+        "(\"\" = none; --demo: the one `make image` builds)"),
     GPF_CFG_END,
 };
 
@@ -75,6 +81,65 @@ static void write_small_file(const char *path, const char *text, mode_t mode)
     close(fd);
 }
 
+/* ---- the default image ------------------------------------------------------ */
+
+typedef struct default_image_job {
+    gpf_engine *engine;
+    char dir[512];
+} default_image_job;
+
+/* Imports the default image in the background (a copy takes seconds; the API serves
+ * meanwhile). Never fatal: what happened is logged. */
+static void *default_image_main(void *arg)
+{
+    default_image_job *job = arg;
+    gpf_error err = {0};
+    gpf_image im;
+    int imported = 0;
+    memset(&im, 0, sizeof im);
+    int rc = gpf_engine_image_ensure(job->engine, "default", job->dir, &imported, &im, &err);
+    if (rc == GPF_ENOTFOUND)
+        GPF_WARN("serve", "event=default_image_missing dir=%s msg=\"run `make image` to build the default pod image\"",
+                 job->dir);
+    else if (rc != 0)
+        GPF_WARN("serve", "event=default_image_failed dir=%s msg=\"%s\"", job->dir, gpf_error_msg(&err));
+    else
+        GPF_INFO("serve", "event=default_image %s=%s digest=%s size_bytes=%lld", imported ? "imported" : "unchanged",
+                 job->dir, im.digest, (long long)im.size_bytes);
+    return NULL;
+}
+
+/* The demo's default image: the layout directory `bash scripts/build-image.sh --print-path`
+ * names (the script of the source tree this binary was built in, else of the working
+ * directory); "" when there is no such script or it prints nothing. */
+static void demo_image_dir(const char *self, char *out, size_t size)
+{
+    char script[1024] = "", dir[600], text[2048];
+    int code = 0;
+    out[0] = '\0';
+    gpf_strlcpy(dir, self, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    const char *tries[] = {"%s/../scripts/build-image.sh", "%s/../../scripts/build-image.sh"};
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0] && !script[0] && slash; i++) {
+        snprintf(script, sizeof script, tries[i], dir);
+        if (access(script, R_OK) != 0)
+            script[0] = '\0';
+    }
+    if (!script[0] && access("scripts/build-image.sh", R_OK) == 0)
+        gpf_strlcpy(script, "scripts/build-image.sh", sizeof script);
+    if (!script[0])
+        return;
+    char *argv[] = {"bash", script, "--print-path", NULL};
+    if (gpf_subproc_run(argv, 10000, NULL, NULL, text, sizeof text, &code, NULL) != 0 || code != 0)
+        return;
+    /* the path is the last line that is one (the script's notes go to stderr, captured too) */
+    for (char *line = strtok_r(text, "\n", &slash); line; line = strtok_r(NULL, "\n", &slash))
+        if (line[0] == '/')
+            gpf_strlcpy(out, line, size);
+}
+
 /* ---- demo ---------------------------------------------------------------- */
 
 static void demo_skus(gpf_engine *e)
@@ -109,10 +174,24 @@ static void demo_skus(gpf_engine *e)
         k.cpus = demo[i].cpus;
         k.memory_mib = demo[i].mem;
         k.price_micro_per_hour = demo[i].price;
+        k.min_isolation = GPF_ISO_SOFT; /* runs on every demo runtime (process gives soft); image: "default" */
         gpf_error err = {0};
         if (gpf_engine_sku_create(e, &admin, &k, NULL, &err) != 0)
             GPF_WARN("serve", "event=demo_sku_failed sku=%s msg=\"%s\"", k.name, gpf_error_msg(&err));
     }
+}
+
+/* The demo agents' runtime: the oci sandbox needs root; without it the demo runs plain
+ * processes (isolation soft) and says so once. */
+static const char *demo_runtime(const gpf_serve_config *cfg)
+{
+    static int warned;
+    if (strcmp(cfg->demo_runtime, "oci") != 0 || geteuid() == 0)
+        return cfg->demo_runtime;
+    if (!warned++)
+        GPF_WARN("serve", "event=demo_runtime runtime=process msg=\"not root: demo pods run as plain processes "
+                          "(no sandbox, isolation soft); run as root for the oci sandbox\"");
+    return "process";
 }
 
 static pid_t spawn_agent(const gpf_serve_config *cfg, const char *self, const char *url, const char *join,
@@ -128,7 +207,7 @@ static pid_t spawn_agent(const gpf_serve_config *cfg, const char *self, const ch
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     setenv("GPUFLEET_JOIN_TOKEN", join, 1); /* not on the command line, where ps would show it */
     char *argv[] = {(char *)self, "agent", "--server", (char *)url, "--backend", "fake", "--host-id", (char *)host,
-                    "--state-dir", sd, "--runtime", (char *)cfg->demo_runtime, "--ssh-port-min", pmin,
+                    "--state-dir", sd, "--runtime", (char *)demo_runtime(cfg), "--ssh-port-min", pmin,
                     "--ssh-port-max", pmax, "--log-level", (char *)cfg->log_level, NULL};
     execv(self, argv);
     _exit(127);
@@ -167,6 +246,10 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     gpf_store *store = NULL;
     gpf_engine *eng = NULL;
     gpf_api *api = NULL;
+    default_image_job img_job;
+    pthread_t img_thread;
+    int img_started = 0;
+    char images_dir[600];
     pid_t agents[MAX_DEMO_AGENTS];
     int nagents = 0;
     char addr[128], url[200], dbpath[600], path[600];
@@ -184,6 +267,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     snprintf(dbpath, sizeof dbpath, "%s/gpufleet.db", cfg->state_dir);
     if ((rc = gpf_store_open(dbpath, &store, err)) != 0)
         goto out;
+    chmod(dbpath, 0600); /* its -wal and -shm files take the database's mode */
     gpf_engine_config ec = {0};
     ec.store = store;
     ec.catalog = cat;
@@ -191,6 +275,8 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     ec.lost_after_beats = (int)cfg->lost_after_beats;
     ec.start_timeout_ms = (int)cfg->pod_start_timeout_ms;
     ec.policy = cfg->placement_policy;
+    snprintf(images_dir, sizeof images_dir, "%s/images", cfg->state_dir);
+    ec.images_dir = images_dir;
     if ((rc = gpf_engine_open(&ec, &eng, err)) != 0)
         goto out;
     gpf_strlcpy(join_in, cfg->join_token, sizeof join_in);
@@ -226,9 +312,24 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     snprintf(path, sizeof path, "%s/serve.url", cfg->state_dir);
     write_small_file(path, url, 0644);
     GPF_INFO("serve", "event=listening url=%s state_dir=%s", url, cfg->state_dir);
+    memset(&img_job, 0, sizeof img_job);
+    img_job.engine = eng;
+    gpf_strlcpy(img_job.dir, cfg->default_image, sizeof img_job.dir);
+    if (!img_job.dir[0] && cfg->demo)
+        demo_image_dir(self_exe, img_job.dir, sizeof img_job.dir);
+    if (img_job.dir[0])
+        img_started = pthread_create(&img_thread, NULL, default_image_main, &img_job) == 0;
+    if (cfg->demo && img_started) { /* the demo is ready to launch pods when its banner shows */
+        pthread_join(img_thread, NULL);
+        img_started = 0;
+    }
     if (cfg->demo) {
+        /* The oci runtime's pods (their own unprivileged uids) must be able to walk down to
+         * their bundles: the state directory and agents/ are searchable, not listable. */
         snprintf(path, sizeof path, "%s/agents", cfg->state_dir);
-        mkdir(path, 0700);
+        mkdir(path, 0711);
+        chmod(path, 0711);
+        chmod(cfg->state_dir, 0711);
         for (int i = 0; demo_hosts && demo_hosts[i] && nagents < MAX_DEMO_AGENTS; i++) {
             pid_t pid = spawn_agent(cfg, self_exe, url, join, demo_hosts[i], nagents);
             if (pid > 0)
@@ -254,7 +355,9 @@ out:
             kill(agents[i], SIGTERM);
             waitpid(agents[i], NULL, 0);
         }
-    gpf_api_stop(api);
+    gpf_api_stop(api); /* also stops a running import */
+    if (img_started)
+        pthread_join(img_thread, NULL);
     gpf_engine_free(eng);
     gpf_store_close(store);
     gpf_catalog_free(cat);

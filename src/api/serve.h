@@ -21,6 +21,7 @@ typedef struct gpf_serve_config {
     char catalog_dir[512];
     char log_level[16];
     char placement_policy[32];
+    char default_image[512];     /* an OCI layout directory imported as image "default" at start; "" = none */
 } gpf_serve_config;
 
 extern const gpf_cfg_opt gpf_serve_options[];

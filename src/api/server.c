@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "api/api_int.h"
 #include "util/alloc.h"
@@ -56,10 +57,15 @@ static const route routes[] = {
     {"GET", "/v1/users/{}", h_user, AUTH_ANY},
     {"PATCH", "/v1/users/{}", h_user_patch, AUTH_ANY},
     {"POST", "/v1/users/{}/tokens", h_token_create, AUTH_ANY},
+    {"GET", "/v1/images", h_images, AUTH_ANY},
+    {"POST", "/v1/images", h_image_import, AUTH_ANY},
+    {"GET", "/v1/images/{}", h_image, AUTH_ANY},
+    {"DELETE", "/v1/images/{}", h_image_delete, AUTH_ANY},
     {"POST", "/v1/agent/register", h_agent_register, AUTH_JOIN},
     {"POST", "/v1/agent/heartbeat", h_agent_heartbeat, AUTH_ANY},
     {"GET", "/v1/agent/commands", h_agent_commands, AUTH_ANY},
     {"POST", "/v1/agent/pods/{}/status", h_agent_pod_status, AUTH_ANY},
+    {"GET", "/v1/agent/blobs/{}", h_agent_blob, AUTH_ANY},
 };
 
 /* Per-request state across MHD's access-handler calls. */
@@ -215,8 +221,26 @@ static void dispatch(gpf_api *api, struct MHD_Connection *conn, const char *meth
     json_decref(q.body);
 }
 
+/* A file answer, streamed from its descriptor (never read into memory). */
+static enum MHD_Result send_file(struct MHD_Connection *conn, api_resp *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
+    r->has_file = 0; /* MHD owns the descriptor now, or it is closed below */
+    if (!resp) {
+        close(r->file_fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "application/octet-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
 {
+    if (r->has_file && !r->json && !r->text)
+        return send_file(conn, r);
     char *text = NULL;
     size_t len = 0;
     const char *ctype = r->content_type ? r->content_type : "application/json";
@@ -277,10 +301,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     api_resp r = {0};
     r.status = 500;
     dispatch(api, conn, method, url, ctx, &r);
-    if (!r.json && !r.text && r.status != 204)
+    if (!r.json && !r.text && !r.has_file && r.status != 204)
         api_error(&r, GPF_EINTERNAL, "handler produced no response");
     int status = r.status;
     enum MHD_Result ret = send_resp(conn, &r);
+    if (r.has_file) /* an error answer replaced the file */
+        close(r.file_fd);
     json_decref(r.json);
     gpf_free(r.text);
     GPF_DEBUG("api", "method=%s path=%s status=%d us=%lld", method, url, status, (long long)(gpf_mono_us() - t0));

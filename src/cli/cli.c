@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"events", gpf_cli_cmd_events, gpf_cli_help_events},
     {"user", gpf_cli_cmd_user, gpf_cli_help_user},
     {"token", gpf_cli_cmd_token, gpf_cli_help_token},
+    {"image", gpf_cli_cmd_image, gpf_cli_help_image},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -46,7 +47,7 @@ static const char main_help[] =
     "  usage [--pod ID]                   metered usage and cost\n"
     "\n"
     "Operator commands:\n"
-    "  sku create ... | rm NAME           publish or withdraw an offer\n"
+    "  sku create ... | rm NAME           publish or withdraw an offer\n"    "  image import SRC --name N | ls | rm  the OCI images pods run\n"
     "  host ls, gpu ls                    the fleet\n"
     "  host show HOST                     preflight findings, drift, why it takes no pods\n"
     "  host override HOST --reason TEXT   let a host that failed its preflight take pods\n"
@@ -80,7 +81,8 @@ static const struct {
     {"mig-profile", 1}, {"share-milli", 1}, {"share-memory-mib", 1}, {"vgpu-type", 1},
     {"model", 1}, {"cpus", 1}, {"memory-mib", 1}, {"ttl-s", 1}, {"idle-timeout-s", 1},
     {"price-per-hour", 1}, {"description", 1}, {"env", 1}, {"license-feature", 1},
-    {"reason", 1}, {"clear", 0}, {"host", 1}, {"limit", 1}, {"after", 1},
+    {"reason", 1}, {"clear", 0}, {"host", 1}, {"limit", 1}, {"after", 1}, {"image", 1},
+    {"min-isolation", 1},
 };
 
 static const struct command *find_command(const char *noun)

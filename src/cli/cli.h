@@ -37,7 +37,7 @@ enum {
  * `gpufleet ssh` replaces the process with ssh on success. */
 int gpf_cli_main(int argc, char **argv);
 /* 1 when noun is a CLI command (login, sku, pod, ssh, usage, host, gpu, whoami, user,
- * token, help), else 0. */
+ * token, image, help), else 0. */
 int gpf_cli_is_command(const char *noun);
 
 /* Exit code for a GPF_E* code (0 → 0). */
@@ -51,16 +51,32 @@ int gpf_cli_parse_money(const char *s, int64_t *micro, gpf_error *err);
 void gpf_cli_format_money(int64_t micro, char *out, size_t size);
 
 /* Builds the ssh argv for a running pod (JSON per docs/api.md, with "ssh":{host,port,user}):
- * ssh_path -i IDENTITY -p PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+ * ssh_path -i IDENTITY -p PORT -o StrictHostKeyChecking=yes -o UserKnownHostsFile=KNOWN_HOSTS
  * -o LogLevel=ERROR -o KexAlgorithms=GPF_SSH_KEX [-o ProxyUseFdpass=yes
  * -o "ProxyCommand=PROXY_SELF ssh-proxy HOST PORT"] USER@HOST [cmd...].
- * "-i IDENTITY" is left out when identity is NULL or ""; the proxy options when proxy_self
- * (the gpufleet binary) is NULL or "" or the host is not a plain name or address.
+ * "-i IDENTITY" is left out when identity is NULL or ""; without known_hosts (NULL or "": the
+ * pod's host key is not known) StrictHostKeyChecking=no and UserKnownHostsFile=/dev/null;
+ * the proxy options when proxy_self (the gpufleet binary) is NULL or "" or the host is not
+ * a plain name or address.
  * *out is a NULL-terminated heap array of heap strings (free with gpf_cli_argv_free).
  * GPF_ESTATE when the pod is not running, GPF_EINVAL when its ssh endpoint is missing or
  * unsafe (a user or host starting with '-' or containing spaces). */
-int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity, const char *proxy_self,
-                     int ncmd, char *const *cmd, char ***out, gpf_error *err);
+int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity, const char *known_hosts,
+                     const char *proxy_self, int ncmd, char *const *cmd, char ***out, gpf_error *err);
+
+/* Pods' host keys. The file: "known_hosts" in the directory of the config file
+ * (gpf_cli_config_path). */
+int gpf_cli_known_hosts_path(char *out, size_t size, gpf_error *err);
+/* Puts the line "[HOST]:PORT TYPE BASE64" ("HOST TYPE BASE64" for port 22) for key (an
+ * OpenSSH public key line; its comment is dropped) into the known_hosts file at path,
+ * replacing every line for the same host and port and keeping the others. Creates the
+ * file (mode 0600, through a temporary file renamed into place) and its directory (0700).
+ * GPF_EINVAL for a host, port or key a known_hosts line cannot hold. */
+int gpf_cli_known_hosts_put(const char *path, const char *host, int port, const char *key, gpf_error *err);
+/* Remembers the host key of a pod (JSON per docs/api.md, "ssh":{host,port,host_key}) in the
+ * known_hosts file: 1 and path (size bytes) set when it was written, 0 (path "") when the
+ * pod has no host key, or a GPF_E* code. */
+int gpf_cli_pod_known_host(const json_t *pod, char *path, size_t size, gpf_error *err);
 void gpf_cli_argv_free(char **argv);
 
 /* `gpufleet sim ...` (argv after "sim"): trace replay; returns the exit code. */

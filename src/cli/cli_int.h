@@ -43,6 +43,7 @@ int gpf_cli_cmd_gpu(gpf_cli *c);
 int gpf_cli_cmd_events(gpf_cli *c);
 int gpf_cli_cmd_user(gpf_cli *c);
 int gpf_cli_cmd_token(gpf_cli *c);
+int gpf_cli_cmd_image(gpf_cli *c);
 
 /* Usage texts, printed by `gpufleet <noun> --help`. */
 extern const char gpf_cli_help_login[];
@@ -58,6 +59,7 @@ extern const char gpf_cli_help_events[];
 extern const char gpf_cli_help_user[];
 extern const char gpf_cli_help_token[];
 extern const char gpf_cli_help_whoami[];
+extern const char gpf_cli_help_image[];
 
 /* Positional i, or NULL. */
 const char *gpf_cli_pos(const gpf_cli *c, int i);
@@ -130,9 +132,10 @@ void gpf_cli_kv_json(gpf_table *t, const char *key, const json_t *o, const char 
 /* Adds key with the time at o[field] (see gpf_cli_time). */
 void gpf_cli_kv_time(gpf_table *t, const char *key, const json_t *o, const char *field);
 
-/* Appends "ssh [-i IDENTITY] -p PORT USER@HOST" for the pod's endpoint (identity shell-quoted
- * when needed). GPF_EINVAL (nothing appended) when the pod has no usable endpoint. */
-int gpf_cli_ssh_line(const json_t *pod, const char *identity, gpf_buf *out);
+/* Appends "ssh [-i IDENTITY] [-o UserKnownHostsFile=KNOWN_HOSTS] -p PORT USER@HOST" for the
+ * pod's endpoint (shell-quoted when needed; known_hosts NULL or "": left out). GPF_EINVAL
+ * (nothing appended) when the pod has no usable endpoint. */
+int gpf_cli_ssh_line(const json_t *pod, const char *identity, const char *known_hosts, gpf_buf *out);
 
 /* The identity file for ssh: --identity, else the config's identity_file, else NULL. */
 const char *gpf_cli_identity(const gpf_cli *c);

@@ -8,7 +8,8 @@ const char gpf_cli_help_host[] =
     "       gpufleet host show HOST [--json]\n"
     "       gpufleet host override HOST --reason TEXT | --clear\n"
     "\nls lists the GPU hosts: address, deployment mode, state, whether new pods may be placed\n"
-    "there, GPUs, CPUs and memory in use, open drift and the last heartbeat.\n"
+    "there, the strongest isolation its pod runtime gives (SKUs may require more), GPUs,\n"
+    "CPUs and memory in use, open drift and the last heartbeat.\n"
     "\nshow adds the agent's preflight (verdict, each finding with its fix), any operator\n"
     "override, why the host takes no pods, and the open drift between the ledger and the\n"
     "hardware.\n"
@@ -57,7 +58,8 @@ static void host_row(gpf_table *t, const json_t *h, void *arg)
     const json_t *pf = json_object_get(h, "preflight");
     const char *row[] = {gpf_cli_str(h, "id"), gpf_cli_str(h, "address"), gpf_cli_str(h, "deploy_mode"),
                          gpf_cli_str(h, "state"), json_is_true(json_object_get(h, "schedulable")) ? "yes" : "no",
-                         pf ? gpf_cli_str(pf, "verdict") : "-", gpus, cpus, mem, drift, beat};
+                         pf ? gpf_cli_str(pf, "verdict") : "-", gpf_cli_str(h, "isolation_max"), gpus, cpus, mem,
+                         drift, beat};
     gpf_table_add(t, row);
 }
 
@@ -73,6 +75,7 @@ static void host_fields(const gpf_cli *c, const json_t *h, gpf_table *t)
     gpf_cli_kv_json(t, "mode", h, "deploy_mode");
     gpf_cli_kv_json(t, "backend", h, "backend");
     gpf_cli_kv_json(t, "runtime", h, "runtime");
+    gpf_cli_kv_json(t, "isolation", h, "isolation_max");
     gpf_cli_kv_json(t, "agent", h, "agent_version");
     gpf_cli_kv_json(t, "state", h, "state");
     gpf_cli_kv(t, "schedulable", json_is_true(json_object_get(h, "schedulable")) ? "yes" : "no");
@@ -145,7 +148,7 @@ static int host_override(gpf_cli *c)
 
 int gpf_cli_cmd_host(gpf_cli *c)
 {
-    static const char *const hdr[] = {"ID",   "ADDRESS", "MODE",   "STATE", "SCHED",    "PREFLIGHT",
+    static const char *const hdr[] = {"ID",   "ADDRESS", "MODE",   "STATE", "SCHED",    "PREFLIGHT", "ISOLATION",
                                       "GPUS", "CPUS",    "MEMORY", "DRIFT", "HEARTBEAT"};
     const char *verb = gpf_cli_pos(c, 1);
     int rc = 0;
@@ -163,7 +166,7 @@ int gpf_cli_cmd_host(gpf_cli *c)
     if (verb && !is_ls(verb))
         return gpf_cli_usage(c, "unknown verb 'host %s' (ls, show, override)", verb);
     rc = need_ls(c, "host", "host ls");
-    return rc ? rc : gpf_cli_list(c, "/v1/hosts", "hosts", 11, hdr, host_row, NULL);
+    return rc ? rc : gpf_cli_list(c, "/v1/hosts", "hosts", 12, hdr, host_row, NULL);
 }
 
 static void event_row(gpf_table *t, const json_t *e, void *arg)

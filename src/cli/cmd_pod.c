@@ -1,6 +1,7 @@
 /* gpufleet pod launch | ls | show | stop */
 #include "cli/cli_int.h"
 
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,6 +108,18 @@ static int wait_running(gpf_cli *c, json_t **pod, long long timeout_ms)
     return rc;
 }
 
+/* Writes a running pod's host key to known_hosts so that the ssh command printed for it
+ * works as pasted; known gets the file ("" when the pod has none, or it could not be
+ * written: a warning says why). */
+static void remember_host_key(const json_t *pod, char *known, size_t size)
+{
+    gpf_error err = {0};
+    known[0] = '\0';
+    if (strcmp(gpf_cli_str(pod, "state"), "running") == 0 && gpf_cli_pod_known_host(pod, known, size, &err) < 0)
+        fprintf(stderr, "gpufleet: warning: cannot record the host key of pod %s: %s\n", gpf_cli_str(pod, "id"),
+                gpf_error_msg(&err));
+}
+
 static int pod_launch(gpf_cli *c)
 {
     int rc, given = 0;
@@ -135,13 +148,15 @@ static int pod_launch(gpf_cli *c)
         if (rc != 0)
             goto out;
     }
+    char known[PATH_MAX];
+    remember_host_key(pod, known, sizeof known);
     if (c->json) {
         gpf_cli_print_json(pod);
         goto out;
     }
     printf("%s\n", gpf_cli_str(pod, "id"));
     if (!gpf_cli_has(c, "quiet") && strcmp(gpf_cli_str(pod, "state"), "running") == 0 &&
-        gpf_cli_ssh_line(pod, gpf_cli_identity(c), &line) == 0)
+        gpf_cli_ssh_line(pod, gpf_cli_identity(c), known, &line) == 0)
         printf("%s\n", gpf_buf_cstr(&line));
 out:
     json_decref(body);
@@ -180,11 +195,12 @@ static int pod_ls(gpf_cli *c)
                         hdr, pod_row, NULL);
 }
 
-static void pod_fields(const gpf_cli *c, const json_t *pod, gpf_table *t)
+static void pod_fields(const gpf_cli *c, const json_t *pod, gpf_table *t, const char *known)
 {
-    const json_t *pl = json_object_get(pod, "placement");
+    const json_t *pl = json_object_get(pod, "placement"), *img = json_object_get(pod, "image");
+    const json_t *ssh = json_object_get(pod, "ssh");
     gpf_buf line = {0};
-    char v[256];
+    char v[512];
 
     gpf_cli_kv_json(t, "id", pod, "id");
     gpf_cli_kv_json(t, "owner", pod, "owner");
@@ -193,6 +209,12 @@ static void pod_fields(const gpf_cli *c, const json_t *pod, gpf_table *t)
     gpf_cli_slice(json_object_get(pod, "slice"), v, sizeof v);
     gpf_cli_kv(t, "slice", v);
     gpf_cli_kv_json(t, "isolation", pod, "isolation");
+    gpf_cli_kv_json(t, "layers", pod, "isolation_layers");
+    if (json_is_object(img)) {
+        const char *d = gpf_cli_str(img, "digest");
+        snprintf(v, sizeof v, "%s%s%.19s", gpf_cli_str(img, "name"), *d ? " " : " (no digest: the agent picks)", d);
+        gpf_cli_kv(t, "image", v);
+    }
     gpf_cli_kv_json(t, "state", pod, "state");
     gpf_cli_kv_json(t, "reason", pod, "reason");
     gpf_cli_kv(t, "host", host_of(pod));
@@ -202,20 +224,36 @@ static void pod_fields(const gpf_cli *c, const json_t *pod, gpf_table *t)
     gpf_cli_kv_time(t, "created", pod, "created_at");
     gpf_cli_kv_time(t, "started", pod, "started_at");
     gpf_cli_kv_time(t, "stopped", pod, "stopped_at");
-    if (gpf_cli_ssh_line(pod, gpf_cli_identity(c), &line) == 0)
+    if (gpf_cli_ssh_line(pod, gpf_cli_identity(c), known, &line) == 0)
         gpf_cli_kv(t, "ssh", gpf_buf_cstr(&line));
+    if (*gpf_cli_str(ssh, "host_key_fingerprint"))
+        gpf_cli_kv_json(t, "host key", ssh, "host_key_fingerprint");
     gpf_buf_clear(&line);
 }
 
-/* pod show ID / pod stop ID: one request on the pod's path plus suffix. */
+/* pod show ID: the pod, after writing its host key to known_hosts (see pod_launch). */
 static int pod_show(gpf_cli *c)
 {
     gpf_buf path = {0};
+    gpf_table t = {0};
+    json_t *pod = NULL;
+    char known[PATH_MAX];
     int rc = gpf_cli_expect(c, "pod show", 2, 1, 1, "");
-    if (rc == 0) {
-        pod_path(&path, gpf_cli_pos(c, 2), "");
-        rc = gpf_cli_show(c, gpf_buf_cstr(&path), pod_fields);
+    if (rc != 0)
+        goto out;
+    pod_path(&path, gpf_cli_pos(c, 2), "");
+    if ((rc = gpf_cli_call(c, "GET", gpf_buf_cstr(&path), NULL, &pod)) != 0)
+        goto out;
+    remember_host_key(pod, known, sizeof known);
+    if (c->json) {
+        gpf_cli_print_json(pod);
+        goto out;
     }
+    pod_fields(c, pod, &t, known);
+    gpf_cli_print_table(&t);
+out:
+    json_decref(pod);
+    gpf_table_clear(&t);
     gpf_buf_clear(&path);
     return rc;
 }

@@ -11,18 +11,21 @@ const char gpf_cli_help_sku[] =
     "       gpufleet sku create --name NAME [--kind whole|mig|share|vgpu] [slice options]\n"
     "                           [--model M]... [--cpus N] [--memory-mib N] [--ttl-s N]\n"
     "                           [--idle-timeout-s N] [--price-per-hour 2.50]\n"
-    "                           [--description TEXT] [--env 'K=V;K2=V2'] [--license-feature F]\n"
+    "                           [--description TEXT] [--env 'K=V;K2=V2'] [--license-feature F]\n"    "                           [--image NAME] [--min-isolation hardware|device|soft]\n"
     "       gpufleet sku create --file sku.json\n"
     "       gpufleet sku rm NAME\n"
     "\n"
     "slice options: whole: --gpus N (default 1); mig: --mig-profile 1g.10gb;\n"
     "share: --share-milli 250 [--share-memory-mib N]; vgpu: --vgpu-type A100-4C.\n"
     "--model takes catalog keys (H100-80GB-SXM5, or H100-80GB for any form factor); none = any.\n"
-    "Prices are decimals in the billing currency per hour (at most 6 decimals).\n";
+    "Prices are decimals in the billing currency per hour (at most 6 decimals).\n"
+    "--image: an image of `gpufleet image ls` (none: the image named \"default\").\n"
+    "--min-isolation: the weakest isolation its pods accept (default device): hosts whose\n"
+    "runtime gives less (the process runtime gives soft) are not used for them.\n";
 
 #define CREATE_FLAGS                                                                    \
     "file name kind gpus mig-profile share-milli share-memory-mib vgpu-type model cpus " \
-    "memory-mib ttl-s idle-timeout-s price-per-hour description env license-feature"
+    "memory-mib ttl-s idle-timeout-s price-per-hour description env license-feature image min-isolation"
 
 static void sku_path(gpf_buf *b, const char *name)
 {
@@ -96,6 +99,9 @@ static void sku_fields(const gpf_cli *c, const json_t *sku, gpf_table *t)
     gpf_cli_kv(t, "price/hour", v);
     gpf_cli_kv_json(t, "license feature", sku, "license_feature");
     gpf_cli_kv_json(t, "env", sku, "env");
+    const char *image = gpf_cli_str(sku, "image");
+    gpf_cli_kv(t, "image", *image ? image : "default");
+    gpf_cli_kv_json(t, "min isolation", sku, "min_isolation");
     gpf_cli_kv_time(t, "created", sku, "created_at");
     gpf_cli_kv_time(t, "updated", sku, "updated_at");
 }
@@ -207,6 +213,8 @@ static int body_from_flags(gpf_cli *c, json_t **out)
     }
     str_field(c, b, "license-feature", "license_feature");
     str_field(c, b, "env", "env");
+    str_field(c, b, "image", "image");
+    str_field(c, b, "min-isolation", "min_isolation");
     *out = b;
     b = NULL;
 out:

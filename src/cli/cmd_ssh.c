@@ -20,7 +20,9 @@ const char gpf_cli_help_ssh[] =
     "usage: gpufleet ssh POD [--identity FILE] [-- CMD...]\n"
     "\n"
     "Opens an SSH session to a running pod (or runs CMD in it) with the identity saved by\n"
-    "`gpufleet login`; --identity overrides it. Host keys of pods are not remembered.\n"
+    "`gpufleet login`; --identity overrides it. The pod's host key, as its agent reported it,\n"
+    "is written to known_hosts beside the config file and ssh checks it strictly; a pod\n"
+    "without one (fake runtime, older agent) is reached without the check, with a warning.\n"
     "The connection is opened by `gpufleet ssh-proxy` with Nagle's algorithm off, which\n"
     "saves ssh's handshake about 40 ms per round trip.\n";
 
@@ -83,6 +85,23 @@ static int plain_host(const char *s)
 /* Appends s quoted for a POSIX shell when it needs quoting. */
 static void shell_quote(gpf_buf *b, const char *s);
 
+/* UserKnownHostsFile=PATH for ssh's -o: '%' doubled (ssh expands %-tokens there), and the
+ * path in double quotes when it holds white space (ssh splits the value into files). */
+static char *known_hosts_option(const char *path)
+{
+    gpf_buf opt = {0};
+    int quote = strpbrk(path, " \t") != NULL;
+    gpf_buf_puts(&opt, quote ? "UserKnownHostsFile=\"" : "UserKnownHostsFile=");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%')
+            gpf_buf_putc(&opt, '%');
+        gpf_buf_putc(&opt, *p);
+    }
+    if (quote)
+        gpf_buf_putc(&opt, '"');
+    return gpf_buf_steal(&opt);
+}
+
 /* ProxyCommand=SELF ssh-proxy HOST PORT, with '%' doubled (ssh expands %-tokens there). */
 static char *proxy_option(const char *self, const char *host, long long port)
 {
@@ -99,8 +118,8 @@ static char *proxy_option(const char *self, const char *host, long long port)
     return gpf_buf_steal(&opt);
 }
 
-int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity, const char *proxy_self,
-                     int ncmd, char *const *cmd, char ***out, gpf_error *err)
+int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identity, const char *known_hosts,
+                     const char *proxy_self, int ncmd, char *const *cmd, char ***out, gpf_error *err)
 {
     int rc, n = 0;
     const char *user, *host, *state = gpf_cli_str(pod, "state");
@@ -128,9 +147,9 @@ int gpf_cli_ssh_argv(const json_t *pod, const char *ssh_path, const char *identi
     argv[n++] = gpf_strdup("-p");
     argv[n++] = gpf_strdup(buf);
     argv[n++] = gpf_strdup("-o");
-    argv[n++] = gpf_strdup("StrictHostKeyChecking=no");
+    argv[n++] = gpf_strdup(known_hosts && *known_hosts ? "StrictHostKeyChecking=yes" : "StrictHostKeyChecking=no");
     argv[n++] = gpf_strdup("-o");
-    argv[n++] = gpf_strdup("UserKnownHostsFile=/dev/null");
+    argv[n++] = known_hosts_option(known_hosts && *known_hosts ? known_hosts : "/dev/null");
     argv[n++] = gpf_strdup("-o");
     argv[n++] = gpf_strdup("LogLevel=ERROR");
     argv[n++] = gpf_strdup("-o");
@@ -181,7 +200,7 @@ static void shell_quote(gpf_buf *b, const char *s)
     gpf_buf_putc(b, '\'');
 }
 
-int gpf_cli_ssh_line(const json_t *pod, const char *identity, gpf_buf *out)
+int gpf_cli_ssh_line(const json_t *pod, const char *identity, const char *known_hosts, gpf_buf *out)
 {
     const char *user, *host;
     long long port;
@@ -191,6 +210,13 @@ int gpf_cli_ssh_line(const json_t *pod, const char *identity, gpf_buf *out)
     if (identity && *identity) {
         gpf_buf_puts(out, "-i ");
         shell_quote(out, identity);
+        gpf_buf_putc(out, ' ');
+    }
+    if (known_hosts && *known_hosts) {
+        gpf_buf_puts(out, "-o ");
+        char *opt = known_hosts_option(known_hosts);
+        shell_quote(out, opt);
+        gpf_free(opt);
         gpf_buf_putc(out, ' ');
     }
     gpf_buf_printf(out, "-p %lld %s@%s", port, user, host);
@@ -258,7 +284,18 @@ int gpf_cli_cmd_ssh(gpf_cli *c)
     }
     char self[PATH_MAX], helper[PATH_MAX]; /* the proxy: gpufleet-ssh-helper beside us, else gpufleet */
     const char *proxy = gpf_ssh_helper_path(gpf_self_exe(self, sizeof self, NULL), helper, sizeof helper);
-    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), proxy, ncmd, cmd, &argv, &err) != 0) {
+    char known[PATH_MAX];
+    int have_key = strcmp(gpf_cli_str(pod, "state"), "running") == 0 ? gpf_cli_pod_known_host(pod, known, sizeof known, &err)
+                                                                      : 0;
+    if (have_key < 0) {
+        rc = gpf_cli_fail(err.code, "cannot record the host key of pod %s: %s", gpf_cli_str(pod, "id"),
+                          gpf_error_msg(&err));
+        goto out;
+    }
+    if (have_key == 0 && strcmp(gpf_cli_str(pod, "state"), "running") == 0)
+        fprintf(stderr, "gpufleet: warning: pod %s reported no SSH host key (fake runtime or older agent): "
+                        "its identity is not checked\n", gpf_cli_str(pod, "id"));
+    if (gpf_cli_ssh_argv(pod, ssh, gpf_cli_identity(c), have_key ? known : NULL, proxy, ncmd, cmd, &argv, &err) != 0) {
         rc = gpf_cli_fail_err(&err);
         goto out;
     }

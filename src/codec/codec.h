@@ -26,6 +26,7 @@ json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms); /* open records coun
 json_t *gpf_json_user(const gpf_user *u);
 json_t *gpf_json_event(const gpf_event *ev);
 json_t *gpf_json_error(int code, const char *message); /* {"error":{"code","message"}} */
+json_t *gpf_json_image(const gpf_image *im); /* {"name","digest","size_bytes","source","created_at"} */
 
 /* Names are checked with gpf_name_valid (sched/slice.h, through engine/model.h). */
 
@@ -47,8 +48,18 @@ int gpf_decode_user_patch(const json_t *body, gpf_user *u, int *role_changed, in
 /* An OpenSSH public key line: "<type> <base64> [comment]", type in ssh-ed25519,
  * ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-*; one line, no control characters. */
 int gpf_ssh_pubkey_valid(const char *s);
+/* The fingerprint `ssh-keygen -lf` prints for an OpenSSH public key line: "SHA256:" and
+ * the unpadded base64 of the SHA-256 of the key blob, into out (size >= 52; out may be
+ * NULL to only check). GPF_EINVAL when key is not a valid line or its blob does not decode
+ * or does not start with its type. */
+int gpf_ssh_fingerprint(const char *key, char *out, size_t size);
 
-/* Agent register {"host":{…,"gpus":[…]}} -> host record (state/time fields left 0). */
+/* POST /v1/images {"name","source"} (both required): name into a GPF_ID_MAX buffer, source
+ * (ssize includes the NUL). Where the source is and what it holds the engine checks. */
+int gpf_decode_image_import(const json_t *body, char *name, char *source, size_t ssize, gpf_error *err);
+
+/* Agent register {"host":{…,"gpus":[…]},"isolation_max"?} -> host record (state/time
+ * fields left 0); without "isolation_max", gpf_host_isolation_default(host.runtime). */
 int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err);
 /* Agent heartbeat {"pods":[{"id","state","at_ms"?,"message"?,"idle_s"?}], "gpus":[…]?}
  * (docs/api.md). out->pods must have room for max_pods entries (more -> GPF_EINVAL) and
@@ -56,17 +67,25 @@ int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
  * UUID string or an object with "uuid", "mig" and "processes" (then has_hw). */
 int gpf_decode_heartbeat(const json_t *body, gpf_agent_report *out, int max_pods, gpf_error *err);
 /* Agent pod status {"state":"running|failed|stopped","message","ssh_port","ssh_user",
- * "device_ids","isolation"} (only "state" required). */
+ * "device_ids","isolation","ssh_host_key","isolation_layers"} (only "state" required).
+ * ssh_host_key: the pod sshd's public key line (gpf_ssh_fingerprint must accept it);
+ * isolation_layers: distinct names of gpf_isolation_layer, at most 16. */
 int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err);
 
 /* Agent side: the inverse shapes. */
-json_t *gpf_json_agent_host(const gpf_host_rec *h); /* {"host":{…}} for register */
+json_t *gpf_json_agent_host(const gpf_host_rec *h); /* {"host":{…}} for register ("isolation_max" when given) */
 json_t *gpf_json_heartbeat(const gpf_agent_report *r); /* inverse of gpf_decode_heartbeat */
 /* The pod part of a start_pod command: pod fields + "ssh_pubkey" + "env". */
 json_t *gpf_json_agent_pod(const gpf_pod *p, const char *ssh_pubkey, const char *env);
 /* Inverse of gpf_json_agent_pod (lenient about extra fields: it is our own shape). */
 int gpf_decode_agent_pod(const json_t *obj, gpf_pod *out, char *ssh_pubkey, size_t keysz,
                          char *env, size_t envsz, gpf_error *err);
+/* The image a start_pod command's pod runs: its "image" {"name","digest"} into name and
+ * digest (sizes include the NUL; GPF_ID_MAX and GPF_DIGEST_MAX fit). Both "" when the pod
+ * has no "image" (an older control plane); digest "" when the control plane has no such
+ * image (the agent decides what to run). GPF_EINVAL for a bad name or digest. */
+int gpf_decode_agent_pod_image(const json_t *pod, char *name, size_t nsize, char *digest, size_t dsize,
+                               gpf_error *err);
 /* Inverse of gpf_json_pod for clients (lenient). */
 int gpf_decode_pod(const json_t *obj, gpf_pod *out, gpf_error *err);
 

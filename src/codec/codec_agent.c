@@ -162,7 +162,7 @@ static int decode_preflight(codec_ctx *c, const json_t *v, gpf_host_rec *h)
 
 int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
 {
-    static const char *const top[] = {"host", NULL};
+    static const char *const top[] = {"host", "isolation_max", NULL};
     static const char *const keys[] = {"id",         "address",       "deploy_mode", "backend",
                                        "runtime",    "agent_version", "cpus",        "memory_mib",
                                        "numa_nodes", "gpus",          "preflight",   NULL};
@@ -170,7 +170,7 @@ int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
     codec_ctx c = {err, 0, ""};
     gpf_host_rec *h = GPF_NEW(gpf_host_rec);
     const json_t *v = NULL;
-    int rc = 0, mode_ok = 0;
+    int rc = 0, mode_ok = 0, iso = -1;
 
     if (!json_is_object(body)) {
         rc = codec_not_object(&c, "body");
@@ -201,6 +201,12 @@ int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
         (rc = codec_get_int(&c, v, "memory_mib", 1, 1, CODEC_HOST_MEM_MIB_MAX, &h->memory_mib)) ||
         (rc = codec_get_int32(&c, v, "numa_nodes", 0, 1, 64, &h->numa_nodes)))
         goto out;
+    c.pfx = "";
+    if ((rc = codec_get_enum(&c, body, "isolation_max", 0, gpf_isolation_parse, "hardware|device|soft", &iso)))
+        goto out;
+    c.pfx = "host.";
+    h->isolation_max_given = iso >= 0;
+    h->isolation_max = iso >= 0 ? (gpf_isolation)iso : gpf_host_isolation_default(h->runtime);
     if (h->address[0] && !address_valid(h->address)) {
         rc = codec_bad(&c, "host.address must be a host name or IP address");
         goto out;
@@ -396,8 +402,8 @@ int gpf_decode_heartbeat(const json_t *body, gpf_agent_report *out, int max_pods
 
 int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err)
 {
-    static const char *const keys[] = {"state",      "message",   "ssh_port", "ssh_user",
-                                       "device_ids", "isolation", NULL};
+    static const char *const keys[] = {"state",     "message",      "ssh_port",         "ssh_user", "device_ids",
+                                       "isolation", "ssh_host_key", "isolation_layers", NULL};
     codec_ctx c = {err, 0, ""};
     gpf_agent_pod_status t;
     int rc = 0, st = 0, iso = 0;
@@ -420,6 +426,14 @@ int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, g
         return rc;
     if (t.ssh_user[0] && !codec_token_valid(t.ssh_user, "_", "._-", GPF_ID_MAX - 1))
         return codec_bad(&c, "ssh_user must be a user name ([A-Za-z0-9_][A-Za-z0-9._-]*)");
+    if ((rc = codec_get_str(&c, body, "ssh_host_key", 0, t.ssh_host_key, sizeof t.ssh_host_key)))
+        return rc;
+    if (t.ssh_host_key[0] && gpf_ssh_fingerprint(t.ssh_host_key, NULL, 0) != 0)
+        return codec_bad(&c, "ssh_host_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA…\")");
+    const json_t *layers = json_object_get(body, "isolation_layers");
+    if (layers && (rc = codec_decode_layers(&c, layers, &t.isolation_layers)))
+        return rc;
+    t.has_isolation_layers = layers != NULL;
     t.state = (gpf_pod_state)st;
     t.isolation = (gpf_isolation)iso;
     t.has_isolation = json_object_get(body, "isolation") != NULL;
@@ -499,7 +513,8 @@ static int decode_ssh(codec_ctx *c, const json_t *v, gpf_pod *p)
     c->pfx = "ssh.";
     if ((rc = codec_get_str(c, v, "host", 0, p->ssh_host, sizeof p->ssh_host)) ||
         (rc = codec_get_int32(c, v, "port", 0, 0, 65535, &p->ssh_port)) ||
-        (rc = codec_get_str(c, v, "user", 0, p->ssh_user, sizeof p->ssh_user)))
+        (rc = codec_get_str(c, v, "user", 0, p->ssh_user, sizeof p->ssh_user)) ||
+        (rc = codec_get_str(c, v, "host_key", 0, p->ssh_host_key, sizeof p->ssh_host_key)))
         goto out;
 out:
     c->pfx = "";
@@ -539,6 +554,13 @@ static int decode_pod_fields(codec_ctx *c, const json_t *obj, gpf_pod *p)
     }
     v = json_object_get(obj, "ssh");
     if (v && !json_is_null(v) && (rc = decode_ssh(c, v, p)))
+        return rc;
+    v = json_object_get(obj, "image");
+    if (v && !json_is_null(v) &&
+        (rc = codec_decode_image_ref(c, v, p->image, sizeof p->image, p->image_digest, sizeof p->image_digest)))
+        return rc;
+    v = json_object_get(obj, "isolation_layers");
+    if (v && !json_is_null(v) && (rc = codec_decode_layers(c, v, &p->isolation_layers)))
         return rc;
     return 0;
 }

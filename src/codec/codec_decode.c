@@ -570,7 +570,7 @@ static int decode_models(codec_ctx *c, const json_t *v, gpf_sku *k)
 static const char *const sku_keys[] = {
     "name",       "description", "slice",          "gpu_models",           "cpus",
     "memory_mib", "ttl_s",       "idle_timeout_s", "price_micro_per_hour", "license_feature",
-    "env",        NULL};
+    "env",        "image",       "min_isolation",  NULL};
 
 static int decode_sku(codec_ctx *c, const json_t *body, gpf_sku *k, int creating)
 {
@@ -604,8 +604,13 @@ static int decode_sku(codec_ctx *c, const json_t *body, gpf_sku *k, int creating
         (rc = codec_get_int(c, body, "price_micro_per_hour", 0, 0, CODEC_PRICE_MAX,
                             &k->price_micro_per_hour)) ||
         (rc = codec_get_name(c, body, "license_feature", 0, 1, k->license_feature)) ||
-        (rc = codec_get_str(c, body, "env", 0, k->env, sizeof k->env)))
+        (rc = codec_get_str(c, body, "env", 0, k->env, sizeof k->env)) ||
+        (rc = codec_get_name(c, body, "image", 0, 1, k->image)))
         return rc;
+    int iso = (int)k->min_isolation;
+    if ((rc = codec_get_enum(c, body, "min_isolation", 0, gpf_isolation_parse, "hardware|device|soft", &iso)))
+        return rc;
+    k->min_isolation = (gpf_isolation)iso;
     if (!codec_env_valid(k->env))
         return codec_bad(c, "env must be K=V pairs separated by ';' (K = [A-Za-z_][A-Za-z0-9_]*)");
     return 0;
@@ -618,6 +623,7 @@ int gpf_decode_sku_create(const json_t *body, gpf_sku *out, gpf_error *err)
     int rc = 0;
 
     t->slice.gpu_count = 1;
+    t->min_isolation = GPF_ISO_DEVICE;
     rc = decode_sku(&c, body, t, 1);
     if (rc == 0)
         *out = *t;

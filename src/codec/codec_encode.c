@@ -166,6 +166,7 @@ json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
     set(o, "backend", JSTR(h->backend));
     set(o, "runtime", JSTR(h->runtime));
     set(o, "agent_version", JSTR(h->agent_version));
+    set(o, "isolation_max", json_string(gpf_isolation_name(h->isolation_max)));
     set_int(o, "cpus", h->cpus);
     set_int(o, "memory_mib", h->memory_mib);
     set_int(o, "numa_nodes", h->numa_nodes);
@@ -247,8 +248,25 @@ json_t *gpf_json_sku(const gpf_sku *k)
     set_int(o, "price_micro_per_hour", k->price_micro_per_hour);
     set(o, "license_feature", JSTR(k->license_feature));
     set(o, "env", JSTR(k->env));
+    set(o, "image", JSTR(k->image));
+    set(o, "min_isolation", json_string(gpf_isolation_name(k->min_isolation)));
     set(o, "created_at", gpf_json_time(k->created_ms));
     set(o, "updated_at", gpf_json_time(k->updated_ms));
+    return o;
+}
+
+json_t *gpf_json_image(const gpf_image *im)
+{
+    json_t *o = NULL;
+
+    if (!im)
+        return json_null();
+    o = json_object();
+    set(o, "name", JSTR(im->name));
+    set(o, "digest", JSTR(im->digest));
+    set_int(o, "size_bytes", im->size_bytes);
+    set(o, "source", JSTR(im->source));
+    set(o, "created_at", gpf_json_time(im->created_ms));
     return o;
 }
 
@@ -297,7 +315,21 @@ static json_t *ssh_json(const gpf_pod *p)
     set_int(o, "port", p->ssh_port);
     set(o, "user", JSTR(user));
     set(o, "command", JSTR(cmd));
+    /* the pod sshd's host key as its agent reported it, and its fingerprint */
+    char fp[64];
+    int known = gpf_ssh_fingerprint(p->ssh_host_key, fp, sizeof fp) == 0;
+    set(o, "host_key", known ? str_n(p->ssh_host_key, sizeof p->ssh_host_key) : json_null());
+    set(o, "host_key_fingerprint", known ? json_string(fp) : json_null());
     return o;
+}
+
+static json_t *layers_json(unsigned set)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < GPF_LAYER_COUNT; i++)
+        if (set & (1u << i))
+            json_array_append_new(a, json_string(gpf_isolation_layer_name((gpf_isolation_layer)i)));
+    return a;
 }
 
 json_t *gpf_json_pod(const gpf_pod *p)
@@ -313,6 +345,15 @@ json_t *gpf_json_pod(const gpf_pod *p)
     set(o, "sku", JSTR(p->sku));
     set(o, "slice", gpf_json_slice(&p->slice));
     set(o, "isolation", json_string(gpf_isolation_name(p->isolation)));
+    set(o, "isolation_layers", layers_json(p->isolation_layers));
+    if (p->image[0]) {
+        json_t *im = json_object();
+        set(im, "name", JSTR(p->image));
+        set(im, "digest", JSTR(p->image_digest));
+        set(o, "image", im);
+    } else {
+        set(o, "image", json_null());
+    }
     set(o, "state", json_string(gpf_pod_state_name(p->state)));
     set(o, "reason", JSTR(p->reason));
     set(o, "placement", p->placed ? placement_json(&p->placement) : json_null());
@@ -406,6 +447,8 @@ json_t *gpf_json_agent_host(const gpf_host_rec *h)
         set(host, "preflight", preflight_base(h));
     o = json_object();
     set(o, "host", host);
+    if (h->isolation_max_given)
+        set(o, "isolation_max", json_string(gpf_isolation_name(h->isolation_max)));
     return o;
 }
 

@@ -67,6 +67,12 @@ int codec_get_time(codec_ctx *c, const json_t *obj, const char *key, int64_t *ou
 /* A slice object; merge applies it onto *s (a changed kind starts a fresh slice).
  * Strict mode validates the result as a whole. */
 int codec_decode_slice(codec_ctx *c, const json_t *v, gpf_slice_spec *s, int merge);
+/* "isolation_layers": an array of at most GPF_MAX_ISOLATION_LAYERS distinct layer names
+ * (gpf_isolation_layer_parse) -> a bit set. */
+int codec_decode_layers(codec_ctx *c, const json_t *v, unsigned *out);
+/* {"name","digest"}: name "" or a gpf_name_valid name, digest "" or a gpf_oci_digest_valid
+ * one; both must fit (sizes include the NUL). */
+int codec_decode_image_ref(codec_ctx *c, const json_t *v, char *name, size_t nsize, char *digest, size_t dsize);
 /* Optional "ssh_pubkey": "" or a gpf_ssh_pubkey_valid line. */
 int codec_get_pubkey(codec_ctx *c, const json_t *obj, char *dst, size_t dstsz);
 

@@ -95,6 +95,16 @@ gpf_pod *eng_pod(gpf_engine *e, const char *id)
     return vec_find(&e->pods, sizeof(gpf_pod), offsetof(gpf_pod, id), id);
 }
 
+gpf_image *eng_image(gpf_engine *e, const char *name)
+{
+    return vec_find(&e->images, sizeof(gpf_image), offsetof(gpf_image, name), name);
+}
+
+const char *eng_sku_image_name(const gpf_sku *k)
+{
+    return k->image[0] ? k->image : "default";
+}
+
 gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id)
 {
     for (size_t i = e->usage.n; i-- > 0;) {
@@ -142,6 +152,7 @@ static void sched_host_from_rec(gpf_engine *e, const gpf_host_rec *r, gpf_sched_
     sh->cpus = r->cpus;
     sh->memory_mib = r->memory_mib;
     sh->ngpus = r->ngpus;
+    sh->isolation_max = r->isolation_max;
     /* Until the agent reports per-node CPU counts (sysfs), the CPUs are split evenly. */
     sh->numa_nodes = r->numa_nodes > 0 && r->numa_nodes <= GPF_SCHED_MAX_NUMA ? r->numa_nodes : 0;
     for (int n = 0; n < sh->numa_nodes; n++)
@@ -219,6 +230,11 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
     e->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 2000;
     e->lost_after_beats = cfg->lost_after_beats > 0 ? cfg->lost_after_beats : 5;
     e->start_timeout_ms = cfg->start_timeout_ms > 0 ? cfg->start_timeout_ms : 120000;
+    pthread_mutex_init(&e->import_mu, NULL);
+    atomic_init(&e->cancel_imports, 0);
+    gpf_strlcpy(e->images_dir, cfg->images_dir ? cfg->images_dir : "", sizeof e->images_dir);
+    gpf_strlcpy(e->skopeo, cfg->skopeo && cfg->skopeo[0] ? cfg->skopeo : "skopeo", sizeof e->skopeo);
+    e->import_timeout_ms = cfg->import_timeout_ms > 0 ? cfg->import_timeout_ms : 600000;
     /* Sequences start from the wall clock so they keep increasing across restarts:
      * an agent polling with an old sequence gets the outstanding commands at once. */
     e->seq_next = gpf_now_ms() * 1024;
@@ -241,6 +257,7 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
         gpf_free(arr);
     }
     LOAD(gpf_store_skus_load, &e->skus, gpf_sku);
+    LOAD(gpf_store_images_load, &e->images, gpf_image);
     LOAD(gpf_store_users_load, &e->users, gpf_user);
     LOAD(gpf_store_tokens_load, &e->tokens, gpf_token);
     LOAD(gpf_store_pods_load, &e->pods, gpf_pod);
@@ -252,8 +269,8 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
             goto out;
     }
     eng_policy_tasks(e);
-    GPF_INFO("engine", "event=recovered hosts=%zu skus=%zu users=%zu pods=%zu usage=%zu", e->hosts.n,
-             e->skus.n, e->users.n, e->pods.n, e->usage.n);
+    GPF_INFO("engine", "event=recovered hosts=%zu skus=%zu images=%zu users=%zu pods=%zu usage=%zu", e->hosts.n,
+             e->skus.n, e->images.n, e->users.n, e->pods.n, e->usage.n);
 out:
     if (rc != 0) {
         gpf_engine_free(e);
@@ -275,6 +292,8 @@ void gpf_engine_free(gpf_engine *e)
     vec_free(&e->tokens);
     vec_free(&e->pods);
     vec_free(&e->usage);
+    vec_free(&e->images);
+    pthread_mutex_destroy(&e->import_mu);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->mu);
     gpf_free(e);
@@ -282,6 +301,7 @@ void gpf_engine_free(gpf_engine *e)
 
 void gpf_engine_wake_all(gpf_engine *e)
 {
+    atomic_store(&e->cancel_imports, 1);
     pthread_mutex_lock(&e->mu);
     e->closing = 1;
     pthread_cond_broadcast(&e->cond);
@@ -564,6 +584,26 @@ static int sku_check(gpf_engine *e, const gpf_sku *k, gpf_error *err)
         if (!mig_ok)
             return gpf_error_set(err, GPF_EINVAL, "slice.mig_profile: no allowed GPU model has MIG profile '%s'",
                                  k->slice.mig_profile);
+    }
+    if ((int)k->min_isolation < GPF_ISO_HARDWARE || k->min_isolation > GPF_ISO_SOFT)
+        return gpf_error_set(err, GPF_EINVAL, "min_isolation must be hardware, device or soft");
+    if (gpf_isolation_expected(GPF_ISO_HARDWARE, k->slice.kind) > k->min_isolation)
+        return gpf_error_set(err, GPF_EINVAL, "min_isolation: a %s slice gets at most %s isolation, not %s",
+                             gpf_slice_kind_name(k->slice.kind),
+                             gpf_isolation_name(gpf_isolation_expected(GPF_ISO_HARDWARE, k->slice.kind)),
+                             gpf_isolation_name(k->min_isolation));
+    if (k->image[0] && !eng_image(e, k->image)) {
+        char names[160] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < e->images.n && used + 1 < sizeof names; i++) {
+            int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                             VEC_AT(&e->images, gpf_image, i)->name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        if (!e->images.n)
+            return gpf_error_set(err, GPF_EINVAL, "image: no image named '%s'; no image is imported yet "
+                                 "(gpufleet image import)", k->image);
+        return gpf_error_set(err, GPF_EINVAL, "image: no image named '%s'; the images are: %s", k->image, names);
     }
     if (k->slice.kind == GPF_SLICE_VGPU) {
         const gpf_vgpu_type *t = gpf_catalog_vgpu(e->cat, k->slice.vgpu_type);

@@ -37,6 +37,11 @@ typedef struct gpf_engine_config {
     int lost_after_beats;         /* missed beats before a host is lost; default 5 */
     int start_timeout_ms;         /* a pod still starting after this fails; default 120000 */
     const char *policy;           /* placement policy (gpf_sched_policy_names); NULL/"" = "gpufleet" */
+    /* Images: the OCI image layout imported images are copied into (<state-dir>/images; made
+     * on first import). NULL or "" = no image store: imports are refused, blobs not found. */
+    const char *images_dir;
+    const char *skopeo;           /* the program that copies images in; NULL/"" = "skopeo" from PATH */
+    int import_timeout_ms;        /* one import's limit; default 600000 (10 min) */
 } gpf_engine_config;
 
 /* Who is calling. */
@@ -83,6 +88,35 @@ int gpf_engine_sku_list(gpf_engine *e, gpf_sku **out, size_t *n, gpf_error *err)
 int gpf_engine_sku_update(gpf_engine *e, const gpf_principal *who, const gpf_sku *k, gpf_sku *out,
                           gpf_error *err);
 int gpf_engine_sku_delete(gpf_engine *e, const gpf_principal *who, const char *name, gpf_error *err);
+
+/* ---- images ---- */
+/* Copies source into the image store as image name (admin or operator) and records it.
+ * source: an absolute path on the control plane to an OCI image layout directory (with an
+ * oci-layout file; "DIR:REF" picks a ref name of it) or to an OCI archive (.tar), or a
+ * "docker://..." registry reference. Runs `skopeo copy --quiet <transport:source>
+ * oci:<images_dir>:<name>` without holding the engine's lock (imports run one at a time),
+ * then checks the copied manifest (util/oci.h). An existing image of that name is replaced:
+ * *previous gets it (previous->name "" when the name was new; previous may be NULL). out
+ * may be NULL. Errors: EFORBIDDEN; EINVAL (bad name or source, not an OCI image); ENOTFOUND
+ * (source missing); ENOTSUP (no image store, or skopeo is not installed); ETIMEOUT. */
+int gpf_engine_image_import(gpf_engine *e, const gpf_principal *who, const char *name, const char *source,
+                            gpf_image *out, gpf_image *previous, gpf_error *err);
+/* Start-up: imports the layout dir as image name unless an image of that name already has
+ * the digest of dir's manifest (dir's only manifest, else the one named name). *imported:
+ * 1 when it imported. ENOTFOUND when dir is not there. Runs as the control plane itself. */
+int gpf_engine_image_ensure(gpf_engine *e, const char *name, const char *dir, int *imported, gpf_image *out,
+                            gpf_error *err);
+/* Every image (heap array, gpf_free), by name; any token. */
+int gpf_engine_image_list(gpf_engine *e, gpf_image **out, size_t *n, gpf_error *err);
+int gpf_engine_image_get(gpf_engine *e, const char *name, gpf_image *out, gpf_error *err);
+/* Removes the record (admin or operator); its blobs stay on disk (pods may still fetch
+ * them). EEXIST naming the SKUs that use it (image "" uses "default"). */
+int gpf_engine_image_delete(gpf_engine *e, const gpf_principal *who, const char *name, gpf_error *err);
+/* Opens the blob named digest in the image store for an agent to download: *fd (caller
+ * closes) and *size. EFORBIDDEN for a user token, EMALFORMED for a digest that is not
+ * "sha256:" + 64 lowercase hex digits, ENOTFOUND when the store has no such blob. */
+int gpf_engine_image_blob_open(gpf_engine *e, const gpf_principal *who, const char *digest, int *fd, int64_t *size,
+                               gpf_error *err);
 
 /* ---- hosts ---- */
 int gpf_engine_host_list(gpf_engine *e, gpf_host_rec **hosts, gpf_host_usage **usage, size_t *n,

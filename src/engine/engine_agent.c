@@ -265,6 +265,9 @@ int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const c
         gpf_strlcpy(np.device_ids, st->device_ids, sizeof np.device_ids);
         if (st->has_isolation)
             np.isolation = st->isolation;
+        gpf_strlcpy(np.ssh_host_key, st->ssh_host_key, sizeof np.ssh_host_key);
+        if (st->has_isolation_layers)
+            np.isolation_layers = st->isolation_layers;
         gpf_strlcpy(np.reason, st->message[0] ? st->message : "running", sizeof np.reason);
         gpf_usage u;
         memset(&u, 0, sizeof u);

@@ -3,6 +3,7 @@
 #define GPF_ENGINE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "engine/engine.h"
 #include "sched/sched.h"
@@ -50,6 +51,14 @@ struct gpf_engine {
     vec tokens;                  /* gpf_token */
     vec pods;                    /* gpf_pod */
     vec usage;                   /* gpf_usage */
+    vec images;                  /* gpf_image */
+
+    /* image imports: one at a time (import_mu, taken before mu), outside the engine's lock */
+    pthread_mutex_t import_mu;
+    atomic_int cancel_imports;   /* set at shutdown: a running skopeo is killed */
+    char images_dir[1024];
+    char skopeo[256];
+    int import_timeout_ms;
 
     /* counters (Prometheus) */
     uint64_t launches_total;
@@ -71,6 +80,9 @@ host_entry *eng_host(gpf_engine *e, const char *id);
 gpf_user *eng_user(gpf_engine *e, const char *name);
 gpf_sku *eng_sku(gpf_engine *e, const char *name);
 gpf_pod *eng_pod(gpf_engine *e, const char *id);
+gpf_image *eng_image(gpf_engine *e, const char *name);
+/* The image a SKU's pods run: its image, else "default". */
+const char *eng_sku_image_name(const gpf_sku *k);
 gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id);
 /* Rebuilds the ledger entry of one host from its record and the live pods on it. */
 int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err);

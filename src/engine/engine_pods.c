@@ -82,6 +82,14 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
         goto out;
     }
 
+    /* the image, fixed in the pod: the SKU's, else "default" when there is one; with
+     * neither the digest stays "" and the agent decides */
+    const gpf_image *img = eng_image(e, eng_sku_image_name(k));
+    if (!img && k->image[0]) {
+        rc = gpf_error_set(err, GPF_EINVAL, "no image named %s: import one with gpufleet image import", k->image);
+        goto out;
+    }
+
     gpf_sched_request sr;
     memset(&sr, 0, sizeof sr);
     sr.slice = k->slice;
@@ -90,6 +98,8 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
         sr.models[i] = k->models[i];
     sr.cpus = k->cpus;
     sr.memory_mib = k->memory_mib;
+    sr.has_min_isolation = 1;
+    sr.min_isolation = k->min_isolation;
 
     gpf_pod p;
     memset(&p, 0, sizeof p);
@@ -112,7 +122,11 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
     gpf_strlcpy(p.project, req->project[0] ? req->project : "default", sizeof p.project);
     gpf_strlcpy(p.sku, k->name, sizeof p.sku);
     p.slice = k->slice;
-    p.isolation = GPF_ISO_SOFT; /* the agent reports what it actually enforced */
+    host_entry *ph = eng_host(e, p.placement.host_id);
+    /* what the host's runtime and the slice give; the agent reports what it enforced */
+    p.isolation = gpf_isolation_expected(ph ? ph->rec.isolation_max : GPF_ISO_SOFT, k->slice.kind);
+    gpf_strlcpy(p.image, eng_sku_image_name(k), sizeof p.image);
+    gpf_strlcpy(p.image_digest, img ? img->digest : "", sizeof p.image_digest);
     p.state = GPF_POD_STARTING;
     p.placed = 1;
     p.price_micro_per_hour = k->price_micro_per_hour;
@@ -126,9 +140,8 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
         goto out;
     }
     *(gpf_pod *)vec_push(&e->pods, sizeof p) = p;
-    host_entry *h = eng_host(e, p.placement.host_id);
-    if (h)
-        eng_bump(e, h);
+    if (ph)
+        eng_bump(e, ph);
     GPF_INFO("engine", "event=pod_launch pod=%s owner=%s sku=%s host=%s gpu_milli=%d", p.id, p.owner, p.sku,
              p.placement.host_id, p.placement.gpu_milli);
     if (out)

@@ -6,12 +6,42 @@
 #ifndef GPF_ENGINE_MODEL_H
 #define GPF_ENGINE_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sched/slice.h" /* slices, placements, GPF_ID_MAX, GPF_UUID_MAX, GPF_MAX_*_GPUS, GPF_MAX_SKU_MODELS */
 
 #define GPF_TEXT_MAX 256
 #define GPF_PUBKEY_MAX 2048  /* one OpenSSH public key line */
+#define GPF_DIGEST_MAX 72    /* "sha256:" + 64 lowercase hex digits + NUL */
+#define GPF_SOURCE_MAX 1024  /* where an image was imported from (a path or docker:// reference) */
+
+/* ---- isolation ----------------------------------------------------------
+ * gpf_isolation (sched/slice.h) orders levels from strongest (hardware = 0) to weakest
+ * (soft): "at least L" means a value <= L. A zeroed record therefore says "hardware".
+ * gpf_isolation_expected (sched/slice.h): what a pod of a slice kind gets on a host. */
+
+/* The isolation a host's runtime enforces at most when its agent does not say: "hardware"
+ * for the runtimes "fake" and "oci", "soft" for "process" and any other. */
+gpf_isolation gpf_host_isolation_default(const char *runtime);
+
+/* The mechanisms an agent reports a pod's sandbox to have ("isolation_layers"), a fixed
+ * vocabulary kept as a bit set (bit i = layer i, in this order). */
+typedef enum {
+    GPF_LAYER_USERNS = 0, GPF_LAYER_NETNS, GPF_LAYER_PIDNS, GPF_LAYER_IPCNS, GPF_LAYER_UTSNS,
+    GPF_LAYER_MOUNTNS, GPF_LAYER_CGROUPNS, GPF_LAYER_SECCOMP, GPF_LAYER_NO_NEW_PRIVS,
+    GPF_LAYER_CAPS_DROPPED, GPF_LAYER_DEVICES, GPF_LAYER_CGROUPS, GPF_LAYER_SYS_RO,
+    GPF_LAYER_PROC_MASKED, GPF_LAYER_COUNT
+} gpf_isolation_layer;
+#define GPF_MAX_ISOLATION_LAYERS 16 /* entries an agent may report */
+/* "userns" "netns" "pidns" "ipcns" "utsns" "mountns" "cgroupns" "seccomp" "no_new_privs"
+ * "caps_dropped" "devices" "cgroups" "sys_ro" "proc_masked"; "?" out of range. */
+const char *gpf_isolation_layer_name(gpf_isolation_layer l);
+int gpf_isolation_layer_parse(const char *s); /* -1 when unknown */
+/* The set as names joined by ',' in vocabulary order ("" for none) into out (size >= 160);
+ * and back: 0, or -1 when a name is unknown or repeated (out untouched). */
+void gpf_isolation_layers_format(unsigned set, char *out, size_t size);
+int gpf_isolation_layers_parse(const char *s, unsigned *out);
 
 /* ---- hosts and GPUs --------------------------------------------------- */
 
@@ -54,7 +84,7 @@ typedef struct gpf_host_rec {
     char address[GPF_TEXT_MAX]; /* where pods' sshd listen (IP or DNS name) */
     char deploy_mode[32];       /* "baremetal" "passthrough" "vgpu" "cloud" */
     char backend[32];           /* GPU backend: "fake" "nvml" */
-    char runtime[32];           /* pod runtime: "process" "fake" */
+    char runtime[32];           /* pod runtime: "process" "fake" "oci" */
     char agent_version[32];
     int cpus;
     int64_t memory_mib;
@@ -76,6 +106,11 @@ typedef struct gpf_host_rec {
     char override_by[GPF_ID_MAX];
     char override_reason[GPF_TEXT_MAX];
     int64_t override_ms;
+    /* The strongest isolation the host's runtime enforces ("isolation_max" in the register
+     * body; gpf_host_isolation_default(runtime) when absent). Placement refuses the host for
+     * SKUs whose min_isolation its pods cannot reach. */
+    gpf_isolation isolation_max;
+    int isolation_max_given;    /* the agent stated it (encoders send it only then); not stored */
 } gpf_host_rec;
 
 /* ---- SKUs ------------------------------------------------------------- */
@@ -95,7 +130,23 @@ typedef struct gpf_sku {
     char env[GPF_TEXT_MAX];     /* extra environment, "K=V;K2=V2" */
     int64_t created_ms;
     int64_t updated_ms;
+    char image[GPF_ID_MAX];     /* the image its pods run (gpf_image.name); "" = the image named "default" */
+    /* The weakest isolation its pods accept (API default "device"; SKUs from before images
+     * have "soft"). NB: a zeroed record asks for "hardware". */
+    gpf_isolation min_isolation;
 } gpf_sku;
+
+/* ---- images ------------------------------------------------------------ */
+
+/* An OCI image the control plane holds in its image layout (<state-dir>/images) and
+ * serves to agents blob by blob. */
+typedef struct gpf_image {
+    char name[GPF_ID_MAX];      /* the id (gpf_name_valid); also the layout's ref name */
+    char digest[GPF_DIGEST_MAX];/* of its OCI image manifest: "sha256:<64 hex>" */
+    int64_t size_bytes;         /* config + layer blobs */
+    char source[GPF_SOURCE_MAX];/* what it was imported from */
+    int64_t created_ms;         /* when it was (last) imported */
+} gpf_image;
 
 /* ---- users and tokens ------------------------------------------------- */
 
@@ -149,6 +200,12 @@ typedef struct gpf_pod {
     int64_t started_ms;         /* became running */
     int64_t stopped_ms;         /* reached a final state */
     char ssh_pubkey[GPF_PUBKEY_MAX]; /* the key the pod accepts (fixed at launch) */
+    /* The image, resolved from the SKU at launch: name ("default" when the SKU names none)
+     * and manifest digest ("" when the control plane had no such image: the agent decides). */
+    char image[GPF_ID_MAX];
+    char image_digest[GPF_DIGEST_MAX];
+    char ssh_host_key[GPF_PUBKEY_MAX]; /* the pod's sshd host key as its agent reported it; "" unknown */
+    unsigned isolation_layers;  /* bit set of gpf_isolation_layer the agent reported */
 } gpf_pod;
 
 /* ---- usage ------------------------------------------------------------ */
@@ -279,6 +336,9 @@ typedef struct gpf_agent_pod_status {
     char device_ids[GPF_TEXT_MAX];
     gpf_isolation isolation;
     int has_isolation;
+    char ssh_host_key[GPF_PUBKEY_MAX]; /* "" when not reported */
+    unsigned isolation_layers;  /* bit set of gpf_isolation_layer */
+    int has_isolation_layers;
 } gpf_agent_pod_status;
 
 #endif

@@ -335,6 +335,26 @@ static void part(gpf_buf *b, int *nparts, const char *fmt, ...)
     va_end(ap);
 }
 
+/* "N whose runtime isolation is too weak (host a: runtime gives soft isolation, SKU needs
+ * device; ...)", naming at most three of them. */
+static void isolation_part(const gpf_sched_fleet *f, const gpf_sched_request *req, int count, gpf_buf *b, int *nparts)
+{
+    int named = 0;
+    part(b, nparts, "%d with too weak an isolation (", count);
+    for (int i = 0; i < f->nhosts && named < 3; i++) {
+        const gpf_sched_host *h = &f->hosts[i];
+        if (!h->schedulable || !sched_isolation_short(h, req))
+            continue;
+        gpf_isolation got = gpf_isolation_expected(h->isolation_max, req->slice.kind);
+        gpf_buf_printf(b, "%shost %s: %s gives %s isolation, SKU needs %s", named++ ? "; " : "", h->id,
+                       got == h->isolation_max ? "runtime" : "a share slice", gpf_isolation_name(got),
+                       gpf_isolation_name(req->min_isolation));
+    }
+    if (count > named)
+        gpf_buf_printf(b, "; %d more", count - named);
+    gpf_buf_putc(b, ')');
+}
+
 /* The refusal; t is the request's vGPU type (NULL otherwise), rejx[REJX_N] counts the
  * hosts refused for REJ_GPU with each WHY_* detail (NULL: none kept). */
 static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const gpf_vgpu_type *t,
@@ -369,6 +389,8 @@ static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, cons
     gpf_buf_printf(&b, ": of %d host%s", f->nhosts, f->nhosts == 1 ? "" : "s");
     if (rej[REJ_NOT_READY])
         part(&b, &n, "%d not ready", rej[REJ_NOT_READY]);
+    if (rej[REJ_ISOLATION])
+        isolation_part(f, req, rej[REJ_ISOLATION], &b, &n);
     if (rej[REJ_MODEL])
         part(&b, &n, "%d without a matching GPU model", rej[REJ_MODEL]);
     if (rej[REJ_MODE])
@@ -494,6 +516,8 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
         memset(&c, 0, sizeof c);
         if (!h->schedulable)
             why = REJ_NOT_READY;
+        else if (sched_isolation_short(h, req))
+            why = REJ_ISOLATION;
         else if (req->slice.kind == GPF_SLICE_WHOLE)
             why = host_whole(h, req, &c);
         else if (req->slice.kind == GPF_SLICE_MIG)

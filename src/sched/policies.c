@@ -402,7 +402,9 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
          * a few ahead so that its wait overlaps the work on the hosts before it */
         if (i + 8 < nhosts)
             __builtin_prefetch(&hosts[i + 8]);
-        if (h->schedulable && h->summary_valid && h->version != 0 && tver[i] == h->version) {
+        /* too weak an isolation: the tables do not know the request's need */
+        int weak = sched_isolation_short(h, req);
+        if (h->schedulable && !weak && h->summary_valid && h->version != 0 && tver[i] == h->version) {
             /* most hosts: the table's answer for the host's version */
             why = twhy[i];
             if (why != REJ_NONE) {
@@ -411,9 +413,9 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
             }
             score = tscore[i];
             room = troom[i];
-        } else if (!h->schedulable) {
+        } else if (!h->schedulable || weak) {
             /* its rooms still count (the count is of the hosts' state, as the tables are) */
-            rej[REJ_NOT_READY]++;
+            rej[h->schedulable ? REJ_ISOLATION : REJ_NOT_READY]++;
             if (gap)
                 sched_gap_count(pol, i, sched_rec_get(pol, f, i, &tmp));
             continue;

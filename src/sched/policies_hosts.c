@@ -228,7 +228,7 @@ int sched_filter(gpf_sched_policy *pol, const gpf_sched_host *h, const host_rec 
     const gpf_slice_spec *s = &req->slice;
     memset(c, 0, sizeof *c);
     if (!h->schedulable)
-        return REJ_NOT_READY;
+        return REJ_NOT_READY; /* (isolation is checked by the caller: verdicts here are cached by shape) */
     if (!is_cpu_only(req)) {
         int any_model = 0, any_mode = 0, n = 0, share = s->kind == GPF_SLICE_SHARE;
         int want = share ? 1 : s->gpu_count;

@@ -73,6 +73,7 @@ typedef struct gpf_sched_host {
     int free_whole;               /* of those, with nothing booked */
     int share_room;               /* most thousandths a share could still get on one of them */
     int ngpus;
+    gpf_isolation isolation_max;  /* the strongest isolation its runtime enforces (0 = hardware) */
     char id[GPF_ID_MAX];          /* never changed in place: the fleet's index by id relies on it */
     int whole_pods[GPF_MAX_POD_GPUS + 1]; /* whole-GPU placements booked, by GPU count (0 = CPU only) */
     /* NUMA: 0 nodes = not tracked. CPUs booked on a node (placement.numa_node >= 0) count in
@@ -102,6 +103,11 @@ typedef struct gpf_sched_request {
     const char *models[GPF_MAX_SKU_MODELS];
     int cpus;
     int64_t memory_mib;
+    /* With has_min_isolation, only hosts where a pod of this slice gets at least
+     * min_isolation (gpf_isolation_expected of the host's isolation_max) are candidates;
+     * a refusal names the hosts that were too weak. */
+    int has_min_isolation;
+    gpf_isolation min_isolation;
 } gpf_sched_request;
 
 void gpf_sched_fleet_init(gpf_sched_fleet *f);

@@ -67,5 +67,9 @@ const char *gpf_slice_kind_name(gpf_slice_kind k);   /* "whole" "mig" "vgpu" "sh
 int gpf_slice_kind_parse(const char *s);             /* -1 when unknown */
 const char *gpf_isolation_name(gpf_isolation i);     /* "hardware" "device" "soft" */
 int gpf_isolation_parse(const char *s);
+/* The isolation a pod of slice kind k gets on a host whose runtime enforces at most
+ * host_max: the weaker of host_max and the slice's own (hardware for whole, mig and vgpu;
+ * device for share). Levels order strongest first: a larger value is weaker. */
+gpf_isolation gpf_isolation_expected(gpf_isolation host_max, gpf_slice_kind k);
 
 #endif

@@ -185,11 +185,34 @@ static const char v4_sql[] =
     "CREATE INDEX events_by_host ON events (host_id, id);\n"
     "CREATE INDEX events_by_pod ON events (pod_id, id);\n";
 
+/* Images (issue 14): the image registry; SKUs name an image and the isolation they need
+ * (SKUs from before get "soft", which every host gives, so nothing that placed before is
+ * refused now); hosts the isolation their runtime gives at most (known hosts: what their
+ * runtime gives by default, until they register again); pods their image, the host key of
+ * their sshd and the isolation layers their agent reported. */
+static const char v5_sql[] =
+    "CREATE TABLE images (\n"
+    "  name       TEXT PRIMARY KEY,\n"
+    "  digest     TEXT NOT NULL,\n"
+    "  size_bytes INTEGER NOT NULL,\n"
+    "  source     TEXT NOT NULL,\n"
+    "  created_ms INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "ALTER TABLE skus ADD COLUMN image TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE skus ADD COLUMN min_isolation TEXT NOT NULL DEFAULT 'soft';\n"
+    "ALTER TABLE hosts ADD COLUMN isolation_max TEXT NOT NULL DEFAULT 'soft';\n"
+    "UPDATE hosts SET isolation_max = 'hardware' WHERE runtime IN ('fake', 'oci');\n"
+    "ALTER TABLE pods ADD COLUMN image TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE pods ADD COLUMN image_digest TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE pods ADD COLUMN ssh_host_key TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE pods ADD COLUMN isolation_layers TEXT NOT NULL DEFAULT '';\n";
+
 static const gpf_store_migration builtin[] = {
     {1, "hosts, gpus, skus, users, tokens, pods, usage, settings", v1_sql},
     {2, "pods.place_vgpu_type", v2_sql},
     {3, "pods.place_numa_node", v3_sql},
     {4, "hosts.preflight and override, host_findings, events", v4_sql},
+    {5, "images; skus.image and min_isolation; hosts.isolation_max; pods.image, host key, layers", v5_sql},
 };
 
 const gpf_store_migration *gpf_store_migrations(size_t *n)

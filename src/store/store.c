@@ -150,6 +150,11 @@ void store_bind_text(store_binder *b, const char *field, const char *v, size_t c
     bind_check(b, sqlite3_bind_text(b->st, b->i, v, (int)len, SQLITE_STATIC), field);
 }
 
+void store_bind_copy(store_binder *b, const char *field, const char *v)
+{
+    bind_check(b, sqlite3_bind_text(b->st, b->i, v, -1, SQLITE_TRANSIENT), field);
+}
+
 void store_bind_name(store_binder *b, const char *field, const char *name)
 {
     if (strcmp(name, "?") == 0) {
@@ -237,6 +242,15 @@ int store_read_enum(store_reader *r, const char *field, int (*parse)(const char 
     return v;
 }
 
+void store_read_bits(store_reader *r, const char *field, int (*parse)(const char *, unsigned *), unsigned *out)
+{
+    char text[256];
+    *out = 0;
+    store_read_text(r, field, text, sizeof text);
+    if (r->rc == 0 && parse(text, out) != 0)
+        read_bad(r, field, "holds an unknown or repeated name");
+}
+
 int store_read_finish(store_reader *r, gpf_error *err)
 {
     if (r->rc)
@@ -245,6 +259,32 @@ int store_read_finish(store_reader *r, gpf_error *err)
 }
 
 /* ---- single-row writes, whole-table loads, child lists ----------------------------- */
+
+int store_delete_key(gpf_store *s, enum store_slot slot, const char *sql, const char *noun, const char *key,
+                     gpf_error *err)
+{
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    char what[64];
+    snprintf(what, sizeof what, "store: %s_delete", noun);
+    if (!s || !key) {
+        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to %s_delete", noun);
+        goto out;
+    }
+    if ((rc = store_stmt(s, slot, sql, &st, err)) != 0)
+        goto out;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = store_fail(s, err, what);
+        goto out;
+    }
+    if ((rc = store_step_done(s, st, what, err)) != 0)
+        goto out;
+    if (sqlite3_changes(s->db) == 0)
+        rc = gpf_error_set(err, GPF_ENOTFOUND, "store: %s %s not found", noun, key);
+out:
+    store_done(st);
+    return rc;
+}
 
 int store_write(gpf_store *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
                 const char *what, gpf_error *err)

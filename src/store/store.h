@@ -46,10 +46,12 @@ int gpf_store_rollback(gpf_store *s);
 int gpf_store_setting_get(gpf_store *s, const char *key, char *val, size_t size, gpf_error *err);
 int gpf_store_setting_put(gpf_store *s, const char *key, const char *val, gpf_error *err);
 
-/* Upsert by primary key (host id, sku name, user name, token id, pod id). */
+/* Upsert by primary key (host id, sku name, image name, user name, token id, pod id). */
 int gpf_store_host_put(gpf_store *s, const gpf_host_rec *h, gpf_error *err);
 int gpf_store_sku_put(gpf_store *s, const gpf_sku *k, gpf_error *err);
 int gpf_store_sku_delete(gpf_store *s, const char *name, gpf_error *err); /* ENOTFOUND */
+int gpf_store_image_put(gpf_store *s, const gpf_image *im, gpf_error *err);
+int gpf_store_image_delete(gpf_store *s, const char *name, gpf_error *err); /* ENOTFOUND */
 int gpf_store_user_put(gpf_store *s, const gpf_user *u, gpf_error *err);
 int gpf_store_token_put(gpf_store *s, const gpf_token *t, gpf_error *err);
 int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err);
@@ -65,9 +67,10 @@ int gpf_store_events_list(gpf_store *s, const gpf_event_filter *f, gpf_event **o
 
 /* Loading everything at start-up. Each returns a heap array (caller frees with
  * gpf_free) in *out and its length in *n; an empty table gives *out=NULL, *n=0.
- * Order: hosts/skus/users/tokens by id/name, pods by created_ms then id, usage by id. */
+ * Order: hosts/skus/images/users/tokens by id/name, pods by created_ms then id, usage by id. */
 int gpf_store_hosts_load(gpf_store *s, gpf_host_rec **out, size_t *n, gpf_error *err);
 int gpf_store_skus_load(gpf_store *s, gpf_sku **out, size_t *n, gpf_error *err);
+int gpf_store_images_load(gpf_store *s, gpf_image **out, size_t *n, gpf_error *err);
 int gpf_store_users_load(gpf_store *s, gpf_user **out, size_t *n, gpf_error *err);
 int gpf_store_tokens_load(gpf_store *s, gpf_token **out, size_t *n, gpf_error *err);
 int gpf_store_pods_load(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err);

@@ -41,6 +41,9 @@ enum store_slot {
     SLOT_USAGE_INSERT,
     SLOT_USAGE_UPDATE,
     SLOT_USAGE_LOAD,
+    SLOT_IMAGE_PUT,
+    SLOT_IMAGE_DELETE,
+    SLOT_IMAGES_LOAD,
     SLOT_COUNT
 };
 
@@ -80,6 +83,8 @@ typedef struct store_binder {
 void store_bind_init(store_binder *b, sqlite3_stmt *st);
 /* A fixed-size char array field: must be NUL-terminated within cap. */
 void store_bind_text(store_binder *b, const char *field, const char *v, size_t cap);
+/* A string built for the call (copied by sqlite: it may go out of scope at once). */
+void store_bind_copy(store_binder *b, const char *field, const char *v);
 /* An enum's name as returned by gpf_*_name ("?" means out of range: rejected). */
 void store_bind_name(store_binder *b, const char *field, const char *name);
 void store_bind_int(store_binder *b, int64_t v);
@@ -104,6 +109,9 @@ int64_t store_read_i64(store_reader *r);
 int store_read_int(store_reader *r, const char *field);
 /* A TEXT column holding an enum name, parsed with parse (-1 = unknown: corrupt row). */
 int store_read_enum(store_reader *r, const char *field, int (*parse)(const char *));
+/* A record's bit set of names (e.g. isolation layers) as the text format wrote it (at most
+ * 255 bytes); a value parse refuses is a corrupt row. */
+void store_read_bits(store_reader *r, const char *field, int (*parse)(const char *, unsigned *), unsigned *out);
 int store_read_finish(store_reader *r, gpf_error *err);
 
 #define READ_STR(r, rec, f) store_read_text((r), #f, (rec)->f, sizeof (rec)->f)
@@ -158,6 +166,11 @@ int store_load(gpf_store *s, const store_table *t, const store_child_table *chil
  * with its current ones (pos 0 .. count-1), all in one scope. */
 int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children,
               gpf_error *err);
+
+/* Runs the cached delete statement for slot (sql: "DELETE ... WHERE <key> = ?1") for key;
+ * GPF_ENOTFOUND "store: <noun> <key> not found" when no row had it. */
+int store_delete_key(gpf_store *s, enum store_slot slot, const char *sql, const char *noun, const char *key,
+                     gpf_error *err);
 
 /* Applies list[0..n) to the open database (migrations.c). */
 int store_migrate(gpf_store *s, const gpf_store_migration *list, size_t n, gpf_error *err);

@@ -43,6 +43,12 @@ static void bind_pod(store_binder *b, const void *rec)
     BIND_STR(b, p, ssh_pubkey);
     BIND_STR(b, pl, vgpu_type);
     store_bind_int(b, pl->numa_node);
+    BIND_STR(b, p, image);
+    BIND_STR(b, p, image_digest);
+    BIND_STR(b, p, ssh_host_key);
+    char layers[256];
+    gpf_isolation_layers_format(p->isolation_layers, layers, sizeof layers);
+    store_bind_copy(b, "isolation_layers", layers);
 }
 
 static void read_pod(store_reader *r, void *rec)
@@ -83,6 +89,10 @@ static void read_pod(store_reader *r, void *rec)
     READ_STR(r, p, ssh_pubkey);
     READ_STR(r, pl, vgpu_type);
     pl->numa_node = store_read_int(r, "place_numa_node");
+    READ_STR(r, p, image);
+    READ_STR(r, p, image_digest);
+    READ_STR(r, p, ssh_host_key);
+    store_read_bits(r, "isolation_layers", gpf_isolation_layers_parse, &p->isolation_layers);
 }
 
 static void bind_pod_gpu(store_binder *b, const void *parent, int pos)
@@ -116,9 +126,10 @@ static const store_table pods_table = {
                " place_mig_start, place_mig_size, place_share_milli, place_share_memory_mib,"
                " place_cpus, place_memory_mib, place_gpu_milli, device_ids, ssh_host, ssh_port,"
                " ssh_user, price_micro_per_hour, created_ms, started_ms, stopped_ms, ssh_pubkey,"
-               " place_vgpu_type, place_numa_node)"
+               " place_vgpu_type, place_numa_node, image, image_digest, ssh_host_key, isolation_layers)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)"
+               " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,"
+               " ?35, ?36, ?37, ?38)"
                " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, project = excluded.project,"
                " sku = excluded.sku, slice_kind = excluded.slice_kind,"
                " slice_gpu_count = excluded.slice_gpu_count,"
@@ -138,7 +149,9 @@ static const store_table pods_table = {
                " ssh_user = excluded.ssh_user, price_micro_per_hour = excluded.price_micro_per_hour,"
                " created_ms = excluded.created_ms, started_ms = excluded.started_ms,"
                " stopped_ms = excluded.stopped_ms, ssh_pubkey = excluded.ssh_pubkey,"
-               " place_vgpu_type = excluded.place_vgpu_type, place_numa_node = excluded.place_numa_node",
+               " place_vgpu_type = excluded.place_vgpu_type, place_numa_node = excluded.place_numa_node,"
+               " image = excluded.image, image_digest = excluded.image_digest,"
+               " ssh_host_key = excluded.ssh_host_key, isolation_layers = excluded.isolation_layers",
     .bind = bind_pod,
     .load_slot = SLOT_PODS_LOAD,
     .load_sql = "SELECT id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"
@@ -146,7 +159,8 @@ static const store_table pods_table = {
                 " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"
                 " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"
                 " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"
-                " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type, place_numa_node FROM pods"
+                " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type, place_numa_node, image,"
+                " image_digest, ssh_host_key, isolation_layers FROM pods"
                 " ORDER BY created_ms, id",
     .read = read_pod,
 };

@@ -26,6 +26,7 @@ static void bind_host(store_binder *b, const void *rec)
     BIND_STR(b, h, override_by);
     BIND_STR(b, h, override_reason);
     store_bind_int(b, h->override_ms);
+    store_bind_name(b, "isolation_max", gpf_isolation_name(h->isolation_max));
 }
 
 static void read_host(store_reader *r, void *rec)
@@ -49,6 +50,7 @@ static void read_host(store_reader *r, void *rec)
     READ_STR(r, h, override_by);
     READ_STR(r, h, override_reason);
     h->override_ms = store_read_i64(r);
+    h->isolation_max = (gpf_isolation)store_read_enum(r, "isolation_max", gpf_isolation_parse);
 }
 
 static void bind_gpu(store_binder *b, const void *parent, int pos)
@@ -88,8 +90,8 @@ static const store_table hosts_table = {
     .put_slot = SLOT_HOST_PUT,
     .put_sql = "INSERT INTO hosts (id, address, deploy_mode, backend, runtime, agent_version, cpus,"
                " memory_mib, numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms,"
-               " override, override_by, override_reason, override_ms)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+               " override, override_by, override_reason, override_ms, isolation_max)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                " ON CONFLICT (id) DO UPDATE SET address = excluded.address,"
                " deploy_mode = excluded.deploy_mode, backend = excluded.backend,"
                " runtime = excluded.runtime, agent_version = excluded.agent_version,"
@@ -99,12 +101,12 @@ static const store_table hosts_table = {
                " last_heartbeat_ms = excluded.last_heartbeat_ms, preflight = excluded.preflight,"
                " preflight_ms = excluded.preflight_ms, override = excluded.override,"
                " override_by = excluded.override_by, override_reason = excluded.override_reason,"
-               " override_ms = excluded.override_ms",
+               " override_ms = excluded.override_ms, isolation_max = excluded.isolation_max",
     .bind = bind_host,
     .load_slot = SLOT_HOSTS_LOAD,
     .load_sql = "SELECT id, address, deploy_mode, backend, runtime, agent_version, cpus, memory_mib,"
                 " numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms, override,"
-                " override_by, override_reason, override_ms FROM hosts ORDER BY id",
+                " override_by, override_reason, override_ms, isolation_max FROM hosts ORDER BY id",
     .read = read_host,
 };
 
@@ -214,6 +216,8 @@ static void bind_sku(store_binder *b, const void *rec)
     BIND_STR(b, k, env);
     store_bind_int(b, k->created_ms);
     store_bind_int(b, k->updated_ms);
+    BIND_STR(b, k, image);
+    store_bind_name(b, "min_isolation", gpf_isolation_name(k->min_isolation));
 }
 
 static void read_sku(store_reader *r, void *rec)
@@ -236,6 +240,8 @@ static void read_sku(store_reader *r, void *rec)
     READ_STR(r, k, env);
     k->created_ms = store_read_i64(r);
     k->updated_ms = store_read_i64(r);
+    READ_STR(r, k, image);
+    k->min_isolation = (gpf_isolation)store_read_enum(r, "min_isolation", gpf_isolation_parse);
 }
 
 static void bind_sku_model(store_binder *b, const void *parent, int pos)
@@ -262,8 +268,9 @@ static const store_table skus_table = {
     .put_slot = SLOT_SKU_PUT,
     .put_sql = "INSERT INTO skus (name, description, slice_kind, slice_gpu_count, slice_mig_profile,"
                " slice_vgpu_type, slice_share_milli, slice_share_memory_mib, cpus, memory_mib, ttl_s,"
-               " idle_timeout_s, price_micro_per_hour, license_feature, env, created_ms, updated_ms)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+               " idle_timeout_s, price_micro_per_hour, license_feature, env, created_ms, updated_ms, image,"
+               " min_isolation)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                " ON CONFLICT (name) DO UPDATE SET description = excluded.description,"
                " slice_kind = excluded.slice_kind, slice_gpu_count = excluded.slice_gpu_count,"
                " slice_mig_profile = excluded.slice_mig_profile,"
@@ -274,13 +281,14 @@ static const store_table skus_table = {
                " idle_timeout_s = excluded.idle_timeout_s,"
                " price_micro_per_hour = excluded.price_micro_per_hour,"
                " license_feature = excluded.license_feature, env = excluded.env,"
-               " created_ms = excluded.created_ms, updated_ms = excluded.updated_ms",
+               " created_ms = excluded.created_ms, updated_ms = excluded.updated_ms,"
+               " image = excluded.image, min_isolation = excluded.min_isolation",
     .bind = bind_sku,
     .load_slot = SLOT_SKUS_LOAD,
     .load_sql = "SELECT name, description, slice_kind, slice_gpu_count, slice_mig_profile,"
                 " slice_vgpu_type, slice_share_milli, slice_share_memory_mib, cpus, memory_mib, ttl_s,"
-                " idle_timeout_s, price_micro_per_hour, license_feature, env, created_ms, updated_ms"
-                " FROM skus ORDER BY name",
+                " idle_timeout_s, price_micro_per_hour, license_feature, env, created_ms, updated_ms, image,"
+                " min_isolation FROM skus ORDER BY name",
     .read = read_sku,
 };
 
@@ -311,25 +319,7 @@ int gpf_store_sku_put(gpf_store *s, const gpf_sku *k, gpf_error *err)
 
 int gpf_store_sku_delete(gpf_store *s, const char *name, gpf_error *err)
 {
-    int rc = 0;
-    sqlite3_stmt *st = NULL;
-    if (!s || !name) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to sku_delete");
-        goto out;
-    }
-    if ((rc = store_stmt(s, SLOT_SKU_DELETE, "DELETE FROM skus WHERE name = ?1", &st, err)) != 0)
-        goto out;
-    if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = store_fail(s, err, "store: sku_delete");
-        goto out;
-    }
-    if ((rc = store_step_done(s, st, "store: sku_delete", err)) != 0)
-        goto out;
-    if (sqlite3_changes(s->db) == 0)
-        rc = gpf_error_set(err, GPF_ENOTFOUND, "store: sku %s not found", name);
-out:
-    store_done(st);
-    return rc;
+    return store_delete_key(s, SLOT_SKU_DELETE, "DELETE FROM skus WHERE name = ?1", "sku", name, err);
 }
 
 int gpf_store_skus_load(gpf_store *s, gpf_sku **out, size_t *n, gpf_error *err)

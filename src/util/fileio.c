@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,6 +54,45 @@ out:
     if (fd >= 0)
         close(fd);
     gpf_buf_clear(&b);
+    return rc;
+}
+
+int gpf_read_file_raw(const char *path, size_t max, char **data, size_t *len, gpf_error *err)
+{
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf = NULL;
+    size_t got = 0;
+    *data = NULL;
+    *len = 0;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = gpf_error_set(err, errno == ENOENT ? GPF_ENOTFOUND : GPF_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size > max) {
+        rc = gpf_error_set(err, GPF_EINVAL, "%s: not a regular file of at most %zu bytes", path, max);
+        goto out;
+    }
+    buf = gpf_malloc((size_t)st.st_size + 1);
+    for (ssize_t r; got < (size_t)st.st_size; got += (size_t)r) {
+        r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r <= 0) {
+            rc = gpf_error_set(err, GPF_EIO, "%s: short read", path);
+            goto out;
+        }
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    buf = NULL;
+out:
+    gpf_free(buf);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

@@ -12,6 +12,10 @@
  * with the path. */
 int gpf_read_file(const char *path, size_t max, char **out, gpf_error *err);
 
+/* Reads a regular file of at most max bytes as it is (no trimming: for content that is
+ * hashed) into a heap buffer (gpf_free) of *len bytes plus a NUL. GPF_ENOTFOUND when it does
+ * not exist, GPF_EINVAL when it is not a regular file or is larger, GPF_EIO otherwise. */
+int gpf_read_file_raw(const char *path, size_t max, char **data, size_t *len, gpf_error *err);
 /* This program's own path (/proc/self/exe) in buf, or fallback when it cannot be read. */
 const char *gpf_self_exe(char *buf, size_t size, const char *fallback);
 

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -27,6 +28,10 @@ struct gpf_httpc {
 struct sink {
     gpf_buf body;
     int too_large;
+    int fd;             /* a download: the body goes here (when > 0) instead */
+    long long limit;    /* a download: at most this many bytes */
+    long long written;
+    int write_failed;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -41,6 +46,22 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct sink *s = userdata;
     size_t n = size * nmemb;
+    if (s->fd > 0) {
+        if (s->written + (long long)n > s->limit) {
+            s->too_large = 1;
+            return 0;
+        }
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(s->fd, data + off, n - off);
+            if (w <= 0) {
+                s->write_failed = 1;
+                return 0;
+            }
+            off += (size_t)w;
+        }
+        s->written += (long long)n;
+        return n;
+    }
     if (s->body.len + n > MAX_RESPONSE) {
         s->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -214,8 +235,12 @@ static int perform(gpf_httpc *c, const char *method, const char *path, const cha
 
     cc = curl_easy_perform(c->h);
     if (s->too_large) {
-        rc = gpf_error_set(err, GPF_ETOOLARGE, "response from %s exceeds %zu MiB", c->base,
-                           MAX_RESPONSE >> 20);
+        rc = gpf_error_set(err, GPF_ETOOLARGE, "response from %s exceeds %lld MiB", c->base,
+                           (s->fd > 0 ? s->limit : (long long)MAX_RESPONSE) >> 20);
+        goto out;
+    }
+    if (s->write_failed) {
+        rc = gpf_error_set(err, GPF_EIO, "cannot write what %s sends", c->base);
         goto out;
     }
     if (cc != CURLE_OK) {
@@ -309,6 +334,28 @@ int gpf_httpc_get_text(gpf_httpc *c, const char *path, char **text, int *status,
     gpf_buf_cstr(&s.body);
     *text = gpf_buf_steal(&s.body);
 out:
+    gpf_buf_clear(&s.body);
+    return rc;
+}
+
+int gpf_httpc_download(gpf_httpc *c, const char *path, int fd, long long max_bytes, long timeout_ms,
+                       long long *bytes, gpf_error *err)
+{
+    long st = 0, saved = c ? c->timeout_ms : 0;
+    struct sink s = {0};
+    if (bytes)
+        *bytes = 0;
+    if (!c || fd <= 0 || max_bytes <= 0)
+        return gpf_error_set(err, GPF_EINVAL, "download: no client, file or size limit");
+    s.fd = fd;
+    s.limit = max_bytes;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : saved;
+    int rc = perform(c, "GET", path, NULL, &s, &st, err);
+    c->timeout_ms = saved;
+    if (rc == 0 && (st < 200 || st > 299))
+        rc = gpf_error_set(err, code_from_status(st), "GET %s: HTTP %ld", path, st);
+    if (bytes)
+        *bytes = s.written;
     gpf_buf_clear(&s.body);
     return rc;
 }

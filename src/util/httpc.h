@@ -25,4 +25,11 @@ int gpf_httpc_request(gpf_httpc *c, const char *method, const char *path, json_t
 /* Raw GET returning the body as text (for /metrics). *text owned by caller. */
 int gpf_httpc_get_text(gpf_httpc *c, const char *path, char **text, int *status, gpf_error *err);
 
+/* GET path with the body written to fd (not buffered: blobs of any size), at most
+ * max_bytes (else GPF_ETOOLARGE), within timeout_ms (0: the client's). 0 on a 2xx answer
+ * (*bytes, may be NULL: how many were written); an error answer's status maps to its
+ * GPF_E* code (GPF_ENOTFOUND for 404), transport failure GPF_EUNAVAIL. */
+int gpf_httpc_download(gpf_httpc *c, const char *path, int fd, long long max_bytes, long timeout_ms,
+                       long long *bytes, gpf_error *err);
+
 #endif

@@ -31,10 +31,15 @@ int gpf_random_id(const char *prefix, int nhex, char *out, size_t size)
 
 void gpf_sha256_hex(const char *s, char out[65])
 {
+    gpf_sha256_hex_buf(s, strlen(s), out);
+}
+
+void gpf_sha256_hex_buf(const void *data, size_t n, char out[65])
+{
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
     for (unsigned int i = 0; i < len && i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0xf];

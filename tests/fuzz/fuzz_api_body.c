@@ -1,5 +1,6 @@
 /* libFuzzer target: an HTTP request body as the API receives it, through every
- * strict decoder (SKU create/patch, launch, users, agent register/heartbeat/status). */
+ * strict decoder (SKU create/patch, launch, users, image import, agent
+ * register/heartbeat/status), and our own pod shapes as agents and clients read them. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,8 +45,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *back = gpf_json_heartbeat(&rep);
         json_decref(back);
     }
-    gpf_decode_agent_pod_status(j, &st, &err);
-    gpf_decode_agent_pod(j, &pod, key, sizeof key, env, sizeof env, &err);
+    if (gpf_decode_agent_pod_status(j, &st, &err) == 0) {
+        memcpy(pod.ssh_host_key, st.ssh_host_key, sizeof pod.ssh_host_key);
+        pod.isolation_layers = st.isolation_layers;
+        pod.ssh_port = 22; /* so that "ssh" (with the key's fingerprint) is encoded */
+        json_t *back = gpf_json_pod(&pod);
+        json_decref(back);
+    }
+    char name[GPF_ID_MAX], source[GPF_SOURCE_MAX], digest[GPF_DIGEST_MAX];
+    gpf_decode_image_import(j, name, source, sizeof source, &err);
+    gpf_decode_agent_pod_image(j, name, sizeof name, digest, sizeof digest, &err);
+    if (gpf_decode_agent_pod(j, &pod, key, sizeof key, env, sizeof env, &err) == 0) {
+        json_t *back = gpf_json_pod(&pod);
+        json_decref(back);
+    }
     gpf_decode_pod(j, &pod, &err);
     json_decref(j);
     return 0;

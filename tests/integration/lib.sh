@@ -5,6 +5,7 @@ set -u
 GPF_BIN=${GPF_BIN:-build/gpufleet}
 GPF_BIN=$(readlink -f "$GPF_BIN")
 T=$(mktemp -d /tmp/gpufleet-it.XXXXXX)
+chmod 0711 "$T" # oci pods (unprivileged uids of their own) must reach their bundles below it
 PASS=0
 FAIL=0
 PIDS=()
@@ -21,7 +22,16 @@ cleanup() {
     for pf in "$d"/pods/*/state; do
       [ -f "$pf" ] || continue
       pid=$(sed -n 's/^pid=//p' "$pf" 2>/dev/null | head -1)
-      [ -n "$pid" ] && kill -9 -- "-$pid" "$pid" 2>/dev/null
+      [ -n "$pid" ] && [ "$pid" -gt 1 ] 2>/dev/null && kill -9 -- "-$pid" "$pid" 2>/dev/null
+      slirp=$(sed -n 's/^slirp=//p' "$pf" 2>/dev/null | head -1)
+      [ -n "$slirp" ] && [ "$slirp" -gt 1 ] 2>/dev/null && kill -9 "$slirp" 2>/dev/null
+    done
+    # oci pods: the container (runc's own record), then the pod's root and image mounts
+    for pd in "$d"/pods/*/; do
+      [ -d "$pd" ] || continue
+      id=$(basename "$pd")
+      command -v runc >/dev/null && runc --root /run/gpufleet/runc delete --force "gpf-$id" >/dev/null 2>&1
+      for m in rootfs lower; do umount -l "$pd$m" 2>/dev/null; umount -l "$pd$m" 2>/dev/null; done
     done
   done
   pkill -9 -f "$T/" 2>/dev/null
@@ -32,6 +42,10 @@ cleanup() {
       [ -d "$cg" ] && { rmdir "$cg" 2>/dev/null || { sleep 0.2; rmdir "$cg" 2>/dev/null; }; }
     done
   done
+  # Never delete through a mount that is still there (a pod's root over the image cache).
+  if grep -q " $T/" /proc/self/mounts 2>/dev/null; then
+    grep " $T/" /proc/self/mounts | cut -d' ' -f2 | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  fi
   if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$T"; else echo "kept $T"; fi
 }
 trap cleanup EXIT
@@ -87,6 +101,23 @@ start_agent() {
     sleep 0.05
   done
   echo "agent $host did not register:"; cat "$T/agent-$host.out"; return 1
+}
+
+# import_default_image: imports the default pod image (scripts/build-image.sh, built by
+# `make image`; built here when missing) as image "default" on the control plane.
+import_default_image() {
+  local dir
+  dir=$(bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/build-image.sh" 2>>"$T/build-image.err" | tail -1)
+  [ -f "$dir/index.json" ] || { echo "no default image: $(tail -3 "$T/build-image.err")"; return 1; }
+  "$GPF_BIN" image import "$dir" --name default >/dev/null
+}
+
+# oci_available: 0 when this machine can run the oci runtime (root, runc, slirp4netns);
+# otherwise prints why.
+oci_available() {
+  [ "$(id -u)" = 0 ] || { echo "not root"; return 1; }
+  command -v runc >/dev/null || { echo "no runc"; return 1; }
+  command -v slirp4netns >/dev/null || { echo "no slirp4netns"; return 1; }
 }
 
 # kill9 PID: SIGKILL and wait until it is gone.

@@ -10,8 +10,10 @@ SERVE_LISTEN="127.0.0.1:${URL##*:}"   # restarts come back on the same port
 ADMIN=$(admin_token "$T/cp")
 start_agent gpu-l40s-c || exit 1
 "$G" login --server "$URL" --token "$ADMIN" >/dev/null 2>&1
-check "create a whole-L40S SKU" "$G" sku create --name l40s --kind whole --gpus 1 --model L40S --cpus 1 --memory-mib 1024 --price-per-hour 1
-check "create a quarter-L40S SKU" "$G" sku create --name l40s-q --kind share --share-milli 250 --model L40S --cpus 1 --memory-mib 1024
+check "create a whole-L40S SKU" "$G" sku create --name l40s --kind whole --gpus 1 --model L40S --cpus 1 --memory-mib 1024 --price-per-hour 1 \
+  --min-isolation soft
+check "create a quarter-L40S SKU" "$G" sku create --name l40s-q --kind share --share-milli 250 --model L40S --cpus 1 --memory-mib 1024 \
+  --min-isolation soft
 
 P1=$("$G" pod launch l40s --quiet)
 P2=$("$G" pod launch l40s-q --quiet)

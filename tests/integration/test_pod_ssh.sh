@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # End to end: real daemon and agent on loopback; a member launches a MIG pod through
-# the CLI, runs a command in it over real SSH (their key works, another user's key
+# the CLI into the oci sandbox (the default image), runs a command in it over real SSH as
+# their own user, checking the pod's own host key (their key works, another user's key
 # is refused), stops it, and finds a closed usage record with the right duration
 # and GPU-equivalents. Also: bad input gets the right status and loses nothing.
+# Without root (or runc), the same runs on the process runtime, and says so.
 source "$(dirname "$0")/lib.sh"
 G="$GPF_BIN"
+RT=oci
+if ! why=$(oci_available); then
+  [ "${CI:-}" = true ] && { bad "the oci runtime is available in CI ($why)"; finish; exit 1; }
+  echo "NOTE: $why: this run uses the process runtime (no sandbox)"; RT=process
+fi
+ISO_FLAGS=(); [ "$RT" = process ] && ISO_FLAGS=(--min-isolation soft)
+ISO_JSON=; [ "$RT" = process ] && ISO_JSON=',"min_isolation":"soft"'
 
 echo "[setup] control plane and one agent (8x H100, GPUs 6-7 in MIG mode)"
 start_serve "$T/cp" || exit 1
 ADMIN=$(admin_token "$T/cp")
 expect_match "first start prints an admin token once" '^gpf_' "$ADMIN"
-start_agent gpu-h100-a || exit 1
+start_agent gpu-h100-a "$RT" || exit 1
 
 "$G" login --server "$URL" --token "$ADMIN" >/dev/null 2>"$T/login.err"
 check "admin logs in with the CLI" test -s "$GPUFLEET_CONFIG"
 check "admin creates a MIG SKU" "$G" sku create --name h100-1g --kind mig --mig-profile 1g.10gb \
-  --model H100-80GB --cpus 2 --memory-mib 4096 --price-per-hour 0.40 --description "H100 1g.10gb"
+  --model H100-80GB --cpus 2 --memory-mib 4096 --price-per-hour 0.40 --description "H100 1g.10gb" "${ISO_FLAGS[@]}"
+[ "$RT" = oci ] && check "admin imports the default image" import_default_image
 expect_eq "sku ls --json lists it" "h100-1g" "$("$G" sku ls --json | json_get '.skus[0].name')"
 
 echo "[users] alice (member) and bob (member), each with their own key"
@@ -45,6 +55,28 @@ expect_eq "MIG 1g.10gb on H100 is 142 milli-GPU" 142 "$(echo "$pj" | json_get .p
 out=$(A ssh "$POD" -- 'echo "$GPUFLEET_POD_ID|$CUDA_VISIBLE_DEVICES|$NVIDIA_VISIBLE_DEVICES"' 2>"$T/ssh.err")
 expect_match "alice runs a command in her pod over ssh" "^$POD\\|MIG-[0-9a-f-]+\\|MIG-" "$out"
 port=$(echo "$pj" | json_get .ssh.port); user=$(echo "$pj" | json_get .ssh.user)
+if [ "$RT" = oci ]; then
+  expect_eq "the sandbox gives the MIG slice hardware isolation" hardware "$MIG_ISO"
+  expect_eq "alice logs in as herself" alice "$user"
+  expect_match "every layer is in force" 'userns.*netns.*seccomp.*devices.*cgroups' \
+    "$(echo "$pj" | jq -r '.isolation_layers | join(" ")')"
+  hk=$(echo "$pj" | json_get .ssh.host_key)
+  expect_match "the pod has a host key of its own" "^ssh-ed25519 .* gpufleet-$POD\$" "$hk"
+  fp=$(echo "$hk" | ssh-keygen -lf - | cut -d' ' -f2)
+  expect_eq "its fingerprint is the one ssh-keygen computes" "$fp" "$(echo "$pj" | json_get .ssh.host_key_fingerprint)"
+  expect_match "gpufleet ssh checked it (known_hosts entry)" "^\[127.0.0.1\]:$port ssh-ed25519 " \
+    "$(grep -F "[127.0.0.1]:$port" "$T/alice/known_hosts")"
+  expect_eq "the image's userland, not the host's" debian "$(A ssh "$POD" -- '. /etc/os-release; echo $ID' 2>/dev/null)"
+  expect_eq "sudo works inside" root "$(A ssh "$POD" -- 'sudo -n whoami' 2>/dev/null)"
+  # A man in the middle: another key at the pod's address is refused, not trusted.
+  sed -i "s#^\[127.0.0.1\]:$port ssh-ed25519 .*#[127.0.0.1]:$port $(cut -d' ' -f1,2 "$T/bob/id_ed25519.pub")#" \
+    "$T/alice/known_hosts"
+  if ssh -i "$T/alice/id_ed25519" -p "$port" -o UserKnownHostsFile="$T/alice/known_hosts" -o StrictHostKeyChecking=yes \
+       -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5 "alice@127.0.0.1" true 2>/dev/null; then
+    bad "a host key other than the pod's is refused"
+  else ok "a host key other than the pod's is refused"; fi
+  A pod show "$POD" >/dev/null 2>&1 # writes the pod's own entry back
+fi
 if ssh -i "$T/bob/id_ed25519" -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
      -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5 "$user@127.0.0.1" true 2>/dev/null; then
   bad "bob's key is refused by alice's pod"
@@ -90,7 +122,7 @@ r=$(api DELETE /v1/pods); expect_match "wrong method -> 405" '^405 ' "$r"
 r=$(api GET /v1/nothing); expect_match "unknown path -> 404" '^404 ' "$r"
 r=$(api POST /v1/skus '{"name":"big","slice":{"kind":"whole","gpu_count":8},"gpu_models":["H100-80GB-SXM5"],"cpus":2000}')
 expect_match "out-of-range value -> 422" '^422 .*cpus' "$r"
-r=$(api POST /v1/skus '{"name":"h100-8","slice":{"kind":"whole","gpu_count":8},"gpu_models":["H100-80GB-SXM5"],"cpus":8}')
+r=$(api POST /v1/skus '{"name":"h100-8","slice":{"kind":"whole","gpu_count":8},"gpu_models":["H100-80GB-SXM5"],"cpus":8'"$ISO_JSON"'}')
 expect_match "admin creates an 8-GPU SKU" '^201 ' "$r"
 ALICE_TOK=$(jq -r .token "$T/alice/config.json")
 r=$(api POST /v1/pods '{"sku":"h100-8"}' "$ALICE_TOK"); expect_match "no capacity (only 6 non-MIG GPUs) -> 409 with a reason" '^409 .*no_capacity' "$r"
@@ -111,7 +143,7 @@ r=$(curl -s -H "Authorization: Bearer $ADMIN" "$URL/metrics")
 expect_match "metrics in Prometheus text format" 'gpufleet_pods\{state="stopped"\} 1' "$r"
 
 echo "[vgpu] a MIG-backed vGPU pod is a MIG instance of its type's profile"
-r=$(api POST /v1/skus '{"name":"h100-vgpu3g","slice":{"kind":"vgpu","vgpu_type":"H100XM-3-40C"},"gpu_models":["H100-80GB"],"cpus":2,"memory_mib":4096}')
+r=$(api POST /v1/skus '{"name":"h100-vgpu3g","slice":{"kind":"vgpu","vgpu_type":"H100XM-3-40C"},"gpu_models":["H100-80GB"],"cpus":2,"memory_mib":4096'"$ISO_JSON"'}')
 expect_match "admin creates a MIG-backed vGPU SKU" '^201 ' "$r"
 r=$(api POST /v1/skus '{"name":"a100-vgpu","slice":{"kind":"vgpu","vgpu_type":"A100D-3-40C"},"gpu_models":["H100-80GB"]}')
 expect_match "a MIG-backed type no allowed model runs -> 422" '^422 .*A100-80GB' "$r"

@@ -22,133 +22,9 @@
 #include "cli/cli.h"
 #include "util/alloc.h"
 
+#include "helpers/cli_fixture.h"
 #include "helpers/fake_http.h"
 
-/* ---- running the CLI with captured output ---- */
-
-static gpf_test_http *srv;
-static char tmpdir[64], url[64], cfgpath[128];
-
-struct run {
-    int rc;
-    char *out, *err;
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *s = calloc(1, 1 << 20);
-    assert_non_null(f);
-    size_t n = fread(s, 1, (1 << 20) - 1, f);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* Runs `gpufleet ARGS...` (NULL-terminated). */
-static struct run run_cli(const char *first, ...)
-{
-    struct run r = {0};
-    char *argv[40];
-    int argc = 0;
-    char po[160], pe[160];
-    va_list ap;
-
-    argv[argc++] = gpf_strdup("gpufleet");
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        assert_true(argc < 39);
-        argv[argc++] = gpf_strdup(a);
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    snprintf(po, sizeof po, "%s/stdout", tmpdir);
-    snprintf(pe, sizeof pe, "%s/stderr", tmpdir);
-    fflush(stdout);
-    fflush(stderr);
-    int so = dup(1), se = dup(2);
-    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    close(fo);
-    close(fe);
-    r.rc = gpf_cli_main(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, 1);
-    dup2(se, 2);
-    close(so);
-    close(se);
-    for (int i = 0; i < argc; i++)
-        gpf_free(argv[i]);
-    r.out = slurp(po);
-    r.err = slurp(pe);
-    return r;
-}
-
-static int one_line(const char *s)
-{
-    const char *nl = strchr(s, '\n');
-    return nl && nl[1] == '\0' && strncmp(s, "gpufleet: ", 10) == 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void write_config(const char *token, const char *identity)
-{
-    char text[512], dir[160];
-    snprintf(dir, sizeof dir, "%s/cfg", tmpdir);
-    mkdir(dir, 0700);
-    snprintf(text, sizeof text,
-             "{\"server\":\"%s\",\"token\":\"%s\",\"user\":\"alice\",\"identity_file\":\"%s\"}\n",
-             url, token, identity);
-    write_file(cfgpath, text);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gpf-cli-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    snprintf(cfgpath, sizeof cfgpath, "%s/cfg/config.json", tmpdir);
-    setenv("GPUFLEET_CONFIG", cfgpath, 1);
-    unsetenv("GPUFLEET_SERVER");
-    unsetenv("GPUFLEET_TOKEN");
-    srv = gpf_test_http_start();
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", gpf_test_http_port(srv));
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    gpf_test_http_stop(srv);
-    srv = NULL;
-    nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-#define ROUTE(m, p, st, b)                                                                    \
-    gpf_test_http_route(srv, (gpf_test_route){.method = (m), .path = (p), .status = (st), .body = (b)})
 
 /* ---- pure helpers ---- */
 
@@ -241,14 +117,14 @@ static void test_ssh_argv(void **state)
                                        "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                                        "-o", "LogLevel=ERROR", "-o", ("KexAlgorithms=" GPF_SSH_KEX),
                                        "alice@10.0.0.5", "nvidia-smi", "-L"};
-    assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", NULL, 2, cmd, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "/usr/bin/ssh", "/k/id", NULL, NULL, 2, cmd, &argv, &err), 0);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_string_equal(argv[i], want[i]);
     assert_null(argv[sizeof want / sizeof want[0]]);
     gpf_cli_argv_free(argv);
 
     /* no identity: no -i; no command */
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, NULL, 0, NULL, &argv, &err), 0);
     assert_string_equal(argv[1], "-p");
     assert_string_equal(argv[11], "alice@10.0.0.5");
     assert_null(argv[12]);
@@ -256,22 +132,22 @@ static void test_ssh_argv(void **state)
 
     /* a port given as a string is accepted */
     json_object_set_new(json_object_get(pod, "ssh"), "port", json_string("2202"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", "", NULL, 0, NULL, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", "", NULL, NULL, 0, NULL, &argv, &err), 0);
     assert_string_equal(argv[2], "2202");
     gpf_cli_argv_free(argv);
 
     /* a host that ssh would read as an option is refused */
     json_object_set_new(json_object_get(pod, "ssh"), "host", json_string("-oProxyCommand=x"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), GPF_EINVAL);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, NULL, 0, NULL, &argv, &err), GPF_EINVAL);
     assert_null(argv);
 
     /* not running */
     json_object_set_new(pod, "state", json_string("pending"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), GPF_ESTATE);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, NULL, 0, NULL, &argv, &err), GPF_ESTATE);
     assert_string_equal(err.msg, "pod p-1 is pending, not running");
     json_object_set_new(pod, "state", json_string("running"));
     json_object_set_new(pod, "ssh", json_null());
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, 0, NULL, &argv, &err), GPF_EINVAL);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, NULL, 0, NULL, &argv, &err), GPF_EINVAL);
     json_decref(pod);
     gpf_cli_argv_free(NULL);
 }
@@ -284,7 +160,7 @@ static void test_ssh_argv_proxy(void **state)
     json_t *pod = json_loads("{\"id\":\"p-1\",\"state\":\"running\",\"ssh\":{\"host\":\"10.0.0.5\","
                              "\"port\":2201,\"user\":\"alice\"}}",
                              0, NULL);
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/opt/gpu fleet/100%/gpufleet", 0, NULL, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, "/opt/gpu fleet/100%/gpufleet", 0, NULL, &argv, &err), 0);
     static const char *const want[] = {"ssh", "-p", "2201", "-o", "StrictHostKeyChecking=no", "-o",
                                        "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o",
                                        ("KexAlgorithms=" GPF_SSH_KEX), "-o", "ProxyUseFdpass=yes", "-o",
@@ -295,9 +171,21 @@ static void test_ssh_argv_proxy(void **state)
     assert_null(argv[sizeof want / sizeof want[0]]);
     gpf_cli_argv_free(argv);
 
+    /* a known host key: checked strictly against gpufleet's known_hosts file; ssh expands
+     * %-tokens in the file name and splits it on blanks */
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/home/a/.config/gpufleet/known_hosts", NULL, 0, NULL, &argv,
+                                      &err),
+                     0);
+    assert_string_equal(argv[4], "StrictHostKeyChecking=yes");
+    assert_string_equal(argv[6], "UserKnownHostsFile=/home/a/.config/gpufleet/known_hosts");
+    gpf_cli_argv_free(argv);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/tmp/a b/100%/known_hosts", NULL, 0, NULL, &argv, &err), 0);
+    assert_string_equal(argv[6], "UserKnownHostsFile=\"/tmp/a b/100%%/known_hosts\"");
+    gpf_cli_argv_free(argv);
+
     /* a host with shell metacharacters is never put into the proxy command: plain ssh */
     json_object_set_new(json_object_get(pod, "ssh"), "host", json_string("h;rm"));
-    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, "/usr/bin/gpufleet", 0, NULL, &argv, &err), 0);
+    assert_int_equal(gpf_cli_ssh_argv(pod, "ssh", NULL, NULL, "/usr/bin/gpufleet", 0, NULL, &argv, &err), 0);
     for (char **a = argv; *a; a++)
         assert_null(strstr(*a, "Proxy"));
     gpf_cli_argv_free(argv);
@@ -399,93 +287,93 @@ static void test_table(void **state)
 static void test_help_and_usage(void **state)
 {
     (void)state;
-    struct run r = run_cli("help", NULL);
+    struct cf_run r = cf_run_cli("help", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "usage: gpufleet"));
-    run_free(&r);
-    r = run_cli(NULL); /* bare: usage on stderr, exit 2 */
+    cf_run_free(&r);
+    r = cf_run_cli(NULL); /* bare: usage on stderr, exit 2 */
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.out, "");
     assert_non_null(strstr(r.err, "usage: gpufleet"));
-    run_free(&r);
-    r = run_cli("pod", "--help", NULL);
+    cf_run_free(&r);
+    r = cf_run_cli("pod", "--help", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "gpufleet pod launch SKU"));
-    run_free(&r);
-    r = run_cli("bogus", NULL);
+    cf_run_free(&r);
+    r = cf_run_cli("bogus", NULL);
     assert_int_equal(r.rc, 2);
-    assert_true(one_line(r.err));
+    assert_true(cf_one_line(r.err));
     assert_non_null(strstr(r.err, "unknown command 'bogus'"));
-    run_free(&r);
-    r = run_cli("pod", "launch", "--server", url, "--token", "t", NULL);
+    cf_run_free(&r);
+    r = cf_run_cli("pod", "launch", "--server", cf_url, "--token", "t", NULL);
     assert_int_equal(r.rc, 2);
-    assert_true(one_line(r.err));
-    run_free(&r);
-    r = run_cli("pod", "ls", "--bogus", NULL);
+    assert_true(cf_one_line(r.err));
+    cf_run_free(&r);
+    r = cf_run_cli("pod", "ls", "--bogus", NULL);
     assert_int_equal(r.rc, 2);
-    assert_true(one_line(r.err));
-    run_free(&r);
-    r = run_cli("pod", "ls", "--project", "x", "--server", url, "--token", "t", NULL);
+    assert_true(cf_one_line(r.err));
+    cf_run_free(&r);
+    r = cf_run_cli("pod", "ls", "--project", "x", "--server", cf_url, "--token", "t", NULL);
     assert_int_equal(r.rc, 2);
     assert_non_null(strstr(r.err, "'--project' does not apply to 'pod ls'"));
-    run_free(&r);
-    r = run_cli("sku", "create", "--name", "x", "--price-per-hour", "1.2345678", "--server", url,
+    cf_run_free(&r);
+    r = cf_run_cli("sku", "create", "--name", "x", "--price-per-hour", "1.2345678", "--server", cf_url,
                 "--token", "t", NULL);
     assert_int_equal(r.rc, 2);
-    assert_true(one_line(r.err));
-    run_free(&r);
-    r = run_cli("sku", "ls", NULL); /* nothing configured */
+    assert_true(cf_one_line(r.err));
+    cf_run_free(&r);
+    r = cf_run_cli("sku", "ls", NULL); /* nothing configured */
     assert_int_equal(r.rc, 2);
     assert_non_null(strstr(r.err, "no server configured"));
-    run_free(&r);
-    assert_int_equal(gpf_test_http_nreqs(srv), 0); /* none of these reached the server */
+    cf_run_free(&r);
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 0); /* none of these reached the server */
 }
 
 static void test_sku_ls_json(void **state)
 {
     (void)state;
-    ROUTE("GET", "/v1/skus", 200, "{\"skus\":[{\"name\":\"small\",\"zeta\":1,\"alpha\":true}]}");
-    struct run r = run_cli("sku", "ls", "--json", "--server", url, "--token", "t0k", NULL);
+    CF_ROUTE("GET", "/v1/skus", 200, "{\"skus\":[{\"name\":\"small\",\"zeta\":1,\"alpha\":true}]}");
+    struct cf_run r = cf_run_cli("sku", "ls", "--json", "--server", cf_url, "--token", "t0k", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "{\n  \"skus\": [\n    {\n      \"name\": \"small\",\n"
                                "      \"zeta\": 1,\n      \"alpha\": true\n    }\n  ]\n}\n");
     assert_string_equal(r.err, "");
-    assert_string_equal(gpf_test_http_req(srv, 0)->auth, "Bearer t0k");
-    run_free(&r);
+    assert_string_equal(gpf_test_http_req(cf_srv, 0)->auth, "Bearer t0k");
+    cf_run_free(&r);
 }
 
 static void test_sku_ls_table(void **state)
 {
     (void)state;
-    ROUTE("GET", "/v1/skus", 200,
+    CF_ROUTE("GET", "/v1/skus", 200,
           "{\"skus\":[{\"name\":\"h100-full\",\"description\":\"one H100\",\"slice\":{\"kind\":\"whole\","
           "\"gpu_count\":1},\"gpu_models\":[\"H100-80GB-SXM5\"],\"cpus\":16,\"memory_mib\":131072,"
           "\"ttl_s\":28800,\"price_micro_per_hour\":2500000},"
           "{\"name\":\"mig-small\",\"description\":\"\",\"slice\":{\"kind\":\"mig\",\"mig_profile\":"
           "\"1g.10gb\"},\"gpu_models\":[],\"cpus\":4,\"memory_mib\":16384,\"ttl_s\":0,"
           "\"price_micro_per_hour\":350000}]}");
-    struct run r = run_cli("sku", "ls", "--server", url, "--token", "t", NULL);
+    struct cf_run r = cf_run_cli("sku", "ls", "--server", cf_url, "--token", "t", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
         "NAME       SLICE        MODELS          CPUS  MEMORY  PRICE/H  TTL       DESCRIPTION\n"
         "h100-full  whole        H100-80GB-SXM5  16    128GiB  2.50     8h00m00s  one H100\n"
         "mig-small  mig 1g.10gb  any             4     16GiB   0.35     -\n");
-    run_free(&r);
+    cf_run_free(&r);
 }
 
 static void test_sku_create(void **state)
 {
     (void)state;
     char path[160];
-    ROUTE("POST", "/v1/skus", 201, "{\"name\":\"mig-small\"}");
-    struct run r = run_cli("sku", "create", "--name", "mig-small", "--kind", "mig", "--mig-profile",
+    CF_ROUTE("POST", "/v1/skus", 201, "{\"name\":\"mig-small\"}");
+    struct cf_run r = cf_run_cli("sku", "create", "--name", "mig-small", "--kind", "mig", "--mig-profile",
                            "1g.10gb", "--model", "A100-80GB", "--model", "H100-80GB", "--cpus", "4",
                            "--memory-mib=16384", "--ttl-s", "3600", "--price-per-hour", "0.35",
-                           "--env", "A=1;B=2", "--description", "a slice", "--server", url,
+                           "--env", "A=1;B=2", "--description", "a slice", "--server", cf_url,
                            "--token", "t", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "created sku mig-small\n");
-    json_t *got = json_loads(gpf_test_http_req(srv, 0)->body, 0, NULL);
+    json_t *got = json_loads(gpf_test_http_req(cf_srv, 0)->body, 0, NULL);
     json_t *want = json_loads(
         "{\"name\":\"mig-small\",\"description\":\"a slice\",\"slice\":{\"kind\":\"mig\","
         "\"mig_profile\":\"1g.10gb\"},\"gpu_models\":[\"A100-80GB\",\"H100-80GB\"],\"cpus\":4,"
@@ -494,23 +382,23 @@ static void test_sku_create(void **state)
     assert_true(json_equal(got, want));
     json_decref(got);
     json_decref(want);
-    run_free(&r);
+    cf_run_free(&r);
 
     /* a flag of another slice kind is a usage error */
-    r = run_cli("sku", "create", "--name", "x", "--kind", "whole", "--mig-profile", "1g.10gb",
-                "--server", url, "--token", "t", NULL);
+    r = cf_run_cli("sku", "create", "--name", "x", "--kind", "whole", "--mig-profile", "1g.10gb",
+                "--server", cf_url, "--token", "t", NULL);
     assert_int_equal(r.rc, 2);
-    run_free(&r);
+    cf_run_free(&r);
 
     /* --file sends the body as-is */
-    snprintf(path, sizeof path, "%s/sku.json", tmpdir);
-    write_file(path, "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}\n");
-    r = run_cli("sku", "create", "--file", path, "--server", url, "--token", "t", NULL);
+    snprintf(path, sizeof path, "%s/sku.json", cf_tmpdir);
+    cf_write_file(path, "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}\n");
+    r = cf_run_cli("sku", "create", "--file", path, "--server", cf_url, "--token", "t", NULL);
     assert_int_equal(r.rc, 0);
-    assert_string_equal(gpf_test_http_req(srv, 1)->body,
+    assert_string_equal(gpf_test_http_req(cf_srv, 1)->body,
                         "{\"name\":\"f\",\"slice\":{\"kind\":\"share\",\"share_milli\":250}}");
-    run_free(&r);
-    assert_int_equal(gpf_test_http_nreqs(srv), 2);
+    cf_run_free(&r);
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 2);
 }
 
 static const char pod_pending[] =
@@ -523,101 +411,101 @@ static const char pod_running[] =
 static void test_pod_launch_wait(void **state)
 {
     (void)state;
-    write_config("cfgtok", "/keys/my key");
-    ROUTE("POST", "/v1/pods", 201, pod_pending);
-    gpf_test_http_route(srv, (gpf_test_route){.method = "GET", .path = "/v1/pods/p-1?wait=running*",
+    cf_write_config("cfgtok", "/keys/my key");
+    CF_ROUTE("POST", "/v1/pods", 201, pod_pending);
+    gpf_test_http_route(cf_srv, (gpf_test_route){.method = "GET", .path = "/v1/pods/p-1?wait=running*",
                                               .status = 200, .body = pod_pending, .uses = 1});
-    ROUTE("GET", "/v1/pods/p-1?wait=running*", 200, pod_running);
-    struct run r = run_cli("pod", "launch", "small", "--project", "ml", NULL);
+    CF_ROUTE("GET", "/v1/pods/p-1?wait=running*", 200, pod_running);
+    struct cf_run r = cf_run_cli("pod", "launch", "small", "--project", "ml", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "p-1\nssh -i '/keys/my key' -p 2201 alice@10.0.0.5\n");
     assert_string_equal(r.err, ""); /* no progress line when stderr is not a terminal */
-    assert_int_equal(gpf_test_http_nreqs(srv), 3);
-    assert_string_equal(gpf_test_http_req(srv, 0)->method, "POST");
-    assert_string_equal(gpf_test_http_req(srv, 0)->auth, "Bearer cfgtok");
-    json_t *got = json_loads(gpf_test_http_req(srv, 0)->body, 0, NULL);
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 3);
+    assert_string_equal(gpf_test_http_req(cf_srv, 0)->method, "POST");
+    assert_string_equal(gpf_test_http_req(cf_srv, 0)->auth, "Bearer cfgtok");
+    json_t *got = json_loads(gpf_test_http_req(cf_srv, 0)->body, 0, NULL);
     json_t *want = json_pack("{s:s,s:s}", "sku", "small", "project", "ml");
     assert_true(json_equal(got, want));
     json_decref(got);
     json_decref(want);
     for (int i = 1; i < 3; i++) {
-        const char *p = gpf_test_http_req(srv, i)->path;
+        const char *p = gpf_test_http_req(cf_srv, i)->path;
         assert_memory_equal(p, "/v1/pods/p-1?wait=running&timeout_ms=", 37);
         long ms = strtol(p + 37, NULL, 10);
         assert_true(ms > 0 && ms <= 30000);
     }
-    run_free(&r);
+    cf_run_free(&r);
 }
 
 static void test_pod_launch_fails(void **state)
 {
     (void)state;
-    write_config("t", "");
-    ROUTE("POST", "/v1/pods", 201, pod_pending);
-    ROUTE("GET", "/v1/pods/p-1?wait=running*", 200,
+    cf_write_config("t", "");
+    CF_ROUTE("POST", "/v1/pods", 201, pod_pending);
+    CF_ROUTE("GET", "/v1/pods/p-1?wait=running*", 200,
           "{\"id\":\"p-1\",\"state\":\"failed\",\"reason\":\"image missing\"}");
-    struct run r = run_cli("pod", "launch", "small", NULL);
+    struct cf_run r = cf_run_cli("pod", "launch", "small", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "gpufleet: pod p-1 failed: image missing\n");
     assert_string_equal(r.out, "");
-    run_free(&r);
+    cf_run_free(&r);
 
     /* an answer of 409 no_capacity: exit 5 */
-    teardown(NULL);
-    setup(NULL);
-    write_config("t", "");
-    ROUTE("POST", "/v1/pods", 409, "{\"error\":{\"code\":\"no_capacity\",\"message\":\"no L40S is free\"}}");
-    r = run_cli("pod", "launch", "small", NULL);
+    cf_teardown(NULL);
+    cf_setup(NULL);
+    cf_write_config("t", "");
+    CF_ROUTE("POST", "/v1/pods", 409, "{\"error\":{\"code\":\"no_capacity\",\"message\":\"no L40S is free\"}}");
+    r = cf_run_cli("pod", "launch", "small", NULL);
     assert_int_equal(r.rc, 5);
     assert_string_equal(r.err, "gpufleet: no L40S is free\n");
-    run_free(&r);
+    cf_run_free(&r);
 }
 
 static void test_pod_launch_timeout_and_no_wait(void **state)
 {
     (void)state;
-    write_config("t", "");
-    ROUTE("POST", "/v1/pods", 201, pod_pending);
-    struct run r = run_cli("pod", "launch", "small", "--timeout-s", "0", NULL);
+    cf_write_config("t", "");
+    CF_ROUTE("POST", "/v1/pods", 201, pod_pending);
+    struct cf_run r = cf_run_cli("pod", "launch", "small", "--timeout-s", "0", NULL);
     assert_int_equal(r.rc, 1);
-    assert_true(one_line(r.err));
+    assert_true(cf_one_line(r.err));
     assert_non_null(strstr(r.err, "pod p-1 is still pending after 0 s: queued"));
-    run_free(&r);
-    r = run_cli("pod", "launch", "small", "--no-wait", NULL);
+    cf_run_free(&r);
+    r = cf_run_cli("pod", "launch", "small", "--no-wait", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "p-1\n");
-    run_free(&r);
-    assert_int_equal(gpf_test_http_nreqs(srv), 2); /* two POSTs, no polling */
+    cf_run_free(&r);
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 2); /* two POSTs, no polling */
 }
 
 static void test_pod_stop_show_ls(void **state)
 {
     (void)state;
-    write_config("t", "");
-    ROUTE("POST", "/v1/pods/p-1/stop", 202, "{\"id\":\"p-1\",\"state\":\"stopping\"}");
-    ROUTE("GET", "/v1/pods/p-9", 404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no pod p-9\"}}");
-    ROUTE("GET", "/v1/pods?all=1", 200, "{\"pods\":[{\"id\":\"p-1\",\"owner\":\"alice\",\"project\":\"ml\","
+    cf_write_config("t", "");
+    CF_ROUTE("POST", "/v1/pods/p-1/stop", 202, "{\"id\":\"p-1\",\"state\":\"stopping\"}");
+    CF_ROUTE("GET", "/v1/pods/p-9", 404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no pod p-9\"}}");
+    CF_ROUTE("GET", "/v1/pods?all=1", 200, "{\"pods\":[{\"id\":\"p-1\",\"owner\":\"alice\",\"project\":\"ml\","
           "\"sku\":\"small\",\"slice\":{\"kind\":\"share\",\"share_milli\":125},\"state\":\"pending\","
           "\"placement\":null,\"created_at\":\"2026-11-21T16:49:00.000Z\",\"reason\":\"no GPU free\"}]}");
-    struct run r = run_cli("pod", "stop", "p-1", NULL);
+    struct cf_run r = cf_run_cli("pod", "stop", "p-1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "stopping pod p-1\n");
-    assert_string_equal(gpf_test_http_req(srv, 0)->method, "POST");
-    assert_string_equal(gpf_test_http_req(srv, 0)->path, "/v1/pods/p-1/stop");
-    run_free(&r);
+    assert_string_equal(gpf_test_http_req(cf_srv, 0)->method, "POST");
+    assert_string_equal(gpf_test_http_req(cf_srv, 0)->path, "/v1/pods/p-1/stop");
+    cf_run_free(&r);
 
-    r = run_cli("pod", "show", "p-9", NULL);
+    r = cf_run_cli("pod", "show", "p-9", NULL);
     assert_int_equal(r.rc, 3);
     assert_string_equal(r.err, "gpufleet: no pod p-9\n");
     assert_string_equal(r.out, "");
-    run_free(&r);
+    cf_run_free(&r);
 
-    r = run_cli("pod", "ls", "--all", NULL);
+    r = cf_run_cli("pod", "ls", "--all", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
         "ID   OWNER  PROJECT  SKU    SLICE        STATE    HOST  CREATED              REASON\n"
         "p-1  alice  ml       small  share 12.5%  pending  -     2026-11-21 16:49:00  no GPU free\n");
-    run_free(&r);
+    cf_run_free(&r);
 }
 
 static void test_unreachable_and_precedence(void **state)
@@ -627,37 +515,37 @@ static void test_unreachable_and_precedence(void **state)
     char dead[64];
     close(fd); /* nothing listens there now */
     snprintf(dead, sizeof dead, "http://127.0.0.1:%d", port);
-    struct run r = run_cli("host", "ls", "--server", dead, "--token", "t", NULL);
+    struct cf_run r = cf_run_cli("host", "ls", "--server", dead, "--token", "t", NULL);
     assert_int_equal(r.rc, 6);
-    assert_true(one_line(r.err));
+    assert_true(cf_one_line(r.err));
     assert_non_null(strstr(r.err, "cannot reach"));
-    run_free(&r);
+    cf_run_free(&r);
 
-    ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
-    write_config("cfgtok", "");
-    r = run_cli("whoami", NULL);
+    CF_ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
+    cf_write_config("cfgtok", "");
+    r = cf_run_cli("whoami", NULL);
     assert_int_equal(r.rc, 0);
-    run_free(&r);
+    cf_run_free(&r);
     setenv("GPUFLEET_TOKEN", "envtok", 1);
-    r = run_cli("whoami", "--json", NULL);
+    r = cf_run_cli("whoami", "--json", NULL);
     assert_string_equal(r.out, "{\n  \"user\": \"alice\",\n  \"role\": \"member\"\n}\n");
-    run_free(&r);
-    r = run_cli("whoami", "--token", "flagtok", NULL);
-    run_free(&r);
+    cf_run_free(&r);
+    r = cf_run_cli("whoami", "--token", "flagtok", NULL);
+    cf_run_free(&r);
     setenv("GPUFLEET_SERVER", dead, 1); /* the environment beats the config file */
-    r = run_cli("whoami", NULL);
+    r = cf_run_cli("whoami", NULL);
     assert_int_equal(r.rc, 6);
-    run_free(&r);
-    r = run_cli("--server", url, "whoami", NULL); /* a flag before the noun works too */
+    cf_run_free(&r);
+    r = cf_run_cli("--server", cf_url, "whoami", NULL); /* a flag before the noun works too */
     assert_int_equal(r.rc, 0);
-    run_free(&r);
+    cf_run_free(&r);
     unsetenv("GPUFLEET_SERVER");
     unsetenv("GPUFLEET_TOKEN");
-    assert_int_equal(gpf_test_http_nreqs(srv), 4);
-    assert_string_equal(gpf_test_http_req(srv, 0)->auth, "Bearer cfgtok");
-    assert_string_equal(gpf_test_http_req(srv, 1)->auth, "Bearer envtok");
-    assert_string_equal(gpf_test_http_req(srv, 2)->auth, "Bearer flagtok");
-    assert_string_equal(gpf_test_http_req(srv, 3)->auth, "Bearer envtok");
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 4);
+    assert_string_equal(gpf_test_http_req(cf_srv, 0)->auth, "Bearer cfgtok");
+    assert_string_equal(gpf_test_http_req(cf_srv, 1)->auth, "Bearer envtok");
+    assert_string_equal(gpf_test_http_req(cf_srv, 2)->auth, "Bearer flagtok");
+    assert_string_equal(gpf_test_http_req(cf_srv, 3)->auth, "Bearer envtok");
 }
 
 static void test_login(void **state)
@@ -665,69 +553,69 @@ static void test_login(void **state)
     (void)state;
     char pub[160], priv[160], expect[256];
     struct stat st;
-    snprintf(priv, sizeof priv, "%s/id_test", tmpdir);
-    snprintf(pub, sizeof pub, "%s/id_test.pub", tmpdir);
-    write_file(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop\n");
-    ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
-    ROUTE("PATCH", "/v1/users/alice", 200, "{\"name\":\"alice\"}");
-    struct run r = run_cli("login", "--server", url, "--token", "sekret", "--ssh-key", pub, NULL);
+    snprintf(priv, sizeof priv, "%s/id_test", cf_tmpdir);
+    snprintf(pub, sizeof pub, "%s/id_test.pub", cf_tmpdir);
+    cf_write_file(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop\n");
+    CF_ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
+    CF_ROUTE("PATCH", "/v1/users/alice", 200, "{\"name\":\"alice\"}");
+    struct cf_run r = cf_run_cli("login", "--server", cf_url, "--token", "sekret", "--ssh-key", pub, NULL);
     assert_int_equal(r.rc, 0);
-    snprintf(expect, sizeof expect, "logged in to %s as alice (member)\n", url);
+    snprintf(expect, sizeof expect, "logged in to %s as alice (member)\n", cf_url);
     assert_string_equal(r.out, expect);
-    run_free(&r);
-    assert_string_equal(gpf_test_http_req(srv, 1)->method, "PATCH");
-    assert_string_equal(gpf_test_http_req(srv, 1)->body,
+    cf_run_free(&r);
+    assert_string_equal(gpf_test_http_req(cf_srv, 1)->method, "PATCH");
+    assert_string_equal(gpf_test_http_req(cf_srv, 1)->body,
                         "{\"ssh_pubkey\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop\"}");
-    assert_int_equal(stat(cfgpath, &st), 0);
+    assert_int_equal(stat(cf_cfgpath, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    json_t *cfg = json_load_file(cfgpath, 0, NULL);
-    assert_string_equal(json_string_value(json_object_get(cfg, "server")), url);
+    json_t *cfg = json_load_file(cf_cfgpath, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(cfg, "server")), cf_url);
     assert_string_equal(json_string_value(json_object_get(cfg, "token")), "sekret");
     assert_string_equal(json_string_value(json_object_get(cfg, "user")), "alice");
     assert_string_equal(json_string_value(json_object_get(cfg, "identity_file")), priv);
     json_decref(cfg);
 
     /* a bad token: exit 4, nothing written over the config */
-    teardown(NULL);
-    setup(NULL);
-    ROUTE("GET", "/v1/whoami", 401, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"unknown token\"}}");
-    r = run_cli("login", "--server", url, "--token", "bad", NULL);
+    cf_teardown(NULL);
+    cf_setup(NULL);
+    CF_ROUTE("GET", "/v1/whoami", 401, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"unknown token\"}}");
+    r = cf_run_cli("login", "--server", cf_url, "--token", "bad", NULL);
     assert_int_equal(r.rc, 4);
     assert_string_equal(r.err, "gpufleet: unknown token\n");
-    assert_int_equal(stat(cfgpath, &st), -1);
-    run_free(&r);
+    assert_int_equal(stat(cf_cfgpath, &st), -1);
+    cf_run_free(&r);
 }
 
 static void test_token_user_usage(void **state)
 {
     (void)state;
-    write_config("t", "");
-    ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
-    ROUTE("POST", "/v1/users/alice/tokens", 201, "{\"id\":\"tk-1\",\"token\":\"gpf_s3cret\",\"user\":\"alice\"}");
-    ROUTE("POST", "/v1/users", 201, "{\"name\":\"bob\",\"role\":\"viewer\"}");
-    ROUTE("GET", "/v1/usage?pod=p-1", 200,
+    cf_write_config("t", "");
+    CF_ROUTE("GET", "/v1/whoami", 200, "{\"user\":\"alice\",\"role\":\"member\"}");
+    CF_ROUTE("POST", "/v1/users/alice/tokens", 201, "{\"id\":\"tk-1\",\"token\":\"gpf_s3cret\",\"user\":\"alice\"}");
+    CF_ROUTE("POST", "/v1/users", 201, "{\"name\":\"bob\",\"role\":\"viewer\"}");
+    CF_ROUTE("GET", "/v1/usage?pod=p-1", 200,
           "{\"usage\":[{\"pod_id\":\"p-1\",\"owner\":\"alice\",\"sku\":\"small\",\"slice_kind\":\"whole\","
           "\"gpu_milli\":1000,\"price_micro_per_hour\":1500000,\"start_at\":\"2026-01-01T00:00:00Z\","
           "\"end_at\":\"2026-01-01T01:00:00Z\",\"duration_ms\":3600000,\"cost_micro\":1500000},"
           "{\"pod_id\":\"p-1\",\"owner\":\"alice\",\"sku\":\"small\",\"slice_kind\":\"whole\","
           "\"gpu_milli\":250,\"price_micro_per_hour\":1500000,\"start_at\":\"2026-01-01T02:00:00Z\","
           "\"end_at\":null,\"duration_ms\":600000,\"cost_micro\":250000}]}");
-    struct run r = run_cli("token", "create", NULL);
+    struct cf_run r = cf_run_cli("token", "create", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "gpf_s3cret\n");
-    run_free(&r);
-    r = run_cli("user", "create", "bob", "--role", "viewer", NULL);
+    cf_run_free(&r);
+    r = cf_run_cli("user", "create", "bob", "--role", "viewer", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "created user bob (viewer)\n");
-    assert_string_equal(gpf_test_http_req(srv, 2)->body, "{\"name\":\"bob\",\"role\":\"viewer\"}");
-    run_free(&r);
-    r = run_cli("usage", "--pod", "p-1", NULL);
+    assert_string_equal(gpf_test_http_req(cf_srv, 2)->body, "{\"name\":\"bob\",\"role\":\"viewer\"}");
+    cf_run_free(&r);
+    r = cf_run_cli("usage", "--pod", "p-1", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "1.000"));
     assert_non_null(strstr(r.out, "  open  "));
     assert_non_null(strstr(r.out, "1h00m00s"));
     assert_non_null(strstr(r.out, "\ntotal cost: 1.75 (2 records)\n"));
-    run_free(&r);
+    cf_run_free(&r);
 }
 
 int main(void)
@@ -740,17 +628,17 @@ int main(void)
         cmocka_unit_test(test_ssh_argv_proxy),
         cmocka_unit_test(test_ssh_proxy_passes_socket),
         cmocka_unit_test(test_table),
-        cmocka_unit_test_setup_teardown(test_help_and_usage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sku_ls_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sku_ls_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sku_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pod_launch_wait, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pod_launch_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pod_launch_timeout_and_no_wait, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pod_stop_show_ls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreachable_and_precedence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_login, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_user_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_help_and_usage, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_sku_ls_json, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_sku_ls_table, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_sku_create, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_launch_wait, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_launch_fails, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_launch_timeout_and_no_wait, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_stop_show_ls, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_and_precedence, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_login, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_token_user_usage, cf_setup, cf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,6 +331,7 @@ static void fill_host(gpf_host_rec *h)
     gpf_strlcpy(h->backend, "fake", sizeof h->backend);
     gpf_strlcpy(h->runtime, "process", sizeof h->runtime);
     gpf_strlcpy(h->agent_version, "0.1.0-dev", sizeof h->agent_version);
+    h->isolation_max = GPF_ISO_SOFT; /* what the process runtime gives when its agent does not say */
     h->cpus = 128;
     h->memory_mib = 1048576;
     h->numa_nodes = 2;

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h> /* to write a database as an older gpufleet left it */
+
 #include "store/store.h"
 #include "util/alloc.h"
 
@@ -104,6 +106,7 @@ static void fill_host(gpf_host_rec *h, const char *id, int ngpus)
     h->state = GPF_HOST_DRAINING;
     h->registered_ms = 1700000000123;
     h->last_heartbeat_ms = 1700000099999;
+    h->isolation_max = GPF_ISO_DEVICE;
     h->ngpus = ngpus;
     for (int i = 0; i < ngpus; i++) {
         gpf_gpu_rec *g = &h->gpus[i];
@@ -141,6 +144,8 @@ static void fill_sku(gpf_sku *k, const char *name, int nmodels)
     snprintf(k->env, sizeof k->env, "A=1;B=two");
     k->created_ms = 1700000000001;
     k->updated_ms = 1700000000002;
+    snprintf(k->image, sizeof k->image, "cuda-12.4");
+    k->min_isolation = GPF_ISO_DEVICE;
 }
 
 static void fill_user(gpf_user *u, const char *name)
@@ -205,6 +210,10 @@ static void fill_pod(gpf_pod *p, const char *id, int64_t created_ms, int ngpus)
     p->started_ms = created_ms + 800;
     p->stopped_ms = created_ms + 90000;
     memset(p->ssh_pubkey, 'k', 1500);
+    snprintf(p->image, sizeof p->image, "default");
+    snprintf(p->image_digest, sizeof p->image_digest, "sha256:%064d", 42);
+    memset(p->ssh_host_key, 'h', 700);
+    p->isolation_layers = (1u << GPF_LAYER_USERNS) | (1u << GPF_LAYER_CGROUPS) | (1u << GPF_LAYER_PROC_MASKED);
 }
 
 static void fill_usage(gpf_usage *u, const char *pod_id, int64_t start_ms)
@@ -770,6 +779,116 @@ static void test_enums_stored_by_name(void **state)
     tmp_remove(&t);
 }
 
+static void test_image_roundtrip(void **state)
+{
+    (void)state;
+    gpf_store *s = open_mem();
+    gpf_error err = {0};
+    gpf_image a, b, *arr = NULL;
+    size_t n = 0;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    snprintf(a.name, sizeof a.name, "default");
+    snprintf(a.digest, sizeof a.digest, "sha256:%064d", 1);
+    a.size_bytes = 123456789012LL;
+    snprintf(a.source, sizeof a.source, "/var/cache/gpufleet/images/default-0123abcd");
+    a.created_ms = 1700000000999;
+    b = a;
+    SETS(b.name, "cuda");
+    SETS(b.source, "docker://nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04");
+    assert_int_equal(gpf_store_image_put(s, &a, &err), 0);
+    assert_int_equal(gpf_store_image_put(s, &b, &err), 0);
+    snprintf(a.digest, sizeof a.digest, "sha256:%064d", 2); /* re-imported: replaced */
+    assert_int_equal(gpf_store_image_put(s, &a, &err), 0);
+    assert_int_equal(gpf_store_images_load(s, &arr, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_memory_equal(&arr[0], &b, sizeof b);
+    assert_memory_equal(&arr[1], &a, sizeof a);
+    gpf_free(arr);
+    assert_int_equal(gpf_store_image_delete(s, "cuda", &err), 0);
+    assert_int_equal(gpf_store_image_delete(s, "cuda", &err), GPF_ENOTFOUND);
+    assert_int_equal(gpf_store_images_load(s, &arr, &n, &err), 0);
+    assert_int_equal(n, 1);
+    gpf_free(arr);
+    gpf_store_close(s);
+}
+
+/* A database from before images (schema 4) opens: its SKUs need "soft" isolation and run
+ * the default image, its hosts give what their runtime gives by default, its pods have no
+ * image, host key or layers. */
+static void test_migration_from_schema_4(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    gpf_error err = {0};
+    gpf_store *s = NULL;
+    size_t nb = 0;
+    const gpf_store_migration *builtin = gpf_store_migrations(&nb);
+    assert_true(nb >= 5 && builtin[3].version == 4);
+    assert_int_equal(gpf_store_open_with(t.db, builtin, 4, &s, &err), 0);
+    assert_int_equal(gpf_store_schema_version(s), 4);
+    gpf_store_close(s);
+
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+    int rc = sqlite3_exec(
+        db,
+        "INSERT INTO skus VALUES ('old-share','','share',1,'','',250,0,2,1024,0,0,1000,'','',1,2);"
+        "INSERT INTO hosts (id, address, deploy_mode, backend, runtime, agent_version, cpus, memory_mib,"
+        " numa_nodes, state, registered_ms, last_heartbeat_ms) VALUES"
+        " ('h-proc','10.0.0.1','baremetal','fake','process','0.1',8,1024,1,'ready',1,1),"
+        " ('h-fake','10.0.0.2','baremetal','fake','fake','0.1',8,1024,1,'ready',1,1);"
+        "INSERT INTO pods VALUES ('pod-old','alice','p','old-share','share',1,'','',250,0,'soft','running','',"
+        " 1,'h-proc',-1,0,0,250,0,2,1024,250,'','10.0.0.1',22001,'dev',1000,5,6,0,'ssh-ed25519 AAAA','',-1);",
+        NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("writing schema-4 rows: %s", msg);
+    sqlite3_close(db);
+
+    assert_int_equal(gpf_store_open(t.db, &s, &err), 0);
+    assert_int_equal(gpf_store_schema_version(s), latest_version());
+    gpf_sku *skus = NULL;
+    gpf_host_rec *hosts = NULL;
+    gpf_pod *pods = NULL;
+    gpf_image *images = NULL;
+    size_t n = 0;
+    assert_int_equal(gpf_store_skus_load(s, &skus, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(skus[0].min_isolation, GPF_ISO_SOFT);
+    assert_string_equal(skus[0].image, "");
+    assert_int_equal(skus[0].slice.share_milli, 250);
+    assert_int_equal(gpf_store_hosts_load(s, &hosts, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(hosts[0].id, "h-fake");
+    assert_int_equal(hosts[0].isolation_max, GPF_ISO_HARDWARE);
+    assert_string_equal(hosts[1].id, "h-proc");
+    assert_int_equal(hosts[1].isolation_max, GPF_ISO_SOFT);
+    assert_int_equal(gpf_store_pods_load(s, &pods, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(pods[0].image, "");
+    assert_string_equal(pods[0].image_digest, "");
+    assert_string_equal(pods[0].ssh_host_key, "");
+    assert_int_equal(pods[0].isolation_layers, 0);
+    assert_int_equal(pods[0].ssh_port, 22001);
+    assert_int_equal(gpf_store_images_load(s, &images, &n, &err), 0);
+    assert_int_equal(n, 0);
+    /* and the new columns take new values */
+    skus[0].min_isolation = GPF_ISO_DEVICE;
+    snprintf(skus[0].image, sizeof skus[0].image, "cuda");
+    assert_int_equal(gpf_store_sku_put(s, &skus[0], &err), 0);
+    gpf_free(skus);
+    assert_int_equal(gpf_store_skus_load(s, &skus, &n, &err), 0);
+    assert_int_equal(skus[0].min_isolation, GPF_ISO_DEVICE);
+    assert_string_equal(skus[0].image, "cuda");
+    gpf_free(skus);
+    gpf_free(hosts);
+    gpf_free(pods);
+    gpf_store_close(s);
+    tmp_remove(&t);
+}
+
 /* ---- durability ---------------------------------------------------------------------- */
 
 /* The child acknowledges a write and dies at once (SIGKILL, or _exit without closing). */
@@ -856,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_reopen_keeps_data_and_wal),
         cmocka_unit_test(test_new_migration_then_newer_refused),
         cmocka_unit_test(test_failed_migration_rolls_back),
+        cmocka_unit_test(test_image_roundtrip),
+        cmocka_unit_test(test_migration_from_schema_4),
         cmocka_unit_test(test_enums_stored_by_name),
         cmocka_unit_test(test_durable_across_sigkill),
     };

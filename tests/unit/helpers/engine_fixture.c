@@ -29,6 +29,8 @@ void ef_open(ef_fixture *f)
     c.catalog = f->cat;
     c.clock = fake_clock;
     c.clock_ctx = f;
+    c.images_dir = f->images;
+    c.skopeo = f->skopeo;
     assert_int_equal(gpf_engine_open(&c, &f->e, &err), 0);
 }
 
@@ -110,6 +112,7 @@ int ef_setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/gpf-engine-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->db, sizeof f->db, "%s/db", f->dir);
+    snprintf(f->images, sizeof f->images, "%s/images", f->dir);
     f->now = 1700000000000;
     gpf_error err = {0};
     f->cat = gpf_test_catalog_load(&err);

@@ -1,5 +1,5 @@
-/* Test helper: an engine on a real store (a file in a temp dir), the embedded catalog and
- * a fake clock; users admin, alice and bob (members); host "h1" with two H100s (GPU 1 in
+/* Test helper: an engine on a real store (a file in a temp dir) with its image store beside
+ * it, the embedded catalog and a fake clock; users admin, alice and bob (members); host "h1" with two H100s (GPU 1 in
  * MIG mode) registered by an agent; SKUs "whole" (one H100) and "mig1g" (1g.10gb).
  * Used with cmocka: ef_setup/ef_teardown are setup/teardown functions. */
 #ifndef GPF_TEST_ENGINE_FIXTURE_H
@@ -14,6 +14,8 @@
 typedef struct ef_fixture {
     char dir[64];
     char db[128];
+    char images[128];           /* the engine's image store: <dir>/images */
+    const char *skopeo;         /* the engine's skopeo (NULL: from PATH); read by ef_open */
     int64_t now;
     gpf_catalog *cat;
     gpf_store *store;
