@@ -73,6 +73,7 @@ typedef struct agent {
     gpf_image_cache *images;      /* oci: images unpacked on this host; NULL otherwise */
     gpf_image_fetch *fetch;       /* the image being brought here, NULL none */
     gpf_cdi *cdi;                 /* oci: the host's CDI specs; NULL otherwise */
+    long long cdi_stamp;          /* of the spec directories when they were loaded */
     char token[256];              /* this agent's token (for the fetch's own connection) */
     json_t *deferred;             /* commands from a stop on, waiting for the pods on their way */
     int registered;
@@ -242,6 +243,7 @@ static int open_runtime(agent *a, gpf_error *err)
         rc.max_pods = (int)a->cfg->max_pods;
         rc.pids_max = a->cfg->pod_pids_max;
         rc.no_new_privs = a->cfg->pod_no_new_privs != 0;
+        a->cdi_stamp = gpf_agent_cdi_stamp(a->cfg->cdi_spec_dirs);
         if ((e = gpf_agent_cdi_open(a->cfg->cdi_spec_dirs, &a->facts, !strcmp(a->backend->ops->name, "fake"),
                                     a->cfg->dev_root, a->cfg->state_dir, &a->cdi, err)) != 0)
             return e;
@@ -338,6 +340,25 @@ static int pod_image(agent *a, json_t *jpod, gpf_pod_spec *spec, gpf_error *err)
     if (!gpf_image_present(a->images, digest, spec->image_rootfs, sizeof spec->image_rootfs))
         spec->image_rootfs[0] = '\0';
     return 0;
+}
+
+/* Loads the host's CDI specs again when their directories changed since (a spec added,
+ * removed or replaced); keeps the ones it has when the new load fails. */
+static void refresh_cdi(agent *a)
+{
+    long long stamp = gpf_agent_cdi_stamp(a->cfg->cdi_spec_dirs);
+    gpf_cdi *fresh = NULL;
+    gpf_error err = {0};
+    if (stamp == a->cdi_stamp)
+        return;
+    if (gpf_agent_cdi_open(a->cfg->cdi_spec_dirs, &a->facts, !strcmp(a->backend->ops->name, "fake"),
+                           a->cfg->dev_root, a->cfg->state_dir, &fresh, &err) != 0) {
+        GPF_WARN("agent", "event=cdi_reload_failed msg=\"%s\"", gpf_error_msg(&err));
+        return;
+    }
+    gpf_cdi_free(a->cdi);
+    a->cdi = fresh;
+    a->cdi_stamp = stamp;
 }
 
 /* Frees a pod spec and the CDI edits it points to (accepts NULL). */
@@ -450,6 +471,8 @@ static int begin_pod(agent *a, json_t *jpod, starting *out)
         }
         gpf_free(fresh);
     }
+    if (err.code == 0 && a->cdi && p->placement.ngpus > 0)
+        refresh_cdi(a);
     if (err.code == 0 && a->cdi && p->placement.ngpus > 0) {
         char note[240];
         int is_mig = p->slice.kind == GPF_SLICE_MIG || p->placement.mig_size > 0;

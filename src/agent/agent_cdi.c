@@ -98,6 +98,23 @@ out:
     return rc;
 }
 
+long long gpf_agent_cdi_stamp(const char *dirs)
+{
+    long long stamp = 0;
+    char d[PATH_MAX / 2];
+    for (const char *p = dirs ? dirs : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        struct stat st;
+        if (len > 0 && len < sizeof d) {
+            snprintf(d, sizeof d, "%.*s", (int)len, p);
+            if (stat(d, &st) == 0)
+                stamp = stamp * 31 + (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        }
+        p += len + (p[len] == ':');
+    }
+    return stamp;
+}
+
 gpf_cdi_edits *gpf_agent_cdi_edits(const gpf_cdi *c, const char *device_ids, const int *gpu_index, int ngpus,
                                    int is_mig, char *note, size_t size)
 {

@@ -17,6 +17,11 @@
 int gpf_agent_cdi_open(const char *dirs, const gpf_host_facts *facts, int fake_backend, const char *dev_root,
                        const char *state_dir, gpf_cdi **out, gpf_error *err);
 
+/* A stamp of the spec directories dirs (their modification times): when it changes, specs
+ * were added, removed or replaced (nvidia-ctk writes through a rename) and the agent loads
+ * them again before the next pod. 0 when none exists. */
+long long gpf_agent_cdi_stamp(const char *dirs);
+
 /* The edits for a pod's GPUs, looked up by the ids it sees (device_ids: "GPU-…,GPU-…" or
  * "MIG-…"), else by the GPUs' indexes (gpu_index[0..ngpus), not for MIG): a heap object
  * (gpf_free) or NULL when the specs have none of them, with note (size bytes) saying why. */

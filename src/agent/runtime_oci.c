@@ -155,8 +155,10 @@ static void load_state(oci_rt *r, opod *p)
     }
     if (slot >= 0 && slot < r->max_pods)
         p->slot = (int)slot; /* its files belong to that range: kept, so stop and restart find them */
-    if (bad || pid <= 1 || pid > INT_MAX || slirp < 0 || slirp > INT_MAX || port < r->port_min ||
-        port > r->port_max || p->slot < 0 || strcmp(boot, r->boot_id) != 0)
+    /* A port outside today's range is still the pod's (the range may have changed since it
+     * started): only a port no socket can have is refused. */
+    if (bad || pid <= 1 || pid > INT_MAX || slirp < 0 || slirp > INT_MAX || port < 1 || port > 65535 ||
+        p->slot < 0 || strcmp(boot, r->boot_id) != 0)
         return;
     p->b.pid = (pid_t)pid;
     p->b.start = start;

@@ -120,6 +120,17 @@ static void remember_host_key(const json_t *pod, char *known, size_t size)
                 gpf_error_msg(&err));
 }
 
+/* In --json output, ssh.command is the line that works as pasted on this machine (with the
+ * identity and the known_hosts file that now holds the pod's host key) when there is one. */
+static void local_ssh_command(const gpf_cli *c, json_t *pod, const char *known)
+{
+    json_t *ssh = json_object_get(pod, "ssh");
+    gpf_buf line = {0};
+    if (known[0] && json_is_object(ssh) && gpf_cli_ssh_line(pod, gpf_cli_identity(c), known, &line) == 0)
+        json_object_set_new(ssh, "command", json_string(gpf_buf_cstr(&line)));
+    gpf_buf_clear(&line);
+}
+
 static int pod_launch(gpf_cli *c)
 {
     int rc, given = 0;
@@ -151,6 +162,7 @@ static int pod_launch(gpf_cli *c)
     char known[PATH_MAX];
     remember_host_key(pod, known, sizeof known);
     if (c->json) {
+        local_ssh_command(c, pod, known);
         gpf_cli_print_json(pod);
         goto out;
     }
@@ -246,6 +258,7 @@ static int pod_show(gpf_cli *c)
         goto out;
     remember_host_key(pod, known, sizeof known);
     if (c->json) {
+        local_ssh_command(c, pod, known);
         gpf_cli_print_json(pod);
         goto out;
     }

@@ -19,7 +19,10 @@ echo "[setup] control plane and one agent (8x H100, GPUs 6-7 in MIG mode)"
 start_serve "$T/cp" || exit 1
 ADMIN=$(admin_token "$T/cp")
 expect_match "first start prints an admin token once" '^gpf_' "$ADMIN"
-start_agent gpu-h100-a "$RT" || exit 1
+mkdir -p "$T/cdi"
+OCI_FLAGS=(--cdi-spec-dirs "$T/cdi" --ssh-port-min $((PORT_BASE + 50)) --ssh-port-max $((PORT_BASE + 59)))
+if [ "$RT" = oci ]; then start_agent gpu-h100-a oci "${OCI_FLAGS[@]}" || exit 1
+else start_agent gpu-h100-a "$RT" || exit 1; fi
 
 "$G" login --server "$URL" --token "$ADMIN" >/dev/null 2>"$T/login.err"
 check "admin logs in with the CLI" test -s "$GPUFLEET_CONFIG"
@@ -76,6 +79,10 @@ if [ "$RT" = oci ]; then
     bad "a host key other than the pod's is refused"
   else ok "a host key other than the pod's is refused"; fi
   A pod show "$POD" >/dev/null 2>&1 # writes the pod's own entry back
+  cmd=$(A pod show "$POD" --json | json_get .ssh.command)
+  expect_match "pod show --json gives the ssh line for this machine" "UserKnownHostsFile=" "$cmd"
+  expect_eq "... which works as pasted, checking the host key" pasted \
+    "$(eval "$cmd -o BatchMode=yes -o LogLevel=ERROR echo pasted" 2>/dev/null)"
 fi
 if ssh -i "$T/bob/id_ed25519" -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
      -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5 "$user@127.0.0.1" true 2>/dev/null; then
@@ -169,4 +176,36 @@ check "alice stops her MIG pod" A pod stop "$MP"
 check "bob stops his vGPU pod" B pod stop "$VP"
 for _ in $(seq 100); do [ "$(B pod show "$VP" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
 expect_eq "vGPU pod is stopped" stopped "$(B pod show "$VP" --json | json_get .state)"
+
+if [ "$RT" = oci ]; then
+  echo "[cdi] a CDI spec the host gets while the agent runs is used for the next pod"
+  uuids=$("$G" gpu ls --json | jq -c '[.gpus[] | select(.host_id == "gpu-h100-a" and (.mig_enabled | not)) | .uuid]')
+  jq -n --argjson u "$uuids" '{cdiVersion: "0.6.0", kind: "nvidia.com/gpu",
+      devices: [$u[] | {name: ., containerEdits: {env: ["GPF_TEST_CDI=host-spec"]}}]}' > "$T/cdi/.nvidia.json"
+  mv "$T/cdi/.nvidia.json" "$T/cdi/nvidia.json" # as nvidia-ctk writes it: a rename into the directory
+  check "admin creates a share SKU" "$G" sku create --name h100-q --kind share --share-milli 250 --model H100-80GB \
+    --cpus 1 --memory-mib 1024
+  QP=$(A pod launch h100-q --quiet)
+  expect_eq "the host's spec names the pod's GPU: its environment is the pod's" host-spec \
+    "$(A ssh "$QP" -- 'echo $GPF_TEST_CDI' 2>/dev/null)"
+  expect_match "the pod says its devices came per CDI" "devices per CDI" "$(A pod show "$QP" --json | json_get .reason)"
+
+  echo "[restart] the agent restarts; the oci pod keeps running, with its home and host key"
+  A ssh "$QP" -- 'echo kept-across-restart > $HOME/note' >/dev/null 2>&1
+  pid_before=$(sed -n 's/^pid=//p' "$T/agent-gpu-h100-a/pods/$QP/state")
+  kill -TERM "$AGENT_PID"; wait_for 5 sh -c "! kill -0 $AGENT_PID"
+  start_agent gpu-h100-a oci "${OCI_FLAGS[@]}" || exit 1
+  sleep 2 # several heartbeats of the new agent
+  expect_eq "the pod still runs" running "$(A pod show "$QP" --json | json_get .state)"
+  expect_eq "the same container serves it (adopted, not restarted)" "$pid_before" \
+    "$(sed -n 's/^pid=//p' "$T/agent-gpu-h100-a/pods/$QP/state")"
+  expect_eq "its home kept what was written, its host key still checks" kept-across-restart \
+    "$(A ssh "$QP" -- 'cat $HOME/note' 2>/dev/null)"
+  check "alice stops it" A pod stop "$QP"
+  wait_for 10 sh -c "[ \"\$(GPUFLEET_CONFIG=$T/alice/config.json '$G' pod show $QP --json | jq -r .state)\" = stopped ]"
+  st=$(ps -o stat= -p "$pid_before" 2>/dev/null | cut -c1) # a zombie awaits its reaper: gone all the same
+  if [ -n "$st" ] && [ "$st" != Z ]; then bad "its container is gone ($st)"; else ok "its container is gone"; fi
+  expect_eq "nothing of it stays mounted" 0 "$(grep -c "/pods/$QP/" /proc/self/mountinfo)"
+  if [ -e "$T/agent-gpu-h100-a/pods/$QP" ]; then bad "its files are deleted with it"; else ok "its files are deleted with it"; fi
+fi
 finish
