@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "agent/gpu_open.h"
@@ -43,6 +44,9 @@ const gpf_cfg_opt gpf_agent_options[] = {
     OPT("pod-uid-base", GPF_CFG_INT, "1073741824", 65536, 4000000000LL, pod_uid_base,
         "oci: host uid of the first pod's root; pod k gets base + k*65536"),
     OPT("max-pods", GPF_CFG_INT, "1024", 1, 16384, max_pods, "oci: pods on this host at once (one uid range each)"),
+    OPT("image-gc-free-gb", GPF_CFG_INT, "20", 0, 1LL << 30, image_gc_free_gb,
+        "oci: when the state directory's filesystem has less free than this (GB) after a pod stops, "
+        "images no pod here uses are removed (0 = never)"),
     OPT("pod-pids-max", GPF_CFG_INT, "4096", 16, 1 << 22, pod_pids_max, "oci: processes per pod"),
     OPT("pod-no-new-privs", GPF_CFG_BOOL, "false", 0, 0, pod_no_new_privs,
         "oci: set no_new_privs in pods (sudo inside then cannot work)"),
@@ -621,6 +625,31 @@ static void finish_starts(agent *a, starts *ss)
     }
 }
 
+/* After a pod stops (nothing is starting then): when the state directory's filesystem is
+ * short of space, the images no pod of this host uses go (they come back, fetched again,
+ * when a pod needs them). */
+static void collect_images(agent *a)
+{
+    struct statvfs vs;
+    if (!a->images || !a->rt->ops->images || a->cfg->image_gc_free_gb <= 0 || statvfs(a->cfg->state_dir, &vs) != 0)
+        return;
+    long long free_gb = (long long)((unsigned long long)vs.f_bavail * vs.f_frsize >> 30);
+    if (free_gb >= a->cfg->image_gc_free_gb)
+        return;
+    char(*in_use)[80] = gpf_calloc(1024, 80);
+    const char *keep[1024];
+    int n = a->rt->ops->images(a->rt, in_use, 1024);
+    for (int i = 0; i < n; i++)
+        keep[i] = in_use[i];
+    gpf_error err = {0};
+    int removed = gpf_image_gc(a->images, keep, n, &err);
+    if (removed < 0)
+        GPF_WARN("agent", "event=image_gc_failed msg=\"%s\"", gpf_error_msg(&err));
+    else
+        GPF_INFO("agent", "event=image_gc free_gb=%lld kept=%d removed=%d", free_gb, n, removed);
+    gpf_free(in_use);
+}
+
 static void stop_pod(agent *a, json_t *jpod)
 {
     const char *id = json_string_value(json_object_get(jpod, "id"));
@@ -636,6 +665,7 @@ static void stop_pod(agent *a, json_t *jpod)
     }
     untrack(a, id);
     GPF_INFO("agent", "event=pod_stopped pod=%s", id);
+    collect_images(a);
     report(a, id, json_pack("{s:s, s:s}", "state", "stopped", "message", "stopped"));
 }
 

@@ -23,6 +23,7 @@ typedef struct gpf_agent_config {
     char slirp4netns[256];
     long long pod_uid_base;
     long long max_pods;
+    long long image_gc_free_gb;
     long long pod_pids_max;
     int pod_no_new_privs;
     long long ssh_port_min;

@@ -87,6 +87,10 @@ typedef struct gpf_runtime_ops {
      * The process runtime answers from a walk of /proc at most 100 ms old, so that asking
      * about every pod in turn costs one walk. */
     int (*activity)(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *out);
+    /* The image digests ("sha256:…") of the pods it knows (running, starting, or stopped but
+     * not removed): up to max into digests, each once; the count. NULL for runtimes without
+     * images. */
+    int (*images)(gpf_runtime *rt, char (*digests)[80], int max);
     void (*close)(gpf_runtime *rt);   /* stops nothing: pods outlive an agent restart */
 } gpf_runtime_ops;
 

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/image_cache.h"
 #include "agent/oci_fs.h"
 #include "agent/oci_spec.h"
 #include "agent/podinit.h"
@@ -86,9 +87,10 @@ static int save_state(const oci_rt *r, const opod *p, gpf_error *err)
     gpf_buf b = {0};
     gpf_buf_printf(&b,
                    "pid=%d\nstart=%llu\nslirp=%d\nslirp_start=%llu\nslot=%d\nboot_id=%s\nport=%d\nssh_user=%s\n"
-                   "isolation=%s\nlayers=%s\nhost_key=%s\nmessage=%s\n",
+                   "isolation=%s\nlayers=%s\nhost_key=%s\nimage=%s\nmessage=%s\n",
                    (int)p->b.pid, p->b.start, (int)p->slirp, p->slirp_start, p->slot, r->boot_id, p->b.st.ssh_port,
-                   p->b.st.ssh_user, gpf_isolation_name(p->b.st.isolation), p->b.st.layers, p->b.st.host_key, p->b.st.message);
+                   p->b.st.ssh_user, gpf_isolation_name(p->b.st.isolation), p->b.st.layers, p->b.st.host_key, p->image,
+                   p->b.st.message);
     unlink(tmp);
     int rc = gpf_rtproc_write_file(tmp, gpf_buf_cstr(&b), 0600, err);
     gpf_buf_clear(&b);
@@ -149,7 +151,10 @@ static void load_state(oci_rt *r, opod *p)
         else if (!strcmp(line, "host_key"))
             bad |= v[0] && (gpf_strlcpy(st.host_key, v, sizeof st.host_key) >= sizeof st.host_key ||
                             !gpf_rtproc_pubkey_ok(st.host_key));
-        else if (!strcmp(line, "message"))
+        else if (!strcmp(line, "image")) {
+            if (gpf_image_digest_valid(v)) /* its image stays in the cache while the pod does */
+                gpf_strlcpy(p->image, v, sizeof p->image);
+        } else if (!strcmp(line, "message"))
             bad |= gpf_strlcpy(st.message, v, sizeof st.message) >= sizeof st.message ||
                    !gpf_rtproc_cfg_text_ok(st.message);
     }
@@ -292,6 +297,7 @@ static int launch(oci_rt *r, const gpf_pod_spec *spec, int slot, gpf_error *err)
     p = pi >= 0 ? POD(r, pi) : add_pod(r, spec->id);
     p->slot = slot;
     p->slice_kind = spec->iso.kind;
+    gpf_strlcpy(p->image, spec->image_digest, sizeof p->image);
     memset(&p->b.st, 0, sizeof p->b.st);
     if ((lfd = gpf_rtpods_listen(&r->pods, &r->bind_addr, r->addr_len, r->port_min, r->port_max, &r->next_port,
                                  &port)) < 0) {
@@ -506,6 +512,23 @@ static int oci_activity(gpf_runtime *rt, const char *pod_id, gpf_pod_activity *o
     return gpf_rtpods_activity(&r->pods, pod_id, 0, &r->snap, &r->snap_ms, out);
 }
 
+static int oci_images(gpf_runtime *rt, char (*digests)[80], int max)
+{
+    if (!rt || !digests)
+        return 0;
+    oci_rt *r = rt->priv;
+    int n = 0;
+    for (int i = 0; i < r->pods.n && n < max; i++) {
+        const char *d = POD(r, i)->image;
+        int seen = !d[0];
+        for (int k = 0; k < n && !seen; k++)
+            seen = !strcmp(digests[k], d);
+        if (!seen)
+            gpf_strlcpy(digests[n++], d, 80);
+    }
+    return n;
+}
+
 static void free_priv(oci_rt *r)
 {
     if (!r)
@@ -537,6 +560,7 @@ static const gpf_runtime_ops OCI_OPS = {
     .status = oci_status,
     .list = oci_list,
     .activity = oci_activity,
+    .images = oci_images,
     .close = oci_close,
 };
 

@@ -25,6 +25,7 @@ typedef struct opod {
     unsigned long long slirp_start;
     int slice_kind;                /* gpf_slice_kind of its spec (isolation level) */
     char devnote[200];             /* its devices, for the message: "dev nvidia0,nvidiactl" or per CDI */
+    char image[80];                /* its image's manifest digest ("" unknown) */
     off_t log_from;
     int64_t deadline;
 } opod;

@@ -194,15 +194,22 @@ if [ "$RT" = oci ]; then
   A ssh "$QP" -- 'echo kept-across-restart > $HOME/note' >/dev/null 2>&1
   pid_before=$(sed -n 's/^pid=//p' "$T/agent-gpu-h100-a/pods/$QP/state")
   kill -TERM "$AGENT_PID"; wait_for 5 sh -c "! kill -0 $AGENT_PID"
-  start_agent gpu-h100-a oci "${OCI_FLAGS[@]}" || exit 1
+  # restarted as short of disk space as can be: images no pod uses go when a pod stops
+  start_agent gpu-h100-a oci "${OCI_FLAGS[@]}" --image-gc-free-gb 1000000000 || exit 1
   sleep 2 # several heartbeats of the new agent
   expect_eq "the pod still runs" running "$(A pod show "$QP" --json | json_get .state)"
   expect_eq "the same container serves it (adopted, not restarted)" "$pid_before" \
     "$(sed -n 's/^pid=//p' "$T/agent-gpu-h100-a/pods/$QP/state")"
   expect_eq "its home kept what was written, its host key still checks" kept-across-restart \
     "$(A ssh "$QP" -- 'cat $HOME/note' 2>/dev/null)"
+  QP2=$(A pod launch h100-q --quiet)
   check "alice stops it" A pod stop "$QP"
   wait_for 10 sh -c "[ \"\$(GPUFLEET_CONFIG=$T/alice/config.json '$G' pod show $QP --json | jq -r .state)\" = stopped ]"
+  expect_eq "short of space, the agent keeps the image a pod still uses" 1 \
+    "$(ls "$T/agent-gpu-h100-a/images/rootfs" | wc -l)"
+  check "alice stops her other pod" A pod stop "$QP2"
+  wait_for 10 sh -c "[ -z \"\$(ls '$T/agent-gpu-h100-a/images/rootfs')\" ]"
+  expect_eq "... and removes it once no pod uses it" 0 "$(ls "$T/agent-gpu-h100-a/images/rootfs" | wc -l)"
   st=$(ps -o stat= -p "$pid_before" 2>/dev/null | cut -c1) # a zombie awaits its reaper: gone all the same
   if [ -n "$st" ] && [ "$st" != Z ]; then bad "its container is gone ($st)"; else ok "its container is gone"; fi
   expect_eq "nothing of it stays mounted" 0 "$(grep -c "/pods/$QP/" /proc/self/mountinfo)"
