@@ -329,17 +329,15 @@ static void add_sandbox_facts(json_t *body, const gpf_pod_status *st)
  * fetched first). 0, or the error to report (the pod fails). */
 static int pod_image(agent *a, json_t *jpod, gpf_pod_spec *spec, gpf_error *err)
 {
-    json_t *img = json_object_get(jpod, "image");
-    const char *digest = json_string_value(json_object_get(img, "digest"));
-    const char *name = json_string_value(json_object_get(img, "name"));
+    char name[GPF_ID_MAX], digest[GPF_DIGEST_MAX];
+    int rc;
     if (!a->images)
         return 0;
-    if (!digest || !digest[0])
+    if ((rc = gpf_decode_agent_pod_image(jpod, name, sizeof name, digest, sizeof digest, err)) != 0)
+        return rc;
+    if (!digest[0])
         return gpf_error_set(err, GPF_EINVAL, "no image%s%s on the control plane: import one with `gpufleet image "
-                             "import` (make image builds the default)", name && name[0] ? " named " : "",
-                             name ? name : "");
-    if (strlen(digest) != 71 || !gpf_image_digest_valid(digest))
-        return gpf_error_set(err, GPF_EMALFORMED, "image digest '%.80s' is not sha256:<64 hex>", digest);
+                             "import` (make image builds the default)", name[0] ? " named " : "", name);
     gpf_strlcpy(spec->image_digest, digest, sizeof spec->image_digest);
     if (!gpf_image_present(a->images, digest, spec->image_rootfs, sizeof spec->image_rootfs))
         spec->image_rootfs[0] = '\0';

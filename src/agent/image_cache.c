@@ -23,6 +23,8 @@
 
 #include "agent/runtime_int.h"
 #include "util/alloc.h"
+#include "util/fileio.h"
+#include "util/subproc.h"
 #include "util/oci.h"
 #include "util/buf.h"
 
@@ -273,43 +275,6 @@ static json_t *load_json(const char *path)
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > GPF_IMAGE_JSON_MAX)
         return NULL;
     return json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
-}
-
-/* A regular file of at most max bytes, exactly, into a NUL-terminated heap string. */
-static int read_all(const char *path, size_t max, char **text, size_t *len, gpf_error *err)
-{
-    int rc = 0, fd = -1;
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) != 0) {
-        rc = io_err(err, "cannot open", path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size > max) {
-        rc = gpf_error_set(err, GPF_ETOOLARGE, "%s: not a regular file of at most %zu bytes", path, max);
-        goto out;
-    }
-    buf = gpf_malloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = io_err(err, "cannot read", path);
-            goto out;
-        }
-        got += (size_t)r;
-    }
-    buf[got] = '\0';
-    *text = buf;
-    *len = got;
-    buf = NULL;
-out:
-    if (fd >= 0)
-        close(fd);
-    gpf_free(buf);
-    return rc;
 }
 
 /* ---- open, present ----------------------------------------------------------------- */
@@ -592,7 +557,7 @@ static int manifest_load(gpf_image_cache *c, const char *digest, gpf_blob_fetch_
         unlink(path); /* stored but not what it should be: fetch it again */
     if (blob_have(c, digest, -1) != 1 && (rc = blob_fetch(c, digest, -1, GPF_IMAGE_JSON_MAX, fetch, ctx, err)) != 0)
         return rc;
-    return read_all(path, GPF_IMAGE_JSON_MAX, text, len, err);
+    return gpf_read_file_raw(path, GPF_IMAGE_JSON_MAX, text, len, err);
 }
 
 /* The config blob: a JSON object whose rootfs.diff_ids has one entry per layer. */
@@ -631,7 +596,7 @@ static int layers_recheck(gpf_image_cache *c, const gpf_image_manifest *m)
  * final holds all of it or does not exist). */
 static int unpack(gpf_image_cache *c, const char *hex, const char *tmp, const char *final, gpf_error *err)
 {
-    int rc = 0, status = 0, fd = -1;
+    int rc = 0, code = 0, fd = -1;
     char image[PATH_MAX], from[PATH_MAX], out[2048];
     snprintf(image, sizeof image, "%s/layout:%s", c->dir, hex);
     char *argv[] = {"umoci", "unpack", "--image", image, (char *)tmp, NULL, NULL};
@@ -641,9 +606,9 @@ static int unpack(gpf_image_cache *c, const char *hex, const char *tmp, const ch
         argv[4] = image;
         argv[5] = (char *)tmp;
     }
-    if ((rc = gpf_rtsys_run(argv, NULL, UMOCI_TIMEOUT_MS, out, sizeof out, &status, err)) != 0)
+    if ((rc = gpf_subproc_run(argv, UMOCI_TIMEOUT_MS, NULL, NULL, out, sizeof out, &code, err)) != 0)
         goto out;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (code != 0) {
         size_t n = strlen(out);
         while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
             out[--n] = '\0';
@@ -858,7 +823,7 @@ int gpf_image_gc(gpf_image_cache *c, const char *const *keep, int n, gpf_error *
         hexset_add(&images, keep[i] + 7);
         hexset_add(&blobs, keep[i] + 7);
         blob_path(c, keep[i], path, sizeof path);
-        if (read_all(path, GPF_IMAGE_JSON_MAX, &text, &len, NULL) == 0 &&
+        if (gpf_read_file_raw(path, GPF_IMAGE_JSON_MAX, &text, &len, NULL) == 0 &&
             gpf_image_manifest_parse(text, len, m, NULL) == 0) {
             hexset_add(&blobs, m->config.digest + 7);
             for (int l = 0; l < m->nlayers; l++)

@@ -69,12 +69,6 @@ typedef struct gpf_rtsys_spawn_opts {
 int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, gpf_rtsys_spawn_opts *opts,
                              pid_t *pid, gpf_error *err);
 
-/* Runs argv (argv[0] searched in PATH) to completion with stdin /dev/null, capturing
- * stdout and stderr into out (NUL-terminated, truncated to size). Kills it after
- * timeout_ms. Returns 0 and sets *exit_status (the wait status), or GPF_EIO when it
- * could not be run / GPF_ETIMEOUT. */
-int gpf_rtsys_run(char *const argv[], char *const envp[], int timeout_ms, char *out, size_t size, int *exit_status,
-                  gpf_error *err);
 
 /* Where a pod's processes are: its root process (when still the process that started at
  * root_start), every process whose environment holds GPUFLEET_POD_ID=<pod_id>, every

@@ -26,6 +26,7 @@
 #include "agent/runtime_process_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/subproc.h"
 #include "util/sshkey.h"
 
 #define INNER_SSH "/etc/ssh/gpufleet"
@@ -34,7 +35,7 @@
 int gpf_rtoci_runc(const oci_rt *r, char *const *args, int timeout_ms, gpf_error *err)
 {
     char *argv[24], out[512];
-    int a = 0, status = 0, rc;
+    int a = 0, code = 0, rc;
     argv[a++] = r->runc;
     argv[a++] = "--root";
     argv[a++] = r->runc_root;
@@ -42,9 +43,9 @@ int gpf_rtoci_runc(const oci_rt *r, char *const *args, int timeout_ms, gpf_error
         argv[a++] = args[i];
     argv[a] = NULL;
     char *envp[] = {SSH_PATH, NULL};
-    if ((rc = gpf_rtsys_run(argv, envp, timeout_ms, out, sizeof out, &status, err)) != 0)
+    if ((rc = gpf_subproc_run_env(argv, envp, timeout_ms, NULL, NULL, out, sizeof out, &code, err)) != 0)
         return rc;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (code != 0) {
         out[strcspn(out, "\n")] = '\0';
         return gpf_error_set(err, GPF_EIO, "runc %s: %.300s", args[0], out[0] ? out : "failed");
     }

@@ -31,6 +31,7 @@
 #include "agent/runtime_process_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/subproc.h"
 #include "util/fileio.h"
 
 #define MSG_BWRAP "bwrap sandbox"
@@ -389,7 +390,7 @@ int gpf_rtproc_login_user(proc_rt *r, gpf_error *err)
     return 0;
 }
 
-/* Generates the pods' host key r->host_key unless there is one; 0, or GPF_EIO (or gpf_rtsys_run's error). */
+/* Generates the pods' host key r->host_key unless there is one; 0, or GPF_EIO (or gpf_subproc_run_env's error). */
 int gpf_rtproc_ensure_host_key(proc_rt *r, const char *state_dir, gpf_error *err)
 {
     char tmp[PATH_MAX + 32], tmp_pub[PATH_MAX + 40], pub[PATH_MAX + 8], out[512];
@@ -403,9 +404,9 @@ int gpf_rtproc_ensure_host_key(proc_rt *r, const char *state_dir, gpf_error *err
     unlink(tmp_pub);
     char *argv[] = {"ssh-keygen", "-t", "ed25519", "-N", "", "-q", "-C", "gpufleet-pod-host", "-f", tmp, NULL};
     char *envp[] = {SSH_PATH, NULL};
-    if ((rc = gpf_rtsys_run(argv, envp, 10000, out, sizeof out, &status, err)) != 0)
+    if ((rc = gpf_subproc_run_env(argv, envp, 10000, NULL, NULL, out, sizeof out, &status, err)) != 0)
         return rc;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (status != 0) {
         unlink(tmp);
         unlink(tmp_pub);
         return gpf_error_set(err, GPF_EIO, "ssh-keygen failed: %.160s", out);
@@ -437,9 +438,9 @@ int gpf_rtproc_check_sshd(proc_rt *r, const char *state_dir, gpf_error *err)
         return rc;
     char *argv[] = {r->sshd, "-t", "-f", cfg, NULL};
     char *envp[] = {SSH_PATH, NULL};
-    if ((rc = gpf_rtsys_run(argv, envp, r->timeout_ms, out, sizeof out, &status, err)) != 0)
+    if ((rc = gpf_subproc_run_env(argv, envp, r->timeout_ms, NULL, NULL, out, sizeof out, &status, err)) != 0)
         rc = gpf_error_set(err, rc, "%s -t: %s", r->sshd, gpf_error_msg(err));
-    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    else if (status != 0)
         rc = gpf_error_set(err, GPF_EUNAVAIL, "%s refuses a pod's configuration (sshd -t): %.300s", r->sshd,
                            out[0] ? out : "no output");
     unlink(cfg);
@@ -462,9 +463,9 @@ void gpf_rtproc_probe_bwrap(proc_rt *r, const char *bwrap)
         char *envp[] = {SSH_PATH, NULL};
         int status = 0;
         gpf_error e = {0};
-        if (gpf_rtsys_run(argv, envp, 5000, out, sizeof out, &status, &e) != 0) {
+        if (gpf_subproc_run_env(argv, envp, 5000, NULL, NULL, out, sizeof out, &status, &e) != 0) {
             snprintf(reason, sizeof reason, "%.150s", gpf_error_msg(&e));
-        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        } else if (status != 0) {
             char *nl = strchr(out, '\n');
             if (nl)
                 *nl = '\0';

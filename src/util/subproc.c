@@ -63,7 +63,13 @@ static ssize_t drain(int fd, char *out, size_t size, size_t *len)
 int gpf_subproc_run(char *const argv[], int timeout_ms, gpf_subproc_cancel_fn cancel, void *cancel_ctx, char *out,
                     size_t size, int *exit_code, gpf_error *err)
 {
-    int rc = 0, pipefd[2] = {-1, -1}, status = 0, open_pipe = 1, reaped = 0;
+    return gpf_subproc_run_env(argv, NULL, timeout_ms, cancel, cancel_ctx, out, size, exit_code, err);
+}
+
+int gpf_subproc_run_env(char *const argv[], char *const envp[], int timeout_ms, gpf_subproc_cancel_fn cancel,
+                        void *cancel_ctx, char *out, size_t size, int *exit_code, gpf_error *err)
+{
+    int rc = 0, pipefd[2] = {-1, -1}, status = 0, open_pipe = 1, reaped = 0, idle = 0;
     pid_t pid = -1;
     size_t len = 0;
     char exe[1024];
@@ -87,6 +93,9 @@ int gpf_subproc_run(char *const argv[], int timeout_ms, gpf_subproc_cancel_fn ca
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* descriptors other code left inheritable */
+#endif
     posix_spawnattr_init(&at);
     sigemptyset(&none);
     sigfillset(&all);
@@ -94,7 +103,7 @@ int gpf_subproc_run(char *const argv[], int timeout_ms, gpf_subproc_cancel_fn ca
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setpgroup(&at, 0); /* its own group: a timeout kills what it started too */
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    int e = posix_spawn(&pid, exe, &fa, &at, argv, environ);
+    int e = posix_spawn(&pid, exe, &fa, &at, argv, envp ? envp : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(pipefd[1]);
@@ -122,7 +131,8 @@ int gpf_subproc_run(char *const argv[], int timeout_ms, gpf_subproc_cancel_fn ca
                     open_pipe = 0; /* end of output: only the exit is left to wait for */
             }
         } else {
-            gpf_sleep_ms(20);
+            gpf_sleep_ms(idle < 5 ? 1 : 20); /* output ended: the exit follows at once, as a rule */
+            idle++;
         }
         if (waitpid(pid, &status, WNOHANG) == pid)
             reaped = 1;

@@ -1,6 +1,8 @@
-/* Running a helper program (skopeo, a script) to completion: its own process group,
- * stdin /dev/null, stdout and stderr captured, a deadline and a way to cancel it. For
- * control-plane code; the agent's pod runtime has its own (src/agent/runtime_sys.c). */
+/* Running a helper program (skopeo, runc, umoci, ssh-keygen, a script) to completion: its
+ * own process group, stdin /dev/null, no descriptor of the caller's but those, stdout and
+ * stderr captured, a deadline and a way to cancel it. The control plane and the agent both
+ * use it. (Pods themselves, which outlive the agent, are started by
+ * gpf_rtsys_spawn_detached, src/agent/runtime_int.h.) */
 #ifndef GPF_UTIL_SUBPROC_H
 #define GPF_UTIL_SUBPROC_H
 
@@ -19,6 +21,10 @@ typedef int (*gpf_subproc_cancel_fn)(void *ctx);
  * argv[0] cannot be found or run, GPF_EIO when it could not be started. */
 int gpf_subproc_run(char *const argv[], int timeout_ms, gpf_subproc_cancel_fn cancel, void *cancel_ctx, char *out,
                     size_t size, int *exit_code, gpf_error *err);
+
+/* The same with envp as the program's environment (NULL: the caller's). */
+int gpf_subproc_run_env(char *const argv[], char *const envp[], int timeout_ms, gpf_subproc_cancel_fn cancel,
+                        void *cancel_ctx, char *out, size_t size, int *exit_code, gpf_error *err);
 
 /* The absolute path of program: itself when it contains a '/', else the first executable
  * file of that name in $PATH (default "/usr/local/bin:/usr/bin:/bin"). GPF_ENOTFOUND when
