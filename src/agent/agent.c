@@ -527,6 +527,14 @@ static starting *starts_add(starts *ss)
     return s;
 }
 
+static int starts_has(const starts *ss, const char *pod_id)
+{
+    for (int i = 0; pod_id && i < ss->n; i++)
+        if (ss->v[i].spec && !strcmp(ss->v[i].spec->id, pod_id))
+            return 1;
+    return 0;
+}
+
 static int live_starts(const starts *ss)
 {
     int k = 0;
@@ -551,6 +559,10 @@ static void take_commands(agent *a, json_t *cmds, size_t from, starts *ss)
             return;
         }
         if (type && !strcmp(type, "start_pod")) {
+            /* Each answer lists every pod still starting: one already on its way here is
+             * not begun again. */
+            if (starts_has(ss, json_string_value(json_object_get(json_object_get(c, "pod"), "id"))))
+                continue;
             starting *s = starts_add(ss);
             if (begin_pod(a, json_object_get(c, "pod"), s) != 0)
                 ss->n--;

@@ -8,7 +8,10 @@
  * the obsolete calls. clone is allowed only without namespace flags; clone3 answers ENOSYS
  * so that the C library falls back to clone, where the flags can be checked. The list is
  * of names: runc resolves them with libseccomp for the host's architecture and skips a
- * name the architecture lacks. */
+ * name the architecture lacks. Only the native ABI is listed: a 32-bit call (x86's
+ * int 0x80, x32's numbers, arm64's AArch32) matches no architecture of the filter and is
+ * refused, which closes that second entry path into the kernel and spares runc compiling
+ * the filter three times on every container start. */
 #include "agent/oci_spec.h"
 
 #include <errno.h>
@@ -86,9 +89,9 @@ json_t *gpf_oci_seccomp(void)
                                                   "action", "SCMP_ACT_ALLOW", "args", "index", 0, "value", PERS[i],
                                                   "op", "SCMP_CMP_EQ"));
 #if defined(__aarch64__)
-    json_t *arch = json_pack("[s,s]", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
+    json_t *arch = json_pack("[s]", "SCMP_ARCH_AARCH64");
 #else
-    json_t *arch = json_pack("[s,s,s]", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32");
+    json_t *arch = json_pack("[s]", "SCMP_ARCH_X86_64");
 #endif
     return json_pack("{s:s, s:i, s:o, s:o}", "defaultAction", "SCMP_ACT_ERRNO", "defaultErrnoRet", EPERM,
                      "architectures", arch, "syscalls", syscalls);

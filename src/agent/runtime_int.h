@@ -53,6 +53,8 @@ typedef struct gpf_rtsys_spawn_opts {
     int ncgroup_fds;
     int pass_fd;                  /* handed to the new process as descriptor GPF_RTSYS_PASS_FD; -1 none */
     int pass_fd_at;               /* 3: hand it over as descriptor 3 instead (0: GPF_RTSYS_PASS_FD) */
+    int exec_fd;                  /* > 0: execute this descriptor's file (execveat) rather than argv[0],
+                                   * which then only names it; 0: argv[0] */
     int cpus_errno;               /* out: 0 when applied, else why not (the process runs anyway) */
     int mem_errno;                /* out: likewise */
     int cgroup_errno;             /* out: likewise */
@@ -68,6 +70,22 @@ typedef struct gpf_rtsys_spawn_opts {
  * process (its own session and process group leader). */
 int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd, gpf_rtsys_spawn_opts *opts,
                              pid_t *pid, gpf_error *err);
+
+/* A sealed in-memory copy of the executable at path (memfd, close-on-exec, sealed against
+ * any write, growth, shrinking or further seals), to start with opts.exec_fd: every start
+ * then runs exactly these bytes, which no process can change. runc takes such a copy as
+ * already cloned and skips copying itself into memory on every container start. *id gets
+ * what identifies the file it came from (see gpf_rtsys_sealed_stale). The descriptor, or
+ * -1 and err. */
+typedef struct gpf_rtsys_file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} gpf_rtsys_file_id;
+int gpf_rtsys_sealed_copy(const char *path, gpf_rtsys_file_id *id, gpf_error *err);
+/* 1 when the file at path is no longer the one id describes (replaced, e.g. upgraded). */
+int gpf_rtsys_sealed_stale(const char *path, const gpf_rtsys_file_id *id);
 
 
 /* Where a pod's processes are: its root process (when still the process that started at

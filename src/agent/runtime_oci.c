@@ -31,6 +31,7 @@
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/timeutil.h"
+#include "util/log.h"
 
 #define KILL_TIMEOUT_MS 3000
 #define RUNC_TIMEOUT_MS 10000
@@ -280,6 +281,23 @@ static int check_spec(const gpf_pod_spec *spec, gpf_error *err)
     return 0;
 }
 
+/* runc is started from a sealed copy in memory, made once: runc itself would copy its
+ * 9 MB binary into memory on every container start (its defence against a container
+ * overwriting the runc binary), which a sealed copy makes unnecessary. When the file was
+ * replaced (runc upgraded), the copy is made again; without one, runc runs from its path. */
+static void refresh_runc(oci_rt *r)
+{
+    if (r->runc_fd > 0 && !gpf_rtsys_sealed_stale(r->runc, &r->runc_id))
+        return;
+    if (r->runc_fd > 0)
+        close(r->runc_fd);
+    gpf_error err = {0};
+    int fd = gpf_rtsys_sealed_copy(r->runc, &r->runc_id, &err);
+    r->runc_fd = fd > 0 ? fd : 0;
+    if (fd < 0)
+        GPF_WARN("agent", "event=runc_copy_failed msg=\"%s\" (runc runs from its path)", gpf_error_msg(&err));
+}
+
 /* Sets the pod on its way: its bundle, a listening socket, and `runc run --detach`
  * holding the socket as descriptor 3. The pod is then in the table, starting. On an error
  * nothing of it runs (its files stay for a restart or for stop to remove). */
@@ -320,7 +338,9 @@ static int launch(oci_rt *r, const gpf_pod_spec *spec, int slot, gpf_error *err)
     char *argv[] = {r->runc, "--root", r->runc_root, "run", "--detach", "--preserve-fds", "1", "--bundle", dir,
                     "--pid-file", pidf, cname, NULL};
     char *envp[] = {SSH_PATH, NULL};
-    gpf_rtsys_spawn_opts so = {.cpus = NULL, .mem_node = -1, .ncgroup_fds = 0, .pass_fd = lfd, .pass_fd_at = 3};
+    refresh_runc(r);
+    gpf_rtsys_spawn_opts so = {.cpus = NULL, .mem_node = -1, .ncgroup_fds = 0, .pass_fd = lfd, .pass_fd_at = 3,
+                               .exec_fd = r->runc_fd};
     pid_t pid = 0;
     if ((rc = gpf_rtsys_spawn_detached(argv, envp, log_fd, &so, &pid, err)) != 0)
         goto out;
@@ -386,6 +406,8 @@ static void start_slirp(oci_rt *r, opod *p, const char *logp)
         close(fd);
 }
 
+#define CHECK_EVERY_MS 25
+
 /* Where pod i's start stands: 1 ready, 0 not yet, or an error after which nothing of it runs. */
 static int check_start(oci_rt *r, int i, gpf_error *err)
 {
@@ -403,9 +425,16 @@ static int check_start(oci_rt *r, int i, gpf_error *err)
             save_state(r, p, NULL);
         }
     }
+    /* Polled every few milliseconds for each pod on its way: the log (on tmpfs) first; the
+     * processes, read from /proc, only every CHECK_EVERY_MS until it is ready. */
+    int ready = p->b.pid > 0 && gpf_rtsys_file_has(logp, p->log_from, GPF_PODINIT_READY);
+    int64_t now = gpf_mono_ms();
+    if (!ready && now < p->next_check)
+        return 0;
+    p->next_check = now + CHECK_EVERY_MS;
     int alive = pod_alive(p);
     int runc_running = p->runc > 1 && gpf_rtsys_alive(p->runc, p->runc_start);
-    if (alive && gpf_rtsys_file_has(logp, p->log_from, GPF_PODINIT_READY)) {
+    if (alive && ready) {
         p->b.starting = 0;
         p->runc = 0;
         p->b.st.running = 1;
@@ -535,6 +564,8 @@ static void free_priv(oci_rt *r)
         return;
     gpf_free(r->pods_dir);
     gpf_free(r->runc_root);
+    if (r->runc_fd > 0)
+        close(r->runc_fd);
     gpf_free(r->runc);
     gpf_free(r->slirp);
     gpf_free(r->init);

@@ -28,12 +28,15 @@ typedef struct opod {
     char image[80];                /* its image's manifest digest ("" unknown) */
     off_t log_from;
     int64_t deadline;
+    int64_t next_check;            /* monotonic ms: when its processes are next read while starting */
 } opod;
 
 typedef struct oci_rt {
     char *pods_dir;                /* state_dir/pods (0711) */
     char *runc_root;               /* runc's own state: /run/gpufleet-runc */
     char *runc;
+    int runc_fd;                   /* > 0: a sealed copy of runc, what each pod starts with */
+    gpf_rtsys_file_id runc_id;     /* the file it was copied from */
     char *slirp;                   /* NULL: no outbound network */
     char *init;                    /* the static pod-init */
     char *cg_root;                 /* NULL: no cgroups */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -423,10 +425,15 @@ static void child_exec(char *const argv[], char *const envp[], int in_fd, int ou
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || dup3(msg_fd, msg_at, O_CLOEXEC) < 0)
         goto fail;
     msg_fd = msg_at;
-    int keep = o && o->pass_fd >= 0 ? 4 : msg_at;
+    int keep = o && o->pass_fd >= 0 ? 4 : msg_at, exec_fd = -1;
     if (o && o->pass_fd >= 0) { /* dup2 leaves the copy open across exec */
         if (dup2(o->pass_fd, pass_at) < 0)
             goto fail;
+    }
+    if (o && o->exec_fd > 0) { /* close-on-exec: the program does not inherit it */
+        if (dup3(o->exec_fd, keep + 1, O_CLOEXEC) < 0)
+            goto fail;
+        exec_fd = ++keep;
     }
     if (close_range((unsigned)keep + 1, ~0U, 0) != 0)
         for (int fd = keep + 1; fd < max_fd; fd++)
@@ -434,7 +441,10 @@ static void child_exec(char *const argv[], char *const envp[], int in_fd, int ou
     umask(022);
     if (chdir("/") != 0)
         goto fail;
-    execve(argv[0], argv, envp);
+    if (exec_fd >= 0)
+        syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
+    else
+        execve(argv[0], argv, envp);
 fail:
     write_msg(msg_fd, MSG_EXEC_ERR, errno);
     _exit(127);
@@ -453,10 +463,12 @@ int gpf_rtsys_spawn_detached(char *const argv[], char *const envp[], int out_fd,
         opts->cpus_errno = opts->mem_errno = opts->cgroup_errno = 0;
         co = *opts;
         co.pass_fd = opts->pass_fd >= 0 ? fcntl(opts->pass_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
+        co.exec_fd = opts->exec_fd > 0 ? fcntl(opts->exec_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : 0;
     }
     in_fd = fd_high(open("/dev/null", O_RDWR | O_CLOEXEC));
     o_fd = out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, FD_FLOOR) : -1;
-    if (in_fd < 0 || o_fd < 0 || (opts && opts->pass_fd >= 0 && co.pass_fd < 0) || pipe2(pfd, O_CLOEXEC) != 0) {
+    if (in_fd < 0 || o_fd < 0 || (opts && opts->pass_fd >= 0 && co.pass_fd < 0) || co.exec_fd < 0 ||
+        pipe2(pfd, O_CLOEXEC) != 0) {
         rc = gpf_error_set(err, GPF_EIO, "cannot prepare descriptors to start %s: %s", argv[0],
                            strerror_r(errno, ebuf, sizeof ebuf));
         goto out;
@@ -534,6 +546,8 @@ out:
         close(o_fd);
     if (co.pass_fd >= 0)
         close(co.pass_fd);
+    if (co.exec_fd > 0)
+        close(co.exec_fd);
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (pfd[1] >= 0)
@@ -697,4 +711,65 @@ int gpf_rtsys_ssh_banner(const struct sockaddr_storage *addr, socklen_t len, int
 out:
     close(fd);
     return ok;
+}
+
+static void file_id_of(const struct stat *st, gpf_rtsys_file_id *id)
+{
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtime = st->st_mtim;
+}
+
+int gpf_rtsys_sealed_copy(const char *path, gpf_rtsys_file_id *id, gpf_error *err)
+{
+    char ebuf[128];
+    struct stat st;
+    int in = open(path, O_RDONLY | O_CLOEXEC), fd = -1;
+    if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        gpf_error_set(err, GPF_EIO, "cannot read %s: %s", path, in < 0 ? strerror_r(errno, ebuf, sizeof ebuf)
+                                                                      : "not a regular file");
+        goto fail;
+    }
+    const char *base = strrchr(path, '/');
+    fd = memfd_create(base ? base + 1 : path, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || fchmod(fd, 0555) != 0) {
+        gpf_error_set(err, GPF_EIO, "memfd_create: %s", strerror_r(errno, ebuf, sizeof ebuf));
+        goto fail;
+    }
+    for (off_t done = 0; done < st.st_size;) {
+        ssize_t n = sendfile(fd, in, NULL, (size_t)(st.st_size - done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            gpf_error_set(err, GPF_EIO, "cannot copy %s: %s", path, n < 0 ? strerror_r(errno, ebuf, sizeof ebuf)
+                                                                         : "it shrank while read");
+            goto fail;
+        }
+        done += n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+        gpf_error_set(err, GPF_EIO, "cannot seal the copy of %s: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
+        goto fail;
+    }
+    file_id_of(&st, id);
+    close(in);
+    return fd;
+fail:
+    if (in >= 0)
+        close(in);
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int gpf_rtsys_sealed_stale(const char *path, const gpf_rtsys_file_id *id)
+{
+    struct stat st;
+    gpf_rtsys_file_id now;
+    if (stat(path, &st) != 0)
+        return 1;
+    file_id_of(&st, &now);
+    return now.dev != id->dev || now.ino != id->ino || now.size != id->size || now.mtime.tv_sec != id->mtime.tv_sec ||
+           now.mtime.tv_nsec != id->mtime.tv_nsec;
 }

@@ -48,7 +48,7 @@ set -u
 ATTACKS="read_host_file write_host_fs read_shadow state_dirs forge_agent_state host_key other_pod_files
 host_procs ptrace setns_host reach_cp reach_other_pod abstract_socket raw_socket sniff mount cgroup_escape
 mknod host_devices other_gpu_dev kmod sysctl sysrq sysfs_write cgroup_write userns keyctl bpf perf_events
-kernel_log open_by_handle"
+kernel_log open_by_handle compat_abi"
 
 helper_source() {
 cat <<'EOF_HELPER_C'
@@ -369,6 +369,26 @@ static int keyctl_attack(void)
     return say(id >= 0, "add_key(user)", e);
 }
 
+/* The other system-call entry paths of an x86-64 kernel: the 32-bit one (int 0x80) and
+ * x32's numbers; each a way past a filter written for x86-64's numbers alone. getpid
+ * through them, checked against getpid(). */
+static int compat_attack(void)
+{
+#if defined(__x86_64__)
+    long r32 = -1, rx32 = -1;
+    __asm__ volatile("int $0x80" : "=a"(r32) : "a"(20L /* i386 getpid */) : "memory");
+    rx32 = syscall(0x40000000L | 39 /* x32 getpid */);
+    int e = errno;
+    long pid = (long)getpid();
+    printf("i386 getpid via int 0x80: %s\n", r32 == pid ? "ok" : en((int)(r32 < 0 ? -r32 : EIO)));
+    printf("x32 getpid: %s\n", rx32 == pid ? "ok" : en(e));
+    return r32 == pid || rx32 == pid ? 0 : 1;
+#else
+    printf("no 32-bit entry path on this architecture: not applicable\n");
+    return 1;
+#endif
+}
+
 static int bpf_attack(void)
 {
     union bpf_attr a;
@@ -533,6 +553,8 @@ int main(int argc, char **argv)
         return keyctl_attack();
     if (!strcmp(v, "bpf"))
         return bpf_attack();
+    if (!strcmp(v, "compat"))
+        return compat_attack();
     if (!strcmp(v, "perf"))
         return perf_attack();
     if (!strcmp(v, "syslog"))
@@ -937,6 +959,7 @@ attack_userns() {
 attack_keyctl() { h keyctl && hit "$LAST"; }
 attack_bpf() { h bpf && hit "$LAST"; }
 attack_perf_events() { h perf && hit "$LAST"; }
+attack_compat_abi() { h compat && hit "$(printf '%s' "$LAST" | grep ': ok' | head -1)"; }
 
 attack_kernel_log() {
   h syslog && hit "$LAST"

@@ -309,6 +309,8 @@ host_na() {
     keyctl) [ -d /proc/sys/kernel/keys ] || why="kernel without keys" ;;
     userns) [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" -gt 0 ] || why="user namespaces disabled" ;;
     sysrq) [ -e /proc/sysrq-trigger ] || why="kernel without magic SysRq" ;;
+    compat_abi) if [ "$(uname -m)" != x86_64 ]; then why="no 32-bit entry path on $(uname -m)"
+                elif grep -qw 'ia32_emulation=0' /proc/cmdline; then why="kernel booted without 32-bit emulation"; fi ;;
     other_gpu_dev) local d can=0
       for d in $OTHER_DEV; do [ -e "$d" ] && can=1; done
       [ $can = 1 ] || why="no device node of another GPU on this host ($OTHER_DEV)" ;;
@@ -322,7 +324,7 @@ host_na() {
       [ $can = 1 ] || why="the runner cannot read /proc/kcore, /dev/mem or a disk either" ;;
   esac
   if [ -z "$why" ] && [ "$(awk '/^Seccomp:/ { print $2 }' /proc/self/status)" != 0 ]; then
-    case "$1" in keyctl|bpf|perf_events|kernel_log|userns|kmod|open_by_handle|mount|cgroup_escape|setns_host|mknod)
+    case "$1" in keyctl|bpf|perf_events|kernel_log|userns|kmod|open_by_handle|mount|cgroup_escape|setns_host|mknod|compat_abi)
       why="the runner runs under a seccomp filter" ;; esac
   fi
   echo "$why"

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -1328,6 +1329,77 @@ static int suite_teardown(void **state)
     return 0;
 }
 
+/* The sealed copy a runtime starts a program from (runc): the same bytes, sealed against
+ * every change, started through the descriptor, and known stale once the file is replaced. */
+static void test_sealed_copy(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gpf-sealed-XXXXXX", prog[64], out[64], text[64] = "", cmp[8192], orig[8192];
+    assert_non_null(mkdtemp(dir));
+    snprintf(prog, sizeof prog, "%s/prog", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    gpf_error err = {0};
+    gpf_rtsys_file_id id;
+    assert_int_equal(gpf_rtsys_sealed_copy(prog, &id, &err), -1); /* missing: an error, no descriptor */
+    assert_int_equal(err.code, GPF_EIO);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cp /bin/echo %s", prog);
+    assert_int_equal(system(cmd), 0);
+    int fd = gpf_rtsys_sealed_copy(prog, &id, &err);
+    assert_true(fd > 2);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    int seals = fcntl(fd, F_GET_SEALS);
+    assert_int_equal(seals, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    assert_int_equal(pwrite(fd, "x", 1, 0), -1); /* nothing can change it */
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(ftruncate(fd, 1), -1);
+    assert_int_not_equal(fcntl(fd, F_ADD_SEALS, 0), 0);
+    int pf = open(prog, O_RDONLY);
+    ssize_t a = pread(pf, orig, sizeof orig, 0), b = pread(fd, cmp, sizeof cmp, 0);
+    close(pf);
+    assert_true(a > 0);
+    assert_int_equal(a, b);
+    assert_memory_equal(orig, cmp, (size_t)a);
+    assert_int_equal(gpf_rtsys_sealed_stale(prog, &id), 0);
+
+    /* Started through the descriptor: argv[0] only names it (it is not a program here). */
+    int ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(ofd >= 0);
+    char *argv[] = {"/nonexistent/echo-from-memfd", "sealed", "copy", NULL};
+    char *envp[] = {NULL};
+    gpf_rtsys_spawn_opts so = {.cpus = NULL, .mem_node = -1, .ncgroup_fds = 0, .pass_fd = -1, .exec_fd = fd};
+    pid_t pid = 0;
+    int src = gpf_rtsys_spawn_detached(argv, envp, ofd, &so, &pid, &err);
+    if (src != 0)
+        print_message("spawn: %s\n", gpf_error_msg(&err));
+    assert_int_equal(src, 0);
+    close(ofd);
+    for (int i = 0; i < 500 && !strchr(text, '\n'); i++) {
+        int tf = open(out, O_RDONLY | O_CLOEXEC);
+        ssize_t got = tf >= 0 ? read(tf, text, sizeof text - 1) : -1;
+        text[got > 0 ? got : 0] = '\0';
+        if (tf >= 0)
+            close(tf);
+        usleep(10000);
+    }
+    assert_string_equal(text, "sealed copy\n");
+    /* Without exec_fd, the same argv[0] is what runs, and it does not exist. */
+    so.exec_fd = 0;
+    ofd = open(out, O_WRONLY | O_CLOEXEC);
+    assert_int_not_equal(gpf_rtsys_spawn_detached(argv, envp, ofd, &so, &pid, &err), 0);
+    close(ofd);
+
+    /* The file replaced (an upgrade): the copy is stale; so it is once the file is gone. */
+    snprintf(cmd, sizeof cmd, "cp /bin/true %s.new && mv %s.new %s", prog, prog, prog);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(gpf_rtsys_sealed_stale(prog, &id), 1);
+    unlink(prog);
+    assert_int_equal(gpf_rtsys_sealed_stale(prog, &id), 1);
+    close(fd);
+    unlink(out);
+    rmdir(dir);
+}
+
 static void test_prereq(void **state)
 {
     (void)state;
@@ -1344,6 +1416,7 @@ int main(int argc, char **argv)
         return gpf_pod_init_main(argc - 2, argv + 2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prereq),
+        cmocka_unit_test(test_sealed_copy),
         cmocka_unit_test(test_pod_bwrap),
         cmocka_unit_test(test_pod_plain),
         cmocka_unit_test(test_readopt),
