@@ -33,7 +33,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
 
-.PHONY: all deps image test unit integration sanitize tsan demo bench clean fuzz fuzz-run
+.PHONY: all deps image test unit integration sanitize tsan demo bench clean fuzz fuzz-run check-layers
 
 all: deps $(BUILD)/gpufleet $(HELPER) $(POD_INIT)
 
@@ -109,7 +109,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpufleet.a
 
 unit: deps $(UNIT_BINS) $(BUILD)/gpufleet $(HELPER) $(POD_INIT)
 
-test: deps image $(BUILD)/gpufleet $(HELPER) $(POD_INIT) $(UNIT_BINS)
+# The include order of src/ (docs/architecture.md): the checker's self-test, then the tree.
+check-layers:
+	@bash scripts/check-layers.sh --self-test
+	@bash scripts/check-layers.sh
+
+test: check-layers deps image $(BUILD)/gpufleet $(HELPER) $(POD_INIT) $(UNIT_BINS)
 	@BUILD=$(BUILD) bash tests/run.sh
 
 sanitize:

@@ -61,9 +61,9 @@ static const char **split(char *s)
         n += *p == ',';
     const char **v = gpf_calloc((size_t)n + 1, sizeof *v);
     int k = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        v[k++] = tok;
+    for (char *rest = s, *tok; (tok = strsep(&rest, ","));)
+        if (tok[0])
+            v[k++] = tok;
     return v;
 }
 

@@ -35,6 +35,32 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* `gpufleet serve`'s banner, once the control plane listens; arg is this binary's path. */
+static void print_banner(const gpf_serve_ready *r, void *arg)
+{
+    const char *self = arg;
+    printf("\ngpufleet control plane listening on %s\n", r->url);
+    if (r->admin_token[0] && r->demo)
+        printf("admin token (demo: also kept in %s/demo-admin-token): %s\n", r->state_dir, r->admin_token);
+    else if (r->admin_token[0])
+        printf("admin token (shown once; only its hash is stored): %s\n", r->admin_token);
+    if (r->join_token[0] && !r->demo)
+        printf("agent join token (shown once): %s\n", r->join_token);
+    if (r->demo) {
+        printf("\nDemo fleet: gpu-h100-a (8x H100 80GB, GPUs 6-7 in MIG mode), gpu-a100-b (4x A100 80GB), "
+               "gpu-l40s-c (2x L40S)\nDemo SKUs: h100-whole, h100-1g10 (MIG 1g.10gb), l40s-quarter (250/1000 of an L40S)\n");
+        printf("\nTry it (in another terminal):\n\n");
+        printf("  %s login --server %s --token %s\n", self, r->url, r->admin_token[0] ? r->admin_token : "<admin token>");
+        printf("  %s sku ls\n", self);
+        printf("  POD=$(%s pod launch h100-1g10 --quiet)\n", self);
+        printf("  %s ssh $POD -- 'echo hello from $GPUFLEET_POD_ID on $CUDA_VISIBLE_DEVICES'\n", self);
+        printf("  %s usage\n", self);
+        printf("  %s pod stop $POD\n", self);
+        printf("\nPress Ctrl-C to stop the control plane (running pods keep running; stop them first).\n\n");
+    }
+    fflush(stdout);
+}
+
 /* Loads a daemon's configuration; returns -1 to go on, or an exit code. */
 static int load_config(const char *verb, const gpf_cfg_opt *opts, void *cfg, int argc, char **argv,
                        const char *log_level)
@@ -90,8 +116,8 @@ int main(int argc, char **argv)
             hosts = gpf_realloc(hosts, ((size_t)nhosts + 1) * sizeof *hosts);
             hosts[nhosts] = NULL;
         }
-        rc = gpf_serve_run(&cfg, (const char *const *)hosts, &stop_flag, gpf_self_exe(self, sizeof self, argv[0]),
-                           &err);
+        const char *exe = gpf_self_exe(self, sizeof self, argv[0]);
+        rc = gpf_serve_run(&cfg, (const char *const *)hosts, &stop_flag, exe, print_banner, (void *)exe, &err);
         for (int i = 0; i < nhosts; i++)
             gpf_free(hosts[i]);
         gpf_free(hosts);

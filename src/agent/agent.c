@@ -18,6 +18,7 @@
 #include "codec/codec.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/datafile.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -144,7 +145,8 @@ static void run_preflight(agent *a, const gpf_catalog *cat)
 {
     gpf_chk_report *rep = GPF_NEW(gpf_chk_report);
     gpf_error err = {0};
-    char *minimums = gpf_catalog_file_text(a->cfg->catalog_dir, "driver_minimums.csv", NULL);
+    gpf_data_dir src = {a->cfg->catalog_dir, GPF_CATALOG_BUILTIN};
+    char *minimums = gpf_data_file_text(&src, "driver_minimums.csv", NULL);
     a->sys = GPF_NEW(gpf_sysfs_host);
     if (gpf_sysfs_read(a->cfg->sysfs_root, a->sys, &err) != 0) {
         GPF_WARN("agent", "event=sysfs_unreadable msg=\"%s\"", gpf_error_msg(&err));
@@ -200,7 +202,8 @@ static void drop_unmodeled(gpf_host_facts *fx)
 static int open_backend(agent *a, gpf_error *err)
 {
     gpf_catalog *cat = NULL;
-    int rc = gpf_catalog_load(a->cfg->catalog_dir, &cat, err);
+    gpf_data_dir src = {a->cfg->catalog_dir, GPF_CATALOG_BUILTIN};
+    int rc = gpf_catalog_load(gpf_data_file_reader, &src, &cat, err);
     if (rc == 0) {
         gpf_gpu_open_opts o = {.backend = a->cfg->backend,
                                .nvml_lib = a->cfg->nvml_lib,
@@ -317,10 +320,11 @@ static void add_sandbox_facts(json_t *body, const gpf_pod_status *st)
     if (!st->layers[0])
         return;
     json_t *layers = json_array();
-    char copy[sizeof st->layers], *save = NULL;
+    char copy[sizeof st->layers];
     gpf_strlcpy(copy, st->layers, sizeof copy);
-    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
-        json_array_append_new(layers, json_string(t));
+    for (char *rest = copy, *t; (t = strsep(&rest, " "));)
+        if (t[0])
+            json_array_append_new(layers, json_string(t));
     json_object_set_new(body, "isolation_layers", layers);
 }
 

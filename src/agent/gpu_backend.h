@@ -5,7 +5,7 @@
 #define GPF_AGENT_GPU_BACKEND_H
 
 #include "catalog/catalog.h"
-#include "engine/model.h"
+#include "model/fleet.h"
 #include "util/error.h"
 
 #define GPF_GPU_MAX_PROCS 64

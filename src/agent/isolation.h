@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "agent/sysfs.h"
-#include "engine/model.h"
+#include "model/slice.h"
 #include "util/error.h"
 
 typedef struct gpf_host_facts gpf_host_facts; /* agent/gpu_backend.h */

@@ -6,7 +6,8 @@
 #define GPF_AGENT_REPORT_H
 
 #include "agent/gpu_backend.h"
-#include "engine/model.h"
+#include "model/agent.h"
+#include "model/fleet.h"
 
 /* The pod a host pid belongs to: 1 and id filled, or 0 when none. */
 typedef int (*gpf_pod_of_pid_fn)(void *ctx, unsigned pid, char *id, size_t size);

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 #include "agent/isolation.h"
-#include "engine/model.h"
+#include "model/slice.h"
 #include "util/error.h"
 
 typedef struct gpf_pod_spec {

@@ -94,8 +94,7 @@ static void load_state(proc_rt *r, ppod *p)
     gpf_pod_status st;
     memset(&st, 0, sizeof st);
     st.isolation = GPF_ISO_SOFT;
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *rest = buf, *line; (line = strsep(&rest, "\n"));) {
         char *eq = strchr(line, '=');
         if (!eq)
             continue;

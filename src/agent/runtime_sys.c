@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/model.h"
+#include "model/ids.h"
 #include "util/alloc.h"
 #include "util/timeutil.h"
 

@@ -40,6 +40,16 @@ static long read_long(const char *path, int base, long fallback)
     return end && end != buf && *end == '\0' ? v : fallback;
 }
 
+/* read_long within [lo, hi]: an int field never takes a truncated value */
+static int read_int(const char *path, int base, int lo, int hi, int fallback)
+{
+    long v = read_long(path, base, fallback);
+    return v >= lo && v <= hi ? (int)v : fallback;
+}
+
+/* Far above any kernel's NR_CPUS (8192 today): a larger CPU number is not a CPU list. */
+#define CPU_NUMBER_MAX ((1L << 22) - 1)
+
 int gpf_sysfs_cpulist_mask(const char *s, uint64_t *mask, int nbits)
 {
     int n = 0;
@@ -50,17 +60,19 @@ int gpf_sysfs_cpulist_mask(const char *s, uint64_t *mask, int nbits)
     while (*s) {
         char *end = NULL;
         long a = strtol(s, &end, 10), b;
-        if (end == s || a < 0)
+        if (end == s || a < 0 || a > CPU_NUMBER_MAX)
             return -1;
         b = a;
         s = end;
         if (*s == '-') {
             s++;
             b = strtol(s, &end, 10);
-            if (end == s || b < a)
+            if (end == s || b < a || b > CPU_NUMBER_MAX)
                 return -1;
             s = end;
         }
+        if (b - a + 1 > INT_MAX - n) /* a list that repeats a huge range */
+            return -1;
         n += (int)(b - a + 1);
         for (long c = a; mask && c <= b && c < nbits; c++)
             mask[c / 64] |= 1ULL << (c % 64);
@@ -129,15 +141,15 @@ static void read_gpu(const char *dir, const char *bdf, gpf_sysfs_host *out)
     attr(p, sizeof p, dir, bdf, "device");
     g->device = (uint16_t)read_long(p, 16, 0);
     attr(p, sizeof p, dir, bdf, "numa_node");
-    g->numa_node = (int)read_long(p, 10, -1);
+    g->numa_node = read_int(p, 10, -1, GPF_SYSFS_MAX_NUMA - 1, -1);
     attr(p, sizeof p, dir, bdf, "current_link_speed");
     g->link_gen_cur = read_text(p, buf, sizeof buf) == 0 ? gpf_sysfs_link_gen(buf) : 0;
     attr(p, sizeof p, dir, bdf, "max_link_speed");
     g->link_gen_max = read_text(p, buf, sizeof buf) == 0 ? gpf_sysfs_link_gen(buf) : 0;
     attr(p, sizeof p, dir, bdf, "current_link_width");
-    g->link_width_cur = (int)read_long(p, 10, 0);
+    g->link_width_cur = read_int(p, 10, 0, 32, 0); /* PCIe links have at most 32 lanes */
     attr(p, sizeof p, dir, bdf, "max_link_width");
-    g->link_width_max = (int)read_long(p, 10, 0);
+    g->link_width_max = read_int(p, 10, 0, 32, 0);
     attr(p, sizeof p, dir, bdf, "iommu_group");
     ssize_t n = readlink(p, buf, sizeof buf - 1);
     g->iommu_group = -1;
@@ -146,7 +158,7 @@ static void read_gpu(const char *dir, const char *bdf, gpf_sysfs_host *out)
         const char *base = strrchr(buf, '/');
         char *end = NULL;
         long grp = strtol(base ? base + 1 : buf, &end, 10);
-        if (end && *end == '\0' && grp >= 0)
+        if (end && *end == '\0' && grp >= 0 && grp <= INT_MAX)
             g->iommu_group = (int)grp;
     }
 }

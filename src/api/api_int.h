@@ -29,7 +29,14 @@ typedef struct api_resp {
     int has_file;                /* answer with the file file_fd (owned, streamed; MHD closes it) */
     int file_fd;
     uint64_t file_size;
+    char allow[48];              /* 405: the path's methods, sent as the Allow header ("" none) */
 } api_resp;
+
+/* Why a raw request target (path and query as the client sent them, before percent-decoding)
+ * is refused, as a static message; NULL when it is acceptable. Refused: a control character,
+ * raw or percent-encoded (%00 included: a decoded NUL would cut an id short), and an encoded
+ * '/' (%2F) in the path, which would move a segment boundary. target must not be NULL. */
+const char *api_target_problem(const char *target);
 
 /* Fills resp with an error document; returns code for convenience. */
 int api_error(api_resp *r, int code, const char *msg);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "api/metrics.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/embedded.h"
@@ -47,8 +48,11 @@ void h_portal(api_req *q, api_resp *r)
 
 void h_metrics(api_req *q, api_resp *r)
 {
+    gpf_metrics m;
     gpf_buf b = {0};
-    gpf_engine_metrics(q->engine, &b);
+    gpf_engine_metrics(q->engine, &m); /* copied under the engine's lock; rendered after it */
+    gpf_metrics_render(&m, &b);
+    gpf_metrics_clear(&m);
     r->status = 200;
     r->text = gpf_buf_steal(&b);
     r->content_type = "text/plain; version=0.0.4";

@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/alloc.h"
+#include "util/datafile.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -81,6 +82,21 @@ static void write_small_file(const char *path, const char *text, mode_t mode)
     close(fd);
 }
 
+/* The database the store opens is private: the store creates a new one 0600 and sqlite
+ * gives its -wal and -shm files the database's mode when it makes them; files an earlier
+ * version left readable are tightened (0600) before the store opens them. */
+static void make_private(const char *dbpath)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char path[640];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", dbpath, suffixes[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) && chmod(path, 0600) != 0)
+            GPF_WARN("serve", "event=chmod_failed path=%s msg=\"%s\"", path, strerror(errno));
+    }
+}
+
 /* ---- the default image ------------------------------------------------------ */
 
 typedef struct default_image_job {
@@ -135,7 +151,7 @@ static void demo_image_dir(const char *self, char *out, size_t size)
     if (gpf_subproc_run(argv, 10000, NULL, NULL, text, sizeof text, &code, NULL) != 0 || code != 0)
         return;
     /* the path is the last line that is one (the script's notes go to stderr, captured too) */
-    for (char *line = strtok_r(text, "\n", &slash); line; line = strtok_r(NULL, "\n", &slash))
+    for (char *rest = text, *line; (line = strsep(&rest, "\n"));)
         if (line[0] == '/')
             gpf_strlcpy(out, line, size);
 }
@@ -213,33 +229,8 @@ static pid_t spawn_agent(const gpf_serve_config *cfg, const char *self, const ch
     _exit(127);
 }
 
-static void print_banner(const gpf_serve_config *cfg, const char *url, const char *admin_token, const char *join,
-                         const char *self)
-{
-    printf("\ngpufleet control plane listening on %s\n", url);
-    if (admin_token[0] && cfg->demo)
-        printf("admin token (demo: also kept in %s/demo-admin-token): %s\n", cfg->state_dir, admin_token);
-    else if (admin_token[0])
-        printf("admin token (shown once; only its hash is stored): %s\n", admin_token);
-    if (join[0] && !cfg->demo)
-        printf("agent join token (shown once): %s\n", join);
-    if (cfg->demo) {
-        printf("\nDemo fleet: gpu-h100-a (8x H100 80GB, GPUs 6-7 in MIG mode), gpu-a100-b (4x A100 80GB), "
-               "gpu-l40s-c (2x L40S)\nDemo SKUs: h100-whole, h100-1g10 (MIG 1g.10gb), l40s-quarter (250/1000 of an L40S)\n");
-        printf("\nTry it (in another terminal):\n\n");
-        printf("  %s login --server %s --token %s\n", self, url, admin_token[0] ? admin_token : "<admin token>");
-        printf("  %s sku ls\n", self);
-        printf("  POD=$(%s pod launch h100-1g10 --quiet)\n", self);
-        printf("  %s ssh $POD -- 'echo hello from $GPUFLEET_POD_ID on $CUDA_VISIBLE_DEVICES'\n", self);
-        printf("  %s usage\n", self);
-        printf("  %s pod stop $POD\n", self);
-        printf("\nPress Ctrl-C to stop the control plane (running pods keep running; stop them first).\n\n");
-    }
-    fflush(stdout);
-}
-
 int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, volatile sig_atomic_t *stop,
-                  const char *self_exe, gpf_error *err)
+                  const char *self_exe, gpf_serve_ready_fn ready, void *ready_arg, gpf_error *err)
 {
     int rc = 0;
     gpf_catalog *cat = NULL;
@@ -262,12 +253,13 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
         rc = gpf_error_set(err, GPF_EIO, "cannot create state directory %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
-    if ((rc = gpf_catalog_load(cfg->catalog_dir, &cat, err)) != 0)
+    gpf_data_dir catalog_src = {cfg->catalog_dir, GPF_CATALOG_BUILTIN};
+    if ((rc = gpf_catalog_load(gpf_data_file_reader, &catalog_src, &cat, err)) != 0)
         goto out;
     snprintf(dbpath, sizeof dbpath, "%s/gpufleet.db", cfg->state_dir);
+    make_private(dbpath);
     if ((rc = gpf_store_open(dbpath, &store, err)) != 0)
         goto out;
-    chmod(dbpath, 0600); /* its -wal and -shm files take the database's mode */
     gpf_engine_config ec = {0};
     ec.store = store;
     ec.catalog = cat;
@@ -336,7 +328,10 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
                 agents[nagents++] = pid;
         }
     }
-    print_banner(cfg, url, admin_token, join, self_exe);
+    if (ready) {
+        gpf_serve_ready facts = {url, admin_token, join, cfg->state_dir, cfg->demo};
+        ready(&facts, ready_arg);
+    }
     while (!*stop) {
         gpf_sleep_ms(200);
         gpf_engine_tick(eng);

@@ -26,11 +26,25 @@ typedef struct gpf_serve_config {
 
 extern const gpf_cfg_opt gpf_serve_options[];
 
+/* What the control plane tells its operator once it listens and (--demo) its agents are
+ * started: the command layer prints it (the library prints nothing). The strings are
+ * borrowed for the duration of the callback. */
+typedef struct gpf_serve_ready {
+    const char *url;            /* the API's base URL, "http://127.0.0.1:8470" */
+    const char *admin_token;    /* the admin token made at this start (demo: or kept from the first); "" none */
+    const char *join_token;     /* the agents' join token made at this start (demo: the demo agents'); "" none */
+    const char *state_dir;
+    int demo;                   /* cfg->demo */
+} gpf_serve_ready;
+typedef void (*gpf_serve_ready_fn)(const gpf_serve_ready *facts, void *arg);
+
 /* Runs until *stop; self_exe is this binary (demo agents are started from it). With
  * cfg->demo, demo_hosts (NULL-terminated, may be NULL; borrowed) names the hosts of the
  * built-in demo fleet, one local agent each: the caller reads them from the fake GPU
- * backend's fixture, so that the API needs nothing of the agent's modules. */
+ * backend's fixture, so that the API needs nothing of the agent's modules. ready (may be
+ * NULL) is called once, with ready_arg, when the API listens and the demo agents are
+ * started, before the loop that runs until *stop. */
 int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, volatile sig_atomic_t *stop,
-                  const char *self_exe, gpf_error *err);
+                  const char *self_exe, gpf_serve_ready_fn ready, void *ready_arg, gpf_error *err);
 
 #endif

@@ -1,10 +1,13 @@
-/* HTTP server glue: libmicrohttpd set-up, body collection with a size limit,
- * routing, authentication, and JSON responses. */
+/* HTTP server glue: libmicrohttpd set-up, request hygiene (the raw request target, framing
+ * headers, the body limit decided before "100 Continue"), body collection with a size
+ * limit, routing (HEAD wherever GET), authentication, and JSON responses. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,10 +71,14 @@ static const route routes[] = {
     {"GET", "/v1/agent/blobs/{}", h_agent_blob, AUTH_ANY},
 };
 
-/* Per-request state across MHD's access-handler calls. */
+/* Per-request state across MHD's access-handler calls: made by on_target (MHD's URI log
+ * callback, once per request, before the headers are read), freed by on_completed. */
 typedef struct conn_ctx {
     gpf_buf body;
+    int started;                 /* the access handler has seen this request */
+    int answered;                /* answered from the request line and headers: the body is discarded */
     int too_large;
+    const char *target_problem;  /* static text: why the raw request target is refused; NULL = fine */
 } conn_ctx;
 
 /* ---- helpers for handlers ----------------------------------------------- */
@@ -117,6 +124,92 @@ int api_query_int(api_req *q, api_resp *r, const char *key, long long min, long 
         return -1;
     }
     *out = x;
+    return 0;
+}
+
+/* ---- request hygiene ------------------------------------------------------- */
+
+static unsigned hex_value(char c)
+{
+    return isdigit((unsigned char)c) ? (unsigned)(c - '0') : (unsigned)(tolower((unsigned char)c) - 'a' + 10);
+}
+
+const char *api_target_problem(const char *target)
+{
+    int in_query = 0;
+    for (const char *s = target; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            return "the request target holds a control character";
+        if (c == '?')
+            in_query = 1;
+        if (c != '%' || !isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]))
+            continue;
+        unsigned v = hex_value(s[1]) * 16 + hex_value(s[2]);
+        if (v == 0)
+            return "the request target holds an encoded NUL (%00)";
+        if (v < 0x20 || v == 0x7f)
+            return "the request target holds an encoded control character";
+        if (v == '/' && !in_query)
+            return "a path segment holds an encoded '/' (%2F)";
+        s += 2;
+    }
+    return NULL;
+}
+
+/* MHD's URI log callback: called once per request with the raw request target (before MHD
+ * decodes it, which would cut "h100%00x" to "h100"); what it returns is the request's
+ * *con_cls. */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    conn_ctx *ctx = GPF_NEW(conn_ctx);
+    ctx->target_problem = uri ? api_target_problem(uri) : NULL;
+    return ctx;
+}
+
+typedef struct framing {
+    unsigned content_length;     /* Content-Length header lines */
+    unsigned transfer_encoding;  /* Transfer-Encoding header lines */
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    framing *n = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        n->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        n->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* What the request line and headers alone refuse, decided on the access handler's first
+ * call, before MHD reads any of the body or sends "100 Continue" (it sends none once a
+ * response is queued). Returns 1 with r filled when the request is refused, else 0. */
+static int refuse_early(struct MHD_Connection *conn, conn_ctx *ctx, api_resp *r)
+{
+    framing n = {0, 0};
+    if (ctx->target_problem) {
+        api_error(r, GPF_EMALFORMED, ctx->target_problem);
+        return 1;
+    }
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &n);
+    if (n.content_length > 1) {
+        api_error(r, GPF_EMALFORMED, "more than one Content-Length header");
+        return 1;
+    }
+    if (n.content_length && n.transfer_encoding) {
+        api_error(r, GPF_EMALFORMED, "both Content-Length and Transfer-Encoding");
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > GPF_API_MAX_BODY) {
+        api_error(r, GPF_ETOOLARGE, "request body is larger than 64 KiB");
+        return 1;
+    }
     return 0;
 }
 
@@ -166,29 +259,33 @@ static void dispatch(gpf_api *api, struct MHD_Connection *conn, const char *meth
     memset(&q, 0, sizeof q);
     q.conn = conn;
     q.engine = api->engine;
-    q.method = method;
+    /* HEAD is GET whose body MHD leaves out (same status and headers) */
+    q.method = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 ? MHD_HTTP_METHOD_GET : method;
     q.path = url;
     q.version = api->version;
     const route *rt = NULL;
-    int path_known = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    gpf_buf allow = {0};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++) {
         const char *params[4] = {0};
         if (!match(routes[i].pattern, url, params, scratch, sizeof scratch))
             continue;
-        path_known = 1;
-        if (strcmp(routes[i].method, method) != 0)
-            continue;
-        rt = &routes[i];
-        memcpy(q.params, params, sizeof params);
-        break;
+        if (strcmp(routes[i].method, q.method) == 0) {
+            rt = &routes[i];
+            memcpy(q.params, params, sizeof params);
+        } else {
+            gpf_buf_printf(&allow, "%s%s%s", allow.len ? ", " : "", routes[i].method,
+                           strcmp(routes[i].method, MHD_HTTP_METHOD_GET) == 0 ? ", HEAD" : "");
+        }
     }
-    if (!rt) {
-        if (path_known)
-            api_error(r, GPF_EMETHOD, "method not allowed on this path");
-        else
-            api_error(r, GPF_ENOTFOUND, "no such endpoint (see docs/api.md)");
+    if (!rt && allow.len) {
+        api_error(r, GPF_EMETHOD, "method not allowed on this path");
+        gpf_strlcpy(r->allow, gpf_buf_cstr(&allow), sizeof r->allow);
+    } else if (!rt) {
+        api_error(r, GPF_ENOTFOUND, "no such endpoint (see docs/api.md)");
+    }
+    gpf_buf_clear(&allow);
+    if (!rt)
         return;
-    }
     if (ctx->too_large) {
         api_error(r, GPF_ETOOLARGE, "request body is larger than 64 KiB");
         return;
@@ -269,8 +366,26 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
     if (len || r->status != 204)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Queues r (consumed) as the answer to the request, and logs it. */
+static enum MHD_Result answer(struct MHD_Connection *conn, const char *method, const char *url, api_resp *r,
+                              int64_t t0)
+{
+    if (!r->json && !r->text && !r->has_file && r->status != 204)
+        api_error(r, GPF_EINTERNAL, "handler produced no response");
+    int status = r->status;
+    enum MHD_Result ret = send_resp(conn, r);
+    if (r->has_file) /* an error answer replaced the file */
+        close(r->file_fd);
+    json_decref(r->json);
+    gpf_free(r->text);
+    GPF_DEBUG("api", "method=%s path=%s status=%d us=%lld", method, url, status, (long long)(gpf_mono_us() - t0));
     return ret;
 }
 
@@ -280,14 +395,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     (void)version;
     gpf_api *api = cls;
-    conn_ctx *ctx = *con_cls;
-    if (!ctx) {
-        ctx = GPF_NEW(conn_ctx);
-        *con_cls = ctx;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > GPF_API_MAX_BODY)
-            ctx->too_large = 1;
+    conn_ctx *ctx = *con_cls; /* made by on_target */
+    int64_t t0 = gpf_mono_us();
+    api_resp r = {0};
+    r.status = 500;
+    if (!ctx)
+        return MHD_NO;
+    if (ctx->answered) { /* the rest of a body MHD still reads after an early answer */
+        *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (!ctx->started) {
+        ctx->started = 1;
+        if (!refuse_early(conn, ctx, &r))
+            return MHD_YES;
+        ctx->answered = 1;
+        return answer(conn, method, url, &r, t0);
     }
     if (*upload_data_size) {
         if (!ctx->too_large && ctx->body.len + *upload_data_size <= GPF_API_MAX_BODY)
@@ -297,20 +420,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    int64_t t0 = gpf_mono_us();
-    api_resp r = {0};
-    r.status = 500;
     dispatch(api, conn, method, url, ctx, &r);
-    if (!r.json && !r.text && !r.has_file && r.status != 204)
-        api_error(&r, GPF_EINTERNAL, "handler produced no response");
-    int status = r.status;
-    enum MHD_Result ret = send_resp(conn, &r);
-    if (r.has_file) /* an error answer replaced the file */
-        close(r.file_fd);
-    json_decref(r.json);
-    gpf_free(r.text);
-    GPF_DEBUG("api", "method=%s path=%s status=%d us=%lld", method, url, status, (long long)(gpf_mono_us() - t0));
-    return ret;
+    return answer(conn, method, url, &r, t0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -361,6 +472,7 @@ int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err)
     api->mhd = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_SOCK_ADDR,
                                 (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
                                 MHD_OPTION_CONNECTION_LIMIT,
                                 (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 512),
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);

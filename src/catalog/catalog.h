@@ -70,12 +70,17 @@ typedef struct gpf_catalog gpf_catalog;
 int gpf_catalog_parse(const char *gpus_csv, const char *mig_csv, const char *vgpu_csv,
                       gpf_catalog **out, gpf_error *err);
 void gpf_catalog_free(gpf_catalog *c);
-/* The catalog from dir (gpus.csv, mig_profiles.csv, vgpu_profiles.csv there) or, with dir
- * NULL or "", the copy of data/catalog built into the binary. */
-int gpf_catalog_load(const char *dir, gpf_catalog **out, gpf_error *err);
-/* One catalog file's text from dir or built in (e.g. "driver_minimums.csv"): a heap string
- * (gpf_free), or NULL with err set. */
-char *gpf_catalog_file_text(const char *dir, const char *name, gpf_error *err);
+/* Where the catalog's files are built into the binary (util/embedded.h), for a reader that
+ * falls back on them (util/datafile.h: gpf_data_dir {dir, GPF_CATALOG_BUILTIN}). */
+#define GPF_CATALOG_BUILTIN "data/catalog"
+/* Reads one catalog file by name ("gpus.csv"): a heap string (gpf_free), or NULL with err
+ * set. The I/O the catalog leaves to its caller; util/datafile.h's gpf_data_file_reader
+ * reads a directory or the built-in copies. */
+typedef char *(*gpf_catalog_reader)(const void *arg, const char *name, gpf_error *err);
+/* The catalog from the files gpus.csv, mig_profiles.csv and vgpu_profiles.csv that read
+ * (called with arg) returns, parsed by gpf_catalog_parse. A reader's failure is returned
+ * with its err (GPF_EIO when it set none). *out owned by caller. */
+int gpf_catalog_load(gpf_catalog_reader read, const void *arg, gpf_catalog **out, gpf_error *err);
 
 int gpf_catalog_model_count(const gpf_catalog *c);
 const gpf_gpu_model *gpf_catalog_model_at(const gpf_catalog *c, int i);

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "util/alloc.h"
+#include "util/datafile.h"
 
 static const char usage[] =
     "usage: gpufleet check [--backend nvml|fake] [--nvml-lib PATH] [--fake-fleet FILE] [--host-id ID]\n"
@@ -173,8 +174,9 @@ int gpf_cli_check_main(int argc, char **argv)
     gpf_error err = {0};
     gpf_catalog *cat = NULL;
     char *minimums = NULL;
-    if (gpf_catalog_load(o.catalog_dir, &cat, &err) != 0 ||
-        !(minimums = gpf_catalog_file_text(o.catalog_dir, "driver_minimums.csv", &err))) {
+    gpf_data_dir src = {o.catalog_dir, GPF_CATALOG_BUILTIN};
+    if (gpf_catalog_load(gpf_data_file_reader, &src, &cat, &err) != 0 ||
+        !(minimums = gpf_data_file_text(&src, "driver_minimums.csv", &err))) {
         fprintf(stderr, "gpufleet check: catalog: %s\n", gpf_error_msg(&err));
         gpf_catalog_free(cat);
         return 3;

@@ -8,6 +8,7 @@
 #include "agent/gpu_open.h"
 #include "catalog/catalog.h"
 #include "util/alloc.h"
+#include "util/datafile.h"
 
 static const char HELP[] =
     "usage: gpufleet discover [--backend nvml|fake] [--nvml-lib PATH]\n"
@@ -299,7 +300,8 @@ int gpf_cli_discover_main(int argc, char **argv)
     if (rc != 0)
         return rc;
     f = GPF_NEW(gpf_host_facts);
-    if (gpf_catalog_load(o.catalog_dir, &cat, &err) == 0)
+    gpf_data_dir src = {o.catalog_dir, GPF_CATALOG_BUILTIN};
+    if (gpf_catalog_load(gpf_data_file_reader, &src, &cat, &err) == 0)
         o.open.cat = cat;
     if (err.code != 0 || gpf_gpu_backend_open(&o.open, &b, &err) != 0 || b->ops->discover(b, f, &err) != 0) {
         gpf_cli_fail(err.code, "discover: %s%s", gpf_error_msg(&err),

@@ -227,15 +227,17 @@ int gpf_cli_ssh_line(const json_t *pod, const char *identity, const char *known_
 static char *find_ssh(void)
 {
     const char *path = getenv("PATH");
-    char *copy, *dir, *save = NULL, *found = NULL;
+    char *copy, *rest, *dir, *found = NULL;
     if (access("/usr/bin/ssh", X_OK) == 0)
         return gpf_strdup("/usr/bin/ssh");
     if (!path)
         return NULL;
-    copy = gpf_strdup(path);
-    for (dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+    copy = rest = gpf_strdup(path);
+    while (!found && (dir = strsep(&rest, ":"))) {
+        if (!dir[0]) /* an empty entry is not searched (it would mean the current directory) */
+            continue;
         gpf_buf b = {0};
-        gpf_buf_printf(&b, "%s/ssh", *dir ? dir : ".");
+        gpf_buf_printf(&b, "%s/ssh", dir);
         if (access(gpf_buf_cstr(&b), X_OK) == 0)
             found = gpf_buf_steal(&b);
         gpf_buf_clear(&b);

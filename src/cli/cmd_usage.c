@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "billing/billing.h"
+
 const char gpf_cli_help_usage[] =
     "usage: gpufleet usage [--pod ID] [--json]\n"
     "\n"
@@ -27,7 +29,7 @@ static void usage_row(gpf_table *t, const json_t *u, void *arg)
     gpf_cli_duration(gpf_cli_int(u, "duration_ms"), dur, sizeof dur);
     gpf_cli_format_money(gpf_cli_int(u, "price_micro_per_hour"), price, sizeof price);
     gpf_cli_format_money(gpf_cli_int(u, "cost_micro"), cost, sizeof cost);
-    sum->cost += gpf_cli_int(u, "cost_micro");
+    (void)gpf_billing_sum_add(&sum->cost, gpf_cli_int(u, "cost_micro")); /* saturates, never wraps */
     sum->records++;
     const char *row[] = {gpf_cli_str(u, "pod_id"), gpf_cli_str(u, "owner"),
                          gpf_cli_str(u, "project"), gpf_cli_str(u, "sku"),

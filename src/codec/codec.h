@@ -12,7 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/model.h"
+#include "model/agent.h"
+#include "model/fleet.h"
+#include "model/tenancy.h"
+#include "model/usage.h"
+#include "model/views.h"
 #include "util/error.h"
 
 
@@ -28,7 +32,7 @@ json_t *gpf_json_event(const gpf_event *ev);
 json_t *gpf_json_error(int code, const char *message); /* {"error":{"code","message"}} */
 json_t *gpf_json_image(const gpf_image *im); /* {"name","digest","size_bytes","source","created_at"} */
 
-/* Names are checked with gpf_name_valid (sched/slice.h, through engine/model.h). */
+/* Names are checked with gpf_name_valid (model/ids.h). */
 
 /* POST /v1/skus body -> sku (timestamps left 0). Validates the slice per kind. */
 int gpf_decode_sku_create(const json_t *body, gpf_sku *out, gpf_error *err);

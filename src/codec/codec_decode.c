@@ -1,6 +1,6 @@
 /* Decoders for user request bodies (SKUs, launches, users), the shared field helpers
  * (codec/codec_int.h) and the validators (SSH keys, times; names are checked with
- * gpf_name_valid, sched/slice.h). Strict decoders reject unknown fields, wrong types,
+ * gpf_name_valid, model/ids.h). Strict decoders reject unknown fields, wrong types,
  * missing required fields and bad values with GPF_EINVAL and a message naming the field;
  * the lenient ones (our own pod shapes, in codec_agent.c) ignore unknown fields but still
  * check every value they take. Nothing is ever silently truncated. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "billing/billing.h"
 #include "util/alloc.h"
 #include "util/timeutil.h"
 
@@ -49,21 +50,6 @@ static void set_int(json_t *o, const char *key, int64_t v)
 static int clamp_count(int n, int max)
 {
     return n < 0 ? 0 : (n > max ? max : n);
-}
-
-/* floor-ish a * b / d for a, b >= 0 without overflowing for any realistic input:
- * b = q*d + r, so a*b/d = a*q + a*r/d. Saturates at INT64_MAX. */
-static int64_t mul_div(int64_t a, int64_t b, int64_t d)
-{
-    int64_t q = b / d, r = b % d, hi = 0, lo = 0, sum = 0;
-
-    if (__builtin_mul_overflow(a, q, &hi))
-        return (a < 0) != (q < 0) ? INT64_MIN : INT64_MAX;
-    if (__builtin_mul_overflow(a, r, &lo))
-        return (a < 0) != (r < 0) ? INT64_MIN : INT64_MAX;
-    if (__builtin_add_overflow(hi, lo / d, &sum))
-        return hi < 0 ? INT64_MIN : INT64_MAX;
-    return sum;
 }
 
 json_t *gpf_json_time(int64_t ms)
@@ -369,7 +355,7 @@ json_t *gpf_json_pod(const gpf_pod *p)
 json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms)
 {
     json_t *o = NULL;
-    int64_t end = 0, dur = 0;
+    int64_t end = 0, dur = 0, gms = 0, cost = 0;
 
     if (!u)
         return json_null();
@@ -390,8 +376,11 @@ json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms)
     set(o, "start_at", gpf_json_time(u->start_ms));
     set(o, "end_at", gpf_json_time(u->end_ms));
     set_int(o, "duration_ms", dur);
-    set_int(o, "gpu_milli_seconds", mul_div(u->gpu_milli, dur, 1000));
-    set_int(o, "cost_micro", mul_div(u->price_micro_per_hour, dur, 3600000));
+    /* the billing rule (billing/billing.h); a figure too large to count shows saturated */
+    (void)gpf_billing_gpu_milli_seconds(u->gpu_milli, dur, &gms);
+    (void)gpf_billing_cost_micro(u->price_micro_per_hour, dur, &cost);
+    set_int(o, "gpu_milli_seconds", gms);
+    set_int(o, "cost_micro", cost);
     return o;
 }
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/model.h"
+#include "model/fleet.h"
 #include "util/error.h"
 
 #define CODEC_MEM_MIB_MAX      16777216LL /* 16 TiB, per SKU / per GPU */

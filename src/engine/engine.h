@@ -7,8 +7,12 @@
  * concurrently. Results are returned as copies, so callers encode them outside the lock.
  *
  * Durability: a function that changes state writes the change to the store before it
- * returns success ("acknowledged = durable"). On open, everything is loaded back and
- * the ledger is rebuilt from the placements of live pods.
+ * returns success ("acknowledged = durable"), every write of one change (with the events
+ * that record it) in one store transaction, and keeps the change in memory only when that
+ * committed: when a write fails, the caller gets its error and the engine and the
+ * database are as they were. On open, everything is loaded back and the ledger is rebuilt
+ * from the placements of live pods (pods that no longer fit are failed, in one
+ * transaction: when it fails, open fails).
  *
  * Errors: 0 or a negative GPF_E* code with err filled (message fit for the API). */
 #ifndef GPF_ENGINE_ENGINE_H
@@ -18,7 +22,12 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
-#include "engine/model.h"
+#include "model/agent.h"
+#include "model/fleet.h"
+#include "model/metrics.h"
+#include "model/tenancy.h"
+#include "model/usage.h"
+#include "model/views.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -44,21 +53,15 @@ typedef struct gpf_engine_config {
     int import_timeout_ms;        /* one import's limit; default 600000 (10 min) */
 } gpf_engine_config;
 
-/* Who is calling. */
-typedef struct gpf_principal {
-    int is_agent;                 /* 1: an agent token for host_id */
-    char user[GPF_ID_MAX];
-    gpf_role role;
-    char host_id[GPF_ID_MAX];
-} gpf_principal;
-
 int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *err);
 void gpf_engine_free(gpf_engine *e);
 
 /* First start: when no user exists, creates user "admin" with a fresh token and
  * writes the secret to admin_token (size >= 64); when no join token exists, creates
  * one (or uses join_token_in when non-empty, e.g. from the configuration) and writes
- * it to join_token. Outputs are "" when nothing was created. Only hashes are stored. */
+ * it to join_token. Outputs are "" when nothing was created. Only hashes are stored. All of it
+ * is one transaction: when a write fails nothing is created (outputs "") and the error is
+ * returned. */
 int gpf_engine_bootstrap(gpf_engine *e, const char *join_token_in, char *admin_token, size_t asz,
                          char *join_token, size_t jsz, gpf_error *err);
 
@@ -138,6 +141,9 @@ int gpf_engine_events_list(gpf_engine *e, const gpf_principal *who, const gpf_ev
 /* ---- pods ---- */
 int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_launch_req *req,
                           gpf_pod *out, gpf_error *err);
+/* get, wait and stop: a pod the caller may not see (another user's, for a member) is
+ * GPF_ENOTFOUND with the message of an unknown pod, "no pod '<id>'"; an agent token is
+ * GPF_EFORBIDDEN. */
 int gpf_engine_pod_get(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out,
                        gpf_error *err);
 /* Like get, but first waits up to timeout_ms for the pod to be running or final. */
@@ -157,7 +163,8 @@ int64_t gpf_engine_now(gpf_engine *e);
 
 /* ---- agents ---- */
 /* Register (or re-register) a host. join_token is checked against the stored hash.
- * agent_token receives a new agent token secret (size >= 64). */
+ * agent_token receives a new agent token secret (size >= 64). One transaction: the host,
+ * the pods its new record no longer fits (failed), its preflight event and the token. */
 int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_host_rec *h,
                               char *agent_token, size_t tsz, int *heartbeat_ms, gpf_error *err);
 /* The agent's report (r may be NULL: a bare sign of life). Pods it runs that the engine
@@ -165,7 +172,9 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
  * failed at that moment, and a running pod it no longer lists (running since before the
  * previous report) is failed at the previous report. With has_gpus, a reported GPU that
  * is not registered -> EINVAL; a registered one not reported, MIG devices and processes
- * that do not match the ledger, and idle pods are recorded as drift (events, host get). */
+ * that do not match the ledger, and idle pods are recorded as drift (events, host get).
+ * One transaction with the host's return from lost and the events: when a write fails the
+ * agent gets the error, nothing changes, and its next report is reconciled afresh. */
 int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gpf_agent_report *r,
                                gpf_error *err);
 
@@ -177,20 +186,30 @@ typedef struct gpf_agent_cmd {
     char env[GPF_TEXT_MAX];
 } gpf_agent_cmd;
 /* Long poll: waits up to wait_ms until the host's command sequence passes `after`,
- * then returns every outstanding command (heap array, gpf_free) and the sequence. */
+ * then returns every outstanding command (heap array, gpf_free) and the sequence. A poll
+ * is a sign of life: a lost host is back (written first; its store error is returned). */
 int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t after, int wait_ms,
                               gpf_agent_cmd **out, size_t *n, int64_t *seq, gpf_error *err);
+/* The agent's word on one of its pods: running (usage opens), failed or stopped (final,
+ * slice freed, usage closed); also a sign of life, as a poll is. One transaction. A pod
+ * not placed on the host: GPF_ENOTFOUND; another state: GPF_EINVAL. */
 int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
                                 const gpf_agent_pod_status *st, gpf_error *err);
 
 /* Periodic housekeeping: marks hosts lost after missed heartbeats (their pods become lost,
  * usage closed at the host's last heartbeat), and fails pods their agent did not start
- * within start_timeout_ms (freeing their slices). */
+ * within start_timeout_ms (freeing their slices). Each host's loss and each timeout is one
+ * transaction; one that fails is logged and counted (gpf_engine_tick_failures), leaves
+ * the engine as it was, and is retried by the next tick. */
 void gpf_engine_tick(gpf_engine *e);
+/* How many of gpf_engine_tick's transactions have failed since open. */
+uint64_t gpf_engine_tick_failures(gpf_engine *e);
 /* Wakes every long poll (shutdown). */
 void gpf_engine_wake_all(gpf_engine *e);
 
-/* Prometheus text exposition of the engine's gauges and counters. */
-void gpf_engine_metrics(gpf_engine *e, gpf_buf *out);
+/* The engine's gauges and counters, copied into *m under the lock with no formatting (the
+ * API renders them, api/metrics.h). *m is overwritten, not freed first; m->hosts is owned
+ * by the caller (gpf_metrics_clear). */
+void gpf_engine_metrics(gpf_engine *e, gpf_metrics *m);
 
 #endif

@@ -10,25 +10,45 @@
 
 static int require_agent(const gpf_principal *who, host_entry **h, gpf_engine *e, gpf_error *err)
 {
-    if (!who->is_agent)
-        return gpf_error_set(err, GPF_EFORBIDDEN, "only an agent token can do this");
+    int rc = eng_can(who, GPF_ACT_AGENT_REPORT, NULL, err);
+    if (rc != 0)
+        return rc;
     *h = eng_host(e, who->host_id);
     if (!*h)
         return gpf_error_set(err, GPF_ENOTFOUND, "host '%s' is not registered", who->host_id);
     return 0;
 }
 
-static void mark_seen(gpf_engine *e, host_entry *h)
+/* The agent of h is heard from: h is seen now, and a lost host is back, written with its
+ * "host_back" event; in the caller's scope (which undoes it all when it fails). */
+static int mark_seen(gpf_engine *e, host_entry *h, gpf_error *err)
 {
-    h->last_seen_ms = eng_now(e);
-    h->rec.last_heartbeat_ms = h->last_seen_ms;
+    int64_t now = eng_now(e);
+    int rc = 0;
+    eng_tx_save_host(e, h);
     if (h->rec.state == GPF_HOST_LOST) {
-        h->rec.state = GPF_HOST_READY;
+        gpf_host_rec nr = h->rec;
+        nr.state = GPF_HOST_READY;
+        nr.last_heartbeat_ms = now;
+        if ((rc = eng_tx_write(e, err)) == 0)
+            rc = gpf_store_host_put(e->store, &nr, err);
+        if (rc == 0)
+            rc = eng_event(e, err, "host_back", "info", h->rec.id, NULL, NULL, "the agent is heard from again");
+        if (rc != 0)
+            return rc;
+        h->rec = nr;
         eng_sync_schedulable(e, h);
-        if (gpf_store_host_put(e->store, &h->rec, NULL) != 0)
-            GPF_ERROR("engine", "event=store_failed op=host_put host=%s", h->rec.id);
-        eng_event(e, "host_back", "info", h->rec.id, NULL, NULL, "the agent is heard from again");
     }
+    h->last_seen_ms = now;
+    h->rec.last_heartbeat_ms = now;
+    return 0;
+}
+
+/* mark_seen as a transaction of its own. */
+static int seen(gpf_engine *e, host_entry *h, gpf_error *err)
+{
+    eng_tx_begin(e);
+    return eng_tx_end(e, mark_seen(e, h, err), err);
 }
 
 int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_host_rec *in, char *agent_token,
@@ -74,38 +94,37 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
     gpf_strlcpy(rec->override_by, h ? h->rec.override_by : "", sizeof rec->override_by);
     gpf_strlcpy(rec->override_reason, h ? h->rec.override_reason : "", sizeof rec->override_reason);
     rec->override_ms = h ? h->rec.override_ms : 0;
-    rc = gpf_store_host_put(e->store, rec, err);
-    if (rc != 0) {
-        gpf_free(rec);
-        goto out;
+    /* One transaction: the host, the pods its new record no longer fits (failed), what its
+     * preflight said and the agent's token. A new host joins the ledger once that committed
+     * (no pod can be placed on it before). */
+    eng_tx_begin(e);
+    if ((rc = eng_tx_write(e, err)) == 0)
+        rc = gpf_store_host_put(e->store, rec, err);
+    if (rc == 0 && h) {
+        if (memcmp(h->rec.gpus, rec->gpus, sizeof rec->gpus) != 0 || h->rec.ngpus != rec->ngpus)
+            GPF_WARN("engine", "event=host_gpus_changed host=%s before=%d after=%d", rec->id, h->rec.ngpus,
+                     rec->ngpus);
+        eng_tx_save_host(e, h);
+        h->rec = *rec;
+        h->last_seen_ms = h->last_report_ms = rec->last_heartbeat_ms;
+        rc = eng_ledger_rebuild_host(e, h, err);
     }
-    if (!h) {
+    if (rc == 0)
+        rc = eng_preflight_event(e, rec, err);
+    if (rc == 0)
+        rc = eng_make_token(e, "gpfagent_", NULL, rec->id, agent_token, tsz, NULL, err);
+    if (rc == 0)
+        e->agent_registrations_total++;
+    rc = eng_tx_end(e, rc, err);
+    if (rc == 0 && !h) {
         h = vec_push(&e->hosts, sizeof(host_entry));
-    } else if (memcmp(h->rec.gpus, rec->gpus, sizeof rec->gpus) != 0 || h->rec.ngpus != rec->ngpus) {
-        GPF_WARN("engine", "event=host_gpus_changed host=%s before=%d after=%d", rec->id, h->rec.ngpus, rec->ngpus);
+        h->rec = *rec;
+        h->last_seen_ms = h->last_report_ms = rec->last_heartbeat_ms;
+        rc = eng_ledger_rebuild_host(e, h, err); /* no pods on it: nothing to write */
     }
-    h->rec = *rec;
     gpf_free(rec);
-    h->last_seen_ms = h->rec.last_heartbeat_ms;
-    h->last_report_ms = h->rec.last_heartbeat_ms;
-    rc = eng_ledger_rebuild_host(e, h, err);
     if (rc != 0)
         goto out;
-    eng_preflight_event(e, h);
-    char tok_id[GPF_ID_MAX];
-    gpf_token t;
-    memset(&t, 0, sizeof t);
-    gpf_random_id("gpfagent_", 40, agent_token, tsz);
-    gpf_random_id("tok-", 8, tok_id, sizeof tok_id);
-    gpf_strlcpy(t.id, tok_id, sizeof t.id);
-    gpf_strlcpy(t.host_id, h->rec.id, sizeof t.host_id);
-    gpf_sha256_hex(agent_token, t.hash);
-    t.created_ms = h->rec.last_heartbeat_ms;
-    rc = gpf_store_token_put(e->store, &t, err);
-    if (rc != 0)
-        goto out;
-    *(gpf_token *)vec_push(&e->tokens, sizeof t) = t;
-    e->agent_registrations_total++;
     eng_bump(e, h);
     *heartbeat_ms = e->heartbeat_ms;
     GPF_INFO("engine", "event=host_registered host=%s gpus=%d cpus=%d runtime=%s preflight=%s schedulable=%d", h->rec.id,
@@ -138,7 +157,14 @@ int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gp
             goto out;
         }
     }
-    mark_seen(e, h);
+    /* One transaction: the host back when it was lost, the pods that died, the drift; when
+     * it fails the agent gets the error and the engine is as it was (the next report tries
+     * again). */
+    eng_tx_begin(e);
+    if ((rc = mark_seen(e, h, err)) != 0) {
+        eng_tx_end(e, rc, err);
+        goto out;
+    }
     int old_orphans = h->norphans;
     h->norphans = 0;
     for (int i = 0; i < r->npods; i++) {
@@ -156,6 +182,7 @@ int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gp
     }
     if (h->norphans > old_orphans)
         eng_bump(e, h);
+    rc = eng_tx_end(e, rc, err);
 out:
     pthread_mutex_unlock(&e->mu);
     return rc;
@@ -214,9 +241,8 @@ int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t a
     *n = 0;
     pthread_mutex_lock(&e->mu);
     int rc = require_agent(who, &h, e, err);
-    if (rc != 0)
+    if (rc != 0 || (rc = seen(e, h, err)) != 0)
         goto out;
-    mark_seen(e, h);
     while (h->seq <= after && !e->closing) {
         if (pthread_cond_timedwait(&e->cond, &e->mu, &dl) == ETIMEDOUT)
             break;
@@ -226,7 +252,8 @@ int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t a
             goto out;
         }
     }
-    mark_seen(e, h);
+    if ((rc = seen(e, h, err)) != 0)
+        goto out;
     *seq = h->seq;
     if (h->seq > after)
         collect(e, h, out, n);
@@ -235,66 +262,87 @@ out:
     return rc;
 }
 
+/* The agent started p: running, with its usage record opened; in the caller's scope. */
+static int pod_running(gpf_engine *e, const host_entry *h, gpf_pod *p, const gpf_agent_pod_status *st, int64_t now,
+                       gpf_error *err)
+{
+    gpf_pod np = *p;
+    np.state = GPF_POD_RUNNING;
+    np.started_ms = now;
+    np.ssh_port = st->ssh_port;
+    gpf_strlcpy(np.ssh_user, st->ssh_user, sizeof np.ssh_user);
+    gpf_strlcpy(np.ssh_host, h->rec.address[0] ? h->rec.address : "127.0.0.1", sizeof np.ssh_host);
+    gpf_strlcpy(np.device_ids, st->device_ids, sizeof np.device_ids);
+    if (st->has_isolation)
+        np.isolation = st->isolation;
+    gpf_strlcpy(np.ssh_host_key, st->ssh_host_key, sizeof np.ssh_host_key);
+    if (st->has_isolation_layers)
+        np.isolation_layers = st->isolation_layers;
+    gpf_strlcpy(np.reason, st->message[0] ? st->message : "running", sizeof np.reason);
+    gpf_usage u;
+    memset(&u, 0, sizeof u);
+    gpf_strlcpy(u.pod_id, np.id, sizeof u.pod_id);
+    gpf_strlcpy(u.owner, np.owner, sizeof u.owner);
+    gpf_strlcpy(u.project, np.project, sizeof u.project);
+    gpf_strlcpy(u.sku, np.sku, sizeof u.sku);
+    gpf_strlcpy(u.host_id, h->rec.id, sizeof u.host_id);
+    u.slice_kind = np.slice.kind;
+    u.isolation = np.isolation;
+    u.gpu_milli = np.placement.gpu_milli;
+    u.price_micro_per_hour = np.price_micro_per_hour;
+    u.start_ms = now;
+    int rc = eng_store_pod_usage(e, &np, &u, 1, err);
+    if (rc != 0)
+        return rc;
+    eng_tx_save_pod(e, p);
+    *p = np;
+    eng_tx_save_len(e, &e->usage);
+    *(gpf_usage *)vec_push(&e->usage, sizeof u) = u;
+    e->pods_started_total++;
+    pthread_cond_broadcast(&e->cond);
+    GPF_INFO("engine", "event=pod_running pod=%s host=%s port=%d isolation=%s", p->id, h->rec.id, p->ssh_port,
+             gpf_isolation_name(p->isolation));
+    return 0;
+}
+
 int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
                                 const gpf_agent_pod_status *st, gpf_error *err)
 {
     host_entry *h = NULL;
+    int refused = 0; /* the report is refused (after the host was seen): gov's code (why says why) or GPF_EINVAL */
+    char why[sizeof err->msg] = "";
     pthread_mutex_lock(&e->mu);
     int rc = require_agent(who, &h, e, err);
     if (rc != 0)
         goto out;
-    mark_seen(e, h);
-    gpf_pod *p = eng_pod(e, pod_id);
-    if (!p || strcmp(p->placement.host_id, h->rec.id) != 0) {
-        e->bad_agent_reports_total++;
-        rc = gpf_error_set(err, GPF_ENOTFOUND, "pod '%s' is not placed on host %s", pod_id, h->rec.id);
-        goto out;
-    }
-    if (gpf_pod_state_is_final(p->state))
-        goto out; /* late or repeated report: nothing to change */
+    /* One transaction: the host seen (back, when it was lost: also by a report it refuses)
+     * and the pod's change. */
+    eng_tx_begin(e);
+    rc = mark_seen(e, h, err);
+    gpf_pod *p = rc == 0 ? eng_pod(e, pod_id) : NULL;
     int64_t now = eng_now(e);
-    if (st->state == GPF_POD_RUNNING) {
-        if (p->state != GPF_POD_STARTING)
-            goto out; /* already running, or a stop is under way */
-        gpf_pod np = *p;
-        np.state = GPF_POD_RUNNING;
-        np.started_ms = now;
-        np.ssh_port = st->ssh_port;
-        gpf_strlcpy(np.ssh_user, st->ssh_user, sizeof np.ssh_user);
-        gpf_strlcpy(np.ssh_host, h->rec.address[0] ? h->rec.address : "127.0.0.1", sizeof np.ssh_host);
-        gpf_strlcpy(np.device_ids, st->device_ids, sizeof np.device_ids);
-        if (st->has_isolation)
-            np.isolation = st->isolation;
-        gpf_strlcpy(np.ssh_host_key, st->ssh_host_key, sizeof np.ssh_host_key);
-        if (st->has_isolation_layers)
-            np.isolation_layers = st->isolation_layers;
-        gpf_strlcpy(np.reason, st->message[0] ? st->message : "running", sizeof np.reason);
-        gpf_usage u;
-        memset(&u, 0, sizeof u);
-        gpf_strlcpy(u.pod_id, np.id, sizeof u.pod_id);
-        gpf_strlcpy(u.owner, np.owner, sizeof u.owner);
-        gpf_strlcpy(u.project, np.project, sizeof u.project);
-        gpf_strlcpy(u.sku, np.sku, sizeof u.sku);
-        gpf_strlcpy(u.host_id, h->rec.id, sizeof u.host_id);
-        u.slice_kind = np.slice.kind;
-        u.isolation = np.isolation;
-        u.gpu_milli = np.placement.gpu_milli;
-        u.price_micro_per_hour = np.price_micro_per_hour;
-        u.start_ms = now;
-        if ((rc = eng_store_pod_usage(e, &np, &u, 1, err)) != 0)
-            goto out;
-        *p = np;
-        *(gpf_usage *)vec_push(&e->usage, sizeof u) = u;
-        e->pods_started_total++;
-        pthread_cond_broadcast(&e->cond);
-        GPF_INFO("engine", "event=pod_running pod=%s host=%s port=%d isolation=%s", p->id, h->rec.id, p->ssh_port,
-                 gpf_isolation_name(p->isolation));
+    if (rc != 0) {
+        /* the host could not be written: nothing else is */
+    } else if ((refused = gpf_gov_can(who, GPF_ACT_AGENT_POD_STATUS,
+                                       &(gpf_gov_object){.id = pod_id, .host_id = p ? p->placement.host_id : NULL},
+                                       why, sizeof why)) != 0) {
+        /* not placed on this host: told so below, and counted */
+    } else if (gpf_pod_state_is_final(p->state)) {
+        /* late or repeated report: nothing to change */
+    } else if (st->state == GPF_POD_RUNNING) {
+        if (p->state == GPF_POD_STARTING) /* else already running, or a stop is under way */
+            rc = pod_running(e, h, p, st, now, err);
     } else if (st->state == GPF_POD_FAILED || st->state == GPF_POD_STOPPED) {
-        gpf_pod_state fin = st->state;
-        if (p->state == GPF_POD_STOPPING && fin == GPF_POD_STOPPED)
-            fin = GPF_POD_STOPPED;
-        rc = eng_pod_finish(e, p, fin, now, st->message[0] ? st->message : gpf_pod_state_name(fin), err);
+        rc = eng_pod_finish(e, p, st->state, now, st->message[0] ? st->message : gpf_pod_state_name(st->state), err);
     } else {
+        refused = GPF_EINVAL;
+    }
+    if ((rc = eng_tx_end(e, rc, err)) != 0)
+        goto out;
+    if (refused && why[0]) {
+        e->bad_agent_reports_total++;
+        rc = gpf_error_set(err, refused, "%s", why);
+    } else if (refused) {
         rc = gpf_error_set(err, GPF_EINVAL, "state must be running, failed or stopped");
     }
 out:

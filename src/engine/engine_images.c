@@ -13,13 +13,6 @@
 #include "util/oci.h"
 #include "util/subproc.h"
 
-static int require_staff(const gpf_principal *who, gpf_error *err)
-{
-    if (!eng_is_staff(who))
-        return gpf_error_set(err, GPF_EFORBIDDEN, "only an admin or operator can manage images");
-    return 0;
-}
-
 /* A ref name after "DIR:" — what skopeo's oci: transport accepts, kept simple. */
 static int ref_ok(const char *s)
 {
@@ -195,7 +188,7 @@ int gpf_engine_image_import(gpf_engine *e, const gpf_principal *who, const char 
                             gpf_image *out, gpf_image *previous, gpf_error *err)
 {
     char src[GPF_SOURCE_MAX + 16];
-    int rc = require_staff(who, err);
+    int rc = eng_can(who, GPF_ACT_IMAGE_WRITE, NULL, err);
     if (rc != 0)
         return rc;
     if (!gpf_name_valid(name))
@@ -269,7 +262,7 @@ int gpf_engine_image_delete(gpf_engine *e, const gpf_principal *who, const char 
 {
     char users[160] = "";
     size_t used = 0;
-    int nusers = 0, rc = require_staff(who, err);
+    int nusers = 0, rc = eng_can(who, GPF_ACT_IMAGE_WRITE, NULL, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&e->mu);
@@ -310,8 +303,9 @@ int gpf_engine_image_blob_open(gpf_engine *e, const gpf_principal *who, const ch
     char path[1200];
     struct stat st;
     *fd = -1;
-    if (!who->is_agent)
-        return gpf_error_set(err, GPF_EFORBIDDEN, "only an agent token can download image blobs");
+    int rc = eng_can(who, GPF_ACT_IMAGE_BLOB_READ, NULL, err);
+    if (rc != 0)
+        return rc;
     if (!gpf_oci_digest_valid(digest))
         return gpf_error_set(err, GPF_EMALFORMED, "a blob digest is sha256: and 64 lowercase hex digits");
     if (!e->images_dir[0] || gpf_oci_blob_path(e->images_dir, digest, path, sizeof path) != 0)

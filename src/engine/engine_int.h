@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "engine/engine.h"
+#include "gov/gov.h"
 #include "sched/sched.h"
 
 #define MAX_ORPHANS 64
@@ -28,6 +29,21 @@ typedef struct vec {
     size_t n;
     size_t cap;
 } vec;
+
+/* The engine's transaction (engine_tx.c): open scopes, whether the store transaction has
+ * begun, the first failure, the journal of memory changes (to undo them when it does not
+ * commit), the events it wrote and the counters as they were when it opened. */
+typedef struct eng_tx {
+    int depth;
+    int store_open;
+    int rc;
+    gpf_error err;
+    vec undo;                    /* engine_tx.c's eng_undo */
+    vec events;                  /* gpf_event */
+    uint64_t pods_started_total;
+    uint64_t pods_failed_total;
+    uint64_t agent_registrations_total;
+} eng_tx;
 
 struct gpf_engine {
     pthread_mutex_t mu;
@@ -67,12 +83,17 @@ struct gpf_engine {
     uint64_t pods_failed_total;
     uint64_t agent_registrations_total;
     uint64_t bad_agent_reports_total;
-    uint64_t events_total;
+    uint64_t events_total;       /* events committed */
+    uint64_t tick_failures_total; /* housekeeping transactions that failed (retried next tick) */
+
+    eng_tx tx;                   /* the open transaction, if any */
 };
 
 void *vec_push(vec *v, size_t elem);      /* zeroed new element */
 void vec_remove(vec *v, size_t elem, size_t i);
 void vec_free(vec *v);
+/* Copies a vec into a fresh heap array for a caller (NULL when empty; *n = its length). */
+void *vec_copy(const vec *v, size_t elem, size_t *n);
 #define VEC_AT(v, type, i) (&((type *)(v)->items)[i])
 
 int64_t eng_now(gpf_engine *e);
@@ -84,32 +105,74 @@ gpf_image *eng_image(gpf_engine *e, const char *name);
 /* The image a SKU's pods run: its image, else "default". */
 const char *eng_sku_image_name(const gpf_sku *k);
 gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id);
-/* Rebuilds the ledger entry of one host from its record and the live pods on it. */
+/* Rebuilds the ledger entry of one host from its record and the live pods on it; a pod
+ * whose placement no longer fits is failed (eng_pod_finish: in the caller's transaction). */
 int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err);
 void eng_bump(gpf_engine *e, host_entry *h);
 /* Gives the policy the task distribution it packs against: one task per whole-GPU or share
  * SKU, weighted by its live pods (plus one, so a new SKU counts). */
 void eng_policy_tasks(gpf_engine *e);
-int eng_is_staff(const gpf_principal *who); /* admin or operator */
+
+/* ---- engine_tx.c: transactions (see there) ---- */
+/* Opens a scope: the engine's transaction, or a part of the one already open. */
+void eng_tx_begin(gpf_engine *e);
+/* Before each store write: inside a scope, begins the store transaction at the first one
+ * and refuses (the failure's code) once a scope of the transaction has failed; outside
+ * any, 0 (the write is a transaction of its own). */
+int eng_tx_write(gpf_engine *e, gpf_error *err);
+/* Closes a scope that ends with rc (0: its part succeeded). The outermost one commits when
+ * every scope succeeded, else (or when the commit fails) rolls the store back and restores
+ * the journaled memory. Returns rc, or when rc is 0 the transaction's failure (err set). */
+int eng_tx_end(gpf_engine *e, int rc, gpf_error *err);
+/* Journal entries, taken before the change (no-ops outside a scope): element item of v
+ * (its first save in a transaction is kept), v's length (before a push; removals are never
+ * journaled: make them outside scopes, after the write), host idx of the ledger (adding a
+ * host to the ledger is never journaled: only open, which discards the engine when it
+ * fails, adds one inside a scope). */
+void eng_tx_save(gpf_engine *e, vec *v, size_t elem, const void *item);
+void eng_tx_save_len(gpf_engine *e, vec *v);
+void eng_tx_save_fleet_host(gpf_engine *e, int idx);
+#define eng_tx_save_host(e, h) eng_tx_save((e), &(e)->hosts, sizeof(host_entry), (h))
+#define eng_tx_save_pod(e, p) eng_tx_save((e), &(e)->pods, sizeof(gpf_pod), (p))
+#define eng_tx_save_usage(e, u) eng_tx_save((e), &(e)->usage, sizeof(gpf_usage), (u))
+void eng_tx_free(gpf_engine *e);
+/* Appends an event to the log in the caller's transaction (or its own); logged and counted
+ * when that commits. */
+int eng_event(gpf_engine *e, gpf_error *err, const char *kind, const char *severity, const char *host_id,
+              const char *pod_id, const char *subject, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+/* ---- engine_auth.c ---- */
+/* May who do action to obj (gpf_gov_can, gov.h)? 0, or the refusal's code with err set to
+ * its reason. obj may be NULL (the rules that need no object). */
+int eng_can(const gpf_principal *who, gpf_action action, const gpf_gov_object *obj, gpf_error *err);
+/* Makes a token (secret: prefix + 40 random characters, size ssz >= 64) for user or, for an
+ * agent, host_id, writes it (in the caller's scope, if any) and adds it. out may be NULL. */
+int eng_make_token(gpf_engine *e, const char *prefix, const char *user, const char *host_id, char *secret,
+                   size_t ssz, gpf_token *out, gpf_error *err);
+
+/* ---- engine_hosts.c ---- */
+/* The ledger figures and open drift of h. */
+void eng_host_usage(gpf_engine *e, const host_entry *h, gpf_host_usage *u);
 
 /* ---- engine_reconcile.c ---- */
 /* 1 when new pods may be placed on h; else 0 with why (size n) saying what stops it. */
 int eng_host_schedulable(const host_entry *h, char *why, size_t n);
 /* Copies eng_host_schedulable into the ledger's host. */
 void eng_sync_schedulable(gpf_engine *e, host_entry *h);
-/* Appends an event to the log (a failed write is logged, not returned). */
-void eng_event(gpf_engine *e, const char *kind, const char *severity, const char *host_id, const char *pod_id,
-               const char *subject, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-/* Compares a heartbeat with the ledger: finishes dead pods, records drift as events. */
+/* Compares a heartbeat with the ledger: finishes dead pods, records drift as events; in
+ * the caller's transaction (or its own). */
 int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_error *err);
-/* The host stopped sending heartbeats: it is lost, and so are its pods. */
-void eng_host_lost(gpf_engine *e, host_entry *h, int64_t now);
-/* Registration: what the preflight said, as an event. */
-void eng_preflight_event(gpf_engine *e, const host_entry *h);
-/* Writes a pod and (when u is non-NULL) its usage record in one transaction: inserts u
- * (assigning u->id) when insert is 1, else updates it. */
+/* The host stopped sending heartbeats: it is lost, and so are its pods (usage closed at its
+ * last heartbeat), with their events; one transaction (or a part of the caller's). */
+int eng_host_lost(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err);
+/* Registration: what the preflight of r said, as an event (none when it passed). */
+int eng_preflight_event(gpf_engine *e, const gpf_host_rec *r, gpf_error *err);
+/* Writes a pod and (when u is non-NULL) its usage record in the caller's transaction (or
+ * its own): inserts u (assigning u->id) when insert is 1, else updates it. Memory is the
+ * caller's to change. */
 int eng_store_pod_usage(gpf_engine *e, const gpf_pod *p, gpf_usage *u, int insert, gpf_error *err);
-/* Moves a pod to a final state: frees its slice, closes its usage record, durably. */
+/* Moves a pod to a final state: frees its slice, closes its usage record, durably, in the
+ * caller's transaction (or its own). */
 int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms, const char *reason,
                    gpf_error *err);
 

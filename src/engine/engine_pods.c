@@ -41,21 +41,24 @@ void eng_policy_tasks(gpf_engine *e)
     gpf_free(t);
 }
 
-static int can_see(const gpf_principal *who, const gpf_pod *p)
+/* May who do action (GPF_ACT_POD_READ or _STOP) to pod p? 1 or 0. */
+static int pod_allowed(const gpf_principal *who, gpf_action action, const gpf_pod *p)
 {
-    return eng_is_staff(who) || (!who->is_agent && strcmp(p->owner, who->user) == 0);
+    return gpf_gov_can(who, action, &(gpf_gov_object){.id = p->id, .owner = p->owner}, NULL, 0) == 0;
 }
 
-static int find_visible(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod **out,
+/* The pod id that who may do action to, in *out. An agent token is refused before the
+ * lookup; a pod the caller may not see is answered as an unknown one, word for word, so
+ * that its existence does not leak. Caller holds the lock. */
+static int find_visible(gpf_engine *e, const gpf_principal *who, gpf_action action, const char *id, gpf_pod **out,
                         gpf_error *err)
 {
-    if (who->is_agent)
-        return gpf_error_set(err, GPF_EFORBIDDEN, "agent tokens cannot do this");
+    int rc = eng_can(who, action, NULL, err);
+    if (rc != 0)
+        return rc;
     gpf_pod *p = eng_pod(e, id);
-    if (!p)
+    if (!p || !pod_allowed(who, action, p))
         return gpf_error_set(err, GPF_ENOTFOUND, "no pod '%s'", id);
-    if (!can_see(who, p))
-        return gpf_error_set(err, GPF_EFORBIDDEN, "pod '%s' belongs to another user", id);
     *out = p;
     return 0;
 }
@@ -63,10 +66,9 @@ static int find_visible(gpf_engine *e, const gpf_principal *who, const char *id,
 int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_launch_req *req, gpf_pod *out,
                           gpf_error *err)
 {
-    int rc = 0;
-    if (who->is_agent || !(who->role == GPF_ROLE_ADMIN || who->role == GPF_ROLE_OPERATOR ||
-                           who->role == GPF_ROLE_MEMBER))
-        return gpf_error_set(err, GPF_EFORBIDDEN, "role %s cannot launch pods", gpf_role_name(who->role));
+    int rc = eng_can(who, GPF_ACT_POD_LAUNCH, NULL, err);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&e->mu);
     e->launches_total++;
     gpf_sku *k = eng_sku(e, req->sku);
@@ -110,9 +112,13 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
         e->launch_rejected_total++;
         goto out;
     }
+    /* one scope from the booking on: it is undone when the write fails */
+    eng_tx_begin(e);
+    eng_tx_save_fleet_host(e, gpf_sched_fleet_find_host(&e->fleet, p.placement.host_id));
     rc = gpf_sched_apply(&e->fleet, e->cat, &p.placement, err);
     if (rc != 0) {
         e->launch_rejected_total++;
+        eng_tx_end(e, rc, err);
         goto out;
     }
     do
@@ -134,14 +140,18 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
     gpf_strlcpy(p.ssh_pubkey, key, sizeof p.ssh_pubkey);
     snprintf(p.reason, sizeof p.reason, "placed on %s%s%s; waiting for its agent", p.placement.host_id,
              p.placement.note[0] ? "; " : "", p.placement.note);
-    rc = gpf_store_pod_put(e->store, &p, err);
-    if (rc != 0) {
-        gpf_sched_release(&e->fleet, e->cat, &p.placement, NULL);
-        goto out;
+    if ((rc = eng_tx_write(e, err)) == 0)
+        rc = gpf_store_pod_put(e->store, &p, err);
+    if (rc == 0) {
+        eng_tx_save_len(e, &e->pods);
+        *(gpf_pod *)vec_push(&e->pods, sizeof p) = p;
+        if (ph) {
+            eng_tx_save_host(e, ph);
+            eng_bump(e, ph);
+        }
     }
-    *(gpf_pod *)vec_push(&e->pods, sizeof p) = p;
-    if (ph)
-        eng_bump(e, ph);
+    if ((rc = eng_tx_end(e, rc, err)) != 0)
+        goto out;
     GPF_INFO("engine", "event=pod_launch pod=%s owner=%s sku=%s host=%s gpu_milli=%d", p.id, p.owner, p.sku,
              p.placement.host_id, p.placement.gpu_milli);
     if (out)
@@ -155,7 +165,7 @@ int gpf_engine_pod_get(gpf_engine *e, const gpf_principal *who, const char *id, 
 {
     gpf_pod *p = NULL;
     pthread_mutex_lock(&e->mu);
-    int rc = find_visible(e, who, id, &p, err);
+    int rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, err);
     if (rc == 0)
         *out = *p;
     pthread_mutex_unlock(&e->mu);
@@ -182,11 +192,11 @@ int gpf_engine_pod_wait(gpf_engine *e, const gpf_principal *who, const char *id,
     pthread_mutex_lock(&e->mu);
     int rc;
     for (;;) {
-        rc = find_visible(e, who, id, &p, err);
+        rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, err);
         if (rc != 0 || p->state == GPF_POD_RUNNING || gpf_pod_state_is_final(p->state) || e->closing)
             break;
         if (pthread_cond_timedwait(&e->cond, &e->mu, &dl) == ETIMEDOUT) {
-            rc = find_visible(e, who, id, &p, err);
+            rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, err);
             break;
         }
     }
@@ -199,14 +209,15 @@ int gpf_engine_pod_wait(gpf_engine *e, const gpf_principal *who, const char *id,
 int gpf_engine_pod_list(gpf_engine *e, const gpf_principal *who, int include_final, const char *owner,
                         gpf_pod **out, size_t *n, gpf_error *err)
 {
-    if (who->is_agent)
-        return gpf_error_set(err, GPF_EFORBIDDEN, "agent tokens cannot do this");
+    int rc = eng_can(who, GPF_ACT_POD_LIST, NULL, err);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&e->mu);
     *n = 0;
     *out = e->pods.n ? gpf_reallocarray(NULL, e->pods.n, sizeof(gpf_pod)) : NULL;
     for (size_t i = 0; i < e->pods.n; i++) {
         gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
-        if (!can_see(who, p) || (!include_final && gpf_pod_state_is_final(p->state)))
+        if (!pod_allowed(who, GPF_ACT_POD_READ, p) || (!include_final && gpf_pod_state_is_final(p->state)))
             continue;
         if (owner && owner[0] && strcmp(p->owner, owner) != 0)
             continue;
@@ -233,17 +244,26 @@ int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms
         nu = *u;
         nu.end_ms = at_ms > nu.start_ms ? at_ms : nu.start_ms;
     }
+    eng_tx_begin(e);
     int rc = eng_store_pod_usage(e, &np, u ? &nu : NULL, 0, err);
     if (rc != 0)
-        return rc;
-    if (p->placed && gpf_sched_release(&e->fleet, e->cat, &p->placement, NULL) != 0)
-        GPF_ERROR("engine", "event=release_failed pod=%s", p->id);
+        return eng_tx_end(e, rc, err);
+    if (p->placed) {
+        eng_tx_save_fleet_host(e, gpf_sched_fleet_find_host(&e->fleet, p->placement.host_id));
+        if (gpf_sched_release(&e->fleet, e->cat, &p->placement, NULL) != 0)
+            GPF_ERROR("engine", "event=release_failed pod=%s", p->id);
+    }
     np.placement = p->placement; /* keep where it ran, for the record */
+    eng_tx_save_pod(e, p);
     *p = np;
-    if (u)
+    if (u) {
+        eng_tx_save_usage(e, u);
         *u = nu;
+    }
     if (state == GPF_POD_FAILED)
         e->pods_failed_total++;
+    if ((rc = eng_tx_end(e, 0, err)) != 0)
+        return rc;
     pthread_cond_broadcast(&e->cond);
     GPF_INFO("engine", "event=pod_final pod=%s state=%s reason=\"%s\"", p->id, gpf_pod_state_name(state), p->reason);
     return 0;
@@ -253,7 +273,7 @@ int gpf_engine_pod_stop(gpf_engine *e, const gpf_principal *who, const char *id,
 {
     gpf_pod *p = NULL;
     pthread_mutex_lock(&e->mu);
-    int rc = find_visible(e, who, id, &p, err);
+    int rc = find_visible(e, who, GPF_ACT_POD_STOP, id, &p, err);
     if (rc != 0)
         goto out;
     if (gpf_pod_state_is_final(p->state)) {

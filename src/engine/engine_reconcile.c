@@ -62,49 +62,26 @@ int eng_host_schedulable(const host_entry *h, char *why, size_t n)
 void eng_sync_schedulable(gpf_engine *e, host_entry *h)
 {
     int idx = gpf_sched_fleet_find_host(&e->fleet, h->rec.id);
-    if (idx >= 0)
+    if (idx >= 0) {
+        eng_tx_save_fleet_host(e, idx);
         e->fleet.hosts[idx].schedulable = eng_host_schedulable(h, NULL, 0);
+    }
 }
 
-/* ---- events -------------------------------------------------------------- */
+/* ---- events ---------------------------------------------------------------- */
 
-void eng_event(gpf_engine *e, const char *kind, const char *severity, const char *host_id, const char *pod_id,
-               const char *subject, const char *fmt, ...)
+int eng_preflight_event(gpf_engine *e, const gpf_host_rec *r, gpf_error *err)
 {
-    gpf_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.at_ms = eng_now(e);
-    gpf_strlcpy(ev.kind, kind, sizeof ev.kind);
-    gpf_strlcpy(ev.severity, severity, sizeof ev.severity);
-    gpf_strlcpy(ev.host_id, host_id ? host_id : "", sizeof ev.host_id);
-    gpf_strlcpy(ev.pod_id, pod_id ? pod_id : "", sizeof ev.pod_id);
-    gpf_strlcpy(ev.subject, subject ? subject : "", sizeof ev.subject);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev.detail, sizeof ev.detail, fmt, ap);
-    va_end(ap);
-    gpf_error err = {0};
-    if (gpf_store_event_insert(e->store, &ev, &err) != 0)
-        GPF_ERROR("engine", "event=store_failed op=event_insert kind=%s msg=\"%s\"", kind, gpf_error_msg(&err));
-    e->events_total++;
-    gpf_log(strcmp(severity, "info") == 0 ? GPF_LOG_INFO : GPF_LOG_WARN, "engine",
-            "event=%s severity=%s host=%s pod=%s subject=%s detail=\"%s\"", kind, severity, ev.host_id, ev.pod_id,
-            ev.subject, ev.detail);
-}
-
-void eng_preflight_event(gpf_engine *e, const host_entry *h)
-{
-    const gpf_host_rec *r = &h->rec;
     if (r->preflight != GPF_PREFLIGHT_WARN && r->preflight != GPF_PREFLIGHT_FAIL)
-        return;
+        return 0;
     int fails = 0, warns = 0;
     for (int i = 0; i < r->nfindings; i++)
         fails += r->findings[i].level == GPF_PREFLIGHT_FAIL, warns += r->findings[i].level == GPF_PREFLIGHT_WARN;
     const gpf_host_finding *f = r->nfindings ? &r->findings[0] : NULL;
-    eng_event(e, "preflight", r->preflight == GPF_PREFLIGHT_FAIL ? "error" : "warn", r->id, NULL, NULL,
-              "preflight %s: %d failing, %d warning%s%s%s%s%s", gpf_preflight_name(r->preflight), fails, warns,
-              f ? "; " : "", f ? f->check : "", f ? ": " : "", f ? f->detail : "",
-              r->preflight == GPF_PREFLIGHT_FAIL && r->override ? " (overridden: host stays schedulable)" : "");
+    return eng_event(e, err, "preflight", r->preflight == GPF_PREFLIGHT_FAIL ? "error" : "warn", r->id, NULL, NULL,
+                     "preflight %s: %d failing, %d warning%s%s%s%s%s", gpf_preflight_name(r->preflight), fails, warns,
+                     f ? "; " : "", f ? f->check : "", f ? ": " : "", f ? f->detail : "",
+                     r->preflight == GPF_PREFLIGHT_FAIL && r->override ? " (overridden: host stays schedulable)" : "");
 }
 
 /* ---- drift ----------------------------------------------------------------- */
@@ -169,26 +146,32 @@ static const char *drift_pod(const gpf_drift *d)
     return drift_kind(d->kind)->about_pod ? d->subject : NULL;
 }
 
-/* Replaces h's open drift with s: what cleared and what appeared become events (in that order). */
-static void drift_commit(gpf_engine *e, host_entry *h, drift_set *s)
+/* Replaces h's open drift with s: what cleared and what appeared become events (in that
+ * order), in the caller's transaction or one of their own; h changes when they are written. */
+static int drift_commit(gpf_engine *e, host_entry *h, drift_set *s, gpf_error *err)
 {
     int64_t now = eng_now(e);
-    for (int i = 0; i < h->ndrift; i++)
+    int rc = 0;
+    eng_tx_begin(e);
+    for (int i = 0; i < h->ndrift && rc == 0; i++)
         if (!drift_find(s->d, s->n, &h->drift[i]))
-            eng_event(e, "drift_cleared", "info", h->rec.id, drift_pod(&h->drift[i]), h->drift[i].subject, "%s cleared (open since %lld ms)", h->drift[i].kind,
-                      (long long)h->drift[i].since_ms);
-    for (int i = 0; i < s->n; i++) {
+            rc = eng_event(e, err, "drift_cleared", "info", h->rec.id, drift_pod(&h->drift[i]), h->drift[i].subject,
+                           "%s cleared (open since %lld ms)", h->drift[i].kind, (long long)h->drift[i].since_ms);
+    for (int i = 0; i < s->n && rc == 0; i++) {
         const gpf_drift *old = drift_find(h->drift, h->ndrift, &s->d[i]);
         if (old) {
             s->d[i].since_ms = old->since_ms;
             continue;
         }
         s->d[i].since_ms = now;
-        eng_event(e, s->d[i].kind, drift_kind(s->d[i].kind)->severity, h->rec.id, drift_pod(&s->d[i]), s->d[i].subject,
-                  "%s", s->d[i].detail);
+        rc = eng_event(e, err, s->d[i].kind, drift_kind(s->d[i].kind)->severity, h->rec.id, drift_pod(&s->d[i]),
+                       s->d[i].subject, "%s", s->d[i].detail);
     }
+    if (rc != 0)
+        return eng_tx_end(e, rc, err);
     if (s->dropped)
         GPF_WARN("engine", "event=drift_truncated host=%s dropped=%d", h->rec.id, s->dropped);
+    eng_tx_save_host(e, h);
     h->ndrift = s->n;
     memcpy(h->drift, s->d, sizeof(gpf_drift) * (size_t)s->n);
     int missing = 0;
@@ -198,6 +181,7 @@ static void drift_commit(gpf_engine *e, host_entry *h, drift_set *s)
         h->gpus_missing = missing;
         eng_sync_schedulable(e, h);
     }
+    return eng_tx_end(e, 0, err);
 }
 
 /* ---- reconciliation ------------------------------------------------------ */
@@ -256,7 +240,8 @@ static int reconcile_pods(gpf_engine *e, host_entry *h, const gpf_agent_report *
         gpf_pod_state fin = p->state == GPF_POD_STOPPING ? GPF_POD_STOPPED : GPF_POD_FAILED;
         rc = eng_pod_finish(e, p, fin, at, reason, err);
         if (rc == 0)
-            eng_event(e, "pod_dead", "warn", h->rec.id, p->id, NULL, "%s; usage closed at %lld", reason, (long long)at);
+            rc = eng_event(e, err, "pod_dead", "warn", h->rec.id, p->id, NULL, "%s; usage closed at %lld", reason,
+                           (long long)at);
     }
     return rc;
 }
@@ -354,6 +339,7 @@ int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_e
 {
     drift_set *ds = GPF_NEW(drift_set);
     host_pods hp = {0};
+    eng_tx_begin(e);
     int rc = reconcile_pods(e, h, r, ds, err);
     if (rc != 0)
         goto out;
@@ -378,37 +364,46 @@ int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_e
             reconcile_procs(&hp, gr, hw, ds);
         }
     }
-    drift_commit(e, h, ds);
+    rc = drift_commit(e, h, ds, err);
 out:
     gpf_free(hp.p);
     gpf_free(ds);
-    return rc;
+    return eng_tx_end(e, rc, err);
 }
 
 /* ---- host loss ------------------------------------------------------------- */
 
-void eng_host_lost(gpf_engine *e, host_entry *h, int64_t now)
+int eng_host_lost(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err)
 {
-    h->rec.state = GPF_HOST_LOST;
-    if (gpf_store_host_put(e->store, &h->rec, NULL) != 0)
-        GPF_ERROR("engine", "event=store_failed op=host_put host=%s", h->rec.id);
+    gpf_host_rec nr = h->rec;
+    nr.state = GPF_HOST_LOST;
+    eng_tx_begin(e);
+    int rc = eng_tx_write(e, err);
+    if (rc == 0)
+        rc = gpf_store_host_put(e->store, &nr, err);
+    if (rc == 0)
+        rc = eng_event(e, err, "host_lost", "error", h->rec.id, NULL, NULL,
+                       "no heartbeat for %lld ms (limit %d beats of %d ms)", (long long)(now - h->last_seen_ms),
+                       e->lost_after_beats, e->heartbeat_ms);
+    if (rc != 0)
+        return eng_tx_end(e, rc, err);
+    eng_tx_save_host(e, h);
+    h->rec = nr;
     eng_sync_schedulable(e, h);
     int64_t last = h->rec.last_heartbeat_ms;
-    eng_event(e, "host_lost", "error", h->rec.id, NULL, NULL, "no heartbeat for %lld ms (limit %d beats of %d ms)",
-              (long long)(now - h->last_seen_ms), e->lost_after_beats, e->heartbeat_ms);
-    for (size_t i = 0; i < e->pods.n; i++) {
+    for (size_t i = 0; i < e->pods.n && rc == 0; i++) {
         gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
         if (!live_on(p, h))
             continue;
         char reason[GPF_TEXT_MAX];
         snprintf(reason, sizeof reason, "host %s lost: no heartbeat since %lld", h->rec.id, (long long)last);
         int64_t at = last > p->started_ms ? last : p->started_ms;
-        if (eng_pod_finish(e, p, GPF_POD_LOST, at, reason, NULL) != 0)
-            GPF_ERROR("engine", "event=store_failed op=pod_lost pod=%s", p->id);
-        else
-            eng_event(e, "pod_lost", "warn", h->rec.id, p->id, NULL, "%s; usage closed at %lld", reason,
-                      (long long)at);
+        rc = eng_pod_finish(e, p, GPF_POD_LOST, at, reason, err);
+        if (rc == 0)
+            rc = eng_event(e, err, "pod_lost", "warn", h->rec.id, p->id, NULL, "%s; usage closed at %lld", reason,
+                           (long long)at);
     }
+    return eng_tx_end(e, rc, err);
 }
 
 /* ---- operator override and the event log ---------------------------------- */
@@ -416,14 +411,14 @@ void eng_host_lost(gpf_engine *e, host_entry *h, int64_t now)
 int gpf_engine_host_override(gpf_engine *e, const gpf_principal *who, const char *id, int on, const char *reason,
                              gpf_host_rec *out, gpf_error *err)
 {
-    if (who->is_agent || !eng_is_staff(who))
-        return gpf_error_set(err, GPF_EFORBIDDEN, "only an admin or operator can override a host's preflight");
+    int rc = eng_can(who, GPF_ACT_HOST_OVERRIDE, NULL, err);
+    if (rc != 0)
+        return rc;
     if (on && (!reason || !reason[0]))
         return gpf_error_set(err, GPF_EINVAL, "an override needs a reason (it is kept with the host and in the events)");
     if (reason && strlen(reason) >= GPF_TEXT_MAX)
         return gpf_error_set(err, GPF_EINVAL, "reason is too long (at most %d bytes)", GPF_TEXT_MAX - 1);
     pthread_mutex_lock(&e->mu);
-    int rc = 0;
     host_entry *h = eng_host(e, id);
     if (!h) {
         rc = gpf_error_set(err, GPF_ENOTFOUND, "no host '%s'", id);
@@ -434,17 +429,23 @@ int gpf_engine_host_override(gpf_engine *e, const gpf_principal *who, const char
     gpf_strlcpy(nr.override_by, on ? who->user : "", sizeof nr.override_by);
     gpf_strlcpy(nr.override_reason, on ? reason : "", sizeof nr.override_reason);
     nr.override_ms = on ? eng_now(e) : 0;
-    if ((rc = gpf_store_host_put(e->store, &nr, err)) != 0)
-        goto out;
-    int was = h->rec.override;
-    h->rec = nr;
-    eng_sync_schedulable(e, h);
-    if (on)
-        eng_event(e, "override_set", "warn", id, NULL, NULL, "%s overrode the preflight (verdict %s): %s", who->user,
-                  gpf_preflight_name(nr.preflight), reason);
-    else if (was)
-        eng_event(e, "override_cleared", "info", id, NULL, NULL, "%s cleared the preflight override", who->user);
-    if (out)
+    /* the record and its event in one transaction */
+    eng_tx_begin(e);
+    rc = eng_tx_write(e, err);
+    if (rc == 0)
+        rc = gpf_store_host_put(e->store, &nr, err);
+    if (rc == 0 && on)
+        rc = eng_event(e, err, "override_set", "warn", id, NULL, NULL, "%s overrode the preflight (verdict %s): %s",
+                       who->user, gpf_preflight_name(nr.preflight), reason);
+    else if (rc == 0 && h->rec.override)
+        rc = eng_event(e, err, "override_cleared", "info", id, NULL, NULL, "%s cleared the preflight override",
+                       who->user);
+    if (rc == 0) {
+        eng_tx_save_host(e, h);
+        h->rec = nr;
+        eng_sync_schedulable(e, h);
+    }
+    if ((rc = eng_tx_end(e, rc, err)) == 0 && out)
         *out = h->rec;
 out:
     pthread_mutex_unlock(&e->mu);
@@ -456,16 +457,18 @@ int gpf_engine_events_list(gpf_engine *e, const gpf_principal *who, const gpf_ev
 {
     *out = NULL;
     *n = 0;
-    if (who->is_agent)
-        return gpf_error_set(err, GPF_EFORBIDDEN, "agent tokens cannot do this");
+    int rc = eng_can(who, GPF_ACT_EVENT_LIST, NULL, err);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&e->mu);
-    int rc = gpf_store_events_list(e->store, f, out, n, err);
-    if (rc == 0 && !eng_is_staff(who) && who->role != GPF_ROLE_VIEWER) {
-        /* members and finance see the events of their own pods only */
+    rc = gpf_store_events_list(e->store, f, out, n, err);
+    if (rc == 0) {
+        /* each event as gov allows (members and finance: those of their own pods) */
         size_t k = 0;
         for (size_t i = 0; i < *n; i++) {
             const gpf_pod *p = (*out)[i].pod_id[0] ? eng_pod(e, (*out)[i].pod_id) : NULL;
-            if (p && strcmp(p->owner, who->user) == 0)
+            gpf_gov_object obj = {.owner = p ? p->owner : ""};
+            if (gpf_gov_can(who, GPF_ACT_EVENT_READ, &obj, NULL, 0) == 0)
                 (*out)[k++] = (*out)[i];
         }
         *n = k;

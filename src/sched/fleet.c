@@ -1,16 +1,22 @@
 /* The ledger: hosts and their GPUs, and booking / returning placements. Apply works from
  * the placement alone (it is also how placements are restored at start-up) and re-checks
  * everything, so the same capacity is never handed out twice. */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "sched/sched_int.h"
 #include "util/alloc.h"
 
+void gpf_sched_fleet_init_epoch(gpf_sched_fleet *f, uint32_t epoch)
+{
+    if (!f)
+        return;
+    memset(f, 0, sizeof *f);
+    f->generation = (uint64_t)epoch << 32;
+}
+
 void gpf_sched_fleet_init(gpf_sched_fleet *f)
 {
-    if (f)
-        memset(f, 0, sizeof *f);
+    gpf_sched_fleet_init_epoch(f, 1);
 }
 
 void gpf_sched_fleet_clear(gpf_sched_fleet *f)
@@ -39,12 +45,9 @@ void sched_host_summarize(gpf_sched_fleet *f, gpf_sched_host *h)
             h->share_room = room;
     }
     h->summary_valid = 1;
-    /* versions are unique across fleets (and a fleet cleared and built again), so a
-     * policy's per-host tables never mistake one host state for another: each fleet takes
-     * the next epoch of the process in its top 32 bits */
-    static _Atomic uint64_t epochs;
-    if ((f->generation >> 32) == 0)
-        f->generation = (atomic_fetch_add(&epochs, 1) + 1) << 32;
+    /* versions only grow within a fleet, and fleets of different epochs (the top 32 bits,
+     * set by gpf_sched_fleet_init_epoch) never share one (below 2^32 changes each), so a
+     * policy's per-host tables never mistake one host state for another */
     h->version = ++f->generation;
 }
 

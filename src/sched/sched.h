@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
-#include "sched/slice.h"
+#include "model/slice.h"
 #include "util/error.h"
 
 #define GPF_VGPU_TYPES_PER_GPU 8 /* distinct vGPU types one GPU can run at once (mixed-size mode) */
@@ -63,7 +63,7 @@ typedef struct gpf_sched_host {
      * host without reading its GPUs. summary_valid = 0 (e.g. after a caller rewrote the
      * host) means "scan the GPUs". */
     int summary_valid;
-    uint64_t version;             /* the fleet's generation when it last changed (unique across fleets): a policy's cache key */
+    uint64_t version;             /* the fleet's generation when it last changed (unique across fleets of different epochs): a policy's cache key */
     int64_t memory_mib;
     int64_t memory_used_mib;
     int cpus;                     /* in the fleet's CPU unit (gpf_sched_fleet.cpu_unit_milli) */
@@ -92,7 +92,7 @@ typedef struct gpf_sched_fleet {
     /* Milli-CPUs per CPU unit of hosts and requests: 0 or 1000 = whole CPUs (the control
      * plane), 1 = milli-CPUs (the simulator replays traces with fractional CPUs). */
     int cpu_unit_milli;
-    uint64_t generation;          /* bumped by every change the ledger functions make */
+    uint64_t generation;          /* epoch << 32, bumped by every change the ledger functions make */
     int *by_id;                   /* owned: open-addressing index, host index + 1 per slot, 0 = empty */
     int by_id_cap;                /* slots, a power of two, at least twice nhosts */
 } gpf_sched_fleet;
@@ -110,7 +110,14 @@ typedef struct gpf_sched_request {
     gpf_isolation min_isolation;
 } gpf_sched_request;
 
+/* An empty fleet of epoch 1 (gpf_sched_fleet_init_epoch). */
 void gpf_sched_fleet_init(gpf_sched_fleet *f);
+/* An empty fleet whose hosts' versions are epoch << 32 plus a count of the fleet's changes.
+ * A policy keys what it keeps per host on (host index, version), so a caller that uses one
+ * policy with several fleets, or with a fleet cleared and built again, gives each fleet its
+ * own epoch (a counter the caller owns); one policy per fleet (the engine, each simulation)
+ * needs nothing more than gpf_sched_fleet_init. A zeroed or cleared fleet is of epoch 0. */
+void gpf_sched_fleet_init_epoch(gpf_sched_fleet *f, uint32_t epoch);
 void gpf_sched_fleet_clear(gpf_sched_fleet *f);
 /* Adds a host (copied); returns its index. Its GPUs' ledgers must be zero. */
 int gpf_sched_fleet_add_host(gpf_sched_fleet *f, const gpf_sched_host *h);

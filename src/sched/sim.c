@@ -264,6 +264,12 @@ int gpf_sim_new(const gpf_sim_trace *t, const char *policy, uint64_t seed, doubl
     *out = NULL;
     if (!t || t->nnodes == 0 || t->npods == 0 || t->total_gpus == 0)
         return gpf_error_set(err, GPF_EINVAL, "the trace needs nodes with GPUs and pods");
+    /* the tuning adds copies until enough GPU request has arrived: none would never end */
+    int asks = 0;
+    for (int i = 0; i < t->npods && !asks; i++)
+        asks = t->pods[i].num_gpu > 0 && t->pods[i].gpu_milli > 0;
+    if (!asks)
+        return gpf_error_set(err, GPF_EINVAL, "no pod of the trace asks for a GPU");
     gpf_sched_policy *pol = NULL;
     int rc = gpf_sched_policy_new(policy, seed, &pol, err);
     if (rc != 0)

@@ -223,7 +223,7 @@ const gpf_store_migration *gpf_store_migrations(size_t *n)
 }
 
 /* Highest applied version (0 for a fresh database). */
-static int applied_version(gpf_store *s, int *version, gpf_error *err)
+static int applied_version(store_sqlite *s, int *version, gpf_error *err)
 {
     int rc = 0;
     sqlite3_stmt *st = NULL;
@@ -245,7 +245,7 @@ out:
     return rc;
 }
 
-static int record(gpf_store *s, const gpf_store_migration *m, gpf_error *err)
+static int record(store_sqlite *s, const gpf_store_migration *m, gpf_error *err)
 {
     int rc = 0;
     sqlite3_stmt *st = NULL;
@@ -260,7 +260,7 @@ static int record(gpf_store *s, const gpf_store_migration *m, gpf_error *err)
 }
 
 /* Applies one migration in its own transaction, unless another process got there first. */
-static int apply(gpf_store *s, const gpf_store_migration *m, gpf_error *err)
+static int apply(store_sqlite *s, const gpf_store_migration *m, gpf_error *err)
 {
     int rc = 0;
     int version = 0;
@@ -281,7 +281,7 @@ out:
     return rc;
 }
 
-int store_migrate(gpf_store *s, const gpf_store_migration *list, size_t n, gpf_error *err)
+int store_migrate(store_sqlite *s, const gpf_store_migration *list, size_t n, gpf_error *err)
 {
     int rc = 0;
     int current = 0;
@@ -320,11 +320,10 @@ out:
     return rc;
 }
 
-int gpf_store_schema_version(gpf_store *s)
+int sq_schema_version(gpf_store *store)
 {
+    store_sqlite *s = store->priv;
     int version = 0;
-    if (!s)
-        return GPF_EINVAL;
     int rc = applied_version(s, &version, NULL);
     return rc ? rc : version;
 }

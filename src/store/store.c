@@ -1,9 +1,12 @@
-/* SQLite store: opening, migrations hook, transactions, statement cache, the
- * binder/reader helpers, the generic table put/load the record files use, and settings. */
+/* The "sqlite" store backend: opening (and its ops table), migrations hook, transactions,
+ * statement cache, the binder/reader helpers, the generic table put/load the record files
+ * use, and settings. */
 #include "store/store_int.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/alloc.h"
 
@@ -11,13 +14,13 @@
 
 /* ---- errors and statements ------------------------------------------------ */
 
-int store_fail(gpf_store *s, gpf_error *err, const char *what)
+int store_fail(store_sqlite *s, gpf_error *err, const char *what)
 {
     const char *msg = s && s->db ? sqlite3_errmsg(s->db) : "no database";
     return gpf_error_set(err, GPF_ESTORE, "%s: %s", what, msg);
 }
 
-int store_stmt(gpf_store *s, enum store_slot slot, const char *sql, sqlite3_stmt **out, gpf_error *err)
+int store_stmt(store_sqlite *s, enum store_slot slot, const char *sql, sqlite3_stmt **out, gpf_error *err)
 {
     int rc = 0;
     *out = NULL;
@@ -42,7 +45,7 @@ void store_done(sqlite3_stmt *st)
     }
 }
 
-int store_exec(gpf_store *s, const char *sql, const char *what, gpf_error *err)
+int store_exec(store_sqlite *s, const char *sql, const char *what, gpf_error *err)
 {
     int rc = 0;
     char *msg = NULL;
@@ -55,7 +58,7 @@ out:
     return rc;
 }
 
-int store_step_done(gpf_store *s, sqlite3_stmt *st, const char *what, gpf_error *err)
+int store_step_done(store_sqlite *s, sqlite3_stmt *st, const char *what, gpf_error *err)
 {
     int rc = 0;
     if (sqlite3_step(st) != SQLITE_DONE)
@@ -65,14 +68,14 @@ int store_step_done(gpf_store *s, sqlite3_stmt *st, const char *what, gpf_error 
 
 /* ---- write scopes and transactions ----------------------------------------- */
 
-int store_scope_begin(gpf_store *s, gpf_error *err)
+int store_scope_begin(store_sqlite *s, gpf_error *err)
 {
     /* Outside a caller's transaction the savepoint opens (and RELEASE commits) one. */
     s->scope_owns_tx = sqlite3_get_autocommit(s->db) != 0;
     return store_exec(s, "SAVEPOINT gpf_scope", "store: starting write", err);
 }
 
-int store_scope_end(gpf_store *s, int rc, gpf_error *err)
+int store_scope_end(store_sqlite *s, int rc, gpf_error *err)
 {
     if (rc == 0) {
         rc = store_exec(s, "RELEASE gpf_scope", "store: committing write", err);
@@ -89,29 +92,26 @@ out:
     return rc;
 }
 
-int gpf_store_begin(gpf_store *s, gpf_error *err)
+int sq_begin(gpf_store *store, gpf_error *err)
 {
-    if (!s)
-        return gpf_error_set(err, GPF_EINVAL, "store: no store");
+    store_sqlite *s = store->priv;
     if (!sqlite3_get_autocommit(s->db))
         return gpf_error_set(err, GPF_ESTATE, "store: a transaction is already open");
     return store_exec(s, "BEGIN IMMEDIATE", "store: begin", err);
 }
 
-int gpf_store_commit(gpf_store *s, gpf_error *err)
+int sq_commit(gpf_store *store, gpf_error *err)
 {
-    if (!s)
-        return gpf_error_set(err, GPF_EINVAL, "store: no store");
+    store_sqlite *s = store->priv;
     if (sqlite3_get_autocommit(s->db))
         return gpf_error_set(err, GPF_ESTATE, "store: commit without a transaction");
     /* On failure the transaction stays open: the caller rolls back. */
     return store_exec(s, "COMMIT", "store: commit", err);
 }
 
-int gpf_store_rollback(gpf_store *s)
+int sq_rollback(gpf_store *store)
 {
-    if (!s)
-        return GPF_EINVAL;
+    store_sqlite *s = store->priv;
     if (sqlite3_get_autocommit(s->db))
         return 0; /* nothing open (sqlite may already have rolled back on an error) */
     return store_exec(s, "ROLLBACK", "store: rollback", NULL);
@@ -260,14 +260,14 @@ int store_read_finish(store_reader *r, gpf_error *err)
 
 /* ---- single-row writes, whole-table loads, child lists ----------------------------- */
 
-int store_delete_key(gpf_store *s, enum store_slot slot, const char *sql, const char *noun, const char *key,
+int store_delete_key(store_sqlite *s, enum store_slot slot, const char *sql, const char *noun, const char *key,
                      gpf_error *err)
 {
     int rc = 0;
     sqlite3_stmt *st = NULL;
     char what[64];
     snprintf(what, sizeof what, "store: %s_delete", noun);
-    if (!s || !key) {
+    if (!key) {
         rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to %s_delete", noun);
         goto out;
     }
@@ -286,7 +286,7 @@ out:
     return rc;
 }
 
-int store_write(gpf_store *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
+int store_write(store_sqlite *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
                 const char *what, gpf_error *err)
 {
     int rc = 0;
@@ -305,7 +305,7 @@ out:
 }
 
 /* store_fail with "store: <verb> <table>" as what. */
-static int table_fail(gpf_store *s, gpf_error *err, const char *verb, const char *table)
+static int table_fail(store_sqlite *s, gpf_error *err, const char *verb, const char *table)
 {
     char what[96];
     snprintf(what, sizeof what, "store: %s %s", verb, table);
@@ -313,7 +313,7 @@ static int table_fail(gpf_store *s, gpf_error *err, const char *verb, const char
 }
 
 /* Reads the rows of t into a growing heap array: *arr, *cnt (start from NULL, 0). */
-static int load_rows(gpf_store *s, const store_table *t, void **arr, size_t *cnt, gpf_error *err)
+static int load_rows(store_sqlite *s, const store_table *t, void **arr, size_t *cnt, gpf_error *err)
 {
     int rc = 0;
     sqlite3_stmt *st = NULL;
@@ -343,7 +343,7 @@ out:
 }
 
 /* Child rows come in their parents' order, so one pass over arr[0..n) places them all. */
-static int load_children(gpf_store *s, const store_child_table *c, char *arr, size_t n, size_t elem,
+static int load_children(store_sqlite *s, const store_child_table *c, char *arr, size_t n, size_t elem,
                          gpf_error *err)
 {
     int rc = 0;
@@ -376,7 +376,7 @@ out:
     return rc;
 }
 
-int store_load(gpf_store *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
+int store_load(store_sqlite *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
                gpf_error *err)
 {
     int rc = 0;
@@ -414,7 +414,7 @@ static void bind_parent_key(store_binder *b, const void *key)
 }
 
 /* Deletes parent's child rows, then inserts its current ones (pos 0 .. count-1). */
-static int put_children(gpf_store *s, const store_child_table *c, const void *parent, gpf_error *err)
+static int put_children(store_sqlite *s, const store_child_table *c, const void *parent, gpf_error *err)
 {
     int rc = 0, count = 0;
     memcpy(&count, (const char *)parent + c->count_off, sizeof count);
@@ -440,7 +440,7 @@ out:
     return rc;
 }
 
-int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children,
+int store_put(store_sqlite *s, const store_table *t, const void *rec, const store_child_table *children,
               gpf_error *err)
 {
     int rc = 0;
@@ -456,7 +456,7 @@ int store_put(gpf_store *s, const store_table *t, const void *rec, const store_c
 
 /* ---- open / close ----------------------------------------------------------- */
 
-static int pragmas(gpf_store *s, int in_memory, gpf_error *err)
+static int pragmas(store_sqlite *s, int in_memory, gpf_error *err)
 {
     int rc = 0;
     sqlite3_stmt *st = NULL;
@@ -482,44 +482,8 @@ out:
     return rc;
 }
 
-int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_t n, gpf_store **out,
-                        gpf_error *err)
-{
-    int rc = 0;
-    gpf_store *s = NULL;
-    if (!out || !path || (n && !list)) {
-        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to open");
-        goto out;
-    }
-    *out = NULL;
-    s = GPF_NEW(gpf_store);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        rc = gpf_error_set(err, GPF_ESTORE, "store: cannot open %s: %s", path,
-                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto out;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    int in_memory = path[0] == '\0' || strcmp(path, ":memory:") == 0;
-    if ((rc = pragmas(s, in_memory, err)) != 0)
-        goto out;
-    if ((rc = store_migrate(s, list, n, err)) != 0)
-        goto out;
-    *out = s;
-    s = NULL;
-out:
-    gpf_store_close(s);
-    return rc;
-}
-
-int gpf_store_open(const char *path, gpf_store **out, gpf_error *err)
-{
-    size_t n = 0;
-    const gpf_store_migration *list = gpf_store_migrations(&n);
-    return gpf_store_open_with(path, list, n, out, err);
-}
-
-void gpf_store_close(gpf_store *s)
+/* Frees s and everything it holds; accepts NULL. */
+static void close_db(store_sqlite *s)
 {
     if (!s)
         return;
@@ -530,13 +494,94 @@ void gpf_store_close(gpf_store *s)
     gpf_free(s);
 }
 
-/* ---- settings --------------------------------------------------------------- */
+void sq_close(gpf_store *store)
+{
+    close_db(store->priv);
+}
 
-int gpf_store_setting_get(gpf_store *s, const char *key, char *val, size_t size, gpf_error *err)
+static const gpf_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .setting_get = sq_setting_get,
+    .setting_put = sq_setting_put,
+    .host_put = sq_host_put,
+    .sku_put = sq_sku_put,
+    .sku_delete = sq_sku_delete,
+    .image_put = sq_image_put,
+    .image_delete = sq_image_delete,
+    .user_put = sq_user_put,
+    .token_put = sq_token_put,
+    .pod_put = sq_pod_put,
+    .usage_insert = sq_usage_insert,
+    .usage_update = sq_usage_update,
+    .event_insert = sq_event_insert,
+    .events_list = sq_events_list,
+    .hosts_load = sq_hosts_load,
+    .skus_load = sq_skus_load,
+    .images_load = sq_images_load,
+    .users_load = sq_users_load,
+    .tokens_load = sq_tokens_load,
+    .pods_load = sq_pods_load,
+    .usage_load = sq_usage_load,
+    .schema_version = sq_schema_version,
+    .close = sq_close,
+};
+
+int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_t n, gpf_store **out,
+                        gpf_error *err)
 {
     int rc = 0;
+    store_sqlite *s = NULL;
+    if (!out || !path || (n && !list)) {
+        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to open");
+        goto out;
+    }
+    *out = NULL;
+    s = GPF_NEW(store_sqlite);
+    s->pub.ops = &sqlite_ops;
+    s->pub.priv = s;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int in_memory = path[0] == '\0' || strcmp(path, ":memory:") == 0;
+    /* A database file is private: made here 0600 (sqlite would make it 0644 less the umask),
+     * and sqlite gives the -wal and -shm files it makes the database's mode. A failure is
+     * left to sqlite3_open_v2 to report. */
+    int fd = in_memory ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = gpf_error_set(err, GPF_ESTORE, "store: cannot open %s: %s", path,
+                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if ((rc = pragmas(s, in_memory, err)) != 0)
+        goto out;
+    if ((rc = store_migrate(s, list, n, err)) != 0)
+        goto out;
+    *out = &s->pub;
+    s = NULL;
+out:
+    close_db(s);
+    return rc;
+}
+
+int gpf_store_open(const char *path, gpf_store **out, gpf_error *err)
+{
+    size_t n = 0;
+    const gpf_store_migration *list = gpf_store_migrations(&n);
+    return gpf_store_open_with(path, list, n, out, err);
+}
+
+/* ---- settings --------------------------------------------------------------- */
+
+int sq_setting_get(gpf_store *store, const char *key, char *val, size_t size, gpf_error *err)
+{
+    store_sqlite *s = store->priv;
+    int rc = 0;
     sqlite3_stmt *st = NULL;
-    if (!s || !key || !val || size == 0) {
+    if (!key || !val || size == 0) {
         rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to setting_get");
         goto out;
     }
@@ -570,11 +615,12 @@ out:
     return rc;
 }
 
-int gpf_store_setting_put(gpf_store *s, const char *key, const char *val, gpf_error *err)
+int sq_setting_put(gpf_store *store, const char *key, const char *val, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     int rc = 0;
     sqlite3_stmt *st = NULL;
-    if (!s || !key || !val) {
+    if (!key || !val) {
         rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to setting_put");
         goto out;
     }

@@ -1,8 +1,13 @@
-/* Persistent store. The ONLY module that includes sqlite3.h; nothing SQLite-specific
- * leaks through this interface (a PostgreSQL store must fit it later).
+/* Persistent store: every operation the engine needs, behind an ops table (struct
+ * gpf_store below), so that backends can be slid in: "sqlite" (store*.c, migrations.c: the
+ * default, and the ONLY code that includes sqlite3.h), "fault" (store_fault.h: a wrapper
+ * that fails chosen writes, for tests), PostgreSQL later. Nothing backend-specific leaks
+ * through this interface.
  *
- * Durability: every successful write call has been committed to disk (WAL,
- * synchronous=FULL) before it returns, so an acknowledged change survives kill -9.
+ * The public gpf_store_* functions keep one contract whatever the backend, and dispatch
+ * to s->ops; a NULL store gives GPF_EINVAL (close: a no-op).
+ * Durability: every successful write call has been made durable (sqlite: committed to
+ * disk, WAL, synchronous=FULL) before it returns, so an acknowledged change survives kill -9.
  * Thread safety: one gpf_store is used by one thread at a time (the engine lock
  * serialises access). All functions return 0 or a negative GPF_E* code and fill err. */
 #ifndef GPF_STORE_STORE_H
@@ -11,16 +16,60 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/model.h"
+#include "model/fleet.h"
+#include "model/tenancy.h"
+#include "model/usage.h"
 #include "util/error.h"
 
 typedef struct gpf_store gpf_store;
 
-/* Opens (creating if needed) the database at path (":memory:" for tests), enables WAL,
- * applies pending numbered migrations in one transaction each. *out owned by caller. */
+/* ---- the ops table: one entry per operation below, with its contract; each is called
+ * only by the gpf_store_* function of its name, so s is never NULL ------------------ */
+
+typedef struct gpf_store_ops {
+    const char *name; /* "sqlite", "fault" */
+    int (*begin)(gpf_store *s, gpf_error *err);
+    int (*commit)(gpf_store *s, gpf_error *err);
+    int (*rollback)(gpf_store *s);
+    int (*setting_get)(gpf_store *s, const char *key, char *val, size_t size, gpf_error *err);
+    int (*setting_put)(gpf_store *s, const char *key, const char *val, gpf_error *err);
+    int (*host_put)(gpf_store *s, const gpf_host_rec *h, gpf_error *err);
+    int (*sku_put)(gpf_store *s, const gpf_sku *k, gpf_error *err);
+    int (*sku_delete)(gpf_store *s, const char *name, gpf_error *err);
+    int (*image_put)(gpf_store *s, const gpf_image *im, gpf_error *err);
+    int (*image_delete)(gpf_store *s, const char *name, gpf_error *err);
+    int (*user_put)(gpf_store *s, const gpf_user *u, gpf_error *err);
+    int (*token_put)(gpf_store *s, const gpf_token *t, gpf_error *err);
+    int (*pod_put)(gpf_store *s, const gpf_pod *p, gpf_error *err);
+    int (*usage_insert)(gpf_store *s, gpf_usage *u, gpf_error *err);
+    int (*usage_update)(gpf_store *s, const gpf_usage *u, gpf_error *err);
+    int (*event_insert)(gpf_store *s, gpf_event *ev, gpf_error *err);
+    int (*events_list)(gpf_store *s, const gpf_event_filter *f, gpf_event **out, size_t *n, gpf_error *err);
+    int (*hosts_load)(gpf_store *s, gpf_host_rec **out, size_t *n, gpf_error *err);
+    int (*skus_load)(gpf_store *s, gpf_sku **out, size_t *n, gpf_error *err);
+    int (*images_load)(gpf_store *s, gpf_image **out, size_t *n, gpf_error *err);
+    int (*users_load)(gpf_store *s, gpf_user **out, size_t *n, gpf_error *err);
+    int (*tokens_load)(gpf_store *s, gpf_token **out, size_t *n, gpf_error *err);
+    int (*pods_load)(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err);
+    int (*usage_load)(gpf_store *s, gpf_usage **out, size_t *n, gpf_error *err);
+    int (*schema_version)(gpf_store *s);
+    /* Frees everything of s, s itself included. */
+    void (*close)(gpf_store *s);
+} gpf_store_ops;
+
+/* A store: a backend's ops and its private state. Every entry of ops is set; the backend
+ * allocates the struct when it opens and frees it in close. */
+struct gpf_store {
+    const gpf_store_ops *ops;
+    void *priv;
+};
+
+/* ---- the sqlite backend ----------------------------------------------------------- */
+
+/* Opens (creating if needed) the SQLite database at path (":memory:" for tests), enables
+ * WAL, applies pending numbered migrations in one transaction each. *out owned by caller
+ * (gpf_store_close). */
 int gpf_store_open(const char *path, gpf_store **out, gpf_error *err);
-void gpf_store_close(gpf_store *s); /* accepts NULL */
-int gpf_store_schema_version(gpf_store *s); /* highest applied migration, <0 on error */
 
 /* Schema migrations: numbered (strictly ascending, > 0), each applied once, in its own
  * transaction, and recorded in the schema_migrations table. Opening a database whose
@@ -37,7 +86,15 @@ const gpf_store_migration *gpf_store_migrations(size_t *n);
 int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_t n, gpf_store **out,
                         gpf_error *err);
 
-/* Transactions group several writes into one durable commit (nesting not supported). */
+/* ---- operations (any backend) ----------------------------------------------------- */
+
+void gpf_store_close(gpf_store *s); /* accepts NULL */
+int gpf_store_schema_version(gpf_store *s); /* highest applied migration, <0 on error */
+
+/* Transactions group several writes into one durable commit (nesting not supported:
+ * begin inside one is GPF_ESTATE, and so is commit outside one). When commit fails the
+ * caller rolls back; rollback undoes everything since begin and returns 0 also when no
+ * transaction is open any more (a backend may already have rolled back). */
 int gpf_store_begin(gpf_store *s, gpf_error *err);
 int gpf_store_commit(gpf_store *s, gpf_error *err);
 int gpf_store_rollback(gpf_store *s);

@@ -31,12 +31,13 @@ static void read_event(store_reader *r, gpf_event *ev)
     READ_STR(r, ev, detail);
 }
 
-int gpf_store_event_insert(gpf_store *s, gpf_event *ev, gpf_error *err)
+int sq_event_insert(gpf_store *store, gpf_event *ev, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     int rc = 0;
     sqlite3_stmt *st = NULL;
     store_binder b;
-    if (!s || !ev || !ev->kind[0])
+    if (!ev || !ev->kind[0])
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to event_insert");
     if ((rc = store_stmt(s, SLOT_EVENT_INSERT,
                          "INSERT INTO events (at_ms, kind, severity, host_id, pod_id, subject, detail)"
@@ -65,12 +66,13 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-int gpf_store_events_list(gpf_store *s, const gpf_event_filter *f, gpf_event **out, size_t *n, gpf_error *err)
+int sq_events_list(gpf_store *store, const gpf_event_filter *f, gpf_event **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     int rc = 0, src = 0;
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    if (!s || !f || !out || !n)
+    if (!f || !out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to events_list");
     *out = NULL;
     *n = 0;

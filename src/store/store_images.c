@@ -35,22 +35,25 @@ static const store_table images_table = {
     .read = read_image,
 };
 
-int gpf_store_image_put(gpf_store *s, const gpf_image *im, gpf_error *err)
+int sq_image_put(gpf_store *store, const gpf_image *im, gpf_error *err)
 {
-    if (!s || !im)
+    store_sqlite *s = store->priv;
+    if (!im)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to image_put");
     return store_put(s, &images_table, im, NULL, err);
 }
 
-int gpf_store_image_delete(gpf_store *s, const char *name, gpf_error *err)
+int sq_image_delete(gpf_store *store, const char *name, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     return store_delete_key(s, SLOT_IMAGE_DELETE, "DELETE FROM images WHERE name = ?1", "image", name, err);
 }
 
-int gpf_store_images_load(gpf_store *s, gpf_image **out, size_t *n, gpf_error *err)
+int sq_images_load(gpf_store *store, gpf_image **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to images_load");
     int rc = store_load(s, &images_table, NULL, &arr, n, err);
     *out = arr;

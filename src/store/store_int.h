@@ -1,4 +1,5 @@
-/* Store internals shared by store*.c and migrations.c. Not for other modules: this is
+/* Internals of the "sqlite" store backend, shared by store*.c and migrations.c (not
+ * store_ops.c or store_fault.c, which know only store.h). Not for other modules: this is
  * the one header that brings sqlite3.h in. */
 #ifndef GPF_STORE_INT_H
 #define GPF_STORE_INT_H
@@ -47,29 +48,62 @@ enum store_slot {
     SLOT_COUNT
 };
 
-struct gpf_store {
+/* The sqlite backend's store: pub is what gpf_store_open hands out (pub.priv points back
+ * here); one allocation, freed by close. */
+typedef struct store_sqlite {
+    gpf_store pub;
     sqlite3 *db;
     sqlite3_stmt *stmts[SLOT_COUNT];
     int scope_owns_tx; /* the open scope started the transaction (scopes do not nest) */
-};
+} store_sqlite;
+
+/* The backend's ops (store.c puts them in its table), one per file that owns the records;
+ * each has the contract of the gpf_store_* function of the same name (store.h) and is
+ * only called through it, so store is never NULL. */
+int sq_begin(gpf_store *store, gpf_error *err);
+int sq_commit(gpf_store *store, gpf_error *err);
+int sq_rollback(gpf_store *store);
+int sq_setting_get(gpf_store *store, const char *key, char *val, size_t size, gpf_error *err);
+int sq_setting_put(gpf_store *store, const char *key, const char *val, gpf_error *err);
+int sq_host_put(gpf_store *store, const gpf_host_rec *h, gpf_error *err);
+int sq_sku_put(gpf_store *store, const gpf_sku *k, gpf_error *err);
+int sq_sku_delete(gpf_store *store, const char *name, gpf_error *err);
+int sq_image_put(gpf_store *store, const gpf_image *im, gpf_error *err);
+int sq_image_delete(gpf_store *store, const char *name, gpf_error *err);
+int sq_user_put(gpf_store *store, const gpf_user *u, gpf_error *err);
+int sq_token_put(gpf_store *store, const gpf_token *t, gpf_error *err);
+int sq_pod_put(gpf_store *store, const gpf_pod *p, gpf_error *err);
+int sq_usage_insert(gpf_store *store, gpf_usage *u, gpf_error *err);
+int sq_usage_update(gpf_store *store, const gpf_usage *u, gpf_error *err);
+int sq_event_insert(gpf_store *store, gpf_event *ev, gpf_error *err);
+int sq_events_list(gpf_store *store, const gpf_event_filter *f, gpf_event **out, size_t *n, gpf_error *err);
+int sq_hosts_load(gpf_store *store, gpf_host_rec **out, size_t *n, gpf_error *err);
+int sq_skus_load(gpf_store *store, gpf_sku **out, size_t *n, gpf_error *err);
+int sq_images_load(gpf_store *store, gpf_image **out, size_t *n, gpf_error *err);
+int sq_users_load(gpf_store *store, gpf_user **out, size_t *n, gpf_error *err);
+int sq_tokens_load(gpf_store *store, gpf_token **out, size_t *n, gpf_error *err);
+int sq_pods_load(gpf_store *store, gpf_pod **out, size_t *n, gpf_error *err);
+int sq_usage_load(gpf_store *store, gpf_usage **out, size_t *n, gpf_error *err);
+int sq_schema_version(gpf_store *store);
+void sq_close(gpf_store *store);
 
 /* Sets err to GPF_ESTORE with "what: <sqlite's message>" and returns GPF_ESTORE. */
-int store_fail(gpf_store *s, gpf_error *err, const char *what);
+int store_fail(store_sqlite *s, gpf_error *err, const char *what);
 
 /* The cached statement for slot (preparing sql on first use), reset and unbound. */
-int store_stmt(gpf_store *s, enum store_slot slot, const char *sql, sqlite3_stmt **out, gpf_error *err);
+int store_stmt(store_sqlite *s, enum store_slot slot, const char *sql, sqlite3_stmt **out, gpf_error *err);
 /* Resets a statement after use (clears bindings too); accepts NULL. */
 void store_done(sqlite3_stmt *st);
 /* Runs parameterless SQL (one or more statements). */
-int store_exec(gpf_store *s, const char *sql, const char *what, gpf_error *err);
+int store_exec(store_sqlite *s, const char *sql, const char *what, gpf_error *err);
 /* Steps a write statement to completion (SQLITE_DONE expected). */
-int store_step_done(gpf_store *s, sqlite3_stmt *st, const char *what, gpf_error *err);
+int store_step_done(store_sqlite *s, sqlite3_stmt *st, const char *what, gpf_error *err);
 
 /* A multi-statement write (or a consistent multi-query read): atomic on its own, or a
  * part of the caller's transaction. scope_end commits (rc == 0) or undoes (rc != 0)
  * what happened since scope_begin and returns the resulting code. */
-int store_scope_begin(gpf_store *s, gpf_error *err);
-int store_scope_end(gpf_store *s, int rc, gpf_error *err);
+int store_scope_begin(store_sqlite *s, gpf_error *err);
+int store_scope_end(store_sqlite *s, int rc, gpf_error *err);
 
 /* Binding a record's fields to consecutive parameters (from 1). The first failure is
  * kept in rc (GPF_EINVAL for a bad value, GPF_ESTORE for sqlite) with msg. */
@@ -119,7 +153,7 @@ int store_read_finish(store_reader *r, gpf_error *err);
 /* Runs the cached write statement for slot once, bind(b, rec) binding its parameters
  * (from ?1); "what: <sqlite's message>" when the step fails. */
 typedef void (*store_bind_fn)(store_binder *b, const void *rec);
-int store_write(gpf_store *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
+int store_write(store_sqlite *s, enum store_slot slot, const char *sql, store_bind_fn bind, const void *rec,
                 const char *what, gpf_error *err);
 
 /* A table of records: written one record at a time (an upsert by primary key) and
@@ -159,20 +193,20 @@ typedef struct store_child_table {
 /* Loads every row of t (and, with children, their child rows too, all in one scope) into
  * a heap array: *out (NULL when empty) and *n; both NULL/0 on failure. children is a
  * chain (through next) of the record's lists. */
-int store_load(gpf_store *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
+int store_load(store_sqlite *s, const store_table *t, const store_child_table *children, void **out, size_t *n,
                gpf_error *err);
 
 /* Upserts rec into t and, with children, replaces the child rows of each list in the chain
  * with its current ones (pos 0 .. count-1), all in one scope. */
-int store_put(gpf_store *s, const store_table *t, const void *rec, const store_child_table *children,
+int store_put(store_sqlite *s, const store_table *t, const void *rec, const store_child_table *children,
               gpf_error *err);
 
 /* Runs the cached delete statement for slot (sql: "DELETE ... WHERE <key> = ?1") for key;
  * GPF_ENOTFOUND "store: <noun> <key> not found" when no row had it. */
-int store_delete_key(gpf_store *s, enum store_slot slot, const char *sql, const char *noun, const char *key,
+int store_delete_key(store_sqlite *s, enum store_slot slot, const char *sql, const char *noun, const char *key,
                      gpf_error *err);
 
 /* Applies list[0..n) to the open database (migrations.c). */
-int store_migrate(gpf_store *s, const gpf_store_migration *list, size_t n, gpf_error *err);
+int store_migrate(store_sqlite *s, const gpf_store_migration *list, size_t n, gpf_error *err);
 
 #endif

@@ -182,9 +182,10 @@ static const store_child_table pod_gpus_table = {
     .count_off = offsetof(gpf_pod, placement.ngpus),
 };
 
-int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
+int sq_pod_put(gpf_store *store, const gpf_pod *p, gpf_error *err)
 {
-    if (!s || !p)
+    store_sqlite *s = store->priv;
+    if (!p)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pod_put");
     if (p->placement.ngpus < 0 || p->placement.ngpus > GPF_MAX_POD_GPUS)
         return gpf_error_set(err, GPF_EINVAL, "store: pod %.64s has %d placed GPUs (at most %d)", p->id,
@@ -192,10 +193,11 @@ int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err)
     return store_put(s, &pods_table, p, &pod_gpus_table, err);
 }
 
-int gpf_store_pods_load(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err)
+int sq_pods_load(gpf_store *store, gpf_pod **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_load");
     int rc = store_load(s, &pods_table, &pod_gpus_table, &arr, n, err);
     *out = arr;
@@ -255,12 +257,13 @@ static const store_table usage_table = {
     .read = read_usage,
 };
 
-int gpf_store_usage_insert(gpf_store *s, gpf_usage *u, gpf_error *err)
+int sq_usage_insert(gpf_store *store, gpf_usage *u, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     int rc = 0;
     sqlite3_stmt *st = NULL;
     store_binder b;
-    if (!s || !u) {
+    if (!u) {
         rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_insert");
         goto out;
     }
@@ -288,10 +291,11 @@ out:
     return rc;
 }
 
-int gpf_store_usage_update(gpf_store *s, const gpf_usage *u, gpf_error *err)
+int sq_usage_update(gpf_store *store, const gpf_usage *u, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     int rc = 0;
-    if (!s || !u)
+    if (!u)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_update");
     rc = store_write(s, SLOT_USAGE_UPDATE,
                      "UPDATE usage SET pod_id = ?1, owner = ?2, project = ?3, sku = ?4, host_id = ?5,"
@@ -303,10 +307,11 @@ int gpf_store_usage_update(gpf_store *s, const gpf_usage *u, gpf_error *err)
     return rc;
 }
 
-int gpf_store_usage_load(gpf_store *s, gpf_usage **out, size_t *n, gpf_error *err)
+int sq_usage_load(gpf_store *store, gpf_usage **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_load");
     int rc = store_load(s, &usage_table, NULL, &arr, n, err);
     *out = arr;

@@ -171,9 +171,10 @@ static const store_child_table gpus_table = {
     .next = &findings_table,
 };
 
-int gpf_store_host_put(gpf_store *s, const gpf_host_rec *h, gpf_error *err)
+int sq_host_put(gpf_store *store, const gpf_host_rec *h, gpf_error *err)
 {
-    if (!s || !h)
+    store_sqlite *s = store->priv;
+    if (!h)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to host_put");
     if (h->ngpus < 0 || h->ngpus > GPF_MAX_HOST_GPUS)
         return gpf_error_set(err, GPF_EINVAL, "store: host %.64s has %d GPUs (at most %d)", h->id, h->ngpus,
@@ -184,10 +185,11 @@ int gpf_store_host_put(gpf_store *s, const gpf_host_rec *h, gpf_error *err)
     return store_put(s, &hosts_table, h, &gpus_table, err);
 }
 
-int gpf_store_hosts_load(gpf_store *s, gpf_host_rec **out, size_t *n, gpf_error *err)
+int sq_hosts_load(gpf_store *store, gpf_host_rec **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to hosts_load");
     int rc = store_load(s, &hosts_table, &gpus_table, &arr, n, err);
     *out = arr;
@@ -307,9 +309,10 @@ static const store_child_table sku_models_table = {
     .count_off = offsetof(gpf_sku, nmodels),
 };
 
-int gpf_store_sku_put(gpf_store *s, const gpf_sku *k, gpf_error *err)
+int sq_sku_put(gpf_store *store, const gpf_sku *k, gpf_error *err)
 {
-    if (!s || !k)
+    store_sqlite *s = store->priv;
+    if (!k)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to sku_put");
     if (k->nmodels < 0 || k->nmodels > GPF_MAX_SKU_MODELS)
         return gpf_error_set(err, GPF_EINVAL, "store: sku %.64s has %d models (at most %d)", k->name,
@@ -317,15 +320,17 @@ int gpf_store_sku_put(gpf_store *s, const gpf_sku *k, gpf_error *err)
     return store_put(s, &skus_table, k, &sku_models_table, err);
 }
 
-int gpf_store_sku_delete(gpf_store *s, const char *name, gpf_error *err)
+int sq_sku_delete(gpf_store *store, const char *name, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     return store_delete_key(s, SLOT_SKU_DELETE, "DELETE FROM skus WHERE name = ?1", "sku", name, err);
 }
 
-int gpf_store_skus_load(gpf_store *s, gpf_sku **out, size_t *n, gpf_error *err)
+int sq_skus_load(gpf_store *store, gpf_sku **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to skus_load");
     int rc = store_load(s, &skus_table, &sku_models_table, &arr, n, err);
     *out = arr;

@@ -36,17 +36,19 @@ static const store_table users_table = {
     .read = read_user,
 };
 
-int gpf_store_user_put(gpf_store *s, const gpf_user *u, gpf_error *err)
+int sq_user_put(gpf_store *store, const gpf_user *u, gpf_error *err)
 {
-    if (!s || !u)
+    store_sqlite *s = store->priv;
+    if (!u)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to user_put");
     return store_put(s, &users_table, u, NULL, err);
 }
 
-int gpf_store_users_load(gpf_store *s, gpf_user **out, size_t *n, gpf_error *err)
+int sq_users_load(gpf_store *store, gpf_user **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to users_load");
     int rc = store_load(s, &users_table, NULL, &arr, n, err);
     *out = arr;
@@ -88,17 +90,19 @@ static const store_table tokens_table = {
     .read = read_token,
 };
 
-int gpf_store_token_put(gpf_store *s, const gpf_token *t, gpf_error *err)
+int sq_token_put(gpf_store *store, const gpf_token *t, gpf_error *err)
 {
-    if (!s || !t)
+    store_sqlite *s = store->priv;
+    if (!t)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to token_put");
     return store_put(s, &tokens_table, t, NULL, err);
 }
 
-int gpf_store_tokens_load(gpf_store *s, gpf_token **out, size_t *n, gpf_error *err)
+int sq_tokens_load(gpf_store *store, gpf_token **out, size_t *n, gpf_error *err)
 {
+    store_sqlite *s = store->priv;
     void *arr = NULL;
-    if (!s || !out || !n)
+    if (!out || !n)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to tokens_load");
     int rc = store_load(s, &tokens_table, NULL, &arr, n, err);
     *out = arr;

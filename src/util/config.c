@@ -66,6 +66,15 @@ static int load_file(const gpf_cfg_opt *opts, void *out, const char *path, gpf_e
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
+        /* a longer line must not go on as the next one (its tail would be read as a setting) */
+        if (!strchr(line, '\n') && !feof(f)) {
+            int c = getc(f);
+            if (c != EOF) {
+                rc = gpf_error_set(err, GPF_EINVAL, "%s:%d: line longer than %zu characters", path, lineno,
+                                   sizeof line - 2);
+                break;
+            }
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;

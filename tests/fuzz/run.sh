@@ -10,7 +10,7 @@ for bin in "$dir"/fuzz_*; do
   work=$(mktemp -d /tmp/gpufleet-fuzz.XXXXXX)
   [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
   echo "[fuzz] $name for ${secs}s"
-  if "$bin" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 "$work" >"$work.log" 2>&1; then
+  if "$bin" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
     pass=$((pass+1)); grep -E '^(stat::number_of_executed_units|Done)' "$work.log" | tail -2
   else
     fail=$((fail+1)); tail -40 "$work.log"; echo "FAILED: $name (crash input kept in $work)"; continue

@@ -1,5 +1,6 @@
 # Shared helpers for integration tests: start a real control plane and agents on
-# loopback in a temporary directory, assertions, and a closing summary line.
+# loopback in a temporary directory, assertions, skips, and a closing summary line
+# ("NAME: N passed, N failed, N skipped", which tests/run.sh reads).
 # Usage: source lib.sh; ...; finish
 set -u
 GPF_BIN=${GPF_BIN:-build/gpufleet}
@@ -8,6 +9,7 @@ T=$(mktemp -d /tmp/gpufleet-it.XXXXXX)
 chmod 0711 "$T" # oci pods (unprivileged uids of their own) must reach their bundles below it
 PASS=0
 FAIL=0
+SKIP=0
 PIDS=()
 JOIN="gpfjoin_test_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 # A port window for pods' sshd that other concurrent runs are unlikely to share.
@@ -52,6 +54,9 @@ trap cleanup EXIT
 
 ok()   { PASS=$((PASS+1)); echo "  ok   - $*"; }
 bad()  { FAIL=$((FAIL+1)); echo "  FAIL - $*"; }
+# skip NAME WHY...: what this machine cannot check, said and counted, never left out
+# silently. NAME (one word) is how tests/expected-skips lists it: SCRIPT.sh:NAME.
+skip() { local n=$1; shift; SKIP=$((SKIP+1)); echo "  skip - $n: $*"; }
 check() { # check "description" command...
   local d=$1; shift
   if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi
@@ -63,7 +68,7 @@ expect_match() { # expect_match "description" regex actual
   if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else bad "$1 (no match for /$2/ in '$3')"; fi
 }
 finish() {
-  echo "$(basename "$0"): $PASS passed, $FAIL failed"
+  echo "$(basename "$0"): $PASS passed, $FAIL failed, $SKIP skipped"
   [ "$FAIL" -eq 0 ]
 }
 
@@ -96,8 +101,9 @@ start_agent() {
   AGENT_PID=$!
   PIDS+=("$!")
   disown "$!"
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do # 30 s at most: an agent under a sanitizer on a busy machine starts slowly
     curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/hosts" 2>/dev/null | grep -q "\"$host\"" && return 0
+    kill -0 "$AGENT_PID" 2>/dev/null || break
     sleep 0.05
   done
   echo "agent $host did not register:"; cat "$T/agent-$host.out"; return 1
@@ -143,5 +149,25 @@ json_get() { jq -r "$1"; } # json_get JQ-FILTER < json
 wait_for() {
   local n=$(( $1 * 10 )); shift
   for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+
+# last_beat HOST: when the control plane last heard HOST's agent (its last_heartbeat_at).
+last_beat() { curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/hosts/$1" | jq -r .last_heartbeat_at; }
+
+# wait_beats HOST N [SECONDS]: polls until the control plane has heard HOST's agent N more
+# times (its last_heartbeat_at changed N times; a registration counts as one), so that
+# whatever those heartbeats reported has been reconciled; 1 after SECONDS (default 60).
+wait_beats() {
+  local host=$1 n=$2 secs=${3:-60} seen=0 last cur
+  last=$(last_beat "$host")
+  for _ in $(seq $((secs * 10))); do
+    cur=$(last_beat "$host")
+    if [ -n "$cur" ] && [ "$cur" != "$last" ]; then
+      seen=$((seen + 1)); last=$cur
+      [ "$seen" -ge "$n" ] && return 0
+    fi
+    sleep 0.1
+  done
   return 1
 }

@@ -43,12 +43,12 @@ expect_eq "ssh into pod 1 after restart" "$P1" "$out"
 "$G" pod launch l40s --no-wait >/dev/null 2>&1; rc=$?
 expect_eq "no double allocation after restart (exit 5: no capacity)" 5 "$rc"
 
-for _ in $(seq 100); do
-  "$G" host ls --json | jq -e '.hosts[] | select(.id=="gpu-l40s-c") | .state=="ready"' >/dev/null && break; sleep 0.05
-done
+host_ready() { "$G" host ls --json | jq -e '.hosts[] | select(.id=="gpu-l40s-c") | .state=="ready"'; }
+state_is() { [ "$("$G" pod show "$1" --json | json_get .state)" = "$2" ]; } # state_is POD STATE
+wait_for 30 host_ready
 check "agent reconnected" bash -c "'$G' host ls --json | jq -e '.hosts[0].state==\"ready\"'"
 check "stop pod 1 through the restarted control plane" "$G" pod stop "$P1"
-for _ in $(seq 100); do [ "$("$G" pod show "$P1" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
+wait_for 30 state_is "$P1" stopped
 expect_eq "pod 1 stopped" stopped "$("$G" pod show "$P1" --json | json_get .state)"
 expect_match "pod 1's usage record closed" 'Z$' "$("$G" usage --pod "$P1" --json | json_get '.usage[0].end_at')"
 
@@ -56,7 +56,7 @@ echo "[crash 2] kill -9 right after a stop is acknowledged"
 "$G" pod stop "$P2" >/dev/null
 kill9 "$SERVE_PID"
 start_serve "$T/cp" || exit 1
-for _ in $(seq 200); do [ "$("$G" pod show "$P2" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
+wait_for 30 state_is "$P2" stopped
 expect_eq "an acknowledged stop completes after restart" stopped "$("$G" pod show "$P2" --json | json_get .state)"
 expect_eq "every usage record closed" 0 "$("$G" usage --json | jq '[.usage[] | select(.end_at == null)] | length')"
 expect_eq "ledger empty" 0 "$("$G" gpu ls --json | jq '[.gpus[].allocated_milli] | add')"

@@ -3,12 +3,12 @@
 # names it, a pod launched from the SKU carries its digest, an agent downloads its blobs
 # (a user token may not), an image in use cannot be removed, `serve --default-image`
 # imports the default at start (once per digest), and placement refuses a host whose
-# runtime gives weaker isolation than a SKU needs, saying so. Skips without skopeo/umoci.
+# runtime gives weaker isolation than a SKU needs, saying so. Skipped (said) without skopeo/umoci.
 source "$(dirname "$0")/lib.sh"
 G="$GPF_BIN"
 
 for tool in skopeo umoci; do
-  if ! command -v "$tool" >/dev/null; then echo "SKIP: $tool is not installed"; finish; exit 0; fi
+  if ! command -v "$tool" >/dev/null; then skip "$tool" "$tool is not installed: nothing of this script runs"; finish; exit 0; fi
 done
 
 echo "[setup] a small OCI layout, the control plane, an agent with the fake runtime"

@@ -4,13 +4,14 @@
 # their own user, checking the pod's own host key (their key works, another user's key
 # is refused), stops it, and finds a closed usage record with the right duration
 # and GPU-equivalents. Also: bad input gets the right status and loses nothing.
-# Without root (or runc), the same runs on the process runtime, and says so.
+# Without root (or runc), the same runs on the process runtime, and the sandbox's own
+# checks are one skip (oci_runtime; tests/run.sh fails it under CI=true).
 source "$(dirname "$0")/lib.sh"
 G="$GPF_BIN"
 RT=oci
 if ! why=$(oci_available); then
-  [ "${CI:-}" = true ] && { bad "the oci runtime is available in CI ($why)"; finish; exit 1; }
-  echo "NOTE: $why: this run uses the process runtime (no sandbox)"; RT=process
+  skip oci_runtime "$why: this run uses the process runtime (no sandbox); the sandbox's checks are left out"
+  RT=process
 fi
 ISO_FLAGS=(); [ "$RT" = process ] && ISO_FLAGS=(--min-isolation soft)
 ISO_JSON=; [ "$RT" = process ] && ISO_JSON=',"min_isolation":"soft"'
@@ -88,28 +89,40 @@ if ssh -i "$T/bob/id_ed25519" -p "$port" -o StrictHostKeyChecking=no -o UserKnow
      -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5 "$user@127.0.0.1" true 2>/dev/null; then
   bad "bob's key is refused by alice's pod"
 else ok "bob's key is refused by alice's pod"; fi
+# To bob, alice's pod is an unknown pod, answered word for word as one (its existence does not leak).
 B pod show "$POD" >/dev/null 2>"$T/bob.err"; rc=$?
-expect_eq "bob cannot see alice's pod (exit 4, permission)" 4 "$rc"
+expect_eq "bob cannot see alice's pod (exit 3, not found)" 3 "$rc"
 expect_eq "bob's error is one line" 1 "$(wc -l <"$T/bob.err")"
-B pod stop "$POD" >/dev/null 2>&1; expect_eq "bob cannot stop alice's pod" 4 "$?"
+B pod show pod-00000000 >/dev/null 2>"$T/bob-unknown.err"
+expect_eq "bob's error is an unknown pod's" "$(sed "s/pod-00000000/$POD/" "$T/bob-unknown.err")" "$(cat "$T/bob.err")"
+B pod stop "$POD" >/dev/null 2>"$T/bob-stop.err"; expect_eq "bob cannot stop alice's pod (exit 3)" 3 "$?"
+expect_eq "bob's stop error is an unknown pod's" "$(cat "$T/bob.err")" "$(cat "$T/bob-stop.err")"
 expect_eq "bob's pod list is empty" 0 "$(B pod ls --json | json_get '.pods | length')"
 
-A ssh "$POD" -- 'nohup sleep 600 >/dev/null 2>&1 &' 2>/dev/null
-sleep 1
-check "a background process runs in the pod" pgrep -f "sleep 600"
+# A process of this run's own: "sleep 600.N" with N random, looked for by its exact command line.
+SLEEPER="sleep 600.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
+A ssh "$POD" -- "nohup $SLEEPER >/dev/null 2>&1 &" 2>/dev/null
+check "a background process runs in the pod" wait_for 30 pgrep -fx "$SLEEPER"
 
 echo "[stop] alice stops the pod; everything in it dies; usage is closed"
+state_is() { [ "$("$1" pod show "$2" --json | json_get .state)" = "$3" ]; } # state_is A|B POD STATE
+sleeper_gone() { ! pgrep -fx "$SLEEPER" >/dev/null; }
+t2=$(date +%s%N)
 check "alice stops her pod" A pod stop "$POD"
-for _ in $(seq 100); do [ "$(A pod show "$POD" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
+wait_for 30 state_is A "$POD" stopped
+t3=$(date +%s%N)
 expect_eq "pod is stopped" stopped "$(A pod show "$POD" --json | json_get .state)"
-sleep 0.2
-if pgrep -f "sleep 600" >/dev/null; then bad "nothing of the pod keeps running"; else ok "nothing of the pod keeps running"; fi
+if wait_for 30 sleeper_gone; then ok "nothing of the pod keeps running"
+else bad "nothing of the pod keeps running ($SLEEPER: $(pgrep -fx "$SLEEPER" | tr '\n' ' '))"; fi
 if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then bad "pod sshd port is closed"; else ok "pod sshd port is closed"; fi
 uj=$(A usage --json)
 expect_eq "one usage record" 1 "$(echo "$uj" | json_get '.usage | length')"
 expect_match "usage record is closed" 'Z$' "$(echo "$uj" | json_get '.usage[0].end_at')"
 dur=$(echo "$uj" | json_get '.usage[0].duration_ms')
-if [ "$dur" -ge 1000 ] && [ "$dur" -lt 60000 ]; then ok "usage duration is right ($dur ms)"; else bad "usage duration is right ($dur ms)"; fi
+# at least from launch's answer (running) to the stop request, at most from launch to stopped
+lo=$(( (t2 - t1) / 1000000 )); hi=$(( (t3 - t0) / 1000000 + 1 ))
+if [ "$dur" -ge "$lo" ] && [ "$dur" -le "$hi" ]; then ok "usage duration is right ($lo <= $dur <= $hi ms)"
+else bad "usage duration is right ($lo <= $dur <= $hi ms)"; fi
 expect_eq "usage GPU-equivalents" 142 "$(echo "$uj" | json_get '.usage[0].gpu_milli')"
 expect_eq "usage cost is price x duration" "$(( 400000 * dur / 3600000 ))" "$(echo "$uj" | json_get '.usage[0].cost_micro')"
 expect_eq "ledger is free again" 0 "$("$G" gpu ls --json | jq '[.gpus[].allocated_milli] | add')"
@@ -174,7 +187,7 @@ MIG_GPU=$(A pod show "$MP" --json | json_get '.placement.gpu_uuids[0]')
 if [ -n "$MIG_GPU" ] && [ "$MIG_GPU" != "$VGPU_GPU" ]; then ok "... not on the vGPU's GPU"; else bad "... not on the vGPU's GPU ($MIG_GPU)"; fi
 check "alice stops her MIG pod" A pod stop "$MP"
 check "bob stops his vGPU pod" B pod stop "$VP"
-for _ in $(seq 100); do [ "$(B pod show "$VP" --json | json_get .state)" = stopped ] && break; sleep 0.05; done
+wait_for 30 state_is B "$VP" stopped
 expect_eq "vGPU pod is stopped" stopped "$(B pod show "$VP" --json | json_get .state)"
 
 if [ "$RT" = oci ]; then
@@ -193,10 +206,11 @@ if [ "$RT" = oci ]; then
   echo "[restart] the agent restarts; the oci pod keeps running, with its home and host key"
   A ssh "$QP" -- 'echo kept-across-restart > $HOME/note' >/dev/null 2>&1
   pid_before=$(sed -n 's/^pid=//p' "$T/agent-gpu-h100-a/pods/$QP/state")
-  kill -TERM "$AGENT_PID"; wait_for 5 sh -c "! kill -0 $AGENT_PID"
+  kill -TERM "$AGENT_PID"; wait_for 30 sh -c "! kill -0 $AGENT_PID"
   # restarted as short of disk space as can be: images no pod uses go when a pod stops
   start_agent gpu-h100-a oci "${OCI_FLAGS[@]}" --image-gc-free-gb 1000000000 || exit 1
-  sleep 2 # several heartbeats of the new agent
+  # several heartbeats of the new agent (what it reports of the pod) reach the control plane
+  check "the control plane hears the restarted agent 4 times" wait_beats gpu-h100-a 4
   expect_eq "the pod still runs" running "$(A pod show "$QP" --json | json_get .state)"
   expect_eq "the same container serves it (adopted, not restarted)" "$pid_before" \
     "$(sed -n 's/^pid=//p' "$T/agent-gpu-h100-a/pods/$QP/state")"
@@ -204,11 +218,11 @@ if [ "$RT" = oci ]; then
     "$(A ssh "$QP" -- 'cat $HOME/note' 2>/dev/null)"
   QP2=$(A pod launch h100-q --quiet)
   check "alice stops it" A pod stop "$QP"
-  wait_for 10 sh -c "[ \"\$(GPUFLEET_CONFIG=$T/alice/config.json '$G' pod show $QP --json | jq -r .state)\" = stopped ]"
+  wait_for 30 state_is A "$QP" stopped
   expect_eq "short of space, the agent keeps the image a pod still uses" 1 \
     "$(ls "$T/agent-gpu-h100-a/images/rootfs" | wc -l)"
   check "alice stops her other pod" A pod stop "$QP2"
-  wait_for 10 sh -c "[ -z \"\$(ls '$T/agent-gpu-h100-a/images/rootfs')\" ]"
+  wait_for 30 sh -c "[ -z \"\$(ls '$T/agent-gpu-h100-a/images/rootfs')\" ]"
   expect_eq "... and removes it once no pod uses it" 0 "$(ls "$T/agent-gpu-h100-a/images/rootfs" | wc -l)"
   st=$(ps -o stat= -p "$pid_before" 2>/dev/null | cut -c1) # a zombie awaits its reaper: gone all the same
   if [ -n "$st" ] && [ "$st" != Z ]; then bad "its container is gone ($st)"; else ok "its container is gone"; fi

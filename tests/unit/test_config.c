@@ -99,6 +99,28 @@ static void test_errors(void **state)
     assert_int_equal(load(&c, 2, a6, &err), GPF_EIO);
 }
 
+/* A line longer than the reader's buffer is refused, never cut: its tail is no setting. */
+static void test_long_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/gpf-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char text[1100];
+    memset(text, 'x', 1021);
+    memcpy(text, "# ", 2);
+    snprintf(text + 1021, sizeof text - 1021, "port = 1234\n");
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    cfg c;
+    gpf_error err = {0};
+    unsetenv("GPUFLEET_PORT");
+    char *argv[] = {"--config", path};
+    assert_int_equal(load(&c, 2, argv, &err), GPF_EINVAL);
+    assert_non_null(strstr(err.msg, ":1: line longer than"));
+    unlink(path);
+}
+
 static void test_dump_hides_secrets(void **state)
 {
     (void)state;
@@ -119,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_flags),
         cmocka_unit_test(test_precedence_file_env_flag),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_dump_hides_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

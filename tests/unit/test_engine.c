@@ -52,9 +52,19 @@ static void test_lifecycle_and_usage(void **state)
     assert_int_equal(q.ssh_port, 22001);
     assert_string_equal(q.ssh_host, "10.0.0.1");
 
-    /* bob may neither see nor stop it; admin may. */
-    assert_int_equal(gpf_engine_pod_get(f->e, &f->bob, p.id, &q, &err), GPF_EFORBIDDEN);
-    assert_int_equal(gpf_engine_pod_stop(f->e, &f->bob, p.id, &q, &err), GPF_EFORBIDDEN);
+    /* bob may neither see, wait for nor stop it; admin may. To bob it is an unknown pod,
+     * answered word for word as one (its existence does not leak). */
+    char unknown[GPF_ID_MAX + 16];
+    snprintf(unknown, sizeof unknown, "no pod '%s'", p.id);
+    assert_int_equal(gpf_engine_pod_get(f->e, &f->bob, "pod-00000000", &q, &err), GPF_ENOTFOUND);
+    assert_string_equal(err.msg, "no pod 'pod-00000000'");
+    assert_int_equal(gpf_engine_pod_get(f->e, &f->bob, p.id, &q, &err), GPF_ENOTFOUND);
+    assert_string_equal(err.msg, unknown);
+    assert_int_equal(gpf_engine_pod_wait(f->e, &f->bob, p.id, 0, &q, &err), GPF_ENOTFOUND);
+    assert_string_equal(err.msg, unknown);
+    assert_int_equal(gpf_engine_pod_stop(f->e, &f->bob, p.id, &q, &err), GPF_ENOTFOUND);
+    assert_string_equal(err.msg, unknown);
+    assert_int_equal(gpf_engine_pod_get(f->e, &f->admin, p.id, &q, &err), 0);
     gpf_pod *list = NULL;
     assert_int_equal(gpf_engine_pod_list(f->e, &f->bob, 1, NULL, &list, &n, &err), 0);
     assert_int_equal(n, 0);

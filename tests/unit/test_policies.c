@@ -78,10 +78,16 @@ static int put(gpf_sched_fleet *f, gpf_sched_policy *pol, const gpf_sched_reques
     return gpf_sched_fleet_find_host(f, pl->host_id);
 }
 
+/* An empty fleet in milli-CPUs, of an epoch of its own when one policy sees several. */
+static void fleet_epoch(gpf_sched_fleet *f, uint32_t epoch)
+{
+    gpf_sched_fleet_init_epoch(f, epoch);
+    f->cpu_unit_milli = 1;
+}
+
 static void fleet(gpf_sched_fleet *f)
 {
-    gpf_sched_fleet_init(f);
-    f->cpu_unit_milli = 1;
+    fleet_epoch(f, 1);
 }
 
 /* ---- names ------------------------------------------------------------------------- */
@@ -495,13 +501,15 @@ static void test_property_every_policy(void **state)
         add(&f, "r", &model_a, 4, 48000);
         add(&f, "s", &model_b, 1, 8000);
         gpf_sched_fleet before;
-        fleet(&before);
+        fleet_epoch(&before, 2);
         uint64_t v0[4];
         for (int i = 0; i < f.nhosts; i++) {
             gpf_sched_fleet_add_host(&before, &f.hosts[i]);
             v0[i] = f.hosts[i].version;
-            /* versions are unique across fleets: a policy's tables never confuse the two */
+            /* fleets of different epochs never share a version: a policy's tables never
+             * confuse the two */
             assert_true(before.hosts[i].version != v0[i]);
+            assert_true(v0[i] >> 32 == 1 && before.hosts[i].version >> 32 == 2);
         }
         gpf_sched_policy *p = policy(*n);
         gpf_sched_task_type tt[2];
@@ -548,11 +556,11 @@ static void test_property_every_policy(void **state)
 
 /* The per-shape score tables are exact: at every step a long-lived policy decides what a
  * policy with empty tables decides, through bookings, releases, a drained host, a fleet
- * cleared and built again (versions start over there) and more request shapes than the
+ * cleared and built again (of a new epoch: new versions) and more request shapes than the
  * tables hold. Random is left out: a fresh one would be at another point of its stream. */
-static void build_mixed(gpf_sched_fleet *f)
+static void build_mixed(gpf_sched_fleet *f, uint32_t epoch)
 {
-    fleet(f);
+    fleet_epoch(f, epoch);
     add(f, "p", &model_a, 8, 96000);
     add(f, "q", &model_b, 2, 32000);
     add(f, "r", &model_a, 4, 48000);
@@ -571,16 +579,16 @@ static void test_tables_match_fresh_policy(void **state)
         if (!strcmp(*n, "random"))
             continue;
         gpf_sched_fleet f;
-        build_mixed(&f);
+        build_mixed(&f, 1);
         gpf_sched_policy *p = policy(*n);
         gpf_sched_policy_set_tasks(p, tt, 2);
         gpf_placement *booked = gpf_calloc(400, sizeof *booked);
         int nb = 0, decided = 0;
         uint64_t rng = 99;
         for (int i = 0; i < 400; i++) {
-            if (i == 150) { /* the same hosts in a fleet built again: new versions */
+            if (i == 150) { /* the same hosts in a fleet built again, of a new epoch */
                 gpf_sched_fleet_clear(&f);
-                build_mixed(&f);
+                build_mixed(&f, 2);
                 nb = 0;
             }
             if (i == 250) /* draining is a direct write: the scan reads it live */
@@ -622,6 +630,52 @@ static void test_tables_match_fresh_policy(void **state)
         gpf_free(booked);
         gpf_sched_policy_free(p);
         gpf_sched_fleet_clear(&f);
+    }
+}
+
+/* One policy, two fleets of the same hosts booked differently, each at the same count of
+ * changes: fleets of different epochs keep the policy's per-host records apart, and it
+ * decides on the second what a fresh policy decides. (B_EPOCH 1, the epoch of the first,
+ * makes the records collide: the check below then fails.) */
+#ifndef B_EPOCH
+#define B_EPOCH 2
+#endif
+static void test_epochs_keep_fleets_apart(void **state)
+{
+    (void)state;
+    for (const char *const *n = gpf_sched_policy_names(); *n; n++) {
+        if (!strcmp(*n, "random"))
+            continue;
+        gpf_sched_policy *p = policy(*n), *other = policy(*n);
+        gpf_sched_fleet a, b;
+        gpf_sched_request w = whole(1, 1000), sh = share(250, 500), none = share(800, 500), half = share(500, 500);
+        int checked = 0;
+        fleet_epoch(&a, 1);
+        add(&a, "p", &model_a, 1, 8000);
+        add(&a, "q", &model_a, 1, 8000);
+        assert_true(put(&a, p, &w, NULL) >= 0);
+        assert_true(put(&a, p, &sh, NULL) >= 0);
+        assert_true(put(&a, p, &none, NULL) < 0); /* p records both hosts at their versions */
+        fleet_epoch(&b, B_EPOCH);
+        add(&b, "p", &model_a, 1, 8000);
+        add(&b, "q", &model_a, 1, 8000);
+        assert_true(put(&b, other, &sh, NULL) >= 0); /* booked in the other order */
+        assert_true(put(&b, other, &w, NULL) >= 0);
+        assert_int_equal(sched_policy_check_caches(p, &b, &checked), 0);
+        gpf_sched_policy *fresh = policy(*n);
+        gpf_placement x, y;
+        gpf_error e1 = {0}, e2 = {0};
+        int rx = gpf_sched_place_with(&b, NULL, p, &half, &x, &e1);
+        int ry = gpf_sched_place_with(&b, NULL, fresh, &half, &y, &e2);
+        assert_int_equal(rx, ry);
+        assert_string_equal(e1.msg, e2.msg);
+        assert_int_equal(rx, 0);
+        assert_string_equal(x.host_id, y.host_id);
+        gpf_sched_policy_free(fresh);
+        gpf_sched_policy_free(other);
+        gpf_sched_policy_free(p);
+        gpf_sched_fleet_clear(&a);
+        gpf_sched_fleet_clear(&b);
     }
 }
 
@@ -716,7 +770,7 @@ static void test_caches_match_fresh_computation(void **state)
     static const char *const names[] = {"fgd", "gpufleet", "best-fit", "packing", "clustering", "first-fit"};
     for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
         gpf_sched_fleet f;
-        build_mixed(&f);
+        build_mixed(&f, 1);
         add(&f, "u", &model_a, 8, 96000);
         add(&f, "v", &model_a, 8, 96000);
         add(&f, "w", &model_b, 2, 32000);
@@ -911,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_model_constraint_and_refusal),
         cmocka_unit_test(test_property_every_policy),
         cmocka_unit_test(test_tables_match_fresh_policy),
+        cmocka_unit_test(test_epochs_keep_fleets_apart),
         cmocka_unit_test(test_scored_policies_odd_gpus),
         cmocka_unit_test(test_caches_match_fresh_computation),
         cmocka_unit_test(test_find_host_index),

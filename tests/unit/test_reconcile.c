@@ -157,30 +157,13 @@ static void running_pod(ef_fixture *f, const char *sku, gpf_pod *p)
 
 /* ---- the preflight gate ---- */
 
-static gpf_host_rec failing_host(void)
-{
-    gpf_host_rec h = ef_host_h100();
-    h.preflight = GPF_PREFLIGHT_FAIL;
-    h.nfindings = 2;
-    snprintf(h.findings[0].check, sizeof h.findings[0].check, "pcie-link");
-    h.findings[0].level = GPF_PREFLIGHT_FAIL;
-    h.findings[0].gpu = 0;
-    snprintf(h.findings[0].detail, sizeof h.findings[0].detail, "link x8, max x16");
-    snprintf(h.findings[0].fix, sizeof h.findings[0].fix, "reseat the GPU");
-    snprintf(h.findings[1].check, sizeof h.findings[1].check, "thermal");
-    h.findings[1].level = GPF_PREFLIGHT_WARN;
-    h.findings[1].gpu = 1;
-    snprintf(h.findings[1].detail, sizeof h.findings[1].detail, "8 C below slowdown");
-    return h;
-}
-
 static void test_preflight_fail_blocks_until_override(void **state)
 {
     ef_fixture *f = *state;
     gpf_error err = {0};
     gpf_pod p;
     char why[GPF_TEXT_MAX];
-    gpf_host_rec h = failing_host();
+    gpf_host_rec h = ef_host_failing();
     ef_register(f, &h, &f->agent);
     assert_false(schedulable(f, why, sizeof why));
     assert_non_null(strstr(why, "preflight failed (pcie-link: link x8"));

@@ -289,6 +289,10 @@ static void test_parsers(void **state)
     assert_int_equal(gpf_sysfs_cpulist_count("5-3"), -1);
     assert_int_equal(gpf_sysfs_cpulist_count("0-"), -1);
     assert_int_equal(gpf_sysfs_cpulist_count("a"), -1);
+    /* CPU numbers no kernel has: refused, never an overflowed count */
+    assert_int_equal(gpf_sysfs_cpulist_count("0-9223372036854775807"), -1);
+    assert_int_equal(gpf_sysfs_cpulist_count("4194304"), -1);
+    assert_int_equal(gpf_sysfs_cpulist_count("0-4194303,0-4194303"), 8388608);
     assert_int_equal(gpf_sysfs_link_gen("2.5 GT/s PCIe"), 1);
     assert_int_equal(gpf_sysfs_link_gen("5.0 GT/s PCIe"), 2);
     assert_int_equal(gpf_sysfs_link_gen("8.0 GT/s PCIe"), 3);

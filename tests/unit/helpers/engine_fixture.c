@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "catalog_fixture.h"
+#include "store/store_fault.h"
 #include "util/alloc.h"
 
 const char *const EF_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3b1m8Qdx9xJtq0wzS2dGm1Gm0r2JtB8m1m0Q3aaaa alice";
@@ -20,10 +21,8 @@ static int64_t fake_clock(void *ctx)
     return ((ef_fixture *)ctx)->now;
 }
 
-void ef_open(ef_fixture *f)
+int ef_engine_open(ef_fixture *f, gpf_error *err)
 {
-    gpf_error err = {0};
-    assert_int_equal(gpf_store_open(f->db, &f->store, &err), 0);
     gpf_engine_config c = {0};
     c.store = f->store;
     c.catalog = f->cat;
@@ -31,7 +30,18 @@ void ef_open(ef_fixture *f)
     c.clock_ctx = f;
     c.images_dir = f->images;
     c.skopeo = f->skopeo;
-    assert_int_equal(gpf_engine_open(&c, &f->e, &err), 0);
+    return gpf_engine_open(&c, &f->e, err);
+}
+
+void ef_open(ef_fixture *f)
+{
+    gpf_error err = {0};
+    assert_int_equal(gpf_store_open(f->db, &f->store, &err), 0);
+    if (f->fault) {
+        gpf_store *inner = f->store;
+        assert_int_equal(gpf_store_fault_wrap(inner, &f->store, &err), 0);
+    }
+    assert_int_equal(ef_engine_open(f, &err), 0);
 }
 
 void ef_close(ef_fixture *f)
@@ -60,6 +70,23 @@ gpf_host_rec ef_host_h100(void)
         h.gpus[i].memory_mib = 81559;
         h.gpus[i].mig_enabled = i == 1;
     }
+    return h;
+}
+
+gpf_host_rec ef_host_failing(void)
+{
+    gpf_host_rec h = ef_host_h100();
+    h.preflight = GPF_PREFLIGHT_FAIL;
+    h.nfindings = 2;
+    snprintf(h.findings[0].check, sizeof h.findings[0].check, "pcie-link");
+    h.findings[0].level = GPF_PREFLIGHT_FAIL;
+    h.findings[0].gpu = 0;
+    snprintf(h.findings[0].detail, sizeof h.findings[0].detail, "link x8, max x16");
+    snprintf(h.findings[0].fix, sizeof h.findings[0].fix, "reseat the GPU");
+    snprintf(h.findings[1].check, sizeof h.findings[1].check, "thermal");
+    h.findings[1].level = GPF_PREFLIGHT_WARN;
+    h.findings[1].gpu = 1;
+    snprintf(h.findings[1].detail, sizeof h.findings[1].detail, "8 C below slowdown");
     return h;
 }
 
@@ -106,18 +133,24 @@ int ef_make_vgpu_sku(ef_fixture *f, const char *name, const char *type, const ch
     return gpf_engine_sku_create(f->e, &f->admin, &k, NULL, err);
 }
 
-int ef_setup(void **state)
+ef_fixture *ef_new(int options)
 {
     ef_fixture *f = GPF_NEW(ef_fixture);
     snprintf(f->dir, sizeof f->dir, "/tmp/gpf-engine-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/db", f->dir);
+    if (options & EF_MEMORY)
+        snprintf(f->db, sizeof f->db, ":memory:");
+    else
+        snprintf(f->db, sizeof f->db, "%s/db", f->dir);
     snprintf(f->images, sizeof f->images, "%s/images", f->dir);
+    f->fault = (options & EF_FAULT) != 0;
     f->now = 1700000000000;
     gpf_error err = {0};
     f->cat = gpf_test_catalog_load(&err);
     assert_non_null(f->cat);
     ef_open(f);
+    if (options & EF_BARE)
+        return f;
     assert_int_equal(gpf_engine_bootstrap(f->e, "", f->admin_tok, sizeof f->admin_tok, f->join, sizeof f->join, &err), 0);
     assert_true(strncmp(f->admin_tok, "gpf_", 4) == 0);
     assert_int_equal(gpf_engine_authenticate(f->e, f->admin_tok, &f->admin, &err), 0);
@@ -140,19 +173,28 @@ int ef_setup(void **state)
     ef_register(f, &h, &f->agent);
     ef_make_sku(f, "whole", GPF_SLICE_WHOLE, "", 1);
     ef_make_sku(f, "mig1g", GPF_SLICE_MIG, "1g.10gb", 1);
-    *state = f;
+    return f;
+}
+
+int ef_setup(void **state)
+{
+    *state = ef_new(0);
     return 0;
 }
 
-int ef_teardown(void **state)
+void ef_free(ef_fixture *f)
 {
-    ef_fixture *f = *state;
     ef_close(f);
     gpf_catalog_free(f->cat);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);
     gpf_free(f);
+}
+
+int ef_teardown(void **state)
+{
+    ef_free(*state);
     return 0;
 }
 
@@ -165,15 +207,20 @@ void ef_launch(ef_fixture *f, const gpf_principal *who, const char *sku, gpf_pod
     assert_int_equal(gpf_engine_pod_launch(f->e, who, &req, out, &err), expect);
 }
 
-void ef_agent_says(ef_fixture *f, const char *pod, gpf_pod_state st, int expect)
+int ef_agent_status(ef_fixture *f, const char *pod, gpf_pod_state st, gpf_error *err)
 {
     gpf_agent_pod_status s;
     memset(&s, 0, sizeof s);
     s.state = st;
     s.ssh_port = 22001;
     snprintf(s.ssh_user, sizeof s.ssh_user, "dev");
+    return gpf_engine_agent_pod_status(f->e, &f->agent, pod, &s, err);
+}
+
+void ef_agent_says(ef_fixture *f, const char *pod, gpf_pod_state st, int expect)
+{
     gpf_error err = {0};
-    assert_int_equal(gpf_engine_agent_pod_status(f->e, &f->agent, pod, &s, &err), expect);
+    assert_int_equal(ef_agent_status(f, pod, st, &err), expect);
 }
 
 gpf_pod ef_pod(ef_fixture *f, const char *id)

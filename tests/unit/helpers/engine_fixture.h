@@ -1,7 +1,8 @@
 /* Test helper: an engine on a real store (a file in a temp dir) with its image store beside
  * it, the embedded catalog and a fake clock; users admin, alice and bob (members); host "h1" with two H100s (GPU 1 in
  * MIG mode) registered by an agent; SKUs "whole" (one H100) and "mig1g" (1g.10gb).
- * Used with cmocka: ef_setup/ef_teardown are setup/teardown functions. */
+ * Used with cmocka: ef_setup/ef_teardown are setup/teardown functions; ef_new/ef_free make
+ * and free one directly, with options (EF_*). */
 #ifndef GPF_TEST_ENGINE_FIXTURE_H
 #define GPF_TEST_ENGINE_FIXTURE_H
 
@@ -11,9 +12,18 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
+/* ef_new's options. */
+enum {
+    EF_FAULT = 1,   /* the engine's store is a fault store (store_fault.h) around the database:
+                     * f->store is the wrapper, disarmed; closing it closes the database */
+    EF_MEMORY = 2,  /* the database is ":memory:" (gone with the store: no restart) */
+    EF_BARE = 4,    /* the engine only: no bootstrap, users, host or SKUs */
+};
+
 typedef struct ef_fixture {
     char dir[64];
     char db[128];
+    int fault;                  /* EF_FAULT: read by ef_open */
     char images[128];           /* the engine's image store: <dir>/images */
     const char *skopeo;         /* the engine's skopeo (NULL: from PATH); read by ef_open */
     int64_t now;
@@ -29,11 +39,20 @@ extern const char *const EF_KEY;
 
 int ef_setup(void **state);
 int ef_teardown(void **state);
+/* The fixture with options (EF_* or-ed; 0: what ef_setup makes); ef_free removes it all. */
+ef_fixture *ef_new(int options);
+void ef_free(ef_fixture *f);
 /* Opens the engine on the fixture's database file (again, after ef_close: a restart). */
 void ef_open(ef_fixture *f);
+/* Opens the engine on f->store as it is (after gpf_engine_free: a restart on the same
+ * store); the result code, f->e NULL when it failed. */
+int ef_engine_open(ef_fixture *f, gpf_error *err);
 void ef_close(ef_fixture *f);
 /* The host the fixture registers. */
 gpf_host_rec ef_host_h100(void);
+/* The same host with a failing preflight: findings "pcie-link" (fail, GPU 0, with a fix)
+ * and "thermal" (warn, GPU 1). */
+gpf_host_rec ef_host_failing(void);
 /* Registers h with the join token (an agent (re)start); agent receives its principal. */
 void ef_register(ef_fixture *f, const gpf_host_rec *h, gpf_principal *agent);
 void ef_make_sku(ef_fixture *f, const char *name, gpf_slice_kind kind, const char *mig, int count);
@@ -44,6 +63,8 @@ int ef_make_vgpu_sku(ef_fixture *f, const char *name, const char *type, const ch
 void ef_launch(ef_fixture *f, const gpf_principal *who, const char *sku, gpf_pod *out, int expect);
 /* The agent reports pod's state (ssh port 22001, user dev); asserts the result code. */
 void ef_agent_says(ef_fixture *f, const char *pod, gpf_pod_state st, int expect);
+/* The same without asserting (for threads other than the test's): the result code. */
+int ef_agent_status(ef_fixture *f, const char *pod, gpf_pod_state st, gpf_error *err);
 /* A pod as the engine has it now (admin's view). */
 gpf_pod ef_pod(ef_fixture *f, const char *id);
 

@@ -118,8 +118,9 @@ static void serve_one(gpf_test_http *f, int fd)
         rt.body = notfound;
     }
     size_t rlen = rt.body_len ? rt.body_len : rt.body ? strlen(rt.body) : 0;
-    if (rt.delay_ms)
-        usleep((useconds_t)rt.delay_ms * 1000);
+    /* the delay in short steps, so that stopping the server does not wait it out */
+    for (int waited = 0; waited < rt.delay_ms && !atomic_load(&f->stop); waited += 10)
+        usleep(10 * 1000);
     int n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n", rt.status, rlen);

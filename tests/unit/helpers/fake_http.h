@@ -15,7 +15,7 @@ typedef struct gpf_test_route {
     int status;
     const char *body;          /* NULL: empty body; must stay valid until _stop returns */
     size_t body_len;           /* 0: strlen(body) */
-    int delay_ms;              /* sleep before answering */
+    int delay_ms;              /* sleep before answering (cut short when the server stops) */
     int uses;                  /* answers this many requests, then is skipped; 0: forever */
 } gpf_test_route;
 

@@ -1,5 +1,5 @@
-/* Names of the slice vocabulary (sched/slice.h). */
-#include "sched/slice.h"
+/* Names of the slice vocabulary (model/slice.h). */
+#include "model/slice.h"
 
 #include <string.h>
 
@@ -12,18 +12,4 @@ gpf_isolation gpf_isolation_expected(gpf_isolation host_max, gpf_slice_kind k)
 {
     gpf_isolation natural = k == GPF_SLICE_SHARE ? GPF_ISO_DEVICE : GPF_ISO_HARDWARE;
     return host_max > natural ? host_max : natural;
-}
-
-int gpf_name_valid(const char *s)
-{
-    size_t n = s ? strnlen(s, GPF_ID_MAX) : 0;
-    if (n == 0 || n >= GPF_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return 0;
-    }
-    return 1;
 }

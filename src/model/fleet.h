@@ -1,25 +1,22 @@
-/* gpufleet domain records: what the engine owns, the store persists and the API
- * serialises. Plain structs with fixed-size strings (all NUL-terminated) so they
- * copy by value; variable lists are small fixed arrays. Times are UTC ms
- * (int64, 0 = unset); money is int64 micro-units of the currency.
- * Names follow ../DESIGN.md §2. */
-#ifndef GPF_ENGINE_MODEL_H
-#define GPF_ENGINE_MODEL_H
+/* The fleet's records: hosts and their GPUs, preflight findings, the isolation layers a pod's
+ * sandbox has, SKUs, images and pods. What the engine owns, the store persists and the API
+ * serialises. Plain structs with fixed-size strings (all NUL-terminated) so they copy by
+ * value; variable lists are small fixed arrays. Times are UTC ms (int64, 0 = unset); money
+ * is int64 micro-units of the currency. Names follow ../DESIGN.md §2. The name/parse
+ * functions are in model/fleet.c. */
+#ifndef GPF_MODEL_FLEET_H
+#define GPF_MODEL_FLEET_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sched/slice.h" /* slices, placements, GPF_ID_MAX, GPF_UUID_MAX, GPF_MAX_*_GPUS, GPF_MAX_SKU_MODELS */
-
-#define GPF_TEXT_MAX 256
-#define GPF_PUBKEY_MAX 2048  /* one OpenSSH public key line */
-#define GPF_DIGEST_MAX 72    /* "sha256:" + 64 lowercase hex digits + NUL */
-#define GPF_SOURCE_MAX 1024  /* where an image was imported from (a path or docker:// reference) */
+#include "model/ids.h"
+#include "model/slice.h" /* slices, placements, isolation levels */
 
 /* ---- isolation ----------------------------------------------------------
- * gpf_isolation (sched/slice.h) orders levels from strongest (hardware = 0) to weakest
+ * gpf_isolation (model/slice.h) orders levels from strongest (hardware = 0) to weakest
  * (soft): "at least L" means a value <= L. A zeroed record therefore says "hardware".
- * gpf_isolation_expected (sched/slice.h): what a pod of a slice kind gets on a host. */
+ * gpf_isolation_expected (model/slice.h): what a pod of a slice kind gets on a host. */
 
 /* The isolation a host's runtime enforces at most when its agent does not say: "hardware"
  * for the runtimes "fake" and "oci", "soft" for "process" and any other. */
@@ -148,28 +145,6 @@ typedef struct gpf_image {
     int64_t created_ms;         /* when it was (last) imported */
 } gpf_image;
 
-/* ---- users and tokens ------------------------------------------------- */
-
-typedef enum { GPF_ROLE_ADMIN = 0, GPF_ROLE_OPERATOR, GPF_ROLE_MEMBER, GPF_ROLE_FINANCE, GPF_ROLE_VIEWER } gpf_role;
-const char *gpf_role_name(gpf_role r);
-int gpf_role_parse(const char *s);
-
-typedef struct gpf_user {
-    char name[GPF_ID_MAX];
-    gpf_role role;
-    char team[GPF_ID_MAX];      /* "" until governance lands */
-    char ssh_pubkey[GPF_PUBKEY_MAX];
-    int64_t created_ms;
-} gpf_user;
-
-typedef struct gpf_token {
-    char id[GPF_ID_MAX];        /* public id, "tok-…" */
-    char user[GPF_ID_MAX];      /* owner; "" for agent tokens */
-    char host_id[GPF_ID_MAX];   /* agent tokens: the host; "" for user tokens */
-    char hash[65];              /* SHA-256 hex of the secret; the secret is never stored */
-    int64_t created_ms;
-} gpf_token;
-
 /* ---- pods ------------------------------------------------------------- */
 
 typedef enum {
@@ -207,138 +182,5 @@ typedef struct gpf_pod {
     char ssh_host_key[GPF_PUBKEY_MAX]; /* the pod's sshd host key as its agent reported it; "" unknown */
     unsigned isolation_layers;  /* bit set of gpf_isolation_layer the agent reported */
 } gpf_pod;
-
-/* ---- usage ------------------------------------------------------------ */
-
-typedef struct gpf_usage {
-    int64_t id;                 /* store-assigned, > 0 */
-    char pod_id[GPF_ID_MAX];
-    char owner[GPF_ID_MAX];
-    char project[GPF_ID_MAX];
-    char sku[GPF_ID_MAX];
-    char host_id[GPF_ID_MAX];
-    gpf_slice_kind slice_kind;
-    gpf_isolation isolation;
-    int gpu_milli;              /* GPU-equivalents in thousandths */
-    int64_t price_micro_per_hour;
-    int64_t start_ms;
-    int64_t end_ms;             /* 0 while open */
-} gpf_usage;
-
-/* ---- requests and reports shared by the engine and the API ------------- */
-
-#define GPF_MAX_HOST_DRIFT 32
-
-/* A difference between the ledger and what the agent last reported, open while it lasts. */
-typedef struct gpf_drift {
-    char kind[24];              /* gpu_missing, mig_unowned, mig_missing, foreign_process, pod_idle */
-    char subject[GPF_UUID_MAX]; /* what it is about: a GPU/MIG UUID, "GPU-…/pid 123", a pod id */
-    char detail[GPF_TEXT_MAX];
-    int64_t since_ms;
-} gpf_drift;
-
-/* Extra figures the engine knows about a host's ledger, shown next to the record. */
-typedef struct gpf_host_usage {
-    int cpus_used;
-    int64_t memory_used_mib;
-    int gpu_allocated_milli[GPF_MAX_HOST_GPUS]; /* per GPU, 0..1000 */
-    int gpu_mig_used_slots[GPF_MAX_HOST_GPUS];  /* per GPU, number of used memory slots */
-    int schedulable;            /* 1 when new pods may be placed on the host */
-    char unschedulable_reason[GPF_TEXT_MAX]; /* why not, "" when schedulable */
-    int ndrift;                 /* open drift, at most GPF_MAX_HOST_DRIFT */
-    gpf_drift drift[GPF_MAX_HOST_DRIFT];
-} gpf_host_usage;
-
-/* ---- events ----------------------------------------------------------- */
-
-/* Something the control plane noticed about the fleet: drift between the ledger and the
- * hardware, a dead or lost pod, a lost host, an override. Append-only. */
-typedef struct gpf_event {
-    int64_t id;                 /* store-assigned, > 0, increasing */
-    int64_t at_ms;
-    char kind[24];              /* see docs/api.md "Events" */
-    char severity[8];           /* "info" "warn" "error" */
-    char host_id[GPF_ID_MAX];   /* "" when not about a host */
-    char pod_id[GPF_ID_MAX];    /* "" when not about a pod */
-    char subject[GPF_UUID_MAX]; /* a GPU/MIG UUID or "GPU-…/pid N"; "" when none */
-    char detail[GPF_TEXT_MAX];
-} gpf_event;
-
-typedef struct gpf_event_filter {
-    const char *host_id;        /* NULL or "" = any */
-    const char *pod_id;
-    const char *kind;
-    int64_t after_id;           /* only events with a larger id */
-    int limit;                  /* at most this many, the newest (0 = 100) */
-} gpf_event_filter;
-
-/* A pod launch request (POST /v1/pods). */
-typedef struct gpf_launch_req {
-    char sku[GPF_ID_MAX];
-    char project[GPF_ID_MAX];         /* "" when absent */
-    char ssh_pubkey[GPF_PUBKEY_MAX];  /* "" when absent */
-} gpf_launch_req;
-
-/* One pod in an agent heartbeat: running, or failed when the agent saw it die. */
-typedef struct gpf_agent_pod_report {
-    char id[GPF_ID_MAX];
-    gpf_pod_state state;
-    int64_t at_ms;              /* failed: when the agent saw it dead (UTC ms; 0 = now) */
-    char message[GPF_TEXT_MAX]; /* failed: what the agent saw */
-    int64_t idle_s;             /* running: seconds without an SSH session or GPU work; -1 unknown */
-} gpf_agent_pod_report;
-
-#define GPF_HW_MAX_MIG 8
-#define GPF_HW_MAX_PROCS 64
-
-/* A MIG device the agent sees on a GPU. */
-typedef struct gpf_hw_mig {
-    char uuid[GPF_UUID_MAX];
-    int gi_id, ci_id, profile_id; /* -1 unknown */
-    int start, size;            /* placement in memory slots, -1 unknown */
-} gpf_hw_mig;
-
-/* A process the agent sees on a GPU, with the pod it belongs to ("" = none). */
-typedef struct gpf_hw_proc {
-    unsigned pid;
-    int64_t used_mib;           /* -1 unknown */
-    int gi_id, ci_id;           /* its MIG device, -1 when not on one */
-    char pod_id[GPF_ID_MAX];
-} gpf_hw_proc;
-
-/* A GPU in an agent heartbeat: its UUID, and with a hardware report its MIG devices and
- * processes. */
-typedef struct gpf_hw_gpu {
-    char uuid[GPF_UUID_MAX];
-    int has_hw;                 /* mig[] and procs[] were reported */
-    int mig_enabled;
-    int nmig;
-    gpf_hw_mig mig[GPF_HW_MAX_MIG];
-    int nprocs;
-    gpf_hw_proc procs[GPF_HW_MAX_PROCS];
-} gpf_hw_gpu;
-
-/* An agent heartbeat: the pods it runs and, when has_gpus, the GPUs it sees. */
-typedef struct gpf_agent_report {
-    int npods;
-    gpf_agent_pod_report *pods;
-    int has_gpus;               /* gpus[] is the complete list of what the agent sees */
-    int ngpus;
-    gpf_hw_gpu *gpus;
-} gpf_agent_report;
-
-/* An agent's report on one pod. */
-typedef struct gpf_agent_pod_status {
-    gpf_pod_state state;
-    char message[GPF_TEXT_MAX];
-    int ssh_port;
-    char ssh_user[GPF_ID_MAX];
-    char device_ids[GPF_TEXT_MAX];
-    gpf_isolation isolation;
-    int has_isolation;
-    char ssh_host_key[GPF_PUBKEY_MAX]; /* "" when not reported */
-    unsigned isolation_layers;  /* bit set of gpf_isolation_layer */
-    int has_isolation_layers;
-} gpf_agent_pod_status;
 
 #endif

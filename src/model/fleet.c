@@ -1,4 +1,5 @@
-#include "engine/model.h"
+/* Names and small rules of the fleet's records (model/fleet.h). */
+#include "model/fleet.h"
 
 #include <string.h>
 
@@ -6,7 +7,6 @@
 
 GPF_NAMES(gpf_host_state_name, gpf_host_state_parse, gpf_host_state, "ready", "lost", "draining")
 GPF_NAMES(gpf_preflight_name, gpf_preflight_parse, gpf_preflight_verdict, "unknown", "pass", "warn", "fail")
-GPF_NAMES(gpf_role_name, gpf_role_parse, gpf_role, "admin", "operator", "member", "finance", "viewer")
 GPF_NAMES(gpf_pod_state_name, gpf_pod_state_parse, gpf_pod_state, "pending", "starting", "running",
           "stopping", "stopped", "failed", "preempted", "expired", "lost")
 

@@ -1,18 +1,14 @@
-/* The slice vocabulary the scheduler and the engine share: what a SKU asks for (a slice),
- * where one landed (a placement), and the size limits both are built with. The scheduler
- * (src/sched) includes this instead of engine/model.h; engine/model.h includes it, so the
- * engine's records use the same types. The name/parse functions at the end are in
- * sched/slice.c. */
-#ifndef GPF_SCHED_SLICE_H
-#define GPF_SCHED_SLICE_H
+/* The slice vocabulary the scheduler, the engine's records and the agent share: what a SKU
+ * asks for (a slice), where one landed (a placement), and the isolation a slice gets. The
+ * scheduler (src/sched) includes this and nothing else of the model; model/fleet.h includes
+ * it, so the records use the same types. The name/parse functions at the end are in
+ * model/slice.c. */
+#ifndef GPF_MODEL_SLICE_H
+#define GPF_MODEL_SLICE_H
 
 #include <stdint.h>
 
-#define GPF_ID_MAX 64        /* ids and names: [a-z0-9][a-z0-9._-]{0,62} */
-#define GPF_UUID_MAX 96      /* "GPU-…" or "MIG-…" */
-#define GPF_MAX_HOST_GPUS 16
-#define GPF_MAX_POD_GPUS 8
-#define GPF_MAX_SKU_MODELS 8
+#include "model/ids.h" /* GPF_ID_MAX, GPF_UUID_MAX, GPF_MAX_*_GPUS, GPF_MAX_SKU_MODELS, gpf_name_valid */
 
 /* ---- slices ---------------------------------------------------------- */
 
@@ -58,10 +54,6 @@ typedef struct gpf_placement {
     int64_t memory_mib;         /* host memory reserved */
     int gpu_milli;              /* GPU-equivalents in thousandths (whole GPU = 1000) */
 } gpf_placement;
-
-/* 1 when s is an id or name: [a-z0-9][a-z0-9._-]{0,62} (fits GPF_ID_MAX); 0 otherwise,
- * NULL included. */
-int gpf_name_valid(const char *s);
 
 const char *gpf_slice_kind_name(gpf_slice_kind k);   /* "whole" "mig" "vgpu" "share" */
 int gpf_slice_kind_parse(const char *s);             /* -1 when unknown */

@@ -1,0 +1,61 @@
+/* /metrics text from a snapshot (metrics.h). The names, help texts and order are the API's
+ * contract with dashboards: unchanged from when the engine wrote this text itself. */
+#include "api/metrics.h"
+
+static int host_gpus(const gpf_metrics_host *h)
+{
+    return h->ngpus < 0 ? 0 : h->ngpus > GPF_MAX_HOST_GPUS ? GPF_MAX_HOST_GPUS : h->ngpus;
+}
+
+void gpf_metrics_render(const gpf_metrics *m, gpf_buf *b)
+{
+    int hs[GPF_HOST_DRAINING + 1] = {0};
+    long gpus = 0;
+    gpf_buf_puts(b, "# HELP gpufleet_pods Pods by state.\n# TYPE gpufleet_pods gauge\n");
+    for (int s = 0; s <= GPF_POD_LOST; s++)
+        gpf_buf_printf(b, "gpufleet_pods{state=\"%s\"} %d\n", gpf_pod_state_name((gpf_pod_state)s), m->pods[s]);
+    gpf_buf_puts(b, "# HELP gpufleet_hosts Registered hosts by state.\n# TYPE gpufleet_hosts gauge\n");
+    for (size_t i = 0; i < m->nhosts; i++) {
+        const gpf_metrics_host *h = &m->hosts[i];
+        if ((int)h->state >= 0 && h->state <= GPF_HOST_DRAINING)
+            hs[h->state]++;
+        gpus += host_gpus(h);
+    }
+    for (int s = 0; s <= GPF_HOST_DRAINING; s++)
+        gpf_buf_printf(b, "gpufleet_hosts{state=\"%s\"} %d\n", gpf_host_state_name((gpf_host_state)s), hs[s]);
+    gpf_buf_printf(b, "# HELP gpufleet_gpus Registered GPUs.\n# TYPE gpufleet_gpus gauge\ngpufleet_gpus %ld\n", gpus);
+    gpf_buf_puts(b, "# HELP gpufleet_host_schedulable 1 when new pods may be placed on the host.\n"
+                    "# TYPE gpufleet_host_schedulable gauge\n");
+    for (size_t i = 0; i < m->nhosts; i++)
+        gpf_buf_printf(b, "gpufleet_host_schedulable{host=\"%s\",preflight=\"%s\"} %d\n", m->hosts[i].id,
+                       gpf_preflight_name(m->hosts[i].preflight), m->hosts[i].schedulable);
+    gpf_buf_puts(b, "# HELP gpufleet_host_drift Open differences between the ledger and the host's last report.\n"
+                    "# TYPE gpufleet_host_drift gauge\n");
+    for (size_t i = 0; i < m->nhosts; i++)
+        gpf_buf_printf(b, "gpufleet_host_drift{host=\"%s\"} %d\n", m->hosts[i].id, m->hosts[i].drift);
+    gpf_buf_puts(b, "# HELP gpufleet_gpu_allocated_milli GPU-equivalents allocated, in thousandths.\n"
+                    "# TYPE gpufleet_gpu_allocated_milli gauge\n");
+    for (size_t i = 0; i < m->nhosts; i++) {
+        const gpf_metrics_host *h = &m->hosts[i];
+        for (int g = 0; g < host_gpus(h); g++)
+            gpf_buf_printf(b, "gpufleet_gpu_allocated_milli{host=\"%s\",gpu=\"%d\",model=\"%s\"} %d\n", h->id,
+                           h->gpus[g].index, h->gpus[g].model, h->gpus[g].allocated_milli);
+    }
+    const struct {
+        const char *name, *type;
+        unsigned long long value;
+    } counters[] = {
+        {"gpufleet_pod_launches_total", "counter", m->launches_total},
+        {"gpufleet_pod_launch_rejected_total", "counter", m->launch_rejected_total},
+        {"gpufleet_pods_started_total", "counter", m->pods_started_total},
+        {"gpufleet_pods_failed_total", "counter", m->pods_failed_total},
+        {"gpufleet_agent_registrations_total", "counter", m->agent_registrations_total},
+        {"gpufleet_agent_bad_reports_total", "counter", m->bad_agent_reports_total},
+        {"gpufleet_usage_records", "gauge", m->usage_records},
+        {"gpufleet_events_total", "counter", m->events_total},
+        {"gpufleet_tick_failures_total", "counter", m->tick_failures_total},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        gpf_buf_printf(b, "# TYPE %s %s\n%s %llu\n", counters[i].name, counters[i].type, counters[i].name,
+                       counters[i].value);
+}
