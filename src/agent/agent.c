@@ -274,6 +274,8 @@ static int do_register(agent *a, gpf_error *err)
     gpf_strlcpy(h->runtime, a->rt->ops->name, sizeof h->runtime);
     gpf_strlcpy(h->backend, a->backend->ops->name, sizeof h->backend);
     gpf_strlcpy(h->agent_version, GPF_VERSION, sizeof h->agent_version);
+    /* The most pods it runs: its runtime's limit, and never more than it lists and reports. */
+    h->max_pods = a->rt->max_pods > 0 && a->rt->max_pods < GPF_AGENT_MAX_PODS ? a->rt->max_pods : GPF_AGENT_MAX_PODS;
     json_t *body = gpf_json_agent_host(h), *resp = NULL;
     int status = 0;
     /* The most a pod here can be isolated: the process runtime is no security boundary. */
@@ -708,8 +710,8 @@ static int pod_of_pid(void *ctx, unsigned pid, char *id, size_t size)
  * tracked pods that are no longer running are marked dead (now). */
 static void refresh_tracks(agent *a)
 {
-    char(*ids)[GPF_ID_MAX] = gpf_calloc(1024, GPF_ID_MAX);
-    int n = a->rt->ops->list(a->rt, ids, 1024);
+    char(*ids)[GPF_ID_MAX] = gpf_calloc(GPF_AGENT_MAX_PODS, GPF_ID_MAX);
+    int n = a->rt->ops->list(a->rt, ids, GPF_AGENT_MAX_PODS);
     for (int i = 0; i < a->ntracks; i++) {
         int alive = 0;
         for (int k = 0; k < n && !alive; k++)
@@ -775,7 +777,7 @@ static void heartbeat(agent *a)
     rep.ngpus = ng > 0 ? ng : 0;
     rep.pods = gpf_calloc((size_t)a->ntracks + 1, sizeof *rep.pods);
     int64_t mono = gpf_mono_ms();
-    for (int i = 0; i < a->ntracks && rep.npods < 1024; i++) {
+    for (int i = 0; i < a->ntracks && rep.npods < GPF_AGENT_MAX_PODS; i++) {
         pod_track *t = &a->tracks[i];
         gpf_agent_pod_report *p = &rep.pods[rep.npods++];
         gpf_strlcpy(p->id, t->id, sizeof p->id);

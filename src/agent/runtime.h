@@ -97,6 +97,10 @@ typedef struct gpf_runtime_ops {
 struct gpf_runtime {
     const gpf_runtime_ops *ops;
     void *priv;
+    /* The most pods it runs at once, set by its open: oci its uid ranges (max_pods), process
+     * its sshd ports; 0 = no limit of its own (fake). The agent reports it at registration,
+     * capped at what one heartbeat carries (GPF_AGENT_MAX_PODS). */
+    int max_pods;
 };
 
 typedef struct gpf_runtime_config {

@@ -753,6 +753,7 @@ int gpf_runtime_oci_open(const gpf_runtime_config *cfg, gpf_runtime **out, gpf_e
     gpf_runtime *rt = GPF_NEW(gpf_runtime);
     rt->ops = &OCI_OPS;
     rt->priv = r;
+    rt->max_pods = r->max_pods;
     r = NULL;
     *out = rt;
 out:

@@ -24,6 +24,7 @@
 #include "agent/oci_spec.h"
 #include "agent/runtime_oci_int.h"
 #include "agent/runtime_process_int.h"
+#include "model/fleet.h" /* gpf_sku_env_valid, gpf_sku_env_reserved */
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/subproc.h"
@@ -121,14 +122,14 @@ static int own_dir(const char *path, mode_t mode, uint32_t owner)
  * does not set itself and whose value sshd_config can hold. */
 static void cdi_env(const gpf_pod_spec *spec, gpf_buf *env)
 {
-    static const char *const OWN[] = {"CUDA_VISIBLE_DEVICES=", "NVIDIA_VISIBLE_DEVICES=", "GPUFLEET_POD_ID=", "HOME=",
-                                      "PATH=", "USER=", "LOGNAME=", "SHELL=", NULL};
     for (int i = 0; spec->cdi && i < spec->cdi->nenv; i++) {
-        const char *e = spec->cdi->env[i];
-        int own = 0;
-        for (int k = 0; OWN[k]; k++)
-            own |= !strncmp(e, OWN[k], strlen(OWN[k]));
-        if (!own && strchr(e, '=') && gpf_rtproc_cfg_text_ok(e))
+        const char *e = spec->cdi->env[i], *eq = strchr(e, '=');
+        char name[GPF_TEXT_MAX] = "";
+        if (eq && (size_t)(eq - e) < sizeof name) {
+            memcpy(name, e, (size_t)(eq - e));
+            name[eq - e] = '\0';
+        }
+        if (eq && !gpf_sku_env_reserved(name) && gpf_rtproc_cfg_text_ok(e))
             gpf_buf_printf(env, " \"%s\"", e);
     }
 }

@@ -562,6 +562,7 @@ int gpf_runtime_process_open(const gpf_runtime_config *cfg, gpf_runtime **out, g
     gpf_runtime *rt = GPF_NEW(gpf_runtime);
     rt->ops = &PROCESS_OPS;
     rt->priv = r;
+    rt->max_pods = r->port_max - r->port_min + 1; /* one sshd port each */
     r = NULL;
     *out = rt;
 out:

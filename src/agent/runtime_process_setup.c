@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agent/runtime_process_int.h"
+#include "model/fleet.h" /* gpf_sku_env_valid, gpf_sku_env_reserved */
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/subproc.h"
@@ -74,38 +75,16 @@ int gpf_rtproc_pubkey_ok(const char *k)
     return strchr(k, ' ') != NULL; /* "type base64 [comment]" */
 }
 
-static const char *const RESERVED_ENV[] = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "GPUFLEET_POD_ID", "HOME",
-                                           "PATH", "USER", "LOGNAME", "SHELL", NULL};
-
-/* Appends the SKU's "K=V;K2=V2" to the SetEnv line, validating every entry; 0, or
- * GPF_EINVAL saying which entry is refused. */
+/* Appends the SKU's "K=V;K2=V2" to the SetEnv line after checking it against the one rule
+ * the API keeps too (gpf_sku_env_valid); 0, or GPF_EINVAL saying which entry is refused. */
 int gpf_rtproc_append_sku_env(gpf_buf *b, const char *env, gpf_error *err)
 {
-    const char *p = env;
-    while (*p) {
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > 0) {
-            char entry[GPF_TEXT_MAX];
-            if (len >= sizeof entry)
-                return gpf_error_set(err, GPF_EINVAL, "environment entry too long");
-            memcpy(entry, p, len);
-            entry[len] = '\0';
-            char *eq = strchr(entry, '=');
-            if (!eq || eq == entry)
-                return gpf_error_set(err, GPF_EINVAL, "environment entry '%.60s' is not KEY=VALUE", entry);
-            *eq = '\0';
-            if (!gpf_rtproc_charset_ok(entry, "_") || (entry[0] >= '0' && entry[0] <= '9'))
-                return gpf_error_set(err, GPF_EINVAL, "environment name '%.60s' is not a valid name", entry);
-            for (int i = 0; RESERVED_ENV[i]; i++)
-                if (!strcmp(entry, RESERVED_ENV[i]))
-                    return gpf_error_set(err, GPF_EINVAL, "environment name %s is set by the runtime", entry);
-            if (!gpf_rtproc_cfg_text_ok(eq + 1))
-                return gpf_error_set(err, GPF_EINVAL,
-                                     "environment value of %.60s has a quote, backslash, '%%' or control character",
-                                     entry);
-            gpf_buf_printf(b, " \"%s=%s\"", entry, eq + 1);
-        }
+    char why[GPF_TEXT_MAX];
+    if (!gpf_sku_env_valid(env, why, sizeof why))
+        return gpf_error_set(err, GPF_EINVAL, "%s", why);
+    for (const char *p = env; *p;) {
+        size_t len = strcspn(p, ";");
+        gpf_buf_printf(b, " \"%.*s\"", (int)len, p);
         p += len;
         if (*p == ';')
             p++;

@@ -13,7 +13,9 @@ typedef struct gpf_api_config {
     const char *bind_address;    /* "127.0.0.1", "0.0.0.0", "::1" */
     int port;                    /* 0 = any free port (see gpf_api_port) */
     const char *version;         /* shown by /healthz */
-    int max_connections;         /* default 512 */
+    int max_connections;         /* all clients together; 0 = 4096 (clipped to RLIMIT_NOFILE) */
+    int max_per_client;          /* one client address; 0 = 64; -1 = unlimited. 127.0.0.1 and ::1 are exempt */
+    int timeout_s;               /* idle limit while reading a request or between requests; 0 = 10 */
 } gpf_api_config;
 
 int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err);

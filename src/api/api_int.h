@@ -19,6 +19,7 @@ typedef struct api_req {
     gpf_principal who;
     const char *bearer;          /* raw bearer token (agent registration uses the join token) */
     const char *version;
+    struct gpf_api *api;         /* the server (its connection counters for /metrics) */
 } api_req;
 
 typedef struct api_resp {
@@ -57,6 +58,8 @@ typedef void (*api_handler)(api_req *q, api_resp *r);
 /* handlers.c */
 void h_healthz(api_req *q, api_resp *r);
 void h_metrics(api_req *q, api_resp *r);
+/* Appends the server's connection counters (rejected, timed out) in Prometheus text. */
+void api_conn_metrics_render(const struct gpf_api *api, gpf_buf *b);
 void h_whoami(api_req *q, api_resp *r);
 void h_hosts(api_req *q, api_resp *r);
 void h_host(api_req *q, api_resp *r);

@@ -53,6 +53,7 @@ void h_metrics(api_req *q, api_resp *r)
     gpf_engine_metrics(q->engine, &m); /* copied under the engine's lock; rendered after it */
     gpf_metrics_render(&m, &b);
     gpf_metrics_clear(&m);
+    api_conn_metrics_render(q->api, &b);
     r->status = 200;
     r->text = gpf_buf_steal(&b);
     r->content_type = "text/plain; version=0.0.4";

@@ -4,7 +4,7 @@
 #include "api/api_int.h"
 #include "util/alloc.h"
 
-#define MAX_REPORTED_PODS 1024
+#define MAX_REPORTED_PODS GPF_AGENT_MAX_PODS
 
 void h_agent_register(api_req *q, api_resp *r)
 {

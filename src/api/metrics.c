@@ -9,7 +9,7 @@ static int host_gpus(const gpf_metrics_host *h)
 
 void gpf_metrics_render(const gpf_metrics *m, gpf_buf *b)
 {
-    int hs[GPF_HOST_DRAINING + 1] = {0};
+    int hs[GPF_HOST_UNREACHABLE + 1] = {0};
     long gpus = 0;
     gpf_buf_puts(b, "# HELP gpufleet_pods Pods by state.\n# TYPE gpufleet_pods gauge\n");
     for (int s = 0; s <= GPF_POD_LOST; s++)
@@ -17,11 +17,11 @@ void gpf_metrics_render(const gpf_metrics *m, gpf_buf *b)
     gpf_buf_puts(b, "# HELP gpufleet_hosts Registered hosts by state.\n# TYPE gpufleet_hosts gauge\n");
     for (size_t i = 0; i < m->nhosts; i++) {
         const gpf_metrics_host *h = &m->hosts[i];
-        if ((int)h->state >= 0 && h->state <= GPF_HOST_DRAINING)
+        if ((int)h->state >= 0 && h->state <= GPF_HOST_UNREACHABLE)
             hs[h->state]++;
         gpus += host_gpus(h);
     }
-    for (int s = 0; s <= GPF_HOST_DRAINING; s++)
+    for (int s = 0; s <= GPF_HOST_UNREACHABLE; s++)
         gpf_buf_printf(b, "gpufleet_hosts{state=\"%s\"} %d\n", gpf_host_state_name((gpf_host_state)s), hs[s]);
     gpf_buf_printf(b, "# HELP gpufleet_gpus Registered GPUs.\n# TYPE gpufleet_gpus gauge\ngpufleet_gpus %ld\n", gpus);
     gpf_buf_puts(b, "# HELP gpufleet_host_schedulable 1 when new pods may be placed on the host.\n"

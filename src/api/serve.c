@@ -27,6 +27,12 @@
 #define OPT(...) GPF_CFG_OPT(gpf_serve_config, __VA_ARGS__)
 const gpf_cfg_opt gpf_serve_options[] = {
     OPT("listen", GPF_CFG_STR, "127.0.0.1:8470", 0, 0, listen, "address:port of the HTTP API (port 0 = any free port)"),
+    OPT("http-max-connections", GPF_CFG_INT, "4096", 16, 1000000, http_max_connections,
+        "connections of all clients together (the file-descriptor limit is raised for them)"),
+    OPT("http-max-per-client", GPF_CFG_INT, "64", 0, 1000000, http_max_per_client,
+        "connections one client address may hold (0 = unlimited; 127.0.0.1 and ::1 are exempt)"),
+    OPT("http-timeout-s", GPF_CFG_INT, "10", 1, 3600, http_timeout_s,
+        "a connection idle this long while sending a request (or between requests) is closed"),
     OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet", 0, 0, state_dir, "database and runtime files"),
     OPT("demo", GPF_CFG_BOOL, "false", 0, 0, demo, "start local agents on the built-in demo fleet and demo SKUs"),
     OPT("demo-runtime", GPF_CFG_STR, "oci", 0, 0, demo_runtime,
@@ -34,7 +40,9 @@ const gpf_cfg_opt gpf_serve_options[] = {
     OPT("demo-ssh-port-base", GPF_CFG_INT, "22000", 1024, 64000, demo_ssh_port_base, "first sshd port of demo pods"),
     OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "agents' join token (\"\" = generate once, print once)"),
     OPT("heartbeat-ms", GPF_CFG_INT, "2000", 100, 600000, heartbeat_ms, "agent heartbeat interval"),
-    OPT("lost-after-beats", GPF_CFG_INT, "5", 1, 1000, lost_after_beats, "missed heartbeats before a host is lost"),
+    OPT("lost-after-beats", GPF_CFG_INT, "5", 1, 1000, lost_after_beats, "missed heartbeats before unreachable"),
+    OPT("host-grace-s", GPF_CFG_INT, "600", 1, 604800, host_grace_s,
+        "how long an unreachable host keeps its pods (still metered) before it and they are lost"),
     OPT("pod-start-timeout-ms", GPF_CFG_INT, "120000", 1000, 86400000, pod_start_timeout_ms,
         "a pod its agent has not started by then fails and frees its slice"),
     OPT("catalog-dir", GPF_CFG_STR, "", 0, 0, catalog_dir, "directory with gpus.csv, mig_profiles.csv, vgpu_profiles.csv (\"\" = built in)"),
@@ -265,6 +273,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     ec.catalog = cat;
     ec.heartbeat_ms = (int)cfg->heartbeat_ms;
     ec.lost_after_beats = (int)cfg->lost_after_beats;
+    ec.host_grace_ms = (int64_t)cfg->host_grace_s * 1000;
     ec.start_timeout_ms = (int)cfg->pod_start_timeout_ms;
     ec.policy = cfg->placement_policy;
     snprintf(images_dir, sizeof images_dir, "%s/images", cfg->state_dir);
@@ -297,6 +306,9 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     ac.bind_address = addr;
     ac.port = port;
     ac.version = GPF_VERSION;
+    ac.max_connections = (int)cfg->http_max_connections;
+    ac.max_per_client = cfg->http_max_per_client ? (int)cfg->http_max_per_client : -1;
+    ac.timeout_s = (int)cfg->http_timeout_s;
     if ((rc = gpf_api_start(&ac, &api, err)) != 0)
         goto out;
     snprintf(url, sizeof url, strchr(addr, ':') ? "http://[%s]:%d" : "http://%s:%d",

@@ -10,6 +10,9 @@
 
 typedef struct gpf_serve_config {
     char listen[128];
+    long long http_max_connections;
+    long long http_max_per_client; /* 0 = unlimited */
+    long long http_timeout_s;
     char state_dir[512];
     int demo;
     char demo_runtime[16];
@@ -17,6 +20,7 @@ typedef struct gpf_serve_config {
     char join_token[128];
     long long heartbeat_ms;
     long long lost_after_beats;
+    long long host_grace_s;
     long long pod_start_timeout_ms;
     char catalog_dir[512];
     char log_level[16];

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,11 +20,27 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* Connections a client address holds (loopback's 127.0.0.1 and ::1 not counted). */
+typedef struct client_count {
+    unsigned char addr[16];
+    int family;
+    int count;
+} client_count;
+
 struct gpf_api {
     struct MHD_Daemon *mhd;
     gpf_engine *engine;
     int port;
     char version[32];
+    int per_client;              /* most connections one address may hold; 0 = unlimited */
+    unsigned timeout_s;
+    pthread_mutex_t lock;        /* guards clients */
+    client_count *clients;
+    size_t nclients, capclients;
+    atomic_ullong rejected_per_client;
+    atomic_ullong rejected_global;
+    atomic_ullong timed_out;
+    atomic_ullong incomplete;
 };
 
 enum auth { AUTH_NONE, AUTH_ANY, AUTH_JOIN };
@@ -259,6 +278,7 @@ static void dispatch(gpf_api *api, struct MHD_Connection *conn, const char *meth
     memset(&q, 0, sizeof q);
     q.conn = conn;
     q.engine = api->engine;
+    q.api = api;
     /* HEAD is GET whose body MHD leaves out (same status and headers) */
     q.method = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 ? MHD_HTTP_METHOD_GET : method;
     q.path = url;
@@ -421,14 +441,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     dispatch(api, conn, method, url, ctx, &r);
+    /* a long poll's wait inside the handler is not the client's idleness: restart the clock
+     * (MHD restarts it when the timeout goes from 0 to a value) */
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, api->timeout_s);
     return answer(conn, method, url, &r, t0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    gpf_api *api = cls;
     (void)conn;
-    (void)toe;
+    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+        atomic_fetch_add(&api->timed_out, 1);
     conn_ctx *ctx = *con_cls;
     if (ctx) {
         gpf_buf_clear(&ctx->body);
@@ -437,15 +462,161 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/* ---- connection limits ------------------------------------------------------- */
+
+/* The address as a key; 0 for loopback's 127.0.0.1 and ::1 (the demo's agents and the
+ * local CLI share it), which no per-client limit applies to. */
+static int client_key(const struct sockaddr *sa, unsigned char key[16], int *family)
+{
+    static const unsigned char v6_loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const unsigned char v4_loop[4] = {127, 0, 0, 1};
+    memset(key, 0, 16);
+    if (!sa)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        *family = AF_INET;
+        return memcmp(key, v4_loop, 4) != 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        *family = AF_INET6;
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)key)) { /* ::ffff:a.b.c.d is a.b.c.d */
+            memmove(key, key + 12, 4);
+            memset(key + 4, 0, 12);
+            *family = AF_INET;
+            return memcmp(key, v4_loop, 4) != 0;
+        }
+        return memcmp(key, v6_loop, 16) != 0;
+    }
+    return 0;
+}
+
+static client_count *client_find(gpf_api *api, const unsigned char key[16], int family)
+{
+    for (size_t i = 0; i < api->nclients; i++)
+        if (api->clients[i].family == family && memcmp(api->clients[i].addr, key, 16) == 0)
+            return &api->clients[i];
+    return NULL;
+}
+
+/* MHD's accept policy: refuses a client address that already holds per_client connections.
+ * Runs on the listening thread, like the STARTED notification that counts the connection. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    gpf_api *api = cls;
+    unsigned char key[16];
+    int family = 0;
+    (void)addrlen;
+    if (api->per_client <= 0 || !client_key(addr, key, &family))
+        return MHD_YES;
+    pthread_mutex_lock(&api->lock);
+    client_count *c = client_find(api, key, family);
+    int full = c && c->count >= api->per_client;
+    pthread_mutex_unlock(&api->lock);
+    if (full)
+        atomic_fetch_add(&api->rejected_per_client, 1);
+    return full ? MHD_NO : MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    gpf_api *api = cls;
+    unsigned char key[16];
+    int family = 0;
+    (void)socket_context;
+    if (api->per_client <= 0)
+        return;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !client_key(info->client_addr, key, &family))
+        return;
+    pthread_mutex_lock(&api->lock);
+    client_count *c = client_find(api, key, family);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (!c) {
+            if (api->nclients == api->capclients) {
+                api->capclients = api->capclients ? api->capclients * 2 : 64;
+                api->clients = gpf_reallocarray(api->clients, api->capclients, sizeof *api->clients);
+            }
+            c = &api->clients[api->nclients++];
+            memcpy(c->addr, key, 16);
+            c->family = family;
+            c->count = 0;
+        }
+        c->count++;
+    } else if (c && --c->count <= 0) {
+        *c = api->clients[--api->nclients];
+    }
+    pthread_mutex_unlock(&api->lock);
+}
+
+void api_conn_metrics_render(const struct gpf_api *api, gpf_buf *b)
+{
+    if (!api)
+        return;
+    gpf_buf_printf(b,
+                   "# HELP gpufleet_http_connections_rejected_total Connections refused before a request was read.\n"
+                   "# TYPE gpufleet_http_connections_rejected_total counter\n"
+                   "gpufleet_http_connections_rejected_total{reason=\"per_client_limit\"} %llu\n"
+                   "gpufleet_http_connections_rejected_total{reason=\"global_limit\"} %llu\n"
+                   "# HELP gpufleet_http_connections_timed_out_total Connections closed for idling mid-request.\n"
+                   "# TYPE gpufleet_http_connections_timed_out_total counter\n"
+                   "gpufleet_http_connections_timed_out_total %llu\n"
+                   "# HELP gpufleet_http_connections_incomplete_total Connections the client closed mid-request.\n"
+                   "# TYPE gpufleet_http_connections_incomplete_total counter\n"
+                   "gpufleet_http_connections_incomplete_total %llu\n",
+                   (unsigned long long)atomic_load(&((gpf_api *)api)->rejected_per_client),
+                   (unsigned long long)atomic_load(&((gpf_api *)api)->rejected_global),
+                   (unsigned long long)atomic_load(&((gpf_api *)api)->timed_out),
+                   (unsigned long long)atomic_load(&((gpf_api *)api)->incomplete));
+}
+
+/* MHD's own messages. A connection refused at the global limit, or closed by its client
+ * mid-request, is noise an attacker makes at will: counted (in /metrics), logged at debug
+ * level only. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    gpf_api *api = cls;
     gpf_buf b = {0};
     gpf_buf_vprintf(&b, fmt, ap);
     while (b.len && (b.data[b.len - 1] == '\n'))
         b.data[--b.len] = '\0';
-    GPF_WARN("http", "msg=\"%s\"", gpf_buf_cstr(&b));
+    if (strstr(gpf_buf_cstr(&b), "reached connection limit")) {
+        atomic_fetch_add(&api->rejected_global, 1);
+        GPF_DEBUG("http", "msg=\"%s\"", gpf_buf_cstr(&b));
+    } else if (strstr(gpf_buf_cstr(&b), "closed by remote side with incomplete request")) {
+        atomic_fetch_add(&api->incomplete, 1);
+        GPF_DEBUG("http", "msg=\"%s\"", gpf_buf_cstr(&b));
+    } else {
+        GPF_WARN("http", "msg=\"%s\"", gpf_buf_cstr(&b));
+    }
     gpf_buf_clear(&b);
+}
+
+/* The global connection limit, clipped to what the file-descriptor limit allows (raised
+ * towards its hard limit when that is needed): each connection is a socket, plus the
+ * store, logs and agents' files. */
+static unsigned connection_limit(int want)
+{
+    const rlim_t spare = 128;
+    struct rlimit rl;
+    rlim_t need = (rlim_t)want + spare;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return (unsigned)want;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        unsigned got = rl.rlim_cur > 2 * spare ? (unsigned)(rl.rlim_cur - spare) : (unsigned)(rl.rlim_cur / 2);
+        GPF_WARN("http", "event=connection_limit_clipped wanted=%d limit=%u nofile=%llu", want, got,
+                 (unsigned long long)rl.rlim_cur);
+        return got;
+    }
+    return (unsigned)want;
 }
 
 int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err)
@@ -469,14 +640,22 @@ int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err)
     gpf_api *api = GPF_NEW(gpf_api);
     api->engine = cfg->engine;
     gpf_strlcpy(api->version, cfg->version ? cfg->version : "dev", sizeof api->version);
-    api->mhd = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+    api->per_client = cfg->max_per_client == 0 ? 64 : cfg->max_per_client < 0 ? 0 : cfg->max_per_client;
+    api->timeout_s = cfg->timeout_s > 0 ? (unsigned)cfg->timeout_s : 10;
+    pthread_mutex_init(&api->lock, NULL);
+    unsigned limit = connection_limit(cfg->max_connections > 0 ? cfg->max_connections : 4096);
+    /* One thread per connection (agent and pod long polls block in their handlers); what
+     * bounds the threads is the global limit, the per-client limit and the idle timeout. */
+    api->mhd = MHD_start_daemon(flags, (uint16_t)cfg->port, on_accept, api, on_request, api,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
-                                MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 512),
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_LIMIT, limit,
+                                MHD_OPTION_CONNECTION_TIMEOUT, api->timeout_s, MHD_OPTION_END);
     if (!api->mhd) {
+        pthread_mutex_destroy(&api->lock);
         gpf_free(api);
         return gpf_error_set(err, GPF_EIO, "cannot listen on %s:%d (port in use, or no permission)", addr, cfg->port);
     }
@@ -498,5 +677,7 @@ void gpf_api_stop(gpf_api *api)
     MHD_quiesce_daemon(api->mhd);
     gpf_engine_wake_all(api->engine);
     MHD_stop_daemon(api->mhd);
+    pthread_mutex_destroy(&api->lock);
+    gpf_free(api->clients);
     gpf_free(api);
 }

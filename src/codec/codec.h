@@ -63,7 +63,8 @@ int gpf_ssh_fingerprint(const char *key, char *out, size_t size);
 int gpf_decode_image_import(const json_t *body, char *name, char *source, size_t ssize, gpf_error *err);
 
 /* Agent register {"host":{…,"gpus":[…]},"isolation_max"?} -> host record (state/time
- * fields left 0); without "isolation_max", gpf_host_isolation_default(host.runtime). */
+ * fields left 0); without "isolation_max", gpf_host_isolation_default(host.runtime); without
+ * "host.max_pods" (1..1048576), max_pods 0 (gpf_host_pods_max). */
 int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err);
 /* Agent heartbeat {"pods":[{"id","state","at_ms"?,"message"?,"idle_s"?}], "gpus":[…]?}
  * (docs/api.md). out->pods must have room for max_pods entries (more -> GPF_EINVAL) and

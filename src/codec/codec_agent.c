@@ -165,7 +165,8 @@ int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
     static const char *const top[] = {"host", "isolation_max", NULL};
     static const char *const keys[] = {"id",         "address",       "deploy_mode", "backend",
                                        "runtime",    "agent_version", "cpus",        "memory_mib",
-                                       "numa_nodes", "gpus",          "preflight",   NULL};
+                                       "numa_nodes", "gpus",          "preflight",   "max_pods",
+                                       NULL};
     static const char *const modes[] = {"baremetal", "passthrough", "vgpu", "cloud"};
     codec_ctx c = {err, 0, ""};
     gpf_host_rec *h = GPF_NEW(gpf_host_rec);
@@ -199,7 +200,8 @@ int gpf_decode_agent_host(const json_t *body, gpf_host_rec *out, gpf_error *err)
              codec_get_str(&c, v, "agent_version", 0, h->agent_version, sizeof h->agent_version)) ||
         (rc = codec_get_int32(&c, v, "cpus", 1, 1, 1 << 20, &h->cpus)) ||
         (rc = codec_get_int(&c, v, "memory_mib", 1, 1, CODEC_HOST_MEM_MIB_MAX, &h->memory_mib)) ||
-        (rc = codec_get_int32(&c, v, "numa_nodes", 0, 1, 64, &h->numa_nodes)))
+        (rc = codec_get_int32(&c, v, "numa_nodes", 0, 1, 64, &h->numa_nodes)) ||
+        (rc = codec_get_int32(&c, v, "max_pods", 0, 1, 1 << 20, &h->max_pods)))
         goto out;
     c.pfx = "";
     if ((rc = codec_get_enum(&c, body, "isolation_max", 0, gpf_isolation_parse, "hardware|device|soft", &iso)))

@@ -611,8 +611,9 @@ static int decode_sku(codec_ctx *c, const json_t *body, gpf_sku *k, int creating
     if ((rc = codec_get_enum(c, body, "min_isolation", 0, gpf_isolation_parse, "hardware|device|soft", &iso)))
         return rc;
     k->min_isolation = (gpf_isolation)iso;
-    if (!codec_env_valid(k->env))
-        return codec_bad(c, "env must be K=V pairs separated by ';' (K = [A-Za-z_][A-Za-z0-9_]*)");
+    char why[GPF_TEXT_MAX];
+    if (!gpf_sku_env_valid(k->env, why, sizeof why)) /* the agent's own rule (model/fleet.h) */
+        return codec_bad(c, "env must be K=V pairs separated by ';' (K = [A-Za-z_][A-Za-z0-9_]*): %s", why);
     return 0;
 }
 

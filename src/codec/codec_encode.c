@@ -153,6 +153,7 @@ json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
     set(o, "runtime", JSTR(h->runtime));
     set(o, "agent_version", JSTR(h->agent_version));
     set(o, "isolation_max", json_string(gpf_isolation_name(h->isolation_max)));
+    set_int(o, "max_pods", gpf_host_pods_max(h)); /* what placement holds it to */
     set_int(o, "cpus", h->cpus);
     set_int(o, "memory_mib", h->memory_mib);
     set_int(o, "numa_nodes", h->numa_nodes);
@@ -341,6 +342,8 @@ json_t *gpf_json_pod(const gpf_pod *p)
         set(o, "image", json_null());
     }
     set(o, "state", json_string(gpf_pod_state_name(p->state)));
+    /* "unknown" while its host's agent is silent (host unreachable): the state is the last known */
+    set(o, "reachability", json_string(p->host_unreachable && !gpf_pod_state_is_final(p->state) ? "unknown" : "known"));
     set(o, "reason", JSTR(p->reason));
     set(o, "placement", p->placed ? placement_json(&p->placement) : json_null());
     set(o, "device_ids", JSTR(p->device_ids));
@@ -427,6 +430,8 @@ json_t *gpf_json_agent_host(const gpf_host_rec *h)
     set_int(host, "cpus", h->cpus);
     set_int(host, "memory_mib", h->memory_mib);
     set_int(host, "numa_nodes", h->numa_nodes);
+    if (h->max_pods > 0)
+        set_int(host, "max_pods", h->max_pods);
     gpus = json_array();
     n = clamp_count(h->ngpus, GPF_MAX_HOST_GPUS);
     for (int i = 0; i < n; i++)

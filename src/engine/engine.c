@@ -144,6 +144,7 @@ static void sched_host_from_rec(gpf_engine *e, const gpf_host_rec *r, gpf_sched_
     sh->memory_mib = r->memory_mib;
     sh->ngpus = r->ngpus;
     sh->isolation_max = r->isolation_max;
+    sh->pods_max = gpf_host_pods_max(r); /* pods is counted by the placements applied */
     /* Until the agent reports per-node CPU counts (sysfs), the CPUs are split evenly. */
     sh->numa_nodes = r->numa_nodes > 0 && r->numa_nodes <= GPF_SCHED_MAX_NUMA ? r->numa_nodes : 0;
     for (int n = 0; n < sh->numa_nodes; n++)
@@ -221,6 +222,7 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
     e->clock_ctx = cfg->clock_ctx;
     e->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 2000;
     e->lost_after_beats = cfg->lost_after_beats > 0 ? cfg->lost_after_beats : 5;
+    e->host_grace_ms = cfg->host_grace_ms > 0 ? cfg->host_grace_ms : 600000;
     e->start_timeout_ms = cfg->start_timeout_ms > 0 ? cfg->start_timeout_ms : 120000;
     pthread_mutex_init(&e->import_mu, NULL);
     atomic_init(&e->cancel_imports, 0);
@@ -262,6 +264,10 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
         rc = eng_ledger_rebuild_host(e, VEC_AT(&e->hosts, host_entry, i), err);
     if ((rc = eng_tx_end(e, rc, err)) != 0)
         goto out;
+    /* an unreachable host's pods: reachability unknown (its grace runs again from now) */
+    for (size_t i = 0; i < e->hosts.n; i++)
+        if (VEC_AT(&e->hosts, host_entry, i)->rec.state == GPF_HOST_UNREACHABLE)
+            eng_host_pods_reachable(e, VEC_AT(&e->hosts, host_entry, i), 1);
     eng_policy_tasks(e);
     GPF_INFO("engine", "event=recovered hosts=%zu skus=%zu images=%zu users=%zu pods=%zu usage=%zu", e->hosts.n,
              e->skus.n, e->images.n, e->users.n, e->pods.n, e->usage.n);

@@ -43,7 +43,8 @@ typedef struct gpf_engine_config {
     gpf_clock_fn clock;           /* NULL = gpf_now_ms */
     void *clock_ctx;
     int heartbeat_ms;             /* what agents are told; default 2000 */
-    int lost_after_beats;         /* missed beats before a host is lost; default 5 */
+    int lost_after_beats;         /* missed beats before a host is unreachable; default 5 */
+    int64_t host_grace_ms;        /* an unreachable host is lost after this much more silence; default 600000 */
     int start_timeout_ms;         /* a pod still starting after this fails; default 120000 */
     const char *policy;           /* placement policy (gpf_sched_policy_names); NULL/"" = "gpufleet" */
     /* Images: the OCI image layout imported images are copied into (<state-dir>/images; made
@@ -196,11 +197,12 @@ int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t a
 int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
                                 const gpf_agent_pod_status *st, gpf_error *err);
 
-/* Periodic housekeeping: marks hosts lost after missed heartbeats (their pods become lost,
- * usage closed at the host's last heartbeat), and fails pods their agent did not start
- * within start_timeout_ms (freeing their slices). Each host's loss and each timeout is one
- * transaction; one that fails is logged and counted (gpf_engine_tick_failures), leaves
- * the engine as it was, and is retried by the next tick. */
+/* Periodic housekeeping: marks hosts unreachable after missed heartbeats (no new pods; their
+ * pods stay, metered, reachability "unknown") and lost after host_grace_ms more (their pods
+ * become lost, usage closed at the last report that saw them), and fails pods their agent
+ * did not start within start_timeout_ms (freeing their slices). Each host's change and each
+ * timeout is one transaction; one that fails is logged and counted (gpf_engine_tick_failures),
+ * leaves the engine as it was, and is retried by the next tick. */
 void gpf_engine_tick(gpf_engine *e);
 /* How many of gpf_engine_tick's transactions have failed since open. */
 uint64_t gpf_engine_tick_failures(gpf_engine *e);

@@ -19,25 +19,30 @@ static int require_agent(const gpf_principal *who, host_entry **h, gpf_engine *e
     return 0;
 }
 
-/* The agent of h is heard from: h is seen now, and a lost host is back, written with its
- * "host_back" event; in the caller's scope (which undoes it all when it fails). */
+/* The agent of h is heard from: h is seen now, and an unreachable or lost host is back,
+ * written with its "host_back" event (an unreachable one's pods are reachable again, as
+ * they were: the report that comes with or after this says which still run); in the
+ * caller's scope (which undoes it all when it fails). */
 static int mark_seen(gpf_engine *e, host_entry *h, gpf_error *err)
 {
     int64_t now = eng_now(e);
     int rc = 0;
     eng_tx_save_host(e, h);
-    if (h->rec.state == GPF_HOST_LOST) {
+    if (h->rec.state == GPF_HOST_LOST || h->rec.state == GPF_HOST_UNREACHABLE) {
         gpf_host_rec nr = h->rec;
         nr.state = GPF_HOST_READY;
         nr.last_heartbeat_ms = now;
         if ((rc = eng_tx_write(e, err)) == 0)
             rc = gpf_store_host_put(e->store, &nr, err);
         if (rc == 0)
-            rc = eng_event(e, err, "host_back", "info", h->rec.id, NULL, NULL, "the agent is heard from again");
+            rc = eng_event(e, err, "host_back", "info", h->rec.id, NULL, NULL,
+                           "the agent is heard from again after %lld ms (host was %s)",
+                           (long long)(now - h->last_seen_ms), gpf_host_state_name(h->rec.state));
         if (rc != 0)
             return rc;
         h->rec = nr;
         eng_sync_schedulable(e, h);
+        eng_host_pods_reachable(e, h, 0);
     }
     h->last_seen_ms = now;
     h->rec.last_heartbeat_ms = now;

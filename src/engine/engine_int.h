@@ -54,6 +54,7 @@ struct gpf_engine {
     void *clock_ctx;
     int heartbeat_ms;
     int lost_after_beats;
+    int64_t host_grace_ms;
     int start_timeout_ms;
     int64_t seq_next;            /* next command sequence number */
     int closing;
@@ -162,9 +163,16 @@ void eng_sync_schedulable(gpf_engine *e, host_entry *h);
 /* Compares a heartbeat with the ledger: finishes dead pods, records drift as events; in
  * the caller's transaction (or its own). */
 int eng_reconcile(gpf_engine *e, host_entry *h, const gpf_agent_report *r, gpf_error *err);
-/* The host stopped sending heartbeats: it is lost, and so are its pods (usage closed at its
- * last heartbeat), with their events; one transaction (or a part of the caller's). */
+/* The host's agent is silent past the heartbeat limit: it is unreachable (no new pods), its
+ * live pods are marked host_unreachable and stay as they are, metered; with its event, one
+ * transaction (or a part of the caller's). */
+int eng_host_unreachable(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err);
+/* The host stayed unreachable past the host grace: it is lost, and so are its pods (usage
+ * closed at the last report that saw them), with their events; one transaction (or a part
+ * of the caller's). */
 int eng_host_lost(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err);
+/* Sets host_unreachable of h's live pods (memory only, journaled in the caller's scope). */
+void eng_host_pods_reachable(gpf_engine *e, const host_entry *h, int unreachable);
 /* Registration: what the preflight of r said, as an event (none when it passed). */
 int eng_preflight_event(gpf_engine *e, const gpf_host_rec *r, gpf_error *err);
 /* Writes a pod and (when u is non-NULL) its usage record in the caller's transaction (or

@@ -7,8 +7,10 @@
  *    are not the engine's to fix (a GPU gone, a MIG device nobody holds, a process outside
  *    any pod, an idle pod) are kept as open drift and logged as events when they appear
  *    and when they clear;
- *  - host loss: a host silent for lost_after_beats heartbeats is lost, and so are its pods
- *    (usage closed at the last time the host was heard from);
+ *  - host outage: a host silent for lost_after_beats heartbeats is unreachable: it takes no
+ *    new pods, its pods keep their state (reachability "unknown") and stay metered; heard
+ *    from again, it is ready (engine_agent.c). Silent for host_grace_ms more, it is lost,
+ *    and so are its pods (usage closed at the last report that saw them);
  *  - the event log (store table "events"). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +38,11 @@ int eng_host_schedulable(const host_entry *h, char *why, size_t n)
     if (r->state == GPF_HOST_LOST) {
         if (why)
             snprintf(why, n, "lost: no heartbeat from its agent");
+        return 0;
+    }
+    if (r->state == GPF_HOST_UNREACHABLE) {
+        if (why)
+            snprintf(why, n, "unreachable: its agent is silent (its pods are kept until the host grace ends)");
         return 0;
     }
     if (r->state == GPF_HOST_DRAINING) {
@@ -371,32 +378,73 @@ out:
     return eng_tx_end(e, rc, err);
 }
 
-/* ---- host loss ------------------------------------------------------------- */
+/* ---- host outage and loss ---------------------------------------------------- */
 
-int eng_host_lost(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err)
+/* Marks the live pods of h as on an unreachable host (on 1) or not (0); memory only, in the
+ * caller's scope. */
+void eng_host_pods_reachable(gpf_engine *e, const host_entry *h, int unreachable)
+{
+    for (size_t i = 0; i < e->pods.n; i++) {
+        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (!live_on(p, h) || p->host_unreachable == unreachable)
+            continue;
+        eng_tx_save_pod(e, p);
+        p->host_unreachable = unreachable;
+    }
+}
+
+/* The host record of h in state st, written with an event; h and its ledger entry change
+ * once both are; in the caller's scope. */
+static int host_state_write(gpf_engine *e, host_entry *h, gpf_host_state st, gpf_error *err, const char *kind,
+                            const char *severity, const char *detail)
 {
     gpf_host_rec nr = h->rec;
-    nr.state = GPF_HOST_LOST;
-    eng_tx_begin(e);
+    nr.state = st;
     int rc = eng_tx_write(e, err);
     if (rc == 0)
         rc = gpf_store_host_put(e->store, &nr, err);
     if (rc == 0)
-        rc = eng_event(e, err, "host_lost", "error", h->rec.id, NULL, NULL,
-                       "no heartbeat for %lld ms (limit %d beats of %d ms)", (long long)(now - h->last_seen_ms),
-                       e->lost_after_beats, e->heartbeat_ms);
+        rc = eng_event(e, err, kind, severity, h->rec.id, NULL, NULL, "%s", detail);
     if (rc != 0)
-        return eng_tx_end(e, rc, err);
+        return rc;
     eng_tx_save_host(e, h);
     h->rec = nr;
     eng_sync_schedulable(e, h);
-    int64_t last = h->rec.last_heartbeat_ms;
+    return 0;
+}
+
+int eng_host_unreachable(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err)
+{
+    char detail[GPF_TEXT_MAX];
+    snprintf(detail, sizeof detail,
+             "no heartbeat for %lld ms (limit %d beats of %d ms); its pods are kept, still metered, for %lld s",
+             (long long)(now - h->last_seen_ms), e->lost_after_beats, e->heartbeat_ms,
+             (long long)(e->host_grace_ms / 1000));
+    eng_tx_begin(e);
+    int rc = host_state_write(e, h, GPF_HOST_UNREACHABLE, err, "host_unreachable", "warn", detail);
+    if (rc == 0)
+        eng_host_pods_reachable(e, h, 1);
+    return eng_tx_end(e, rc, err);
+}
+
+int eng_host_lost(gpf_engine *e, host_entry *h, int64_t now, gpf_error *err)
+{
+    char detail[GPF_TEXT_MAX];
+    /* the last report that saw the pods (reports list every pod the agent runs) */
+    int64_t last = h->last_report_ms > 0 ? h->last_report_ms : h->rec.last_heartbeat_ms;
+    snprintf(detail, sizeof detail, "no heartbeat for %lld ms (unreachable, then the host grace of %lld s ended)",
+             (long long)(now - h->last_seen_ms), (long long)(e->host_grace_ms / 1000));
+    eng_tx_begin(e);
+    int rc = host_state_write(e, h, GPF_HOST_LOST, err, "host_lost", "error", detail);
+    if (rc == 0)
+        eng_host_pods_reachable(e, h, 0);
     for (size_t i = 0; i < e->pods.n && rc == 0; i++) {
         gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
         if (!live_on(p, h))
             continue;
         char reason[GPF_TEXT_MAX];
-        snprintf(reason, sizeof reason, "host %s lost: no heartbeat since %lld", h->rec.id, (long long)last);
+        snprintf(reason, sizeof reason, "host %s lost: no report from its agent since %lld", h->rec.id,
+                 (long long)last);
         int64_t at = last > p->started_ms ? last : p->started_ms;
         rc = eng_pod_finish(e, p, GPF_POD_LOST, at, reason, err);
         if (rc == 0)

@@ -58,6 +58,9 @@ static int sku_check(gpf_engine *e, const gpf_sku *k, gpf_error *err)
             return gpf_error_set(err, GPF_EINVAL, "slice.mig_profile: no allowed GPU model has MIG profile '%s'",
                                  k->slice.mig_profile);
     }
+    char why[GPF_TEXT_MAX];
+    if (!gpf_sku_env_valid(k->env, why, sizeof why)) /* what an agent would refuse to run */
+        return gpf_error_set(err, GPF_EINVAL, "env: %s", why);
     if ((int)k->min_isolation < GPF_ISO_HARDWARE || k->min_isolation > GPF_ISO_SOFT)
         return gpf_error_set(err, GPF_EINVAL, "min_isolation must be hardware, device or soft");
     if (gpf_isolation_expected(GPF_ISO_HARDWARE, k->slice.kind) > k->min_isolation)

@@ -1,5 +1,5 @@
-/* Engine: periodic housekeeping (lost hosts, pods that never started) and the metrics
- * snapshot. */
+/* Engine: periodic housekeeping (silent hosts: unreachable, then lost; pods that never
+ * started) and the metrics snapshot. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,12 +22,20 @@ void gpf_engine_tick(gpf_engine *e)
     int64_t limit = (int64_t)e->heartbeat_ms * e->lost_after_beats;
     for (size_t i = 0; i < e->hosts.n; i++) {
         host_entry *h = VEC_AT(&e->hosts, host_entry, i);
-        if (h->rec.state != GPF_HOST_READY || now - h->last_seen_ms <= limit)
-            continue;
-        GPF_WARN("engine", "event=host_lost host=%s silent_ms=%lld", h->rec.id, (long long)(now - h->last_seen_ms));
+        int64_t silent = now - h->last_seen_ms;
         gpf_error err = {0};
-        if (eng_host_lost(e, h, now, &err) != 0)
-            tick_failed(e, "host_lost", h->rec.id, &err);
+        if (h->rec.state == GPF_HOST_READY && silent > limit) {
+            GPF_WARN("engine", "event=host_unreachable host=%s silent_ms=%lld", h->rec.id, (long long)silent);
+            if (eng_host_unreachable(e, h, now, &err) != 0) {
+                tick_failed(e, "host_unreachable", h->rec.id, &err);
+                continue;
+            }
+        }
+        if (h->rec.state == GPF_HOST_UNREACHABLE && silent > limit + e->host_grace_ms) {
+            GPF_WARN("engine", "event=host_lost host=%s silent_ms=%lld", h->rec.id, (long long)silent);
+            if (eng_host_lost(e, h, now, &err) != 0)
+                tick_failed(e, "host_lost", h->rec.id, &err);
+        }
     }
     for (size_t i = 0; i < e->pods.n; i++) {
         gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);

@@ -53,7 +53,11 @@ typedef struct gpf_gpu_rec {
     int mig_enabled;            /* 1 when the GPU is in MIG mode */
 } gpf_gpu_rec;
 
-typedef enum { GPF_HOST_READY = 0, GPF_HOST_LOST, GPF_HOST_DRAINING } gpf_host_state;
+/* READY: heard from within the heartbeat limit. UNREACHABLE: its agent is silent past the
+ * limit; its pods are kept (still metered) but take no new ones, for the control plane's
+ * host grace. LOST: silent past the grace too; its pods are lost. A host that is heard from
+ * again is READY. (Values are kept: UNREACHABLE came last; the store keeps names.) */
+typedef enum { GPF_HOST_READY = 0, GPF_HOST_LOST, GPF_HOST_DRAINING, GPF_HOST_UNREACHABLE } gpf_host_state;
 const char *gpf_host_state_name(gpf_host_state s);
 int gpf_host_state_parse(const char *s);
 
@@ -108,7 +112,18 @@ typedef struct gpf_host_rec {
      * SKUs whose min_isolation its pods cannot reach. */
     gpf_isolation isolation_max;
     int isolation_max_given;    /* the agent stated it (encoders send it only then); not stored */
+    /* The most pods the agent runs at once ("max_pods" in the register body: its runtime's
+     * limit); 0 = not stated (an older agent). Placement uses gpf_host_pods_max. */
+    int max_pods;
 } gpf_host_rec;
+
+/* The most pods one agent lists and one heartbeat carries (the protocol's limit): no host
+ * can hold more, whatever its agent states. */
+#define GPF_AGENT_MAX_PODS 1024
+/* The most live (placed, not final) pods placement books on h: its agent's max_pods, capped
+ * at GPF_AGENT_MAX_PODS; GPF_AGENT_MAX_PODS when the agent did not state it (every agent
+ * version lists at most that many, so an older agent is held to it too). */
+int gpf_host_pods_max(const gpf_host_rec *h);
 
 /* ---- SKUs ------------------------------------------------------------- */
 
@@ -132,6 +147,17 @@ typedef struct gpf_sku {
      * have "soft"). NB: a zeroed record asks for "hardware". */
     gpf_isolation min_isolation;
 } gpf_sku;
+
+/* The one rule for a SKU's env, kept by the API (SKU create/update) and by the agent before
+ * it writes a pod's environment (sshd_config SetEnv, OCI process env), so that whatever the
+ * API accepts an agent can run. env is "K=V;K2=V2": shorter than GPF_TEXT_MAX; entries
+ * separated by single ';' (none empty, no trailing ';'; "" is no entries); each K is
+ * [A-Za-z_][A-Za-z0-9_]* and not a name the runtime sets (gpf_sku_env_reserved); each V
+ * has no control character, '"', '\\' or '%' (it sits in a double-quoted sshd_config
+ * token). 1 valid; 0 invalid with why (when non-NULL, n > 0) saying which entry and why. */
+int gpf_sku_env_valid(const char *env, char *why, size_t n);
+/* 1 when name is set by the pod runtime itself (CUDA_VISIBLE_DEVICES, HOME, PATH…). */
+int gpf_sku_env_reserved(const char *name);
 
 /* ---- images ------------------------------------------------------------ */
 
@@ -181,6 +207,9 @@ typedef struct gpf_pod {
     char image_digest[GPF_DIGEST_MAX];
     char ssh_host_key[GPF_PUBKEY_MAX]; /* the pod's sshd host key as its agent reported it; "" unknown */
     unsigned isolation_layers;  /* bit set of gpf_isolation_layer the agent reported */
+    /* Its host is unreachable: whether the pod still runs is unknown (API "reachability":
+     * "unknown"). Kept by the engine in memory from its host's state; not stored. */
+    int host_unreachable;
 } gpf_pod;
 
 #endif

@@ -242,6 +242,7 @@ int gpf_sched_apply(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_placem
         h->numa_used[numa] += p->cpus;
     if (r.kind == GPF_SLICE_WHOLE)
         h->whole_pods[p->ngpus]++;
+    h->pods++;
     sched_host_summarize(f, h);
     return 0;
 }
@@ -300,6 +301,8 @@ int gpf_sched_release(gpf_sched_fleet *f, const gpf_catalog *cat, const gpf_plac
         h->numa_used[numa] -= p->cpus;
     if (r.kind == GPF_SLICE_WHOLE)
         h->whole_pods[p->ngpus]--;
+    if (h->pods > 0)
+        h->pods--;
     sched_host_summarize(f, h);
     return 0;
 }

@@ -355,6 +355,22 @@ static void isolation_part(const gpf_sched_fleet *f, const gpf_sched_request *re
     gpf_buf_putc(b, ')');
 }
 
+/* "N at their agent's pod limit (host a: 3 pods; …)": the first three such hosts named. */
+static void pods_part(const gpf_sched_fleet *f, const gpf_sched_request *req, int count, gpf_buf *b, int *nparts)
+{
+    int named = 0;
+    part(b, nparts, "%d at their agent's pod limit (", count);
+    for (int i = 0; i < f->nhosts && named < 3; i++) {
+        const gpf_sched_host *h = &f->hosts[i];
+        if (!h->schedulable || sched_isolation_short(h, req) || !sched_pods_full(h))
+            continue;
+        gpf_buf_printf(b, "%shost %s runs at most %d pods", named++ ? "; " : "", h->id, h->pods_max);
+    }
+    if (count > named)
+        gpf_buf_printf(b, "; %d more", count - named);
+    gpf_buf_putc(b, ')');
+}
+
 /* The refusal; t is the request's vGPU type (NULL otherwise), rejx[REJX_N] counts the
  * hosts refused for REJ_GPU with each WHY_* detail (NULL: none kept). */
 static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, const gpf_vgpu_type *t,
@@ -391,6 +407,8 @@ static void refusal(const gpf_sched_fleet *f, const gpf_sched_request *req, cons
         part(&b, &n, "%d not ready", rej[REJ_NOT_READY]);
     if (rej[REJ_ISOLATION])
         isolation_part(f, req, rej[REJ_ISOLATION], &b, &n);
+    if (rej[REJ_PODS])
+        pods_part(f, req, rej[REJ_PODS], &b, &n);
     if (rej[REJ_MODEL])
         part(&b, &n, "%d without a matching GPU model", rej[REJ_MODEL]);
     if (rej[REJ_MODE])
@@ -518,6 +536,8 @@ int sched_place_default(const gpf_sched_fleet *f, const gpf_catalog *cat, const 
             why = REJ_NOT_READY;
         else if (sched_isolation_short(h, req))
             why = REJ_ISOLATION;
+        else if (sched_pods_full(h))
+            why = REJ_PODS;
         else if (req->slice.kind == GPF_SLICE_WHOLE)
             why = host_whole(h, req, &c);
         else if (req->slice.kind == GPF_SLICE_MIG)

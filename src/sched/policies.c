@@ -403,8 +403,8 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
         if (i + 8 < nhosts)
             __builtin_prefetch(&hosts[i + 8]);
         /* too weak an isolation: the tables do not know the request's need */
-        int weak = sched_isolation_short(h, req);
-        if (h->schedulable && !weak && h->summary_valid && h->version != 0 && tver[i] == h->version) {
+        int weak = sched_isolation_short(h, req), full = sched_pods_full(h);
+        if (h->schedulable && !weak && !full && h->summary_valid && h->version != 0 && tver[i] == h->version) {
             /* most hosts: the table's answer for the host's version */
             why = twhy[i];
             if (why != REJ_NONE) {
@@ -413,9 +413,9 @@ static int place_scored(const gpf_sched_fleet *f, const gpf_catalog *cat, gpf_sc
             }
             score = tscore[i];
             room = troom[i];
-        } else if (!h->schedulable || weak) {
+        } else if (!h->schedulable || weak || full) {
             /* its rooms still count (the count is of the hosts' state, as the tables are) */
-            rej[h->schedulable ? REJ_ISOLATION : REJ_NOT_READY]++;
+            rej[!h->schedulable ? REJ_NOT_READY : weak ? REJ_ISOLATION : REJ_PODS]++;
             if (gap)
                 sched_gap_count(pol, i, sched_rec_get(pol, f, i, &tmp));
             continue;

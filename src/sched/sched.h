@@ -74,6 +74,10 @@ typedef struct gpf_sched_host {
     int share_room;               /* most thousandths a share could still get on one of them */
     int ngpus;
     gpf_isolation isolation_max;  /* the strongest isolation its runtime enforces (0 = hardware) */
+    /* Pods: placements booked (gpf_sched_apply counts, gpf_sched_release uncounts), and the
+     * most its agent runs (0 = no limit). A host with pods >= pods_max takes no new one
+     * (REJ_PODS); booking past it (a ledger rebuild) is never refused. */
+    int pods, pods_max;
     char id[GPF_ID_MAX];          /* never changed in place: the fleet's index by id relies on it */
     int whole_pods[GPF_MAX_POD_GPUS + 1]; /* whole-GPU placements booked, by GPU count (0 = CPU only) */
     /* NUMA: 0 nodes = not tracked. CPUs booked on a node (placement.numa_node >= 0) count in

@@ -93,12 +93,18 @@ void sched_policy_pick_whole(const gpf_sched_host *h, const int *idx, int n, int
 /* ---- place.c: shared by the default ranking and the scored policies ---- */
 
 /* Why a host could not take the request, in the order the checks run. */
-enum { REJ_NONE = 0, REJ_NOT_READY, REJ_ISOLATION, REJ_MODEL, REJ_MODE, REJ_GPU, REJ_CPU, REJ_MEMORY, REJ_N };
+enum { REJ_NONE = 0, REJ_NOT_READY, REJ_ISOLATION, REJ_PODS, REJ_MODEL, REJ_MODE, REJ_GPU, REJ_CPU, REJ_MEMORY, REJ_N };
 
 /* 1 when a pod of req on h would get weaker isolation than req asks for (REJ_ISOLATION). */
 static inline int sched_isolation_short(const gpf_sched_host *h, const gpf_sched_request *req)
 {
     return req->has_min_isolation && gpf_isolation_expected(h->isolation_max, req->slice.kind) > req->min_isolation;
+}
+
+/* 1 when h already holds as many pods as its agent runs (REJ_PODS). */
+static inline int sched_pods_full(const gpf_sched_host *h)
+{
+    return h->pods_max > 0 && h->pods >= h->pods_max;
 }
 
 int sched_model_allowed(const gpf_sched_request *req, const gpf_gpu_model *m);

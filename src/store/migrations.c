@@ -207,12 +207,16 @@ static const char v5_sql[] =
     "ALTER TABLE pods ADD COLUMN ssh_host_key TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE pods ADD COLUMN isolation_layers TEXT NOT NULL DEFAULT '';\n";
 
+/* v6: hosts the most pods their agent runs (0 = not stated: gpf_host_pods_max). */
+static const char v6_sql[] = "ALTER TABLE hosts ADD COLUMN max_pods INTEGER NOT NULL DEFAULT 0;\n";
+
 static const gpf_store_migration builtin[] = {
     {1, "hosts, gpus, skus, users, tokens, pods, usage, settings", v1_sql},
     {2, "pods.place_vgpu_type", v2_sql},
     {3, "pods.place_numa_node", v3_sql},
     {4, "hosts.preflight and override, host_findings, events", v4_sql},
     {5, "images; skus.image and min_isolation; hosts.isolation_max; pods.image, host key, layers", v5_sql},
+    {6, "hosts.max_pods", v6_sql},
 };
 
 const gpf_store_migration *gpf_store_migrations(size_t *n)

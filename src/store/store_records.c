@@ -27,6 +27,7 @@ static void bind_host(store_binder *b, const void *rec)
     BIND_STR(b, h, override_reason);
     store_bind_int(b, h->override_ms);
     store_bind_name(b, "isolation_max", gpf_isolation_name(h->isolation_max));
+    store_bind_int(b, h->max_pods);
 }
 
 static void read_host(store_reader *r, void *rec)
@@ -51,6 +52,7 @@ static void read_host(store_reader *r, void *rec)
     READ_STR(r, h, override_reason);
     h->override_ms = store_read_i64(r);
     h->isolation_max = (gpf_isolation)store_read_enum(r, "isolation_max", gpf_isolation_parse);
+    h->max_pods = store_read_int(r, "max_pods");
 }
 
 static void bind_gpu(store_binder *b, const void *parent, int pos)
@@ -90,8 +92,8 @@ static const store_table hosts_table = {
     .put_slot = SLOT_HOST_PUT,
     .put_sql = "INSERT INTO hosts (id, address, deploy_mode, backend, runtime, agent_version, cpus,"
                " memory_mib, numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms,"
-               " override, override_by, override_reason, override_ms, isolation_max)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+               " override, override_by, override_reason, override_ms, isolation_max, max_pods)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                " ON CONFLICT (id) DO UPDATE SET address = excluded.address,"
                " deploy_mode = excluded.deploy_mode, backend = excluded.backend,"
                " runtime = excluded.runtime, agent_version = excluded.agent_version,"
@@ -101,12 +103,13 @@ static const store_table hosts_table = {
                " last_heartbeat_ms = excluded.last_heartbeat_ms, preflight = excluded.preflight,"
                " preflight_ms = excluded.preflight_ms, override = excluded.override,"
                " override_by = excluded.override_by, override_reason = excluded.override_reason,"
-               " override_ms = excluded.override_ms, isolation_max = excluded.isolation_max",
+               " override_ms = excluded.override_ms, isolation_max = excluded.isolation_max,"
+               " max_pods = excluded.max_pods",
     .bind = bind_host,
     .load_slot = SLOT_HOSTS_LOAD,
     .load_sql = "SELECT id, address, deploy_mode, backend, runtime, agent_version, cpus, memory_mib,"
                 " numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms, override,"
-                " override_by, override_reason, override_ms, isolation_max FROM hosts ORDER BY id",
+                " override_by, override_reason, override_ms, isolation_max, max_pods FROM hosts ORDER BY id",
     .read = read_host,
 };
 

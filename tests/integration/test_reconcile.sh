@@ -2,11 +2,12 @@
 # The ledger follows the hardware, end to end with real agents: a host whose preflight
 # fails takes no pods until an operator overrides it; a pod whose processes die is failed
 # (billing stops when the agent saw it) and its slice freed; an agent restart re-adopts
-# the pods still running; a host whose agent goes silent is lost with its pods.
+# the pods still running; a host whose agent goes silent is unreachable first (its pods
+# kept, still metered) and lost with its pods once the host grace (here 3 s) is over.
 source "$(dirname "$0")/lib.sh"
 G="$GPF_BIN"
 
-start_serve "$T/cp" --lost-after-beats 3 || exit 1
+start_serve "$T/cp" --lost-after-beats 3 --host-grace-s 3 || exit 1
 ADMIN=$(admin_token "$T/cp")
 "$G" login --server "$URL" --token "$ADMIN" >/dev/null 2>&1
 state() { "$G" pod show "$1" --json | jq -r .state; }
@@ -63,10 +64,16 @@ expect_eq "the override survived the restart" true "$(sched gpu-l40s-c)"
 
 echo "[loss] the agent dies and stays away"
 kill9 "$AGENT_PID"
+hstate() { "$G" host show gpu-l40s-c --json | jq -r .state; }
+wait_for 30 sh -c "[ \"\$('$G' host show gpu-l40s-c --json | jq -r .state)\" != ready ]"
+expect_eq "the host is unreachable first" unreachable "$(hstate)"
+expect_eq "pod 2 still runs" running "$(state "$P2")"
+expect_eq "its reachability is unknown" unknown "$("$G" pod show "$P2" --json | jq -r .reachability)"
+expect_eq "its usage is still open" 0 "$("$G" usage --pod "$P2" --json | jq '[.usage[] | select(.end_at != null)] | length')"
 wait_for 30 sh -c "[ \"\$('$G' pod show $P2 --json | jq -r .state)\" = lost ]"
 expect_eq "the host is lost" lost "$("$G" host show gpu-l40s-c --json | jq -r .state)"
 expect_eq "pod 2 is lost" lost "$(state "$P2")"
-expect_match "host_lost and pod_lost events" 'host_lost.*pod_lost' "$("$G" events --host gpu-l40s-c | tr '\n' ' ')"
+expect_match "host_unreachable, host_lost and pod_lost events" 'host_unreachable.*host_lost.*pod_lost' "$("$G" events --host gpu-l40s-c | tr '\n' ' ')"
 expect_eq "pod 2's usage is closed" 1 "$("$G" usage --pod "$P2" --json | jq '[.usage[] | select(.end_at != null)] | length')"
 out=$("$G" events --json --limit 2)
 expect_eq "events --limit 2 gives two" 2 "$(echo "$out" | jq '.events | length')"

@@ -186,11 +186,16 @@ static void test_host_lost_after_missed_beats(void **state)
     ef_fixture *f = *state;
     gpf_host_rec h;
     gpf_error err = {0};
+    gpf_pod p;
     f->now += 2000 * 5 + 1;
     gpf_engine_tick(f->e);
     assert_int_equal(gpf_engine_host_get(f->e, "h1", &h, NULL, &err), 0);
+    assert_int_equal(h.state, GPF_HOST_UNREACHABLE); /* first: lost only after the host grace */
+    ef_launch(f, &f->alice, "whole", &p, GPF_ENOCAPACITY);
+    f->now += 600000;
+    gpf_engine_tick(f->e);
+    assert_int_equal(gpf_engine_host_get(f->e, "h1", &h, NULL, &err), 0);
     assert_int_equal(h.state, GPF_HOST_LOST);
-    gpf_pod p;
     ef_launch(f, &f->alice, "whole", &p, GPF_ENOCAPACITY);
     assert_int_equal(gpf_engine_agent_heartbeat(f->e, &f->agent, NULL, &err), 0);
     assert_int_equal(gpf_engine_host_get(f->e, "h1", &h, NULL, &err), 0);

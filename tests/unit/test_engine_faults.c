@@ -98,15 +98,29 @@ static void prep_stopping(ef_fixture *f, ctx *c)
     assert_int_equal(gpf_engine_pod_stop(f->e, &f->alice, c->pod.id, NULL, &err), 0);
 }
 
-/* Time passes beyond the heartbeat limit and the tick loses h1 (its pods with it). */
-static void lose_host(ef_fixture *f)
+static void host_is(ef_fixture *f, gpf_host_state st)
 {
     gpf_host_rec h;
     gpf_error err = {0};
+    assert_int_equal(gpf_engine_host_get(f->e, "h1", &h, NULL, &err), 0);
+    assert_int_equal(h.state, st);
+}
+
+/* Time passes beyond the heartbeat limit and the tick makes h1 unreachable. */
+static void silence_host(ef_fixture *f)
+{
     f->now += 11000;
     gpf_engine_tick(f->e);
-    assert_int_equal(gpf_engine_host_get(f->e, "h1", &h, NULL, &err), 0);
-    assert_int_equal(h.state, GPF_HOST_LOST);
+    host_is(f, GPF_HOST_UNREACHABLE);
+}
+
+/* ... and beyond the host grace: the tick loses h1 (its pods with it). */
+static void lose_host(ef_fixture *f)
+{
+    silence_host(f);
+    f->now += 600000;
+    gpf_engine_tick(f->e);
+    host_is(f, GPF_HOST_LOST);
 }
 
 static void prep_lost(ef_fixture *f, ctx *c)
@@ -119,6 +133,12 @@ static void prep_running_lost(ef_fixture *f, ctx *c)
 {
     prep_running(f, c);
     lose_host(f);
+}
+
+static void prep_running_unreachable(ef_fixture *f, ctx *c)
+{
+    prep_running(f, c);
+    silence_host(f);
 }
 
 static int do_register(ef_fixture *f, const gpf_host_rec *h, gpf_error *err)
@@ -216,8 +236,23 @@ static void prep_two_pods(ef_fixture *f, ctx *c)
 {
     gpf_pod mig;
     prep_running(f, c);
-    ef_launch(f, &f->bob, "mig1g", &mig, 0); /* still starting when the host is lost */
+    ef_launch(f, &f->bob, "mig1g", &mig, 0); /* still starting when the host goes silent */
     f->now += 11000;
+}
+
+/* Two running pods on h1, then unreachable for the whole host grace (the next tick loses
+ * it), one of them asked to stop meanwhile (a pod still starting would have failed after
+ * the start timeout, long before the grace ends). */
+static void prep_two_pods_grace_over(ef_fixture *f, ctx *c)
+{
+    gpf_pod mig;
+    gpf_error err = {0};
+    prep_running(f, c);
+    ef_launch(f, &f->bob, "mig1g", &mig, 0);
+    ef_agent_says(f, mig.id, GPF_POD_RUNNING, 0);
+    silence_host(f);
+    assert_int_equal(gpf_engine_pod_stop(f->e, &f->bob, mig.id, NULL, &err), 0);
+    f->now += 600000;
 }
 
 static void prep_timed_out(ef_fixture *f, ctx *c)
@@ -416,6 +451,11 @@ static int run_beat_pod_failed(ef_fixture *f, ctx *c, gpf_error *err)
     return beat(f, c->pod.id, GPF_POD_FAILED, -1, err);
 }
 
+static int run_beat_pod(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    return beat(f, c->pod.id, GPF_POD_RUNNING, -1, err);
+}
+
 static int run_beat_no_pods(ef_fixture *f, ctx *c, gpf_error *err)
 {
     (void)c;
@@ -500,6 +540,7 @@ static const row rows[] = {
     {"register_again_failing", "gpf_engine_agent_register", 0, 5, prep_none, run_register_failing},
     {"register_gpu_gone", "gpf_engine_agent_register", 0, 6, prep_running, run_register_shrunk},
     {"heartbeat_host_back", "gpf_engine_agent_heartbeat", 0, 4, prep_lost, run_bare_beat},
+    {"heartbeat_back_from_unreachable", "gpf_engine_agent_heartbeat", 0, 4, prep_running_unreachable, run_beat_pod},
     {"heartbeat_pod_died", "gpf_engine_agent_heartbeat", 0, 5, prep_running, run_beat_pod_failed},
     {"heartbeat_pod_gone", "gpf_engine_agent_heartbeat", 0, 5, prep_reported, run_beat_no_pods},
     {"heartbeat_drift", "gpf_engine_agent_heartbeat", 0, 3, prep_none, run_beat_one_gpu},
@@ -507,7 +548,8 @@ static const row rows[] = {
     {"commands_host_back", "gpf_engine_agent_commands", 0, 4, prep_lost, run_commands},
     {"override_set", "gpf_engine_host_override", 0, 4, prep_failing, run_override_set},
     {"override_clear", "gpf_engine_host_override", 0, 4, prep_overridden, run_override_clear},
-    {"tick_host_lost", "gpf_engine_tick", ROW_TICK, 9, prep_two_pods, run_tick},
+    {"tick_host_unreachable", "gpf_engine_tick", ROW_TICK, 4, prep_two_pods, run_tick},
+    {"tick_host_lost", "gpf_engine_tick", ROW_TICK, 10, prep_two_pods_grace_over, run_tick},
     {"tick_start_timeout", "gpf_engine_tick", ROW_TICK, 3, prep_timed_out, run_tick},
     {"restart_recovery", "gpf_engine_open", ROW_OPEN, 3, prep_conflict, run_restart},
 };

@@ -448,11 +448,87 @@ static void test_idle_pod_is_reported(void **state)
 
 /* ---- host loss and agent restarts ---- */
 
+static gpf_host_state host_state(ef_fixture *f)
+{
+    host_view *v = host_get(f);
+    gpf_host_state st = v->rec.state;
+    gpf_free(v);
+    return st;
+}
+
+static size_t commands(ef_fixture *f, gpf_agent_cmd **cmds)
+{
+    gpf_error err = {0};
+    size_t n = 0;
+    int64_t seq = 0;
+    assert_int_equal(gpf_engine_agent_commands(f->e, &f->agent, 0, 0, cmds, &n, &seq, &err), 0);
+    return n;
+}
+
+/* An agent silent past the heartbeat limit (an upgrade, a network blip) makes its host
+ * unreachable, not lost: the pods stay running and metered; back within the grace, with
+ * the pods in its report, nothing was lost and the usage record never closed. */
+static void test_silent_agent_within_grace_loses_nothing(void **state)
+{
+    ef_fixture *f = *state;
+    gpf_pod p, q;
+    gpf_agent_cmd *cmds = NULL;
+    char why[GPF_TEXT_MAX];
+    running_pod(f, "whole", &p);
+    int64_t start = usage_of(f, p.id).start_ms;
+    f->now += 1000;
+    beat *b = beat_new();
+    beat_pod(b, p.id, GPF_POD_RUNNING, 0, -1);
+    send_beat(f, b, 0);
+    f->now += 2000 * 5 + 1; /* past the heartbeat limit */
+    gpf_engine_tick(f->e);
+    assert_int_equal(host_state(f), GPF_HOST_UNREACHABLE);
+    q = ef_pod(f, p.id);
+    assert_int_equal(q.state, GPF_POD_RUNNING);
+    assert_int_equal(q.host_unreachable, 1);
+    assert_int_equal(usage_of(f, p.id).end_ms, 0); /* still metered */
+    assert_int_equal(events(f, &f->admin, "host_unreachable", NULL), 1);
+    assert_int_equal(events(f, &f->admin, "host_lost", NULL), 0);
+    assert_int_equal(events(f, &f->admin, "pod_lost", NULL), 0);
+    /* no new pods there meanwhile */
+    assert_int_equal(schedulable(f, why, sizeof why), 0);
+    assert_non_null(strstr(why, "unreachable"));
+    ef_launch(f, &f->bob, "mig1g", &q, GPF_ENOCAPACITY);
+    /* the grace (600 s by default) ends exactly now: not yet lost */
+    f->now += 600000 - 1;
+    gpf_engine_tick(f->e);
+    assert_int_equal(host_state(f), GPF_HOST_UNREACHABLE);
+    assert_int_equal(ef_pod(f, p.id).state, GPF_POD_RUNNING);
+    /* the agent is back and reports the pod */
+    f->now += 1;
+    b = beat_new();
+    beat_pod(b, p.id, GPF_POD_RUNNING, 0, -1);
+    send_beat(f, b, 0);
+    assert_int_equal(host_state(f), GPF_HOST_READY);
+    q = ef_pod(f, p.id);
+    assert_int_equal(q.state, GPF_POD_RUNNING);
+    assert_int_equal(q.host_unreachable, 0);
+    assert_int_equal(events(f, &f->admin, "host_back", NULL), 1);
+    assert_int_equal(commands(f, &cmds), 0); /* nothing to stop */
+    gpf_free(cmds);
+    /* one usage record, open all along: the pod is billed from its start to its stop */
+    f->now += 5000;
+    ef_agent_says(f, p.id, GPF_POD_STOPPED, 0);
+    gpf_usage u = usage_of(f, p.id);
+    assert_int_equal(u.start_ms, start);
+    assert_int_equal(u.end_ms, f->now);
+    assert_int_equal(schedulable(f, why, sizeof why), 1);
+    ef_launch(f, &f->bob, "mig1g", &q, 0);
+}
+
+/* Silent past the grace too: the host is lost, its pods with it, usage closed at the last
+ * report that listed them (not at a later sign of life, not at the loss); an agent that
+ * comes back still running one is told to stop it. */
 static void test_lost_host_loses_its_pods(void **state)
 {
     ef_fixture *f = *state;
-    gpf_error err = {0};
-    gpf_pod p, starting;
+    gpf_pod p, starting, q;
+    gpf_agent_cmd *cmds = NULL;
     running_pod(f, "whole", &p);
     ef_launch(f, &f->alice, "mig1g", &starting, 0);
     f->now += 1500;
@@ -460,19 +536,34 @@ static void test_lost_host_loses_its_pods(void **state)
     beat_pod(b, p.id, GPF_POD_RUNNING, 0, -1);
     send_beat(f, b, 0);
     int64_t last = f->now;
+    f->now += 1000;
+    commands(f, &cmds); /* a sign of life that reports no pods */
+    gpf_free(cmds);
     f->now += 2000 * 5; /* exactly the limit: not yet */
     gpf_engine_tick(f->e);
-    assert_int_equal(ef_pod(f, p.id).state, GPF_POD_RUNNING);
+    assert_int_equal(host_state(f), GPF_HOST_READY);
     f->now += 1;
     gpf_engine_tick(f->e);
-    gpf_pod q = ef_pod(f, p.id);
+    assert_int_equal(host_state(f), GPF_HOST_UNREACHABLE);
+    assert_int_equal(ef_pod(f, p.id).state, GPF_POD_RUNNING);
+    f->now += 600000 - 1; /* exactly the grace: not yet */
+    gpf_engine_tick(f->e);
+    assert_int_equal(host_state(f), GPF_HOST_UNREACHABLE);
+    assert_int_equal(ef_pod(f, p.id).state, GPF_POD_RUNNING);
+    /* the pod its agent never started failed meanwhile (start timeout, 120 s) */
+    assert_int_equal(ef_pod(f, starting.id).state, GPF_POD_FAILED);
+    f->now += 1;
+    gpf_engine_tick(f->e);
+    assert_int_equal(host_state(f), GPF_HOST_LOST);
+    q = ef_pod(f, p.id);
     assert_int_equal(q.state, GPF_POD_LOST);
+    assert_int_equal(q.host_unreachable, 0);
     assert_non_null(strstr(q.reason, "host h1 lost"));
-    assert_int_equal(ef_pod(f, starting.id).state, GPF_POD_LOST);
-    assert_int_equal(usage_of(f, p.id).end_ms, last); /* closed at the last heartbeat */
+    assert_int_equal(usage_of(f, p.id).end_ms, last); /* closed at the last report that saw it */
+    assert_int_equal(events(f, &f->admin, "host_unreachable", NULL), 1);
     assert_int_equal(events(f, &f->admin, "host_lost", NULL), 1);
-    assert_int_equal(events(f, &f->admin, "pod_lost", NULL), 2);
-    assert_int_equal(events(f, &f->alice, "pod_lost", NULL), 2);
+    assert_int_equal(events(f, &f->admin, "pod_lost", NULL), 1);
+    assert_int_equal(events(f, &f->alice, "pod_lost", NULL), 1);
 
     /* the host comes back still running the pod: it is stopped, not revived */
     f->now += 60000;
@@ -480,12 +571,9 @@ static void test_lost_host_loses_its_pods(void **state)
     beat_pod(b, p.id, GPF_POD_RUNNING, 0, -1);
     send_beat(f, b, 0);
     assert_int_equal(events(f, &f->admin, "host_back", NULL), 1);
+    assert_int_equal(host_state(f), GPF_HOST_READY);
     assert_int_equal(ef_pod(f, p.id).state, GPF_POD_LOST);
-    gpf_agent_cmd *cmds = NULL;
-    size_t n = 0;
-    int64_t seq = 0;
-    assert_int_equal(gpf_engine_agent_commands(f->e, &f->agent, 0, 0, &cmds, &n, &seq, &err), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(commands(f, &cmds), 1);
     assert_int_equal(cmds[0].type, GPF_CMD_STOP_POD);
     assert_string_equal(cmds[0].pod.id, p.id);
     gpf_free(cmds);
@@ -541,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mig_and_processes, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_mig_backed_vgpu_device, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_idle_pod_is_reported, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_agent_within_grace_loses_nothing, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_lost_host_loses_its_pods, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_agent_restart_readopts_running_pods, ef_setup, ef_teardown),
     };
