@@ -30,6 +30,8 @@ TEST_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+# The crash test's checker (tests/integration/test_crash_load.sh): libsqlite3 only, read-only.
+CRASH_CHECK := $(BUILD)/tests/crash/crash_check
 
 .SECONDARY:
 
@@ -107,6 +109,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpufleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libgpufleet.a $(LDFLAGS) $(LDLIBS)
 
+$(CRASH_CHECK): tests/crash/crash_check.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lsqlite3
+
 unit: deps $(UNIT_BINS) $(BUILD)/gpufleet $(HELPER) $(POD_INIT)
 
 # The include order of src/ (docs/architecture.md): the checker's self-test, then the tree.
@@ -114,7 +120,7 @@ check-layers:
 	@bash scripts/check-layers.sh --self-test
 	@bash scripts/check-layers.sh
 
-test: check-layers deps image $(BUILD)/gpufleet $(HELPER) $(POD_INIT) $(UNIT_BINS)
+test: check-layers deps image $(BUILD)/gpufleet $(HELPER) $(POD_INIT) $(UNIT_BINS) $(CRASH_CHECK)
 	@BUILD=$(BUILD) bash tests/run.sh
 
 sanitize:

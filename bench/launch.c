@@ -34,6 +34,19 @@
 #include "cli/cli.h" /* gpf_cli_ssh_argv: the bench connects the way `gpufleet ssh` does */
 
 static char g_url[256], g_token[128], g_key[512], g_sku[64] = "bench-share", g_self[4096], g_proxy[4096];
+static char g_ca[600]; /* the demo's CA (it serves HTTPS) */
+
+/* A client of the demo control plane, verifying it with the demo's CA. */
+static int bench_client(gpf_httpc **c, gpf_error *err)
+{
+    gpf_httpc_tls tls = {g_ca, NULL};
+    int rc = gpf_httpc_new(g_url, g_token, c, err);
+    if (rc == 0 && (rc = gpf_httpc_set_tls(*c, &tls, err)) != 0) {
+        gpf_httpc_free(*c);
+        *c = NULL;
+    }
+    return rc;
+}
 static char g_known[600], g_runtime[16] = "oci";
 
 typedef struct job {
@@ -80,7 +93,7 @@ static void *launch_one(void *arg)
     json_t *resp = NULL, *body = json_pack("{s:s}", "sku", j->sku[0] ? j->sku : g_sku);
     int status = 0;
     int64_t t0 = gpf_mono_us();
-    if (gpf_httpc_new(g_url, g_token, &c, &err) == 0)
+    if (bench_client(&c, &err) == 0)
         gpf_httpc_set_timeout_ms(c, 130000); /* a warm-up waits for the image */
     if (!c || gpf_httpc_request(c, "POST", "/v1/pods", body, &status, &resp, &err) != 0) {
         snprintf(j->err, sizeof j->err, "launch: %s", gpf_error_msg(&err));
@@ -127,7 +140,7 @@ static void stop_pods(job *jobs, int n)
 {
     gpf_httpc *c = NULL;
     gpf_error err = {0};
-    if (gpf_httpc_new(g_url, g_token, &c, &err) != 0)
+    if (bench_client(&c, &err) != 0)
         return;
     for (int i = 0; i < n; i++) {
         if (!jobs[i].pod[0])
@@ -226,6 +239,7 @@ static int setup(const char *bin, const char *state)
               "--demo-ssh-port-base", "41000", "--demo-runtime", g_runtime, (char *)NULL);
         _exit(127);
     }
+    snprintf(g_ca, sizeof g_ca, "%s/tls/ca.pem", state);
     snprintf(path, sizeof path, "%s/serve.url", state);
     for (int i = 0; i < 400; i++) {
         FILE *f = fopen(path, "r");
@@ -317,7 +331,7 @@ int main(int argc, char **argv)
         fclose(kf);
     }
     pub[strcspn(pub, "\r\n")] = '\0';
-    gpf_httpc_new(g_url, g_token, &c, &err);
+    bench_client(&c, &err);
     json_t *b = json_pack("{s:s}", "ssh_pubkey", pub);
     gpf_httpc_request(c, "PATCH", "/v1/users/admin", b, &status, &resp, &err);
     json_decref(b);
@@ -348,7 +362,7 @@ int main(int argc, char **argv)
 
     /* Wait for the three demo agents. */
     for (int i = 0; i < 200; i++) {
-        gpf_httpc_new(g_url, g_token, &c, &err);
+        bench_client(&c, &err);
         resp = NULL;
         size_t n = 0;
         if (gpf_httpc_request(c, "GET", "/v1/hosts", NULL, &status, &resp, &err) == 0)

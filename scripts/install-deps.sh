@@ -9,7 +9,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   libcmocka-dev
   openssh-server openssh-client bubblewrap
-  curl procps iproute2 jq
+  curl procps iproute2 jq openssl wrk
   mmdebstrap umoci skopeo runc slirp4netns uidmap
 )
 

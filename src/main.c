@@ -40,6 +40,10 @@ static void print_banner(const gpf_serve_ready *r, void *arg)
 {
     const char *self = arg;
     printf("\ngpufleet control plane listening on %s\n", r->url);
+    if (r->tls_pin[0])
+        printf("TLS certificate pin (for --pin): %s\n", r->tls_pin);
+    if (r->ca_file[0])
+        printf("clients verify it with the CA in %s (--ca-file)\n", r->ca_file);
     if (r->admin_token[0] && r->demo)
         printf("admin token (demo: also kept in %s/demo-admin-token): %s\n", r->state_dir, r->admin_token);
     else if (r->admin_token[0])
@@ -50,7 +54,8 @@ static void print_banner(const gpf_serve_ready *r, void *arg)
         printf("\nDemo fleet: gpu-h100-a (8x H100 80GB, GPUs 6-7 in MIG mode), gpu-a100-b (4x A100 80GB), "
                "gpu-l40s-c (2x L40S)\nDemo SKUs: h100-whole, h100-1g10 (MIG 1g.10gb), l40s-quarter (250/1000 of an L40S)\n");
         printf("\nTry it (in another terminal):\n\n");
-        printf("  %s login --server %s --token %s\n", self, r->url, r->admin_token[0] ? r->admin_token : "<admin token>");
+        printf("  %s login --server %s%s%s --token %s\n", self, r->url, r->ca_file[0] ? " --ca-file " : "", r->ca_file,
+               r->admin_token[0] ? r->admin_token : "<admin token>");
         printf("  %s sku ls\n", self);
         printf("  POD=$(%s pod launch h100-1g10 --quiet)\n", self);
         printf("  %s ssh $POD -- 'echo hello from $GPUFLEET_POD_ID on $CUDA_VISIBLE_DEVICES'\n", self);

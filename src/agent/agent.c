@@ -1,7 +1,9 @@
 #include "agent/agent.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,12 +23,21 @@
 #include "util/datafile.h"
 #include "util/httpc.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
 
 #define OPT(...) GPF_CFG_OPT(gpf_agent_config, __VA_ARGS__)
 const gpf_cfg_opt gpf_agent_options[] = {
     OPT("server", GPF_CFG_STR, "http://127.0.0.1:8470", 0, 0, server, "control plane URL"),
-    OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "join token printed by 'gpufleet serve' on first start"),
+    OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token,
+        "join token printed by 'gpufleet serve' on first start (better: --join-token-file or GPUFLEET_JOIN_TOKEN, "
+        "which ps does not show)"),
+    OPT("join-token-file", GPF_CFG_STR, "", 0, 0, join_token_file,
+        "file holding the join token (refused when others may read it)"),
+    OPT("ca-file", GPF_CFG_STR, "", 0, 0, ca_file,
+        "CA that signed an https server's certificate (\"\" = the system's store)"),
+    OPT("pin", GPF_CFG_STR, "", 0, 0, pin,
+        "the server's public key must also match this sha256//BASE64 pin (\"\" = none)"),
     OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet-agent", 0, 0, state_dir, "where pods' files live"),
     OPT("backend", GPF_CFG_STR, "fake", 0, 0, backend, "GPU backend: nvml (libnvidia-ml.so.1) or fake"),
     OPT("nvml-lib", GPF_CFG_STR, "", 0, 0, nvml_lib, "NVML library to load (\"\" = libnvidia-ml.so.1)"),
@@ -80,7 +91,13 @@ typedef struct agent {
     gpf_cdi *cdi;                 /* oci: the host's CDI specs; NULL otherwise */
     long long cdi_stamp;          /* of the spec directories when they were loaded */
     char token[256];              /* this agent's token (for the fetch's own connection) */
+    char join[128];               /* the join token (--join-token or --join-token-file) */
+    char saved[256];              /* the agent token kept in <state-dir>/agent-token; "" none */
+    int64_t exists_logged_ms;     /* last "host exists" warning (once a minute) */
     json_t *deferred;             /* commands from a stop on, waiting for the pods on their way */
+    json_t *reports;              /* pod status reports waiting for flush_reports, oldest first */
+    int single_reports;           /* the control plane has no batch endpoint: one report a request */
+    int64_t reports_retry_ms;     /* monotonic: a flush that failed is not tried again before */
     int registered;
     int heartbeat_ms;
     int64_t seq;
@@ -267,6 +284,58 @@ static int open_runtime(agent *a, gpf_error *err)
     return gpf_runtime_process_open(&rc, &a->rt, err);
 }
 
+/* <state-dir>/agent-token: where this host's agent token is kept across restarts. */
+static void token_path(const agent *a, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/agent-token", a->cfg->state_dir);
+}
+
+/* Keeps tok in <state-dir>/agent-token (mode 0600, written whole and renamed into place), so
+ * that the agent re-registers with it when it restarts. */
+static int save_token(const agent *a, const char *tok, gpf_error *err)
+{
+    char path[600], tmp[640];
+    token_path(a, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    size_t n = strlen(tok);
+    int ok = fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, tok, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
+             fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return gpf_error_set(err, GPF_EIO, "%s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* The join token (--join-token, GPUFLEET_JOIN_TOKEN or --join-token-file) into a->join and
+ * the agent token a previous run kept into a->saved. */
+static int load_credentials(agent *a, gpf_error *err)
+{
+    char path[600];
+    int rc = gpf_secret_option("join-token", a->cfg->join_token, a->cfg->join_token_file, a->join, sizeof a->join,
+                               err);
+    if (rc != 0)
+        return rc;
+    token_path(a, path, sizeof path);
+    rc = gpf_secret_file_read(path, a->saved, sizeof a->saved, NULL, err);
+    return rc == GPF_ENOTFOUND ? 0 : rc;
+}
+
+/* POST /v1/agent/register with cred as the bearer. */
+static int post_register(agent *a, json_t *body, const char *cred, json_t **resp, gpf_error *err)
+{
+    int status = 0;
+    gpf_httpc_set_token(a->http, cred);
+    return gpf_httpc_request(a->http, "POST", "/v1/agent/register", body, &status, resp, err);
+}
+
+/* Registers with the agent token kept from before (a restart: the host stays what it is)
+ * or, without one or when the control plane no longer knows it, with the join token; keeps
+ * the new agent token for the next restart. */
 static int do_register(agent *a, gpf_error *err)
 {
     gpf_host_rec *h = &a->facts.host;
@@ -277,11 +346,15 @@ static int do_register(agent *a, gpf_error *err)
     /* The most pods it runs: its runtime's limit, and never more than it lists and reports. */
     h->max_pods = a->rt->max_pods > 0 && a->rt->max_pods < GPF_AGENT_MAX_PODS ? a->rt->max_pods : GPF_AGENT_MAX_PODS;
     json_t *body = gpf_json_agent_host(h), *resp = NULL;
-    int status = 0;
     /* The most a pod here can be isolated: the process runtime is no security boundary. */
     json_object_set_new(body, "isolation_max", json_string(strcmp(a->rt->ops->name, "process") ? "hardware" : "soft"));
-    gpf_httpc_set_token(a->http, a->cfg->join_token);
-    int rc = gpf_httpc_request(a->http, "POST", "/v1/agent/register", body, &status, &resp, err);
+    int rc = post_register(a, body, a->saved[0] ? a->saved : a->join, &resp, err);
+    if (rc == GPF_EUNAUTH && a->saved[0]) {
+        GPF_WARN("agent", "event=agent_token_refused msg=\"%s\" next=join_token", gpf_error_msg(err));
+        explicit_bzero(a->saved, sizeof a->saved);
+        gpf_error_clear(err);
+        rc = post_register(a, body, a->join, &resp, err);
+    }
     json_decref(body);
     if (rc != 0)
         return rc;
@@ -293,6 +366,10 @@ static int do_register(agent *a, gpf_error *err)
     }
     gpf_httpc_set_token(a->http, tok);
     gpf_strlcpy(a->token, tok, sizeof a->token);
+    gpf_strlcpy(a->saved, tok, sizeof a->saved);
+    gpf_error serr = {0};
+    if (save_token(a, tok, &serr) != 0)
+        GPF_WARN("agent", "event=token_not_kept msg=\"%s\" (a restart will need a re-key)", gpf_error_msg(&serr));
     a->heartbeat_ms = hb > 100 ? (int)hb : 2000;
     a->registered = 1;
     a->seq = 0;
@@ -301,17 +378,107 @@ static int do_register(agent *a, gpf_error *err)
     return 0;
 }
 
+#define REPORTS_QUEUED_MAX 4096 /* reports waiting for the control plane; beyond, the oldest go */
+#define REPORT_RETRY_MS 500     /* reports still queued: the next long poll waits at most this */
+
+/* Queues the agent's word on a pod (body stolen) for the next flush_reports, after what
+ * is queued already: the reports about one pod reach the control plane in order. */
 static void report(agent *a, const char *pod_id, json_t *body)
 {
+    if (!a->reports)
+        a->reports = json_array();
+    if (json_array_size(a->reports) >= REPORTS_QUEUED_MAX) {
+        json_t *old = json_array_get(a->reports, 0);
+        GPF_WARN("agent", "event=report_dropped pod=%s msg=\"%d reports wait for the control plane\"",
+                 json_string_value(json_object_get(old, "pod_id")), REPORTS_QUEUED_MAX);
+        json_array_remove(a->reports, 0);
+    }
+    json_object_set_new(body, "pod_id", json_string(pod_id));
+    json_array_append_new(a->reports, body);
+}
+
+/* How many of the queued reports (from the head) go in one batch: at most
+ * GPF_AGENT_STATUS_BATCH_MAX and GPF_AGENT_STATUS_BATCH_BYTES of JSON (at least one). */
+static size_t batch_len(json_t *q)
+{
+    size_t n = 0, bytes = 16;
+    for (; n < json_array_size(q) && n < GPF_AGENT_STATUS_BATCH_MAX; n++) {
+        bytes += json_dumpb(json_array_get(q, n), NULL, 0, JSON_COMPACT) + 1;
+        if (n > 0 && bytes > GPF_AGENT_STATUS_BATCH_BYTES)
+            break;
+    }
+    return n;
+}
+
+/* Sends the head report alone the old way (a control plane without the batch endpoint);
+ * 0 when it was answered (taken or refused), else the transport's or server's error. */
+static int send_single(agent *a, gpf_error *err)
+{
     char path[160];
-    gpf_error err = {0};
     int status = 0;
-    json_t *resp = NULL;
-    snprintf(path, sizeof path, "/v1/agent/pods/%s/status", pod_id);
-    if (gpf_httpc_request(a->http, "POST", path, body, &status, &resp, &err) != 0)
-        GPF_WARN("agent", "event=report_failed pod=%s msg=\"%s\"", pod_id, gpf_error_msg(&err));
+    json_t *resp = NULL, *body = json_deep_copy(json_array_get(a->reports, 0));
+    const char *id = json_string_value(json_object_get(body, "pod_id"));
+    snprintf(path, sizeof path, "/v1/agent/pods/%s/status", id ? id : "");
+    json_object_del(body, "pod_id");
+    int rc = gpf_httpc_request(a->http, "POST", path, body, &status, &resp, err);
     json_decref(resp);
     json_decref(body);
+    return rc == GPF_ENOTFOUND || rc == GPF_EINVAL ? 0 : rc; /* refused: retrying changes nothing */
+}
+
+/* Sends the head batch; 0 when the control plane took it (each report's refusal logged),
+ * else its error (nothing of the batch applied). *n: how many reports it held. */
+static int send_batch(agent *a, size_t *n, gpf_error *err)
+{
+    int status = 0;
+    json_t *resp = NULL, *batch = json_array();
+    *n = batch_len(a->reports);
+    for (size_t i = 0; i < *n; i++)
+        json_array_append(batch, json_array_get(a->reports, i));
+    json_t *body = json_pack("{s:o}", "reports", batch);
+    int rc = gpf_httpc_request(a->http, "POST", "/v1/agent/pods/status", body, &status, &resp, err);
+    size_t i = 0;
+    json_t *res = NULL;
+    json_array_foreach(json_object_get(resp, "results"), i, res)
+    {
+        const char *pod = json_string_value(json_object_get(res, "pod_id"));
+        const char *msg = json_string_value(json_object_get(json_object_get(res, "error"), "message"));
+        if (!json_is_true(json_object_get(res, "ok")))
+            GPF_WARN("agent", "event=report_refused pod=%s msg=\"%s\"", pod ? pod : "?", msg ? msg : "");
+    }
+    json_decref(resp);
+    json_decref(body);
+    return rc;
+}
+
+/* Sends the queued reports as batches, in order. A batch the control plane did not take
+ * (unreachable, its store failing, the agent not registered) stays queued, with what
+ * follows it, for a flush REPORT_RETRY_MS later at the earliest (or after the agent
+ * registered again); one it refuses as malformed is dropped (logged). */
+static void flush_reports(agent *a)
+{
+    if (!a->registered || gpf_mono_ms() < a->reports_retry_ms)
+        return;
+    while (json_array_size(a->reports) > 0) {
+        gpf_error err = {0};
+        size_t n = 1;
+        int rc = a->single_reports ? send_single(a, &err) : send_batch(a, &n, &err);
+        if (rc == GPF_ENOTFOUND && !a->single_reports && strncmp(err.msg, "no such endpoint", 16) == 0) {
+            GPF_WARN("agent", "event=report_batch_unsupported msg=\"the control plane is older: one report a request\"");
+            a->single_reports = 1;
+            continue;
+        }
+        if (rc == GPF_EUNAUTH || rc == GPF_ENOTFOUND)
+            a->registered = 0; /* as a poll does: the agent registers again, then flushes */
+        if (rc != 0)
+            GPF_WARN("agent", "event=report_failed reports=%zu msg=\"%s\"", n, gpf_error_msg(&err));
+        if (rc != 0 && rc != GPF_EINVAL && rc != GPF_EMALFORMED && rc != GPF_ETOOLARGE) {
+            a->reports_retry_ms = gpf_mono_ms() + REPORT_RETRY_MS; /* kept: a later flush tries again */
+            return;
+        }
+        while (n-- > 0)
+            json_array_remove(a->reports, 0);
+    }
 }
 
 /* The pod's own host key and the isolation layers in force, when its runtime has them. */
@@ -433,7 +600,9 @@ static int advance_images(agent *a, starting *s, int n)
         gpf_error err = {0};
         if (!s[i].spec || !s[i].need_image)
             continue;
-        if (gpf_image_fetch_start(a->images, a->cfg->server, a->token, s[i].spec->image_digest, &a->fetch, &err) != 0) {
+        gpf_httpc_tls tls = {a->cfg->ca_file, a->cfg->pin};
+        if (gpf_image_fetch_start(a->images, a->cfg->server, a->token, &tls, s[i].spec->image_digest, &a->fetch,
+                                  &err) != 0) {
             report(a, s[i].spec->id, json_pack("{s:s, s:s}", "state", "failed", "message", gpf_error_msg(&err)));
             free_spec(s[i].spec);
             s[i].spec = NULL;
@@ -627,6 +796,7 @@ static void finish_starts(agent *a, starts *ss)
             free_spec(s[i].spec);
             s[i].spec = NULL;
         }
+        flush_reports(a); /* this pass's reports: one request */
         /* Start commands that came meanwhile join the pods on their way (a stop, and all
          * after it, waits until they are up: commands take effect in order). */
         if (!a->deferred && gpf_mono_ms() >= next_fetch) {
@@ -837,9 +1007,11 @@ static void run_commands(agent *a, json_t *cmds)
                 break;
             stop_pod(a, json_object_get(c, "pod"));
         }
+        flush_reports(a); /* the stops': one request */
         take_commands(a, todo, i, &ss);
         json_decref(todo);
         finish_starts(a, &ss);
+        flush_reports(a); /* starts that failed at once, when none was left to finish */
         ss.n = 0;
         todo = a->deferred; /* a stop (and what followed it) that waited for the starts */
         a->deferred = NULL;
@@ -854,6 +1026,9 @@ static void poll_once(agent *a, int64_t *backoff)
     int status = 0;
     json_t *resp = NULL;
     int wait = a->heartbeat_ms;
+    flush_reports(a); /* what an earlier flush could not send */
+    if (json_array_size(a->reports) > 0 && wait > REPORT_RETRY_MS)
+        wait = REPORT_RETRY_MS; /* still waiting: tried again soon */
     snprintf(path, sizeof path, "/v1/agent/commands?after=%lld&wait_ms=%d", (long long)a->seq, wait);
     gpf_httpc_set_timeout_ms(a->http, wait + 10000);
     int rc = gpf_httpc_request(a->http, "GET", path, NULL, &status, &resp, &err);
@@ -886,9 +1061,11 @@ int gpf_agent_run(const gpf_agent_config *cfg, volatile sig_atomic_t *stop, gpf_
         rc = gpf_error_set(err, GPF_EIO, "cannot use state directory %s", cfg->state_dir);
         goto out;
     }
-    if ((rc = open_backend(&a, err)) != 0 || (rc = open_runtime(&a, err)) != 0)
+    if ((rc = load_credentials(&a, err)) != 0 || (rc = open_backend(&a, err)) != 0 ||
+        (rc = open_runtime(&a, err)) != 0)
         goto out;
-    if ((rc = gpf_httpc_new(cfg->server, NULL, &a.http, err)) != 0)
+    gpf_httpc_tls tls = {cfg->ca_file, cfg->pin};
+    if ((rc = gpf_httpc_new(cfg->server, NULL, &a.http, err)) != 0 || (rc = gpf_httpc_set_tls(a.http, &tls, err)) != 0)
         goto out;
     GPF_INFO("agent", "event=start host=%s backend=%s runtime=%s gpus=%d", a.facts.host.id, a.backend->ops->name,
              a.rt->ops->name, a.facts.host.ngpus);
@@ -896,6 +1073,14 @@ int gpf_agent_run(const gpf_agent_config *cfg, volatile sig_atomic_t *stop, gpf_
         if (!a.registered) {
             gpf_error rerr = {0};
             if (do_register(&a, &rerr) != 0) {
+                if (rerr.code == GPF_EEXIST) { /* until an operator re-keys the host: told once a minute */
+                    if (a.exists_logged_ms == 0 || gpf_mono_ms() - a.exists_logged_ms >= 60000) {
+                        a.exists_logged_ms = gpf_mono_ms();
+                        GPF_ERROR("agent", "event=register_refused msg=\"%s\" retry_ms=2000", gpf_error_msg(&rerr));
+                    }
+                    gpf_sleep_ms(2000);
+                    continue;
+                }
                 GPF_WARN("agent", "event=register_failed msg=\"%s\" retry_ms=%lld", gpf_error_msg(&rerr),
                          (long long)backoff);
                 if (rerr.code == GPF_EUNAUTH || rerr.code == GPF_EINVAL) {
@@ -915,6 +1100,7 @@ int gpf_agent_run(const gpf_agent_config *cfg, volatile sig_atomic_t *stop, gpf_
     GPF_INFO("agent", "event=stop host=%s (pods keep running)", a.facts.host.id);
 out:
     gpf_httpc_free(a.http);
+    json_decref(a.reports);
     gpf_free(a.sys);
     gpf_free(a.tracks);
     gpf_runtime_close(a.rt);
@@ -922,7 +1108,9 @@ out:
         gpf_image_fetch_finish(a.fetch, NULL, 0, NULL);
     gpf_image_cache_close(a.images);
     gpf_cdi_free(a.cdi);
-    memset(a.token, 0, sizeof a.token);
+    explicit_bzero(a.token, sizeof a.token);
+    explicit_bzero(a.join, sizeof a.join);
+    explicit_bzero(a.saved, sizeof a.saved);
     gpf_gpu_backend_close(a.backend);
     return rc;
 }

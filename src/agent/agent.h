@@ -11,6 +11,9 @@
 typedef struct gpf_agent_config {
     char server[256];
     char join_token[128];
+    char join_token_file[512];  /* the join token from a file (mode 0600); "" = --join-token */
+    char ca_file[512];          /* CA of an https server's certificate; "" = the system's store */
+    char pin[256];              /* sha256//… the server's public key must match; "" = none */
     char state_dir[512];
     char backend[16];
     char nvml_lib[256];

@@ -21,6 +21,8 @@ struct gpf_image_fetch {
     gpf_image_cache *cache;
     char server[512];
     char token[256];
+    char ca_file[512];
+    char pin[256];
     char digest[80];
     char rootfs[PATH_MAX];
     gpf_error err;
@@ -54,7 +56,10 @@ static void progress(void *ctx, const char *msg)
 static void *run(void *arg)
 {
     gpf_image_fetch *f = arg;
+    gpf_httpc_tls tls = {f->ca_file, f->pin};
     f->rc = gpf_httpc_new(f->server, f->token, &f->http, &f->err);
+    if (f->rc == 0)
+        f->rc = gpf_httpc_set_tls(f->http, &tls, &f->err);
     if (f->rc == 0)
         f->rc = gpf_image_ensure(f->cache, f->digest, fetch_blob, f, progress, f->rootfs, sizeof f->rootfs, &f->err);
     gpf_httpc_free(f->http);
@@ -63,17 +68,20 @@ static void *run(void *arg)
     return NULL;
 }
 
-int gpf_image_fetch_start(gpf_image_cache *c, const char *server, const char *token, const char *digest,
-                          gpf_image_fetch **out, gpf_error *err)
+int gpf_image_fetch_start(gpf_image_cache *c, const char *server, const char *token, const gpf_httpc_tls *tls,
+                          const char *digest, gpf_image_fetch **out, gpf_error *err)
 {
+    const char *ca = tls && tls->ca_file ? tls->ca_file : "", *pin = tls && tls->pin ? tls->pin : "";
     *out = NULL;
     if (!c || !server || !digest || !gpf_image_digest_valid(digest) || strlen(server) >= 512 ||
-        (token && strlen(token) >= 256))
-        return gpf_error_set(err, GPF_EINVAL, "image fetch: bad cache, server, token or digest");
+        (token && strlen(token) >= 256) || strlen(ca) >= 512 || strlen(pin) >= 256)
+        return gpf_error_set(err, GPF_EINVAL, "image fetch: bad cache, server, token, CA file, pin or digest");
     gpf_image_fetch *f = GPF_NEW(gpf_image_fetch);
     f->cache = c;
     gpf_strlcpy(f->server, server, sizeof f->server);
     gpf_strlcpy(f->token, token ? token : "", sizeof f->token);
+    gpf_strlcpy(f->ca_file, ca, sizeof f->ca_file);
+    gpf_strlcpy(f->pin, pin, sizeof f->pin);
     gpf_strlcpy(f->digest, digest, sizeof f->digest);
     atomic_init(&f->done, 0);
     if (pthread_create(&f->th, NULL, run, f) != 0) {

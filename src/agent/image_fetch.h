@@ -11,14 +11,15 @@
 
 #include "agent/image_cache.h"
 #include "util/error.h"
+#include "util/httpc.h"
 
 typedef struct gpf_image_fetch gpf_image_fetch;
 
-/* Starts fetching digest ("sha256:<64 hex>") into cache c; server and token are copied
- * (the token is never logged). c must outlive the fetch. 0 and *out, or GPF_EINVAL /
- * GPF_EIO (no thread). */
-int gpf_image_fetch_start(gpf_image_cache *c, const char *server, const char *token, const char *digest,
-                          gpf_image_fetch **out, gpf_error *err);
+/* Starts fetching digest ("sha256:<64 hex>") into cache c; server, token and tls (how the
+ * server is verified, may be NULL) are copied (the token is never logged). c must outlive
+ * the fetch. 0 and *out, or GPF_EINVAL / GPF_EIO (no thread). */
+int gpf_image_fetch_start(gpf_image_cache *c, const char *server, const char *token, const gpf_httpc_tls *tls,
+                          const char *digest, gpf_image_fetch **out, gpf_error *err);
 /* 1 when the fetch has finished (gpf_image_fetch_finish will not wait), else 0. */
 int gpf_image_fetch_done(gpf_image_fetch *f);
 /* The digest being fetched (owned by f). */

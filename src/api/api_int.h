@@ -81,6 +81,10 @@ void h_user_create(api_req *q, api_resp *r);
 void h_user(api_req *q, api_resp *r);
 void h_user_patch(api_req *q, api_resp *r);
 void h_token_create(api_req *q, api_resp *r);
+/* handlers_tokens.c */
+void h_tokens(api_req *q, api_resp *r);
+void h_token_revoke(api_req *q, api_resp *r);
+void h_user_delete(api_req *q, api_resp *r);
 void h_portal(api_req *q, api_resp *r);
 /* handlers_images.c */
 void h_images(api_req *q, api_resp *r);
@@ -88,10 +92,16 @@ void h_image_import(api_req *q, api_resp *r);
 void h_image(api_req *q, api_resp *r);
 void h_image_delete(api_req *q, api_resp *r);
 void h_agent_blob(api_req *q, api_resp *r);
+/* handlers_join.c */
+void h_join_token_create(api_req *q, api_resp *r);
+void h_join_tokens(api_req *q, api_resp *r);
+void h_join_token_revoke(api_req *q, api_resp *r);
+void h_host_rekey(api_req *q, api_resp *r);
 /* handlers_agent.c */
 void h_agent_register(api_req *q, api_resp *r);
 void h_agent_heartbeat(api_req *q, api_resp *r);
 void h_agent_commands(api_req *q, api_resp *r);
 void h_agent_pod_status(api_req *q, api_resp *r);
+void h_agent_pod_status_batch(api_req *q, api_resp *r);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "api/api_int.h"
 #include "api/metrics.h"
+#include "api/page.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/embedded.h"
@@ -69,22 +70,40 @@ void h_whoami(api_req *q, api_resp *r)
 
 /* ---- hosts and GPUs ---- */
 
+
+/* The hosts list with the engine's view of each (h_hosts, h_gpus). */
+typedef struct host_list {
+    gpf_host_rec *hosts;
+    gpf_host_usage *usage;
+} host_list;
+
+static const char *host_key(const void *ctx, size_t i)
+{
+    return ((const host_list *)ctx)->hosts[i].id;
+}
+
+static json_t *host_json(const void *ctx, size_t i)
+{
+    const host_list *l = ctx;
+    return gpf_json_host(&l->hosts[i], &l->usage[i]);
+}
+
+/* GET /v1/hosts?limit=&cursor=: by id. */
 void h_hosts(api_req *q, api_resp *r)
 {
-    gpf_host_rec *hosts = NULL;
-    gpf_host_usage *usage = NULL;
+    host_list l = {0};
     size_t n = 0;
     gpf_error err = {0};
-    if (gpf_engine_host_list(q->engine, &hosts, &usage, &n, &err) != 0) {
+    api_page pg;
+    if (api_page_parse(q, r, "hosts", 0, &pg) != 0)
+        return;
+    if (gpf_engine_host_list(q->engine, &l.hosts, &l.usage, &n, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, gpf_json_host(&hosts[i], &usage[i]));
-    api_json(r, 200, json_pack("{s:o}", "hosts", arr));
-    gpf_free(hosts);
-    gpf_free(usage);
+    api_page_answer(r, &pg, "hosts", n, host_key, host_json, &l);
+    gpf_free(l.hosts);
+    gpf_free(l.usage);
 }
 
 /* Answers with the host named by the path (its record and the engine's view of it). */
@@ -127,65 +146,118 @@ void h_host_override(api_req *q, api_resp *r)
     reply_host(q, r);
 }
 
-/* GET /v1/events?host=&pod=&kind=&after=&limit= */
+/* GET /v1/events?host=&pod=&kind=&after=&limit=&cursor=: the newest `limit` events (after
+ * the id `after`), oldest first; next_cursor pages on to older ones. */
 void h_events(api_req *q, api_resp *r)
 {
-    long long after = 0, limit = 0;
+    long long after = 0;
+    int64_t before = 0, next = 0;
     gpf_event *evs = NULL;
     size_t n = 0;
     gpf_error err = {0};
-    if (api_query_int(q, r, "after", 0, INT64_MAX, 0, &after) != 0 ||
-        api_query_int(q, r, "limit", 1, 10000, 100, &limit) != 0)
+    api_page pg;
+    if (api_query_int(q, r, "after", 0, INT64_MAX, 0, &after) != 0 || api_page_parse(q, r, "events", 10000, &pg) != 0 ||
+        (pg.has_cursor && api_page_key_int(r, &pg, &before) != 0))
         return;
-    gpf_event_filter f = {api_query(q, "host"), api_query(q, "pod"), api_query(q, "kind"), after, (int)limit};
-    if (gpf_engine_events_list(q->engine, &q->who, &f, &evs, &n, &err) != 0) {
+    if (pg.has_cursor && before <= after) {
+        api_page_reply(r, "events", json_array(), 0, "events", NULL); /* walked down to `after` */
+        return;
+    }
+    gpf_event_filter f = {api_query(q, "host"), api_query(q, "pod"), api_query(q, "kind"), after, (int)pg.limit, before};
+    if (gpf_engine_events_page(q->engine, &q->who, &f, &evs, &n, &next, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, gpf_json_event(&evs[i]));
-    api_json(r, 200, json_pack("{s:o}", "events", arr));
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)next);
+    api_page_reply(r, "events", arr, next > after + 1, "events", key);
     gpf_free(evs);
 }
 
+/* One GPU of the list: its host's index and its own, and its sort key "<host id> <index>"
+ * (zero-padded: a space sorts before every character of a name, so keys order by host,
+ * then index). */
+typedef struct gpu_ref {
+    size_t host;
+    int gpu;
+    char key[GPF_ID_MAX + 16];
+} gpu_ref;
+
+static const char *gpu_key(const void *ctx, size_t i)
+{
+    return ((const gpu_ref *)ctx)[i].key;
+}
+
+/* GET /v1/gpus?limit=&cursor=: by host id, then GPU index. */
 void h_gpus(api_req *q, api_resp *r)
 {
     gpf_host_rec *hosts = NULL;
     gpf_host_usage *usage = NULL;
-    size_t n = 0;
+    size_t n = 0, ng = 0, k = 0;
+    int more = 0;
     gpf_error err = {0};
+    api_page pg;
+    if (api_page_parse(q, r, "gpus", 0, &pg) != 0)
+        return;
     if (gpf_engine_host_list(q->engine, &hosts, &usage, &n, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        for (int g = 0; g < hosts[i].ngpus; g++) {
-            json_t *j = gpf_json_gpu(&hosts[i].gpus[g], usage[i].gpu_allocated_milli[g], usage[i].gpu_mig_used_slots[g]);
-            json_object_set_new(j, "host_id", json_string(hosts[i].id));
-            json_array_append_new(arr, j);
+        ng += (size_t)hosts[i].ngpus;
+    gpu_ref *refs = ng ? gpf_calloc(ng, sizeof *refs) : NULL;
+    ng = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int g = 0; g < hosts[i].ngpus; g++, ng++) {
+            refs[ng].host = i;
+            refs[ng].gpu = g;
+            snprintf(refs[ng].key, sizeof refs[ng].key, "%s %05d", hosts[i].id, hosts[i].gpus[g].index);
         }
-    api_json(r, 200, json_pack("{s:o}", "gpus", arr));
+    size_t *idx = api_page_pick(ng, gpu_key, refs, &pg, &k, &more);
+    json_t *arr = json_array();
+    for (size_t j = 0; j < k; j++) {
+        size_t i = refs[idx[j]].host;
+        int g = refs[idx[j]].gpu;
+        json_t *o = gpf_json_gpu(&hosts[i].gpus[g], usage[i].gpu_allocated_milli[g], usage[i].gpu_mig_used_slots[g]);
+        json_object_set_new(o, "host_id", json_string(hosts[i].id));
+        json_array_append_new(arr, o);
+    }
+    api_page_reply(r, "gpus", arr, more, "gpus", k ? refs[idx[k - 1]].key : NULL);
+    gpf_free(idx);
+    gpf_free(refs);
     gpf_free(hosts);
     gpf_free(usage);
 }
 
 /* ---- SKUs ---- */
 
+static const char *sku_key(const void *ctx, size_t i)
+{
+    return ((const gpf_sku *)ctx)[i].name;
+}
+
+static json_t *sku_json(const void *ctx, size_t i)
+{
+    return gpf_json_sku(&((const gpf_sku *)ctx)[i]);
+}
+
+/* GET /v1/skus?limit=&cursor=: by name. */
 void h_skus(api_req *q, api_resp *r)
 {
     gpf_sku *skus = NULL;
     size_t n = 0;
     gpf_error err = {0};
+    api_page pg;
+    if (api_page_parse(q, r, "skus", 0, &pg) != 0)
+        return;
     if (gpf_engine_sku_list(q->engine, &skus, &n, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, gpf_json_sku(&skus[i]));
-    api_json(r, 200, json_pack("{s:o}", "skus", arr));
+    api_page_answer(r, &pg, "skus", n, sku_key, sku_json, skus);
     gpf_free(skus);
 }
 
@@ -243,23 +315,42 @@ void h_sku_delete(api_req *q, api_resp *r)
 
 /* ---- pods ---- */
 
+/* GET /v1/pods?all=&state=&owner=&limit=&cursor=: by (created_ms, id). Live pods come from
+ * memory; with all=1 or a final state, every match comes from the store. */
 void h_pods(api_req *q, api_resp *r)
 {
     gpf_pod *pods = NULL;
     size_t n = 0;
+    int more = 0;
     gpf_error err = {0};
     long long all = 0;
-    if (api_query_int(q, r, "all", 0, 1, 0, &all) != 0)
+    api_page pg;
+    char after_id[GPF_ID_MAX] = "";
+    gpf_pod_query pq = {.owner = api_query(q, "owner")};
+    const char *state = api_query(q, "state");
+    if (api_query_int(q, r, "all", 0, 1, 0, &all) != 0 || api_page_parse(q, r, "pods", 0, &pg) != 0 ||
+        (pg.has_cursor && api_page_key_int_id(r, &pg, &pq.after_created_ms, after_id, sizeof after_id) != 0))
         return;
-    const char *owner = api_query(q, "owner");
-    if (gpf_engine_pod_list(q->engine, &q->who, (int)all, owner, &pods, &n, &err) != 0) {
+    if (state && gpf_pod_state_parse(state) < 0) {
+        api_error(r, GPF_EINVAL, "query parameter state must be a pod state (pending, starting, running, ...)");
+        return;
+    }
+    pq.has_state = state != NULL;
+    pq.state = state ? (gpf_pod_state)gpf_pod_state_parse(state) : GPF_POD_PENDING;
+    pq.live = !all && !(state && gpf_pod_state_is_final(pq.state));
+    pq.after_id = after_id;
+    pq.limit = pg.limit;
+    if (gpf_engine_pod_page(q->engine, &q->who, &pq, &pods, &n, &more, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, gpf_json_pod(&pods[i]));
-    api_json(r, 200, json_pack("{s:o}", "pods", arr));
+    char key[GPF_ID_MAX + 32] = "";
+    if (n)
+        snprintf(key, sizeof key, "%lld:%s", (long long)pods[n - 1].created_ms, pods[n - 1].id);
+    api_page_reply(r, "pods", arr, more, "pods", key);
     gpf_free(pods);
 }
 
@@ -319,13 +410,19 @@ out:
 
 /* ---- usage ---- */
 
+/* GET /v1/usage?pod=&owner=&limit=&cursor=: by id, open and closed records alike. */
 void h_usage(api_req *q, api_resp *r)
 {
     gpf_usage *u = NULL;
     size_t n = 0;
+    int more = 0;
     gpf_error err = {0};
-    const char *pod = api_query(q, "pod");
-    if (gpf_engine_usage_list(q->engine, &q->who, pod, &u, &n, &err) != 0) {
+    api_page pg;
+    gpf_usage_query uq = {.pod_id = api_query(q, "pod"), .owner = api_query(q, "owner")};
+    if (api_page_parse(q, r, "usage", 0, &pg) != 0 || (pg.has_cursor && api_page_key_int(r, &pg, &uq.after_id) != 0))
+        return;
+    uq.limit = pg.limit;
+    if (gpf_engine_usage_page(q->engine, &q->who, &uq, &u, &n, &more, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
@@ -333,25 +430,39 @@ void h_usage(api_req *q, api_resp *r)
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, gpf_json_usage(&u[i], now));
-    api_json(r, 200, json_pack("{s:o}", "usage", arr));
+    char key[32] = "";
+    if (n)
+        snprintf(key, sizeof key, "%lld", (long long)u[n - 1].id);
+    api_page_reply(r, "usage", arr, more, "usage", key);
     gpf_free(u);
 }
 
 /* ---- users and tokens ---- */
 
+static const char *user_key(const void *ctx, size_t i)
+{
+    return ((const gpf_user *)ctx)[i].name;
+}
+
+static json_t *user_json(const void *ctx, size_t i)
+{
+    return gpf_json_user(&((const gpf_user *)ctx)[i]);
+}
+
+/* GET /v1/users?limit=&cursor=: by name. */
 void h_users(api_req *q, api_resp *r)
 {
     gpf_user *users = NULL;
     size_t n = 0;
     gpf_error err = {0};
+    api_page pg;
+    if (api_page_parse(q, r, "users", 0, &pg) != 0)
+        return;
     if (gpf_engine_user_list(q->engine, &q->who, &users, &n, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, gpf_json_user(&users[i]));
-    api_json(r, 200, json_pack("{s:o}", "users", arr));
+    api_page_answer(r, &pg, "users", n, user_key, user_json, users);
     gpf_free(users);
 }
 
@@ -390,12 +501,12 @@ void h_user_patch(api_req *q, api_resp *r)
 {
     gpf_user *u = GPF_NEW(gpf_user), *out = GPF_NEW(gpf_user);
     gpf_error err = {0};
-    int role_changed = 0, key_changed = 0;
+    unsigned changed = 0;
     if (api_name_param(q, r, "user") != 0 || api_need_body(q, r) != 0)
         goto done;
     gpf_strlcpy(u->name, q->params[0], sizeof u->name);
-    if (gpf_decode_user_patch(q->body, u, &role_changed, &key_changed, &err) != 0 ||
-        gpf_engine_user_update(q->engine, &q->who, u, role_changed, key_changed, out, &err) != 0) {
+    if (gpf_decode_user_patch(q->body, u, &changed, &err) != 0 ||
+        gpf_engine_user_update(q->engine, &q->who, u, changed, out, &err) != 0) {
         api_error_from(r, &err);
         goto done;
     }
@@ -405,16 +516,22 @@ done:
     gpf_free(out);
 }
 
+/* POST /v1/users/{name}/tokens {"name"?, "expires_in_s"?}: the record and, this once, the secret. */
 void h_token_create(api_req *q, api_resp *r)
 {
-    char secret[96];
+    char secret[96], name[GPF_ID_MAX];
     gpf_token t;
+    gpf_token_spec spec = {name, 0};
     gpf_error err = {0};
     if (api_name_param(q, r, "user") != 0)
         return;
-    if (gpf_engine_token_create(q->engine, &q->who, q->params[0], secret, sizeof secret, &t, &err) != 0) {
+    if (gpf_decode_token_create(q->body, name, &spec.expires_in_s, &err) != 0 ||
+        gpf_engine_token_create(q->engine, &q->who, q->params[0], &spec, secret, sizeof secret, &t, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    api_json(r, 201, json_pack("{s:s, s:s, s:s}", "id", t.id, "token", secret, "user", t.user));
+    json_t *j = gpf_json_token(&t, gpf_engine_now(q->engine));
+    json_object_set_new(j, "token", json_string(secret));
+    api_json(r, 201, j);
+    explicit_bzero(secret, sizeof secret);
 }

@@ -88,3 +88,45 @@ void h_agent_pod_status(api_req *q, api_resp *r)
     }
     api_json(r, 200, json_pack("{s:b}", "ok", 1));
 }
+
+/* One report's answer: {"pod_id","ok":true} or {"pod_id","ok":false,"status","error":{…}}. */
+static json_t *status_result(const char *pod_id, const gpf_error *res)
+{
+    if (!res->code)
+        return json_pack("{s:s, s:b}", "pod_id", pod_id, "ok", 1);
+    json_t *o = gpf_json_error(res->code, gpf_error_msg(res));
+    json_object_set_new(o, "pod_id", json_string(pod_id));
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "status", json_integer(gpf_err_http(res->code)));
+    return o;
+}
+
+void h_agent_pod_status_batch(api_req *q, api_resp *r)
+{
+    /* room for the reports sent (a report is ~3 KB: not the most a batch may hold each time) */
+    size_t room = json_array_size(json_object_get(q->body, "reports"));
+    room = room < 1 ? 1 : room > GPF_AGENT_STATUS_BATCH_MAX ? GPF_AGENT_STATUS_BATCH_MAX : room;
+    gpf_agent_status_item *items = gpf_calloc(room, sizeof *items);
+    gpf_error *res = gpf_calloc(room, sizeof *res);
+    gpf_error err = {0};
+    size_t n = 0, refused = 0;
+    if (!q->body) {
+        api_error(r, GPF_EMALFORMED, "this request needs a JSON object body");
+        goto out;
+    }
+    if (gpf_decode_agent_status_batch(q->body, items, room, &n, &err) != 0 ||
+        gpf_engine_agent_pod_status_batch(q->engine, &q->who, items, n, res, &err) != 0) {
+        api_error_from(r, &err);
+        goto out;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        refused += res[i].code != 0;
+        json_array_append_new(arr, status_result(items[i].pod_id, &res[i]));
+    }
+    api_json(r, 200, json_pack("{s:o, s:I, s:I}", "results", arr, "taken", (json_int_t)(n - refused), "refused",
+                               (json_int_t)refused));
+out:
+    gpf_free(items);
+    gpf_free(res);
+}

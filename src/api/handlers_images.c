@@ -4,21 +4,33 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/page.h"
 #include "util/alloc.h"
 
+static const char *image_key(const void *ctx, size_t i)
+{
+    return ((const gpf_image *)ctx)[i].name;
+}
+
+static json_t *image_json(const void *ctx, size_t i)
+{
+    return gpf_json_image(&((const gpf_image *)ctx)[i]);
+}
+
+/* GET /v1/images?limit=&cursor=: by name. */
 void h_images(api_req *q, api_resp *r)
 {
     gpf_image *ims = NULL;
     size_t n = 0;
     gpf_error err = {0};
+    api_page pg;
+    if (api_page_parse(q, r, "images", 0, &pg) != 0)
+        return;
     if (gpf_engine_image_list(q->engine, &ims, &n, &err) != 0) {
         api_error_from(r, &err);
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, gpf_json_image(&ims[i]));
-    api_json(r, 200, json_pack("{s:o}", "images", arr));
+    api_page_answer(r, &pg, "images", n, image_key, image_json, ims);
     gpf_free(ims);
 }
 

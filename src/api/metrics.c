@@ -13,7 +13,8 @@ void gpf_metrics_render(const gpf_metrics *m, gpf_buf *b)
     long gpus = 0;
     gpf_buf_puts(b, "# HELP gpufleet_pods Pods by state.\n# TYPE gpufleet_pods gauge\n");
     for (int s = 0; s <= GPF_POD_LOST; s++)
-        gpf_buf_printf(b, "gpufleet_pods{state=\"%s\"} %d\n", gpf_pod_state_name((gpf_pod_state)s), m->pods[s]);
+        gpf_buf_printf(b, "gpufleet_pods{state=\"%s\"} %lld\n", gpf_pod_state_name((gpf_pod_state)s),
+                       (long long)m->pods[s]);
     gpf_buf_puts(b, "# HELP gpufleet_hosts Registered hosts by state.\n# TYPE gpufleet_hosts gauge\n");
     for (size_t i = 0; i < m->nhosts; i++) {
         const gpf_metrics_host *h = &m->hosts[i];
@@ -52,10 +53,27 @@ void gpf_metrics_render(const gpf_metrics *m, gpf_buf *b)
         {"gpufleet_agent_registrations_total", "counter", m->agent_registrations_total},
         {"gpufleet_agent_bad_reports_total", "counter", m->bad_agent_reports_total},
         {"gpufleet_usage_records", "gauge", m->usage_records},
+        {"gpufleet_engine_pods_in_memory", "gauge", m->pods_in_memory},
+        {"gpufleet_engine_usage_in_memory", "gauge", m->usage_in_memory},
         {"gpufleet_events_total", "counter", m->events_total},
         {"gpufleet_tick_failures_total", "counter", m->tick_failures_total},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         gpf_buf_printf(b, "# TYPE %s %s\n%s %llu\n", counters[i].name, counters[i].type, counters[i].name,
                        counters[i].value);
+    gpf_buf_puts(b, "# HELP gpufleet_agent_registrations_refused_total Agent registrations refused, by reason.\n"
+                    "# TYPE gpufleet_agent_registrations_refused_total counter\n");
+    for (int r = 0; r < GPF_REG_REFUSED_COUNT; r++)
+        gpf_buf_printf(b, "gpufleet_agent_registrations_refused_total{reason=\"%s\"} %llu\n",
+                       gpf_reg_refusal_name((gpf_reg_refusal)r), (unsigned long long)m->registrations_refused[r]);
+    gpf_buf_printf(b,
+                   "# HELP gpufleet_agent_status_requests_total Pod status requests of agents, by endpoint.\n"
+                   "# TYPE gpufleet_agent_status_requests_total counter\n"
+                   "gpufleet_agent_status_requests_total{endpoint=\"single\"} %llu\n"
+                   "gpufleet_agent_status_requests_total{endpoint=\"batch\"} %llu\n"
+                   "# HELP gpufleet_agent_status_reports_total Pod status reports those requests carried.\n"
+                   "# TYPE gpufleet_agent_status_reports_total counter\n"
+                   "gpufleet_agent_status_reports_total %llu\n",
+                   (unsigned long long)m->agent_status_requests[0], (unsigned long long)m->agent_status_requests[1],
+                   (unsigned long long)m->agent_status_reports_total);
 }

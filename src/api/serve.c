@@ -1,5 +1,6 @@
 #include "api/serve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include "util/secret.h"
 #include "util/subproc.h"
 #include "util/timeutil.h"
+#include "util/tls.h"
 
 #define OPT(...) GPF_CFG_OPT(gpf_serve_config, __VA_ARGS__)
 const gpf_cfg_opt gpf_serve_options[] = {
@@ -33,12 +35,23 @@ const gpf_cfg_opt gpf_serve_options[] = {
         "connections one client address may hold (0 = unlimited; 127.0.0.1 and ::1 are exempt)"),
     OPT("http-timeout-s", GPF_CFG_INT, "10", 1, 3600, http_timeout_s,
         "a connection idle this long while sending a request (or between requests) is closed"),
+    OPT("tls-cert", GPF_CFG_STR, "", 0, 0, tls_cert,
+        "PEM certificate (chain) the API serves HTTPS with (\"\" = plain HTTP)"),
+    OPT("tls-key", GPF_CFG_STR, "", 0, 0, tls_key, "PEM private key of --tls-cert (refused when others may read it)"),
+    OPT("insecure-http", GPF_CFG_BOOL, "false", 0, 0, insecure_http,
+        "allow plain HTTP on an address that is not loopback (behind a TLS-terminating proxy)"),
     OPT("state-dir", GPF_CFG_STR, "/var/lib/gpufleet", 0, 0, state_dir, "database and runtime files"),
     OPT("demo", GPF_CFG_BOOL, "false", 0, 0, demo, "start local agents on the built-in demo fleet and demo SKUs"),
+    OPT("demo-tls", GPF_CFG_BOOL, "true", 0, 0, demo_tls,
+        "--demo without --tls-cert: serve HTTPS with a CA and certificate made in STATE_DIR/tls on first start"),
     OPT("demo-runtime", GPF_CFG_STR, "oci", 0, 0, demo_runtime,
         "pod runtime of the demo agents: oci (the sandbox; needs root, else process is used), process or fake"),
     OPT("demo-ssh-port-base", GPF_CFG_INT, "22000", 1024, 64000, demo_ssh_port_base, "first sshd port of demo pods"),
-    OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token, "agents' join token (\"\" = generate once, print once)"),
+    OPT("join-token", GPF_CFG_STR, "", 0, 0, join_token,
+        "agents' join token, the one named \"initial\" (\"\" = generate once, print once; better: "
+        "--join-token-file or GPUFLEET_JOIN_TOKEN, which ps does not show)"),
+    OPT("join-token-file", GPF_CFG_STR, "", 0, 0, join_token_file,
+        "file holding the agents' join token (refused when others may read it)"),
     OPT("heartbeat-ms", GPF_CFG_INT, "2000", 100, 600000, heartbeat_ms, "agent heartbeat interval"),
     OPT("lost-after-beats", GPF_CFG_INT, "5", 1, 1000, lost_after_beats, "missed heartbeats before unreachable"),
     OPT("host-grace-s", GPF_CFG_INT, "600", 1, 604800, host_grace_s,
@@ -103,6 +116,95 @@ static void make_private(const char *dbpath)
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) && chmod(path, 0600) != 0)
             GPF_WARN("serve", "event=chmod_failed path=%s msg=\"%s\"", path, strerror(errno));
     }
+}
+
+/* ---- transport: HTTPS, or plain HTTP on loopback ------------------------------ */
+
+/* What the API serves with: PEM texts (NULL = plain HTTP) and what clients need to know. */
+typedef struct serve_tls {
+    char *cert_pem;
+    char *key_pem;
+    char ca_file[640];           /* demo: the CA it made; "" otherwise */
+    char pin[64];                /* "" = plain HTTP */
+} serve_tls;
+
+static void serve_tls_clear(serve_tls *t)
+{
+    if (t->key_pem)
+        explicit_bzero(t->key_pem, strlen(t->key_pem));
+    gpf_free(t->key_pem);
+    gpf_free(t->cert_pem);
+    memset(t, 0, sizeof *t);
+}
+
+/* 1 for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z (no one but this machine can listen in), 0
+ * for another IP address, -1 for what is not one. */
+static int is_loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return -1;
+}
+
+/* Reads and checks the certificate and key: the key's mode (others: refused; its group:
+ * a warning), that they parse and belong together, and when the certificate ends. */
+static int load_pair(const char *cert, const char *key, serve_tls *t, gpf_error *err)
+{
+    int group = 0, rc;
+    int64_t not_after = 0;
+    size_t len = 0;
+    if ((rc = gpf_tls_key_mode_check(key, &group, err)) != 0)
+        return rc;
+    if (group)
+        GPF_WARN("serve", "event=tls_key_group_readable path=%s msg=\"the key's group may read it\"", key);
+    if ((rc = gpf_read_file_raw(cert, 1 << 20, &t->cert_pem, &len, err)) != 0 ||
+        (rc = gpf_read_file_raw(key, 64 * 1024, &t->key_pem, &len, err)) != 0)
+        return rc;
+    gpf_error why = {0};
+    if ((rc = gpf_tls_check_pair(t->cert_pem, t->key_pem, &not_after, t->pin, sizeof t->pin, &why)) != 0)
+        return gpf_error_set(err, rc, "%s, %s: %s", cert, key, gpf_error_msg(&why));
+    if (not_after * 1000 < gpf_now_ms())
+        GPF_WARN("serve", "event=tls_cert_expired path=%s msg=\"clients will refuse it\"", cert);
+    return 0;
+}
+
+/* Decides the transport: --tls-cert/--tls-key; the demo's own CA and certificate; or plain
+ * HTTP, which only a loopback address gets without --insecure-http. */
+static int setup_transport(const gpf_serve_config *cfg, const char *addr, serve_tls *t, gpf_error *err)
+{
+    char dir[600];
+    gpf_tls_files files;
+    int made = 0, rc;
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0])
+        return gpf_error_set(err, GPF_EINVAL, "--tls-cert and --tls-key go together");
+    if (cfg->tls_cert[0])
+        return load_pair(cfg->tls_cert, cfg->tls_key, t, err);
+    if (cfg->demo && cfg->demo_tls) {
+        snprintf(dir, sizeof dir, "%s/tls", cfg->state_dir);
+        if ((rc = gpf_tls_demo_ensure(dir, gpf_now_ms() / 1000, &files, &made, err)) != 0)
+            return rc;
+        if (made)
+            GPF_INFO("serve", "event=demo_tls made=%s%s ca=%s", made & GPF_TLS_MADE_CA ? "ca," : "", "server",
+                     files.ca_cert);
+        gpf_strlcpy(t->ca_file, files.ca_cert, sizeof t->ca_file);
+        return load_pair(files.server_cert, files.server_key, t, err);
+    }
+    int loopback = is_loopback(addr);
+    if (loopback < 0)
+        return gpf_error_set(err, GPF_EINVAL, "listen address '%s' is not an IP address", addr);
+    if (loopback)
+        return 0;
+    if (!cfg->insecure_http)
+        return gpf_error_set(err, GPF_EINVAL,
+                             "listening on %s without TLS would carry tokens in the clear: give --tls-cert and "
+                             "--tls-key, or --insecure-http (e.g. behind a proxy that terminates TLS)", addr);
+    GPF_WARN("serve", "event=insecure_http listen=%s msg=\"plain HTTP on an address that is not loopback: tokens "
+                      "cross the network in the clear\"", addr);
+    return 0;
 }
 
 /* ---- the default image ------------------------------------------------------ */
@@ -219,7 +321,7 @@ static const char *demo_runtime(const gpf_serve_config *cfg)
 }
 
 static pid_t spawn_agent(const gpf_serve_config *cfg, const char *self, const char *url, const char *join,
-                         const char *host, int idx)
+                         const char *ca_file, const char *host, int idx)
 {
     char sd[600], pmin[24], pmax[24];
     snprintf(sd, sizeof sd, "%s/agents/%s", cfg->state_dir, host);
@@ -230,6 +332,8 @@ static pid_t spawn_agent(const gpf_serve_config *cfg, const char *self, const ch
         return pid;
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     setenv("GPUFLEET_JOIN_TOKEN", join, 1); /* not on the command line, where ps would show it */
+    if (ca_file[0])
+        setenv("GPUFLEET_CA_FILE", ca_file, 1);
     char *argv[] = {(char *)self, "agent", "--server", (char *)url, "--backend", "fake", "--host-id", (char *)host,
                     "--state-dir", sd, "--runtime", (char *)demo_runtime(cfg), "--ssh-port-min", pmin,
                     "--ssh-port-max", pmax, "--log-level", (char *)cfg->log_level, NULL};
@@ -243,6 +347,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     int rc = 0;
     gpf_catalog *cat = NULL;
     gpf_store *store = NULL;
+    gpf_store *readers[GPF_ENGINE_READERS] = {0}; /* list and get reads outside the engine's lock */
     gpf_engine *eng = NULL;
     gpf_api *api = NULL;
     default_image_job img_job;
@@ -254,6 +359,8 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     char addr[128], url[200], dbpath[600], path[600];
     char admin_token[128] = "", join[128] = "", join_in[128] = "";
     int port = 0;
+    serve_tls tls;
+    memset(&tls, 0, sizeof tls);
 
     if ((rc = split_listen(cfg->listen, addr, sizeof addr, &port, err)) != 0)
         goto out;
@@ -261,6 +368,8 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
         rc = gpf_error_set(err, GPF_EIO, "cannot create state directory %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
+    if ((rc = setup_transport(cfg, addr, &tls, err)) != 0) /* before a first start makes its tokens */
+        goto out;
     gpf_data_dir catalog_src = {cfg->catalog_dir, GPF_CATALOG_BUILTIN};
     if ((rc = gpf_catalog_load(gpf_data_file_reader, &catalog_src, &cat, err)) != 0)
         goto out;
@@ -269,6 +378,11 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     if ((rc = gpf_store_open(dbpath, &store, err)) != 0)
         goto out;
     gpf_engine_config ec = {0};
+    for (int i = 0; i < GPF_ENGINE_READERS; i++)
+        if ((rc = gpf_store_open_reader(dbpath, &readers[i], err)) != 0)
+            goto out;
+        else
+            ec.readers[i] = readers[i];
     ec.store = store;
     ec.catalog = cat;
     ec.heartbeat_ms = (int)cfg->heartbeat_ms;
@@ -280,7 +394,10 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     ec.images_dir = images_dir;
     if ((rc = gpf_engine_open(&ec, &eng, err)) != 0)
         goto out;
-    gpf_strlcpy(join_in, cfg->join_token, sizeof join_in);
+    /* the configured join token (--join-token, GPUFLEET_JOIN_TOKEN or --join-token-file) */
+    if ((rc = gpf_secret_option("join-token", cfg->join_token, cfg->join_token_file, join_in, sizeof join_in, err)) !=
+        0)
+        goto out;
     if (cfg->demo && !join_in[0])
         gpf_random_id("gpfjoin_", 40, join_in, sizeof join_in); /* demo agents get it directly */
     if ((rc = gpf_engine_bootstrap(eng, join_in, admin_token, sizeof admin_token, join, sizeof join, err)) != 0)
@@ -309,13 +426,19 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     ac.max_connections = (int)cfg->http_max_connections;
     ac.max_per_client = cfg->http_max_per_client ? (int)cfg->http_max_per_client : -1;
     ac.timeout_s = (int)cfg->http_timeout_s;
-    if ((rc = gpf_api_start(&ac, &api, err)) != 0)
+    ac.tls_cert_pem = tls.cert_pem;
+    ac.tls_key_pem = tls.key_pem;
+    rc = gpf_api_start(&ac, &api, err);
+    if (tls.key_pem) /* the server holds its own copy */
+        explicit_bzero(tls.key_pem, strlen(tls.key_pem));
+    if (rc != 0)
         goto out;
-    snprintf(url, sizeof url, strchr(addr, ':') ? "http://[%s]:%d" : "http://%s:%d",
+    snprintf(url, sizeof url, strchr(addr, ':') ? "%s://[%s]:%d" : "%s://%s:%d", tls.pin[0] ? "https" : "http",
              strcmp(addr, "0.0.0.0") ? addr : "127.0.0.1", gpf_api_port(api));
     snprintf(path, sizeof path, "%s/serve.url", cfg->state_dir);
     write_small_file(path, url, 0644);
-    GPF_INFO("serve", "event=listening url=%s state_dir=%s", url, cfg->state_dir);
+    GPF_INFO("serve", "event=listening url=%s state_dir=%s tls_pin=%s", url, cfg->state_dir,
+             tls.pin[0] ? tls.pin : "-");
     memset(&img_job, 0, sizeof img_job);
     img_job.engine = eng;
     gpf_strlcpy(img_job.dir, cfg->default_image, sizeof img_job.dir);
@@ -335,18 +458,21 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
         chmod(path, 0711);
         chmod(cfg->state_dir, 0711);
         for (int i = 0; demo_hosts && demo_hosts[i] && nagents < MAX_DEMO_AGENTS; i++) {
-            pid_t pid = spawn_agent(cfg, self_exe, url, join, demo_hosts[i], nagents);
+            pid_t pid = spawn_agent(cfg, self_exe, url, join, tls.ca_file, demo_hosts[i], nagents);
             if (pid > 0)
                 agents[nagents++] = pid;
         }
     }
     if (ready) {
-        gpf_serve_ready facts = {url, admin_token, join, cfg->state_dir, cfg->demo};
+        gpf_serve_ready facts = {.url = url, .admin_token = admin_token, .join_token = join,
+                                 .state_dir = cfg->state_dir, .ca_file = tls.ca_file, .tls_pin = tls.pin,
+                                 .demo = cfg->demo};
         ready(&facts, ready_arg);
     }
     while (!*stop) {
         gpf_sleep_ms(200);
         gpf_engine_tick(eng);
+        gpf_engine_token_use_flush(eng, 0); /* tokens' last use: at most once a minute */
         for (int i = 0; i < nagents; i++) {
             int st;
             if (agents[i] > 0 && waitpid(agents[i], &st, WNOHANG) == agents[i]) {
@@ -365,8 +491,13 @@ out:
     gpf_api_stop(api); /* also stops a running import */
     if (img_started)
         pthread_join(img_thread, NULL);
+    if (eng)
+        gpf_engine_token_use_flush(eng, 1);
     gpf_engine_free(eng);
+    for (int i = 0; i < GPF_ENGINE_READERS; i++)
+        gpf_store_close(readers[i]);
     gpf_store_close(store);
     gpf_catalog_free(cat);
+    serve_tls_clear(&tls);
     return rc;
 }

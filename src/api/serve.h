@@ -13,11 +13,16 @@ typedef struct gpf_serve_config {
     long long http_max_connections;
     long long http_max_per_client; /* 0 = unlimited */
     long long http_timeout_s;
+    char tls_cert[512];          /* PEM certificate (chain) of the API; "" = plain HTTP */
+    char tls_key[512];           /* its PEM private key: not readable by others */
+    int insecure_http;           /* plain HTTP on an address that is not loopback */
     char state_dir[512];
     int demo;
+    int demo_tls;                /* --demo: HTTPS with a CA and certificate made in state_dir/tls */
     char demo_runtime[16];
     long long demo_ssh_port_base;
     char join_token[128];
+    char join_token_file[512];   /* the join token from a file (mode 0600); "" = join_token */
     long long heartbeat_ms;
     long long lost_after_beats;
     long long host_grace_s;
@@ -38,6 +43,8 @@ typedef struct gpf_serve_ready {
     const char *admin_token;    /* the admin token made at this start (demo: or kept from the first); "" none */
     const char *join_token;     /* the agents' join token made at this start (demo: the demo agents'); "" none */
     const char *state_dir;
+    const char *ca_file;        /* the CA clients verify the API with, when serve knows it (demo); "" none */
+    const char *tls_pin;        /* the API certificate's pin (sha256//…); "" = plain HTTP */
     int demo;                   /* cfg->demo */
 } gpf_serve_ready;
 typedef void (*gpf_serve_ready_fn)(const gpf_serve_ready *facts, void *arg);

@@ -41,6 +41,9 @@ struct gpf_api {
     atomic_ullong rejected_global;
     atomic_ullong timed_out;
     atomic_ullong incomplete;
+    atomic_ullong tls_failed;
+    char *tls_cert;              /* copies MHD reads from (HTTPS); NULL = plain HTTP */
+    char *tls_key;               /* wiped when freed */
 };
 
 enum auth { AUTH_NONE, AUTH_ANY, AUTH_JOIN };
@@ -62,6 +65,10 @@ static const route routes[] = {
     {"GET", "/v1/hosts/{}", h_host, AUTH_ANY},
     {"POST", "/v1/hosts/{}/override", h_host_override, AUTH_ANY},
     {"DELETE", "/v1/hosts/{}/override", h_host_override, AUTH_ANY},
+    {"POST", "/v1/hosts/{}/rekey", h_host_rekey, AUTH_ANY},
+    {"GET", "/v1/join-tokens", h_join_tokens, AUTH_ANY},
+    {"POST", "/v1/join-tokens", h_join_token_create, AUTH_ANY},
+    {"DELETE", "/v1/join-tokens/{}", h_join_token_revoke, AUTH_ANY},
     {"GET", "/v1/events", h_events, AUTH_ANY},
     {"GET", "/v1/gpus", h_gpus, AUTH_ANY},
     {"GET", "/v1/skus", h_skus, AUTH_ANY},
@@ -78,7 +85,10 @@ static const route routes[] = {
     {"POST", "/v1/users", h_user_create, AUTH_ANY},
     {"GET", "/v1/users/{}", h_user, AUTH_ANY},
     {"PATCH", "/v1/users/{}", h_user_patch, AUTH_ANY},
+    {"DELETE", "/v1/users/{}", h_user_delete, AUTH_ANY},
     {"POST", "/v1/users/{}/tokens", h_token_create, AUTH_ANY},
+    {"GET", "/v1/tokens", h_tokens, AUTH_ANY},
+    {"DELETE", "/v1/tokens/{}", h_token_revoke, AUTH_ANY},
     {"GET", "/v1/images", h_images, AUTH_ANY},
     {"POST", "/v1/images", h_image_import, AUTH_ANY},
     {"GET", "/v1/images/{}", h_image, AUTH_ANY},
@@ -87,6 +97,7 @@ static const route routes[] = {
     {"POST", "/v1/agent/heartbeat", h_agent_heartbeat, AUTH_ANY},
     {"GET", "/v1/agent/commands", h_agent_commands, AUTH_ANY},
     {"POST", "/v1/agent/pods/{}/status", h_agent_pod_status, AUTH_ANY},
+    {"POST", "/v1/agent/pods/status", h_agent_pod_status_batch, AUTH_ANY},
     {"GET", "/v1/agent/blobs/{}", h_agent_blob, AUTH_ANY},
 };
 
@@ -565,16 +576,22 @@ void api_conn_metrics_render(const struct gpf_api *api, gpf_buf *b)
                    "gpufleet_http_connections_timed_out_total %llu\n"
                    "# HELP gpufleet_http_connections_incomplete_total Connections the client closed mid-request.\n"
                    "# TYPE gpufleet_http_connections_incomplete_total counter\n"
-                   "gpufleet_http_connections_incomplete_total %llu\n",
+                   "gpufleet_http_connections_incomplete_total %llu\n"
+                   "# HELP gpufleet_http_tls_handshakes_failed_total TLS handshakes that failed "
+                   "(plain HTTP, an untrusting client).\n"
+                   "# TYPE gpufleet_http_tls_handshakes_failed_total counter\n"
+                   "gpufleet_http_tls_handshakes_failed_total %llu\n",
                    (unsigned long long)atomic_load(&((gpf_api *)api)->rejected_per_client),
                    (unsigned long long)atomic_load(&((gpf_api *)api)->rejected_global),
                    (unsigned long long)atomic_load(&((gpf_api *)api)->timed_out),
-                   (unsigned long long)atomic_load(&((gpf_api *)api)->incomplete));
+                   (unsigned long long)atomic_load(&((gpf_api *)api)->incomplete),
+                   (unsigned long long)atomic_load(&((gpf_api *)api)->tls_failed));
 }
 
-/* MHD's own messages. A connection refused at the global limit, or closed by its client
- * mid-request, is noise an attacker makes at will: counted (in /metrics), logged at debug
- * level only. */
+/* MHD's own messages. A connection refused at the global limit, closed by its client
+ * mid-request, or failing its TLS handshake (MHD's one message for every way a handshake
+ * fails) is noise an attacker makes at will: counted (in /metrics), logged at debug level
+ * only. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     gpf_api *api = cls;
@@ -585,8 +602,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     if (strstr(gpf_buf_cstr(&b), "reached connection limit")) {
         atomic_fetch_add(&api->rejected_global, 1);
         GPF_DEBUG("http", "msg=\"%s\"", gpf_buf_cstr(&b));
-    } else if (strstr(gpf_buf_cstr(&b), "closed by remote side with incomplete request")) {
+    } else if (strstr(gpf_buf_cstr(&b), "closed by remote side with incomplete request") ||
+               strstr(gpf_buf_cstr(&b), "closed when reading request due to the error")) { /* a reset, a bad TLS record */
         atomic_fetch_add(&api->incomplete, 1);
+        GPF_DEBUG("http", "msg=\"%s\"", gpf_buf_cstr(&b));
+    } else if (strstr(gpf_buf_cstr(&b), "handshake message out of context")) {
+        atomic_fetch_add(&api->tls_failed, 1);
         GPF_DEBUG("http", "msg=\"%s\"", gpf_buf_cstr(&b));
     } else {
         GPF_WARN("http", "msg=\"%s\"", gpf_buf_cstr(&b));
@@ -619,8 +640,45 @@ static unsigned connection_limit(int want)
     return (unsigned)want;
 }
 
+/* GnuTLS's priorities for the API: TLS 1.2 and 1.3 only, its default ciphers. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+static void free_tls(gpf_api *api)
+{
+    if (api->tls_key)
+        explicit_bzero(api->tls_key, strlen(api->tls_key));
+    gpf_free(api->tls_key);
+    gpf_free(api->tls_cert);
+    api->tls_key = api->tls_cert = NULL;
+}
+
+/* HTTPS: the options that give MHD the certificate and key (copied into api: MHD keeps
+ * pointers), and its flag in *flags; a lone MHD_OPTION_END for plain HTTP. */
+static int tls_options(const gpf_api_config *cfg, gpf_api *api, unsigned *flags, struct MHD_OptionItem opts[4],
+                       gpf_error *err)
+{
+    opts[0] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (!cfg->tls_cert_pem && !cfg->tls_key_pem)
+        return 0;
+    if (!cfg->tls_cert_pem || !cfg->tls_key_pem || !strstr(cfg->tls_cert_pem, "-----BEGIN CERTIFICATE") ||
+        !strstr(cfg->tls_key_pem, "PRIVATE KEY-----"))
+        return gpf_error_set(err, GPF_EINVAL, "HTTPS needs a PEM certificate and its PEM private key");
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return gpf_error_set(err, GPF_ENOTSUP,
+                             "this libmicrohttpd was built without TLS (GnuTLS): HTTPS is not available");
+    api->tls_cert = gpf_strdup(cfg->tls_cert_pem);
+    api->tls_key = gpf_strdup(cfg->tls_key_pem);
+    *flags |= MHD_USE_TLS;
+    opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, api->tls_cert};
+    opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, api->tls_key};
+    opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return 0;
+}
+
 int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err)
 {
+    struct MHD_OptionItem tls[4];
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     const char *addr = cfg->bind_address && cfg->bind_address[0] ? cfg->bind_address : "127.0.0.1";
@@ -642,6 +700,12 @@ int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err)
     gpf_strlcpy(api->version, cfg->version ? cfg->version : "dev", sizeof api->version);
     api->per_client = cfg->max_per_client == 0 ? 64 : cfg->max_per_client < 0 ? 0 : cfg->max_per_client;
     api->timeout_s = cfg->timeout_s > 0 ? (unsigned)cfg->timeout_s : 10;
+    int rc = tls_options(cfg, api, &flags, tls, err);
+    if (rc != 0) {
+        free_tls(api);
+        gpf_free(api);
+        return rc;
+    }
     pthread_mutex_init(&api->lock, NULL);
     unsigned limit = connection_limit(cfg->max_connections > 0 ? cfg->max_connections : 4096);
     /* One thread per connection (agent and pod long polls block in their handlers); what
@@ -653,11 +717,15 @@ int gpf_api_start(const gpf_api_config *cfg, gpf_api **out, gpf_error *err)
                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
                                 MHD_OPTION_CONNECTION_LIMIT, limit,
-                                MHD_OPTION_CONNECTION_TIMEOUT, api->timeout_s, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_TIMEOUT, api->timeout_s,
+                                MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!api->mhd) {
         pthread_mutex_destroy(&api->lock);
+        int had_tls = api->tls_cert != NULL;
+        free_tls(api);
         gpf_free(api);
-        return gpf_error_set(err, GPF_EIO, "cannot listen on %s:%d (port in use, or no permission)", addr, cfg->port);
+        return gpf_error_set(err, GPF_EIO, "cannot listen on %s:%d (port in use, or no permission%s)", addr, cfg->port,
+                             had_tls ? ", or a certificate and key GnuTLS refuses" : "");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
     api->port = info ? info->port : cfg->port;
@@ -679,5 +747,6 @@ void gpf_api_stop(gpf_api *api)
     MHD_stop_daemon(api->mhd);
     pthread_mutex_destroy(&api->lock);
     gpf_free(api->clients);
+    free_tls(api);
     gpf_free(api);
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "util/alloc.h"
+#include "util/secret.h"
 
 struct command {
     const char *noun;
@@ -30,6 +31,7 @@ static const struct command commands[] = {
     {"user", gpf_cli_cmd_user, gpf_cli_help_user},
     {"token", gpf_cli_cmd_token, gpf_cli_help_token},
     {"image", gpf_cli_cmd_image, gpf_cli_help_image},
+    {"join-token", gpf_cli_cmd_join_token, gpf_cli_help_join_token},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -51,9 +53,12 @@ static const char main_help[] =
     "  host ls, gpu ls                    the fleet\n"
     "  host show HOST                     preflight findings, drift, why it takes no pods\n"
     "  host override HOST --reason TEXT   let a host that failed its preflight take pods\n"
+    "  host rekey HOST                    let a join token replace a registered host, once\n"
+    "  join-token create [--expires-in 24h] [--uses N] | ls | revoke ID   admit new hosts\n"
     "  events [--host H] [--pod ID]       drift, dead and lost pods, lost hosts, overrides\n"
     "  user create NAME --role R | ls     accounts\n"
-    "  token create [--user NAME]         issue an API token (shown once)\n"
+    "  user disable|enable|delete NAME    end (or restore) an account's access\n"
+    "  token create [--name N] [--expires-in 30d] | ls | revoke ID   API tokens\n"
     "\n"
     "Daemons:\n"
     "  serve [--demo]                     run the control plane (see `gpufleet serve --help`)\n"
@@ -63,7 +68,10 @@ static const char main_help[] =
     "\n"
     "Common options:\n"
     "  --server URL   control plane URL (else $GPUFLEET_SERVER, else the config file)\n"
-    "  --token T      API token (else $GPUFLEET_TOKEN, else the config file)\n"
+    "  --token T      API token (else --token-file F, else $GPUFLEET_TOKEN, else the config file)\n"
+    "  --ca-file F    CA that signed an https server's certificate (else $GPUFLEET_CA_FILE,\n"
+    "                 else the config file; none: the system's store)\n"
+    "  --pin P        the server's public key must also be sha256//P (else $GPUFLEET_PIN)\n"
     "  --json         print the server's JSON instead of a table\n"
     "  --help         usage of a command\n"
     "\n"
@@ -82,7 +90,8 @@ static const struct {
     {"model", 1}, {"cpus", 1}, {"memory-mib", 1}, {"ttl-s", 1}, {"idle-timeout-s", 1},
     {"price-per-hour", 1}, {"description", 1}, {"env", 1}, {"license-feature", 1},
     {"reason", 1}, {"clear", 0}, {"host", 1}, {"limit", 1}, {"after", 1}, {"image", 1},
-    {"min-isolation", 1},
+    {"min-isolation", 1}, {"ca-file", 1}, {"pin", 1}, {"expires-in", 1},
+    {"uses", 1}, {"token-file", 1},
 };
 
 static const struct command *find_command(const char *noun)
@@ -197,7 +206,7 @@ int gpf_cli_expect(gpf_cli *c, const char *what, int skip, int min, int max, con
     c->what = what;
     for (int i = 0; i < c->nflags; i++) {
         const char *f = c->flags[i].name;
-        if (!word_in(f, "server token json help") && !word_in(f, allowed ? allowed : ""))
+        if (!word_in(f, "server token token-file ca-file pin json help") && !word_in(f, allowed ? allowed : ""))
             return gpf_cli_usage(c, "option '--%s' does not apply to '%s'", f, what);
     }
     if (n < min)
@@ -325,15 +334,53 @@ const char *gpf_cli_identity(const gpf_cli *c)
     return v && *v ? v : gpf_cli_config_get(c, "identity_file");
 }
 
-static const char *resolve(const gpf_cli *c, const char *flag, const char *env, const char *key)
+/* The flag's value, else the environment variable's; NULL when neither is set. */
+static const char *flag_or_env(const gpf_cli *c, const char *flag, const char *env)
 {
     const char *v = gpf_cli_opt(c, flag);
     if (v && *v)
         return v;
     v = getenv(env);
-    if (v && *v)
+    return v && *v ? v : NULL;
+}
+
+static const char *resolve(const gpf_cli *c, const char *flag, const char *env, const char *key)
+{
+    const char *v = flag_or_env(c, flag, env);
+    return v ? v : gpf_cli_config_get(c, key);
+}
+
+/* A token, CA file or pin: the flag, else the environment, else the config file's when the
+ * config file's server is the one in use (what was saved for one server is not another's:
+ * `--server https://elsewhere` must not carry the saved token there). */
+static const char *resolve_saved(const gpf_cli *c, const char *flag, const char *env, const char *key)
+{
+    const char *v = flag_or_env(c, flag, env);
+    const char *saved = gpf_cli_config_get(c, "server");
+    if (v)
         return v;
-    return gpf_cli_config_get(c, key);
+    return saved && c->server && strcmp(saved, c->server) == 0 ? gpf_cli_config_get(c, key) : NULL;
+}
+
+/* The API token: --token, --token-file F (mode 0600), GPUFLEET_TOKEN, the config file's
+ * (only for the server it was saved with). */
+static int resolve_token(gpf_cli *c)
+{
+    gpf_error err = {0};
+    int group = 0;
+    const char *file = gpf_cli_opt(c, "token-file");
+    if (!file) {
+        c->token = resolve_saved(c, "token", "GPUFLEET_TOKEN", "token");
+        return 0;
+    }
+    if (gpf_cli_opt(c, "token"))
+        return gpf_cli_usage(c, "give --token or --token-file, not both");
+    if (gpf_secret_file_read(file, c->token_buf, sizeof c->token_buf, &group, &err) != 0)
+        return gpf_cli_fail_err(&err);
+    if (group)
+        fprintf(stderr, "gpufleet: warning: %s: its group may read this token\n", file);
+    c->token = c->token_buf;
+    return 0;
 }
 
 int gpf_cli_connect(gpf_cli *c)
@@ -342,14 +389,19 @@ int gpf_cli_connect(gpf_cli *c)
     if (c->http)
         return 0;
     c->server = resolve(c, "server", "GPUFLEET_SERVER", "server");
-    c->token = resolve(c, "token", "GPUFLEET_TOKEN", "token");
+    int trc = c->token ? 0 : resolve_token(c);
+    if (trc != 0)
+        return trc;
+    c->ca_file = resolve_saved(c, "ca-file", "GPUFLEET_CA_FILE", "ca_file");
+    c->pin = resolve_saved(c, "pin", "GPUFLEET_PIN", "pin");
     if (!c->server)
         return gpf_cli_fail(GPF_EINVAL, "no server configured: run 'gpufleet login --server URL "
                                         "--token TOKEN' or set GPUFLEET_SERVER");
     if (!c->token)
         return gpf_cli_fail(GPF_EUNAUTH, "not logged in: run 'gpufleet login --server URL "
                                          "--token TOKEN' or set GPUFLEET_TOKEN");
-    if (gpf_httpc_new(c->server, c->token, &c->http, &err) != 0)
+    gpf_httpc_tls tls = {c->ca_file, c->pin};
+    if (gpf_httpc_new(c->server, c->token, &c->http, &err) != 0 || gpf_httpc_set_tls(c->http, &tls, &err) != 0)
         return gpf_cli_fail_err(&err);
     return 0;
 }

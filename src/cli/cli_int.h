@@ -27,6 +27,9 @@ typedef struct gpf_cli {
     json_t *config;         /* the config file's object, or NULL */
     const char *server;     /* resolved: flag > environment > config */
     const char *token;
+    char token_buf[256];    /* a token read from --token-file or (login) stdin; token points here */
+    const char *ca_file;    /* resolved like server (the config file's only for its server); NULL = system store */
+    const char *pin;        /* the same; NULL = none */
     int json;               /* --json */
     gpf_httpc *http;
 } gpf_cli;
@@ -44,6 +47,7 @@ int gpf_cli_cmd_events(gpf_cli *c);
 int gpf_cli_cmd_user(gpf_cli *c);
 int gpf_cli_cmd_token(gpf_cli *c);
 int gpf_cli_cmd_image(gpf_cli *c);
+int gpf_cli_cmd_join_token(gpf_cli *c);
 
 /* Usage texts, printed by `gpufleet <noun> --help`. */
 extern const char gpf_cli_help_login[];
@@ -60,6 +64,7 @@ extern const char gpf_cli_help_user[];
 extern const char gpf_cli_help_token[];
 extern const char gpf_cli_help_whoami[];
 extern const char gpf_cli_help_image[];
+extern const char gpf_cli_help_join_token[];
 
 /* Positional i, or NULL. */
 const char *gpf_cli_pos(const gpf_cli *c, int i);
@@ -102,6 +107,14 @@ int gpf_cli_show(gpf_cli *c, const char *path, gpf_cli_fields_fn fields);
 int gpf_cli_send(gpf_cli *c, const char *method, const char *path, json_t *body,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The body of a request that makes a secret (a token): {"name"?, "expires_in_s"?} from
+ * --name and --expires-in (gpf_cli_parse_duration, at most max_s); the caller adds its own
+ * fields. NULL with *rc the exit code (usage printed) on a bad --expires-in. */
+json_t *gpf_cli_secret_body(gpf_cli *c, long long max_s, int *rc);
+/* Prints a new secret: with --json the whole answer, else its "token" alone on stdout and, when
+ * stderr is a terminal, "<what> <id>; this secret is not shown again" there. */
+void gpf_cli_print_secret(const gpf_cli *c, const json_t *resp, const char *what);
+
 /* Appends s to b percent-encoded as one path segment (or query value). */
 void gpf_cli_escape(gpf_buf *b, const char *s);
 /* Writes a JSON value as a table cell: strings as-is, integers, yes/no, "-" for null or
@@ -115,6 +128,9 @@ long long gpf_cli_int(const json_t *o, const char *key);
 void gpf_cli_time(const json_t *v, char *out, size_t size);
 /* 3723000 → "1h02m03s". */
 void gpf_cli_duration(long long ms, char *out, size_t size);
+/* "45s", "90m", "12h", "30d", "2w" (a bare number: seconds) → seconds, 1..max; GPF_EINVAL
+ * (err says what is accepted) otherwise. */
+int gpf_cli_parse_duration(const char *s, long long max, int64_t *seconds, gpf_error *err);
 /* A slice object as "whole x2", "mig 1g.10gb", "share 25%", "vgpu A100-4C". */
 void gpf_cli_slice(const json_t *slice, char *out, size_t size);
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/alloc.h"
 
@@ -263,6 +264,59 @@ void gpf_cli_duration(long long ms, char *out, size_t size)
         snprintf(out, size, "%llds", s);
 }
 
+int gpf_cli_parse_duration(const char *s, long long max, int64_t *seconds, gpf_error *err)
+{
+    static const struct {
+        char unit;
+        long long s;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+    long long n = 0, mult = 0;
+    const char *p = s ? s : "";
+    for (; isdigit((unsigned char)*p) && n <= max; p++)
+        n = n * 10 + (*p - '0');
+    if (p == s || !s)
+        goto bad;
+    mult = *p ? 0 : 1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && *p && !p[1]; i++)
+        if (units[i].unit == *p)
+            mult = units[i].s;
+    if (!mult || n < 1 || n > max / mult)
+        goto bad;
+    *seconds = n * mult;
+    return 0;
+bad:
+    return gpf_error_set(err, GPF_EINVAL, "duration '%s' is not a number with s, m, h, d or w (like 30d) of at most %llds",
+                         s ? s : "", max);
+}
+
+json_t *gpf_cli_secret_body(gpf_cli *c, long long max_s, int *rc)
+{
+    gpf_error err = {0};
+    int64_t life = 0;
+    const char *name = gpf_cli_opt(c, "name"), *exp = gpf_cli_opt(c, "expires-in");
+    if (exp && gpf_cli_parse_duration(exp, max_s, &life, &err) != 0) {
+        *rc = gpf_cli_usage(c, "--expires-in: %s", gpf_error_msg(&err));
+        return NULL;
+    }
+    json_t *body = json_object();
+    if (name)
+        json_object_set_new(body, "name", json_string(name));
+    if (life)
+        json_object_set_new(body, "expires_in_s", json_integer(life));
+    return body;
+}
+
+void gpf_cli_print_secret(const gpf_cli *c, const json_t *resp, const char *what)
+{
+    if (c->json) {
+        gpf_cli_print_json(resp);
+        return;
+    }
+    printf("%s\n", gpf_cli_str(resp, "token"));
+    if (isatty(2))
+        fprintf(stderr, "%s %s; this secret is not shown again\n", what, gpf_cli_str(resp, "id"));
+}
+
 void gpf_cli_slice(const json_t *slice, char *out, size_t size)
 {
     const char *kind = gpf_cli_str(slice, "kind");
@@ -326,14 +380,61 @@ void gpf_cli_print_table(const gpf_table *t)
 
 /* ---- command shapes ---- */
 
+/* Pages a list is fetched in when the CLI follows next_cursor (the server's maximum). */
+#define CLI_PAGE 1000
+
+/* GETs every page of list path (following next_cursor), or with follow 0 only the first,
+ * into one answer {"<key>": [every item]}: *all (caller decrefs). The first page is asked
+ * with limit (0: the server's default, so a short list is one plain GET), the next ones
+ * with the largest page. */
+static int fetch_pages(gpf_cli *c, const char *path, const char *key, int follow, long long limit, json_t **all)
+{
+    gpf_buf url = {0};
+    json_t *items = json_array(), *resp = NULL;
+    const char *cursor = NULL;
+    int rc = 0;
+    *all = NULL;
+    do {
+        gpf_buf_reset(&url);
+        gpf_buf_puts(&url, path);
+        if (limit > 0 || cursor)
+            gpf_buf_printf(&url, "%climit=%lld", strchr(path, '?') ? '&' : '?', cursor ? CLI_PAGE : limit);
+        if (cursor) /* base64url: nothing to escape */
+            gpf_buf_printf(&url, "%ccursor=%s", strchr(gpf_buf_cstr(&url), '?') ? '&' : '?', cursor);
+        json_t *prev = resp;
+        resp = NULL;
+        rc = gpf_cli_call(c, "GET", gpf_buf_cstr(&url), NULL, &resp);
+        json_decref(prev); /* the cursor pointed into it */
+        if (rc != 0)
+            break;
+        json_array_extend(items, json_object_get(resp, key));
+        cursor = follow ? json_string_value(json_object_get(resp, "next_cursor")) : NULL;
+    } while (cursor);
+    json_decref(resp);
+    gpf_buf_clear(&url);
+    if (rc == 0)
+        *all = json_pack("{s:o}", key, items);
+    else
+        json_decref(items);
+    return rc;
+}
+
 int gpf_cli_list(gpf_cli *c, const char *path, const char *key, int ncols,
                  const char *const *headers, gpf_cli_row_fn row, void *arg)
 {
     json_t *resp = NULL, *item;
     gpf_table t = {0};
     size_t i;
-    int rc = gpf_cli_call(c, "GET", path, NULL, &resp);
-
+    long long limit = 0;
+    int given = 0;
+    /* --limit N: one page of at most N; else every page (a path that sets its own limit:
+     * that one page) */
+    int rc = gpf_cli_opt(c, "limit") && !strstr(path, "limit=")
+                 ? gpf_cli_int_opt(c, "limit", 1, CLI_PAGE, &limit, &given)
+                 : 0;
+    int follow = !given && !strstr(path, "limit=");
+    if (rc == 0)
+        rc = fetch_pages(c, path, key, follow, limit, &resp);
     if (rc != 0)
         goto out;
     if (c->json) {

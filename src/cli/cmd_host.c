@@ -7,6 +7,7 @@ const char gpf_cli_help_host[] =
     "usage: gpufleet host ls [--json]\n"
     "       gpufleet host show HOST [--json]\n"
     "       gpufleet host override HOST --reason TEXT | --clear\n"
+    "       gpufleet host rekey HOST\n"
     "\nls lists the GPU hosts: address, deployment mode, state, whether new pods may be placed\n"
     "there, the strongest isolation its pod runtime gives (SKUs may require more), GPUs,\n"
     "CPUs and memory in use, open drift and the last heartbeat.\n"
@@ -14,7 +15,11 @@ const char gpf_cli_help_host[] =
     "override, why the host takes no pods, and the open drift between the ledger and the\n"
     "hardware.\n"
     "\noverride lets a host whose preflight failed take pods anyway (admin or operator; the\n"
-    "reason is kept with the host and in the events). It lasts until --clear.\n";
+    "reason is kept with the host and in the events). It lasts until --clear.\n"
+    "\nrekey (admin or operator) revokes the host's agent tokens at once and lets the next\n"
+    "registration of its id with a join token replace the host, once: for a reinstalled\n"
+    "machine or an agent that lost its state directory (else a join token cannot take over a\n"
+    "registered host; its own agent re-registers with the token it keeps).\n";
 
 const char gpf_cli_help_events[] =
     "usage: gpufleet events [--host HOST] [--pod ID] [--kind KIND] [--limit N] [--after ID] [--json]\n"
@@ -41,7 +46,7 @@ static int need_ls(gpf_cli *c, const char *noun, const char *what)
         return gpf_cli_usage(c, "'%s' needs a verb: ls", noun);
     if (!is_ls(verb))
         return gpf_cli_usage(c, "unknown verb '%s %s'", noun, verb);
-    return gpf_cli_expect(c, what, 2, 0, 0, "");
+    return gpf_cli_expect(c, what, 2, 0, 0, "limit");
 }
 
 static void host_row(gpf_table *t, const json_t *h, void *arg)
@@ -101,6 +106,12 @@ static void host_fields(const gpf_cli *c, const json_t *h, gpf_table *t)
         gpf_cli_kv(t, "override", gpf_buf_cstr(&b));
         gpf_cli_kv_time(t, "overridden", ov, "at");
     }
+    const json_t *rk = json_object_get(h, "rekey");
+    if (json_is_object(rk)) {
+        gpf_buf_clear(&b);
+        gpf_buf_printf(&b, "pending (by %s): the next join-token registration replaces the host", gpf_cli_str(rk, "by"));
+        gpf_cli_kv(t, "rekey", gpf_buf_cstr(&b));
+    }
     json_array_foreach(json_object_get(h, "drift"), i, v)
     {
         gpf_buf_clear(&b);
@@ -146,6 +157,22 @@ static int host_override(gpf_cli *c)
     return rc;
 }
 
+static int host_rekey(gpf_cli *c)
+{
+    int rc = gpf_cli_expect(c, "host rekey", 2, 1, 1, "");
+    if (rc != 0)
+        return rc;
+    const char *id = gpf_cli_pos(c, 2);
+    gpf_buf path = {0};
+    host_path(&path, id, "/rekey");
+    rc = gpf_cli_send(c, "POST", gpf_buf_cstr(&path), NULL,
+                      "%s re-keyed: its agent tokens are revoked; the next registration of %s with a join token "
+                      "replaces it",
+                      id, id);
+    gpf_buf_clear(&path);
+    return rc;
+}
+
 int gpf_cli_cmd_host(gpf_cli *c)
 {
     static const char *const hdr[] = {"ID",   "ADDRESS", "MODE",   "STATE", "SCHED",    "PREFLIGHT", "ISOLATION",
@@ -163,8 +190,10 @@ int gpf_cli_cmd_host(gpf_cli *c)
     }
     if (verb && strcmp(verb, "override") == 0)
         return host_override(c);
+    if (verb && strcmp(verb, "rekey") == 0)
+        return host_rekey(c);
     if (verb && !is_ls(verb))
-        return gpf_cli_usage(c, "unknown verb 'host %s' (ls, show, override)", verb);
+        return gpf_cli_usage(c, "unknown verb 'host %s' (ls, show, override, rekey)", verb);
     rc = need_ls(c, "host", "host ls");
     return rc ? rc : gpf_cli_list(c, "/v1/hosts", "hosts", 12, hdr, host_row, NULL);
 }
@@ -202,6 +231,8 @@ int gpf_cli_cmd_events(gpf_cli *c)
         gpf_cli_escape(&path, v);
         sep = '&';
     }
+    if (!gpf_cli_opt(c, "limit")) /* the newest 100: events are not walked to the beginning */
+        gpf_buf_printf(&path, "%climit=100", sep);
     rc = gpf_cli_list(c, gpf_buf_cstr(&path), "events", 7, hdr, event_row, NULL);
     gpf_buf_clear(&path);
     return rc;

@@ -127,7 +127,7 @@ out:
 static int image_ls(gpf_cli *c)
 {
     static const char *const hdr[] = {"NAME", "DIGEST", "SIZE", "IMPORTED", "SOURCE"};
-    int rc = gpf_cli_expect(c, "image ls", 2, 0, 0, "");
+    int rc = gpf_cli_expect(c, "image ls", 2, 0, 0, "limit");
     return rc ? rc : gpf_cli_list(c, "/v1/images", "images", 5, hdr, image_row, NULL);
 }
 

@@ -13,9 +13,16 @@
 #include "util/alloc.h"
 
 const char gpf_cli_help_login[] =
-    "usage: gpufleet login --server URL --token TOKEN [--ssh-key PUBKEYFILE]\n"
+    "usage: gpufleet login --server URL --token TOKEN [--ca-file CA.pem] [--pin sha256//...]\n"
+    "                      [--ssh-key PUBKEYFILE]\n"
     "\n"
-    "Checks the token with the control plane, stores server, token, user and SSH identity in\n"
+    "The token: --token-file F (refused when others may read it), else --token, else\n"
+    "$GPUFLEET_TOKEN, else standard input when that is not a terminal\n"
+    "(`pass show gpufleet | gpufleet login --server URL`). --token puts it on the command\n"
+    "line, where ps shows it: prefer the others.\n"
+    "\n"
+    "Checks the token with the control plane, stores server, token, CA file and pin (an https\n"
+    "server's certificate is verified against them), user and SSH identity in\n"
     "the config file ($GPUFLEET_CONFIG, else $XDG_CONFIG_HOME/gpufleet/config.json, else\n"
     "~/.config/gpufleet/config.json; mode 0600) and uploads your SSH public key so that pods\n"
     "accept it. Without --ssh-key an ed25519 key is generated next to the config file.\n";
@@ -186,6 +193,38 @@ out:
     return rc;
 }
 
+/* Keeps what verified the server: the CA file (as an absolute path, so that the config works
+ * from any directory) and the pin; a login without them drops the old ones. */
+static int save_tls(const gpf_cli *c, json_t *cfg)
+{
+    char abs[PATH_MAX];
+    json_object_del(cfg, "ca_file");
+    json_object_del(cfg, "pin");
+    if (c->ca_file && !realpath(c->ca_file, abs))
+        return gpf_cli_fail(GPF_ENOTFOUND, "%s: %s", c->ca_file, strerror(errno));
+    if (c->ca_file)
+        json_object_set_new(cfg, "ca_file", json_string(abs));
+    if (c->pin)
+        json_object_set_new(cfg, "pin", json_string(c->pin));
+    return 0;
+}
+
+/* login without --token, --token-file or GPUFLEET_TOKEN: the token is the first line of
+ * standard input when that is not a terminal (a pipe from a secret store). */
+static int token_from_stdin(gpf_cli *c)
+{
+    const char *env = getenv("GPUFLEET_TOKEN");
+    if (gpf_cli_opt(c, "token") || gpf_cli_opt(c, "token-file") || (env && *env) || isatty(0))
+        return 0;
+    if (!fgets(c->token_buf, sizeof c->token_buf, stdin))
+        return gpf_cli_fail(GPF_EINVAL, "no token on standard input");
+    c->token_buf[strcspn(c->token_buf, "\r\n")] = '\0';
+    if (!c->token_buf[0])
+        return gpf_cli_fail(GPF_EINVAL, "no token on standard input");
+    c->token = c->token_buf;
+    return 0;
+}
+
 int gpf_cli_cmd_login(gpf_cli *c)
 {
     int rc;
@@ -196,6 +235,8 @@ int gpf_cli_cmd_login(gpf_cli *c)
     gpf_buf path = {0};
 
     rc = gpf_cli_expect(c, "login", 1, 0, 0, "ssh-key");
+    if (rc == 0)
+        rc = token_from_stdin(c);
     if (rc != 0)
         goto out;
     if (!c->config_path[0]) {
@@ -227,6 +268,8 @@ int gpf_cli_cmd_login(gpf_cli *c)
     json_object_set_new(cfg, "token", json_string(c->token));
     json_object_set_new(cfg, "user", json_string(user));
     json_object_set_new(cfg, "identity_file", json_string(identity));
+    if ((rc = save_tls(c, cfg)) != 0)
+        goto out;
     if (write_config(c->config_path, cfg, &err) != 0) {
         rc = gpf_cli_fail_err(&err);
         goto out;

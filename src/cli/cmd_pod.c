@@ -200,7 +200,7 @@ static int pod_ls(gpf_cli *c)
 {
     static const char *const hdr[] = {"ID", "OWNER", "PROJECT", "SKU", "SLICE", "STATE",
                                       "HOST", "CREATED", "REASON"};
-    int rc = gpf_cli_expect(c, "pod ls", 2, 0, 0, "all");
+    int rc = gpf_cli_expect(c, "pod ls", 2, 0, 0, "all limit");
     if (rc != 0)
         return rc;
     return gpf_cli_list(c, gpf_cli_has(c, "all") ? "/v1/pods?all=1" : "/v1/pods", "pods", 9,

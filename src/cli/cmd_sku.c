@@ -74,7 +74,7 @@ static int sku_ls(gpf_cli *c)
 {
     static const char *const hdr[] = {"NAME", "SLICE", "MODELS", "CPUS", "MEMORY",
                                       "PRICE/H", "TTL", "DESCRIPTION"};
-    int rc = gpf_cli_expect(c, "sku ls", 2, 0, 0, "");
+    int rc = gpf_cli_expect(c, "sku ls", 2, 0, 0, "limit");
     return rc ? rc : gpf_cli_list(c, "/v1/skus", "skus", 8, hdr, sku_row, NULL);
 }
 

@@ -48,7 +48,7 @@ int gpf_cli_cmd_usage(gpf_cli *c)
     static const char *const hdr[] = {"POD", "OWNER", "PROJECT", "SKU", "SLICE", "GPU",
                                       "HOST", "START", "END", "DURATION", "PRICE/H", "COST"};
 
-    rc = gpf_cli_expect(c, "usage", 1, 0, 0, "pod");
+    rc = gpf_cli_expect(c, "usage", 1, 0, 0, "pod limit");
     if (rc != 0)
         goto out;
     gpf_buf_puts(&path, "/v1/usage");

@@ -27,8 +27,15 @@ json_t *gpf_json_slice(const gpf_slice_spec *s);
 json_t *gpf_json_sku(const gpf_sku *k);
 json_t *gpf_json_pod(const gpf_pod *p);         /* includes "ssh" with the ready-to-paste command */
 json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms); /* open records count to now_ms */
-json_t *gpf_json_user(const gpf_user *u);
+json_t *gpf_json_user(const gpf_user *u);       /* with "disabled" */
+/* {"id","name","user","created_at","last_used_at","expires_at","expired"} (times null when 0;
+ * expired: expires_at has passed at now_ms); never the hash. */
+json_t *gpf_json_token(const gpf_token *t, int64_t now_ms);
 json_t *gpf_json_event(const gpf_event *ev);
+/* {"id","name","created_by","created_at","expires_at","uses_left" (null: unlimited),"uses",
+ * "last_used_at","revoked_at","state"} (times null when 0; state at now_ms: active, expired,
+ * used_up or revoked); never the hash (codec_join.c). */
+json_t *gpf_json_join_token(const gpf_join_token *t, int64_t now_ms);
 json_t *gpf_json_error(int code, const char *message); /* {"error":{"code","message"}} */
 json_t *gpf_json_image(const gpf_image *im); /* {"name","digest","size_bytes","source","created_at"} */
 
@@ -46,9 +53,17 @@ int gpf_decode_override(const json_t *body, char *reason, size_t size, gpf_error
 
 /* POST /v1/users {"name","role","ssh_pubkey"?} */
 int gpf_decode_user_create(const json_t *body, gpf_user *out, gpf_error *err);
-/* PATCH /v1/users/{name} {"ssh_pubkey"?, "role"?}: flags say which were present. */
-int gpf_decode_user_patch(const json_t *body, gpf_user *u, int *role_changed, int *key_changed,
-                          gpf_error *err);
+/* PATCH /v1/users/{name} {"ssh_pubkey"?, "role"?, "disabled"?}: applied onto *u; *changed
+ * (may be NULL) gets the GPF_USER_* bits of the fields present. */
+int gpf_decode_user_patch(const json_t *body, gpf_user *u, unsigned *changed, gpf_error *err);
+/* POST /v1/users/{name}/tokens {"name"?, "expires_in_s"?} (body may be NULL: neither): name
+ * into a GPF_ID_MAX buffer ("" = unnamed), expires_in_s 0 (never) .. GPF_TOKEN_EXPIRES_MAX_S. */
+int gpf_decode_token_create(const json_t *body, char *name, int64_t *expires_in_s, gpf_error *err);
+/* POST /v1/join-tokens {"name"?, "expires_in_s"?, "uses"?} (body may be NULL: none): name
+ * into a GPF_ID_MAX buffer ("" = unnamed), expires_in_s 0 (never) .. ten years, uses -1
+ * (absent: unlimited) or 1 .. 10^9. */
+int gpf_decode_join_token_create(const json_t *body, char *name, int64_t *expires_in_s, int64_t *uses,
+                                 gpf_error *err);
 /* An OpenSSH public key line: "<type> <base64> [comment]", type in ssh-ed25519,
  * ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-*; one line, no control characters. */
 int gpf_ssh_pubkey_valid(const char *s);
@@ -76,6 +91,12 @@ int gpf_decode_heartbeat(const json_t *body, gpf_agent_report *out, int max_pods
  * ssh_host_key: the pod sshd's public key line (gpf_ssh_fingerprint must accept it);
  * isolation_layers: distinct names of gpf_isolation_layer, at most 16. */
 int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err);
+/* Agent pod status batch {"reports":[{"pod_id", …the fields above…}, …]}: at most max
+ * reports (more -> GPF_ETOOLARGE), into out (room for max), in order; *n gets how many.
+ * Any bad report refuses the whole body (GPF_EINVAL naming reports[i]; *n then counts the
+ * good ones before it). */
+int gpf_decode_agent_status_batch(const json_t *body, gpf_agent_status_item *out, size_t max, size_t *n,
+                                  gpf_error *err);
 
 /* Agent side: the inverse shapes. */
 json_t *gpf_json_agent_host(const gpf_host_rec *h); /* {"host":{…}} for register ("isolation_max" when given) */

@@ -402,44 +402,87 @@ int gpf_decode_heartbeat(const json_t *body, gpf_agent_report *out, int max_pods
     return 0;
 }
 
-int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err)
+/* The fields of one pod status report (obj is an object; keys lists what it may hold). */
+static int decode_pod_status(codec_ctx *c, const json_t *obj, const char *const *keys, gpf_agent_pod_status *out)
 {
-    static const char *const keys[] = {"state",     "message",      "ssh_port",         "ssh_user", "device_ids",
-                                       "isolation", "ssh_host_key", "isolation_layers", NULL};
-    codec_ctx c = {err, 0, ""};
     gpf_agent_pod_status t;
     int rc = 0, st = 0, iso = 0;
 
     memset(&t, 0, sizeof t);
-    if (!json_is_object(body))
-        return codec_not_object(&c, "body");
-    if ((rc = codec_check_keys(&c, body, keys)) ||
-        (rc = codec_get_enum(&c, body, "state", 1, gpf_pod_state_parse, "running|failed|stopped",
-                             &st)))
+    if ((rc = codec_check_keys(c, obj, keys)) ||
+        (rc = codec_get_enum(c, obj, "state", 1, gpf_pod_state_parse, "running|failed|stopped", &st)))
         return rc;
     if (st != GPF_POD_RUNNING && st != GPF_POD_FAILED && st != GPF_POD_STOPPED)
-        return codec_bad(&c, "state must be one of running|failed|stopped");
-    if ((rc = get_message(&c, body, t.message, sizeof t.message)) ||
-        (rc = codec_get_int32(&c, body, "ssh_port", 0, 0, 65535, &t.ssh_port)) ||
-        (rc = codec_get_str(&c, body, "ssh_user", 0, t.ssh_user, sizeof t.ssh_user)) ||
-        (rc = codec_get_str(&c, body, "device_ids", 0, t.device_ids, sizeof t.device_ids)) ||
-        (rc = codec_get_enum(&c, body, "isolation", 0, gpf_isolation_parse, "hardware|device|soft",
-                             &iso)))
+        return codec_bad(c, "%sstate must be one of running|failed|stopped", c->pfx);
+    if ((rc = get_message(c, obj, t.message, sizeof t.message)) ||
+        (rc = codec_get_int32(c, obj, "ssh_port", 0, 0, 65535, &t.ssh_port)) ||
+        (rc = codec_get_str(c, obj, "ssh_user", 0, t.ssh_user, sizeof t.ssh_user)) ||
+        (rc = codec_get_str(c, obj, "device_ids", 0, t.device_ids, sizeof t.device_ids)) ||
+        (rc = codec_get_enum(c, obj, "isolation", 0, gpf_isolation_parse, "hardware|device|soft", &iso)))
         return rc;
     if (t.ssh_user[0] && !codec_token_valid(t.ssh_user, "_", "._-", GPF_ID_MAX - 1))
-        return codec_bad(&c, "ssh_user must be a user name ([A-Za-z0-9_][A-Za-z0-9._-]*)");
-    if ((rc = codec_get_str(&c, body, "ssh_host_key", 0, t.ssh_host_key, sizeof t.ssh_host_key)))
+        return codec_bad(c, "%sssh_user must be a user name ([A-Za-z0-9_][A-Za-z0-9._-]*)", c->pfx);
+    if ((rc = codec_get_str(c, obj, "ssh_host_key", 0, t.ssh_host_key, sizeof t.ssh_host_key)))
         return rc;
     if (t.ssh_host_key[0] && gpf_ssh_fingerprint(t.ssh_host_key, NULL, 0) != 0)
-        return codec_bad(&c, "ssh_host_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA…\")");
-    const json_t *layers = json_object_get(body, "isolation_layers");
-    if (layers && (rc = codec_decode_layers(&c, layers, &t.isolation_layers)))
+        return codec_bad(c, "%sssh_host_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA…\")", c->pfx);
+    const json_t *layers = json_object_get(obj, "isolation_layers");
+    if (layers && (rc = codec_decode_layers(c, layers, &t.isolation_layers)))
         return rc;
     t.has_isolation_layers = layers != NULL;
     t.state = (gpf_pod_state)st;
     t.isolation = (gpf_isolation)iso;
-    t.has_isolation = json_object_get(body, "isolation") != NULL;
+    t.has_isolation = json_object_get(obj, "isolation") != NULL;
     *out = t;
+    return 0;
+}
+
+#define POD_STATUS_KEYS                                                                                            \
+    "state", "message", "ssh_port", "ssh_user", "device_ids", "isolation", "ssh_host_key", "isolation_layers"
+
+int gpf_decode_agent_pod_status(const json_t *body, gpf_agent_pod_status *out, gpf_error *err)
+{
+    static const char *const keys[] = {POD_STATUS_KEYS, NULL};
+    codec_ctx c = {err, 0, ""};
+
+    if (!json_is_object(body))
+        return codec_not_object(&c, "body");
+    return decode_pod_status(&c, body, keys, out);
+}
+
+int gpf_decode_agent_status_batch(const json_t *body, gpf_agent_status_item *out, size_t max, size_t *n,
+                                  gpf_error *err)
+{
+    static const char *const top[] = {"reports", NULL};
+    static const char *const keys[] = {"pod_id", POD_STATUS_KEYS, NULL};
+    codec_ctx c = {err, 0, ""};
+    char pfx[40];
+    const json_t *reports = json_object_get(body, "reports");
+    const json_t *v = NULL;
+    size_t i = 0;
+    int rc = 0;
+
+    *n = 0;
+    if (!json_is_object(body))
+        return codec_not_object(&c, "body");
+    if ((rc = codec_check_keys(&c, body, top)))
+        return rc;
+    if (!json_is_array(reports))
+        return codec_bad(&c, "reports must be an array of pod status reports");
+    if (json_array_size(reports) > max)
+        return gpf_error_set(err, GPF_ETOOLARGE, "reports: at most %zu in one request (got %zu); send the rest in another",
+                             max, json_array_size(reports));
+    json_array_foreach(reports, i, v)
+    {
+        snprintf(pfx, sizeof pfx, "reports[%zu].", i);
+        c.pfx = pfx;
+        if (!json_is_object(v))
+            return codec_bad(&c, "reports[%zu] must be an object", i);
+        if ((rc = codec_get_name(&c, v, "pod_id", 1, 0, out[i].pod_id)) ||
+            (rc = decode_pod_status(&c, v, keys, &out[i].st)))
+            return rc;
+        *n = i + 1;
+    }
     return 0;
 }
 

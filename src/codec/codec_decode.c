@@ -721,10 +721,9 @@ out:
     return rc;
 }
 
-int gpf_decode_user_patch(const json_t *body, gpf_user *u, int *role_changed, int *key_changed,
-                          gpf_error *err)
+int gpf_decode_user_patch(const json_t *body, gpf_user *u, unsigned *changed, gpf_error *err)
 {
-    static const char *const keys[] = {"ssh_pubkey", "role", NULL};
+    static const char *const keys[] = {"ssh_pubkey", "role", "disabled", NULL};
     codec_ctx c = {err, 0, ""};
     gpf_user *t = GPF_NEW(gpf_user);
     int rc = 0, role = 0;
@@ -737,15 +736,34 @@ int gpf_decode_user_patch(const json_t *body, gpf_user *u, int *role_changed, in
     role = (int)t->role;
     if ((rc = codec_check_keys(&c, body, keys)) ||
         (rc = codec_get_enum(&c, body, "role", 0, gpf_role_parse, ROLES, &role)) ||
-        (rc = codec_get_pubkey(&c, body, t->ssh_pubkey, sizeof t->ssh_pubkey)))
+        (rc = codec_get_pubkey(&c, body, t->ssh_pubkey, sizeof t->ssh_pubkey)) ||
+        (rc = codec_get_bool(&c, body, "disabled", &t->disabled)))
         goto out;
     t->role = (gpf_role)role;
     *u = *t;
-    if (role_changed)
-        *role_changed = json_object_get(body, "role") != NULL;
-    if (key_changed)
-        *key_changed = json_object_get(body, "ssh_pubkey") != NULL;
+    if (changed)
+        *changed = (json_object_get(body, "role") ? GPF_USER_ROLE : 0u) |
+                   (json_object_get(body, "ssh_pubkey") ? GPF_USER_KEY : 0u) |
+                   (json_object_get(body, "disabled") ? GPF_USER_DISABLED : 0u);
 out:
     gpf_free(t);
     return rc;
+}
+
+int gpf_decode_token_create(const json_t *body, char *name, int64_t *expires_in_s, gpf_error *err)
+{
+    static const char *const keys[] = {"name", "expires_in_s", NULL};
+    codec_ctx c = {err, 0, ""};
+    char n[GPF_ID_MAX] = "";
+    int64_t life = 0;
+    int rc = 0;
+
+    if (body && !json_is_object(body))
+        return codec_not_object(&c, "body");
+    if (body && ((rc = codec_check_keys(&c, body, keys)) || (rc = codec_get_name(&c, body, "name", 0, 1, n)) ||
+                 (rc = codec_get_int(&c, body, "expires_in_s", 0, 0, GPF_TOKEN_EXPIRES_MAX_S, &life))))
+        return rc;
+    memcpy(name, n, sizeof n);
+    *expires_in_s = life;
+    return 0;
 }

@@ -180,6 +180,9 @@ json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
         set(pf, "override", json_null());
     }
     set(o, "preflight", pf);
+    set(o, "rekey", h->rekey_ms ? json_pack("{s:o, s:s%}", "at", gpf_json_time(h->rekey_ms), "by", h->rekey_by,
+                                            strnlen(h->rekey_by, sizeof h->rekey_by))
+                                : json_null());
     set(o, "schedulable", json_boolean(u ? u->schedulable : 0));
     set(o, "unschedulable_reason", u && !u->schedulable ? JSTR(u->unschedulable_reason) : json_null());
     set(o, "drift", drift_json(u));
@@ -398,6 +401,24 @@ json_t *gpf_json_user(const gpf_user *u)
     set(o, "role", json_string(gpf_role_name(u->role)));
     set(o, "ssh_pubkey", JSTR(u->ssh_pubkey));
     set(o, "created_at", gpf_json_time(u->created_ms));
+    set(o, "disabled", json_boolean(u->disabled));
+    return o;
+}
+
+json_t *gpf_json_token(const gpf_token *t, int64_t now_ms)
+{
+    json_t *o = NULL;
+
+    if (!t)
+        return json_null();
+    o = json_object();
+    set(o, "id", JSTR(t->id));
+    set(o, "name", JSTR(t->name));
+    set(o, "user", JSTR(t->user));
+    set(o, "created_at", gpf_json_time(t->created_ms));
+    set(o, "last_used_at", gpf_json_time(t->last_used_ms));
+    set(o, "expires_at", gpf_json_time(t->expires_ms));
+    set(o, "expired", json_boolean(t->expires_ms && now_ms >= t->expires_ms));
     return o;
 }
 

@@ -36,6 +36,14 @@ void vec_remove(vec *v, size_t elem, size_t i)
     v->n--;
 }
 
+void vec_shrink(vec *v, size_t elem)
+{
+    if (v->cap <= 64 || v->n > v->cap / 4)
+        return;
+    v->cap = v->n > 32 ? v->n * 2 : 64;
+    v->items = gpf_reallocarray(v->items, v->cap, elem);
+}
+
 void vec_free(vec *v)
 {
     gpf_free(v->items);
@@ -104,6 +112,104 @@ gpf_image *eng_image(gpf_engine *e, const char *name)
 const char *eng_sku_image_name(const gpf_sku *k)
 {
     return k->image[0] ? k->image : "default";
+}
+
+gpf_pod *eng_pod_any(gpf_engine *e, const char *id, gpf_pod *buf, int *rc, gpf_error *err)
+{
+    gpf_pod *p = eng_pod(e, id);
+    *rc = 0;
+    if (p)
+        return p;
+    gpf_error lerr = {0};
+    int lrc = gpf_store_pod_get(e->store, id, buf, &lerr);
+    if (lrc == 0)
+        return buf;
+    if (lrc != GPF_ENOTFOUND) {
+        *rc = lrc;
+        if (err)
+            *err = lerr;
+    }
+    return NULL;
+}
+
+int eng_page_owner(const gpf_principal *who, int may_all, const char *asked, const char **owner)
+{
+    *owner = asked;
+    if (may_all)
+        return 1;
+    if (asked && asked[0] && strcmp(asked, who->user) != 0)
+        return 0;
+    *owner = who->user;
+    return 1;
+}
+
+int eng_page_more(size_t *n, size_t limit)
+{
+    if (!limit || *n <= limit)
+        return 0;
+    *n = limit;
+    return 1;
+}
+
+/* ---- memory holds live pods and open usage ------------------------------------ */
+
+/* Moves final pods and closed usage records out of memory (the store has them), counting
+ * them for /metrics, and gives back the room when the vectors shrank a lot. */
+static void sweep(gpf_engine *e)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < e->pods.n; i++) {
+        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (gpf_pod_state_is_final(p->state))
+            e->final_pods[p->state]++;
+        else if (k++ != i)
+            *VEC_AT(&e->pods, gpf_pod, k - 1) = *p;
+    }
+    e->pods.n = k;
+    k = 0;
+    for (size_t i = 0; i < e->usage.n; i++) {
+        gpf_usage *u = VEC_AT(&e->usage, gpf_usage, i);
+        if (u->end_ms != 0)
+            e->usage_closed++;
+        else if (k++ != i)
+            *VEC_AT(&e->usage, gpf_usage, k - 1) = *u;
+    }
+    e->usage.n = k;
+    vec_shrink(&e->pods, sizeof(gpf_pod));
+    vec_shrink(&e->usage, sizeof(gpf_usage));
+    e->sweep_pending = 0;
+}
+
+void eng_unlock(gpf_engine *e)
+{
+    if (e->sweep_pending && e->tx.depth == 0)
+        sweep(e);
+    pthread_mutex_unlock(&e->mu);
+}
+
+gpf_store *eng_read_begin(gpf_engine *e, int *slot)
+{
+    if (e->nreaders == 0) {
+        *slot = -1;
+        pthread_mutex_lock(&e->mu);
+        return e->store;
+    }
+    for (int i = 0; i < e->nreaders; i++)
+        if (pthread_mutex_trylock(&e->read_mu[i]) == 0) {
+            *slot = i;
+            return e->readers[i];
+        }
+    *slot = (int)(atomic_fetch_add(&e->read_next, 1) % (unsigned)e->nreaders);
+    pthread_mutex_lock(&e->read_mu[*slot]);
+    return e->readers[*slot];
+}
+
+void eng_read_end(gpf_engine *e, int slot)
+{
+    if (slot >= 0)
+        pthread_mutex_unlock(&e->read_mu[slot]);
+    else
+        eng_unlock(e);
 }
 
 gpf_usage *eng_open_usage(gpf_engine *e, const char *pod_id)
@@ -194,17 +300,21 @@ int eng_ledger_rebuild_host(gpf_engine *e, host_entry *h, gpf_error *err)
 
 /* ---- open / free ------------------------------------------------------- */
 
-#define LOAD(fn, vecp, type)                                                  \
+/* Appends to vecp the records call (a store op filling arr and cnt) returns. */
+#define LOAD_WITH(vecp, type, call)                                           \
     do {                                                                      \
         type *arr = NULL;                                                     \
         size_t cnt = 0;                                                       \
-        rc = fn(e->store, &arr, &cnt, err);                                   \
+        rc = (call);                                                          \
         if (rc != 0)                                                          \
             goto out;                                                         \
         for (size_t i_ = 0; i_ < cnt; i_++)                                   \
             *(type *)vec_push(vecp, sizeof(type)) = arr[i_];                  \
         gpf_free(arr);                                                        \
     } while (0)
+/* A whole table (a *_load op), or a query q's rows (a *_query op). */
+#define LOAD(fn, vecp, type) LOAD_WITH(vecp, type, fn(e->store, &arr, &cnt, err))
+#define LOADQ(fn, q, vecp, type) LOAD_WITH(vecp, type, fn(e->store, q, &arr, &cnt, err))
 
 int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *err)
 {
@@ -217,6 +327,12 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
     pthread_cond_init(&e->cond, &ca);
     pthread_condattr_destroy(&ca);
     e->store = cfg->store;
+    for (int i = 0; i < GPF_ENGINE_READERS; i++) {
+        pthread_mutex_init(&e->read_mu[i], NULL);
+        if (cfg->readers[i])
+            e->readers[e->nreaders++] = cfg->readers[i];
+    }
+    atomic_init(&e->read_next, 0);
     e->cat = cfg->catalog;
     e->clock = cfg->clock;
     e->clock_ctx = cfg->clock_ctx;
@@ -254,8 +370,20 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
     LOAD(gpf_store_images_load, &e->images, gpf_image);
     LOAD(gpf_store_users_load, &e->users, gpf_user);
     LOAD(gpf_store_tokens_load, &e->tokens, gpf_token);
-    LOAD(gpf_store_pods_load, &e->pods, gpf_pod);
-    LOAD(gpf_store_usage_load, &e->usage, gpf_usage);
+    eng_tokens_drop_revoked(e); /* the store keeps them for the record; memory never needs them */
+    e->token_use_flushed_ms = eng_now(e);
+    LOAD(gpf_store_join_tokens_load, &e->join_tokens, gpf_join_token);
+    /* only live pods and open usage are held; what is final is counted, not loaded */
+    {
+        gpf_store_counts c;
+        if ((rc = gpf_store_history_counts(e->store, &c, err)) != 0)
+            goto out;
+        for (int s = 0; s <= GPF_POD_LOST; s++)
+            e->final_pods[s] = gpf_pod_state_is_final((gpf_pod_state)s) ? c.pods[s] : 0;
+        e->usage_closed = c.usage_closed;
+    }
+    LOADQ(gpf_store_pods_query, (&(gpf_pod_query){.live = 1}), &e->pods, gpf_pod);
+    LOADQ(gpf_store_usage_query, (&(gpf_usage_query){.open = 1}), &e->usage, gpf_usage);
 
     /* Recovery is one transaction: the pods it fails are failed together or not at all
      * (then open fails and the database is as it was). */
@@ -269,6 +397,8 @@ int gpf_engine_open(const gpf_engine_config *cfg, gpf_engine **out, gpf_error *e
         if (VEC_AT(&e->hosts, host_entry, i)->rec.state == GPF_HOST_UNREACHABLE)
             eng_host_pods_reachable(e, VEC_AT(&e->hosts, host_entry, i), 1);
     eng_policy_tasks(e);
+    if (e->sweep_pending)
+        sweep(e); /* pods recovery failed */
     GPF_INFO("engine", "event=recovered hosts=%zu skus=%zu images=%zu users=%zu pods=%zu usage=%zu", e->hosts.n,
              e->skus.n, e->images.n, e->users.n, e->pods.n, e->usage.n);
 out:
@@ -290,11 +420,14 @@ void gpf_engine_free(gpf_engine *e)
     vec_free(&e->skus);
     vec_free(&e->users);
     vec_free(&e->tokens);
+    vec_free(&e->join_tokens);
     vec_free(&e->pods);
     vec_free(&e->usage);
     vec_free(&e->images);
     eng_tx_free(e);
     pthread_mutex_destroy(&e->import_mu);
+    for (int i = 0; i < GPF_ENGINE_READERS; i++)
+        pthread_mutex_destroy(&e->read_mu[i]);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->mu);
     gpf_free(e);

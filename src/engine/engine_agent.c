@@ -6,7 +6,6 @@
 #include "engine/engine_int.h"
 #include "util/alloc.h"
 #include "util/log.h"
-#include "util/secret.h"
 
 static int require_agent(const gpf_principal *who, host_entry **h, gpf_engine *e, gpf_error *err)
 {
@@ -56,20 +55,30 @@ static int seen(gpf_engine *e, host_entry *h, gpf_error *err)
     return eng_tx_end(e, mark_seen(e, h, err), err);
 }
 
-int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_host_rec *in, char *agent_token,
+/* The registration's event: a new host, a re-keyed one replaced, or its own agent back. */
+static int register_event(gpf_engine *e, int existed, int old_ngpus, const gpf_host_rec *rec, int own,
+                          const gpf_join_token *jt, gpf_error *err)
+{
+    if (own)
+        return eng_event(e, err, "host_reregistered", "info", rec->id, NULL, NULL,
+                         "its agent re-registered with its own token: gpus=%d (were %d) cpus=%d runtime=%s "
+                         "preflight=%s; its older agent tokens are revoked",
+                         rec->ngpus, old_ngpus, rec->cpus, rec->runtime, gpf_preflight_name(rec->preflight));
+    return eng_event(e, err, "host_registered", existed ? "warn" : "info", rec->id, NULL, jt->id,
+                     "%s with join token %s ('%s'): gpus=%d cpus=%d runtime=%s preflight=%s",
+                     existed ? "replaces the re-keyed host" : "new host", jt->id, jt->name, rec->ngpus, rec->cpus,
+                     rec->runtime, gpf_preflight_name(rec->preflight));
+}
+
+int gpf_engine_agent_register(gpf_engine *e, const char *credential, const gpf_host_rec *in, char *agent_token,
                               size_t tsz, int *heartbeat_ms, gpf_error *err)
 {
-    char hash[65], want[80];
-    int rc = 0;
-    if (!join_token || !join_token[0] || strlen(join_token) > 128)
-        return gpf_error_set(err, GPF_EUNAUTH, "missing join token");
-    gpf_sha256_hex(join_token, hash);
+    int rc = 0, own = 0;
+    gpf_join_token *jt = NULL;
+    gpf_token tok;
     pthread_mutex_lock(&e->mu);
-    if (gpf_store_setting_get(e->store, "join_token_hash", want, sizeof want, NULL) != 0 ||
-        !gpf_secret_equal(want, hash)) {
-        rc = gpf_error_set(err, GPF_EUNAUTH, "wrong join token");
+    if ((rc = eng_join_admit(e, credential, in, &own, &jt, err)) != 0)
         goto out;
-    }
     for (int i = 0; i < in->ngpus; i++) {
         if (!gpf_catalog_model(e->cat, in->gpus[i].model)) {
             e->bad_agent_reports_total++;
@@ -99,9 +108,13 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
     gpf_strlcpy(rec->override_by, h ? h->rec.override_by : "", sizeof rec->override_by);
     gpf_strlcpy(rec->override_reason, h ? h->rec.override_reason : "", sizeof rec->override_reason);
     rec->override_ms = h ? h->rec.override_ms : 0;
+    rec->rekey_ms = 0; /* a pending re-key is used up */
+    rec->rekey_by[0] = '\0';
     /* One transaction: the host, the pods its new record no longer fits (failed), what its
-     * preflight said and the agent's token. A new host joins the ledger once that committed
-     * (no pod can be placed on it before). */
+     * preflight said, the join token's use, the agent's new token (its older ones revoked)
+     * and the event. A new host joins the ledger once that committed (no pod can be placed on
+     * it before). */
+    int old_ngpus = h ? h->rec.ngpus : 0;
     eng_tx_begin(e);
     if ((rc = eng_tx_write(e, err)) == 0)
         rc = gpf_store_host_put(e->store, rec, err);
@@ -117,10 +130,18 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
     if (rc == 0)
         rc = eng_preflight_event(e, rec, err);
     if (rc == 0)
-        rc = eng_make_token(e, "gpfagent_", NULL, rec->id, agent_token, tsz, NULL, err);
+        rc = register_event(e, h != NULL, old_ngpus, rec, own, jt, err);
+    if (rc == 0 && jt)
+        rc = eng_join_use(e, jt, err);
+    if (rc == 0 && h)
+        rc = eng_host_tokens_revoke(e, rec->id, err);
+    if (rc == 0)
+        rc = eng_make_token(e, "gpfagent_", NULL, rec->id, agent_token, tsz, &tok, err);
     if (rc == 0)
         e->agent_registrations_total++;
     rc = eng_tx_end(e, rc, err);
+    if (rc == 0 && h)
+        eng_host_tokens_forget(e, rec->id, tok.id);
     if (rc == 0 && !h) {
         h = vec_push(&e->hosts, sizeof(host_entry));
         h->rec = *rec;
@@ -132,11 +153,8 @@ int gpf_engine_agent_register(gpf_engine *e, const char *join_token, const gpf_h
         goto out;
     eng_bump(e, h);
     *heartbeat_ms = e->heartbeat_ms;
-    GPF_INFO("engine", "event=host_registered host=%s gpus=%d cpus=%d runtime=%s preflight=%s schedulable=%d", h->rec.id,
-             h->rec.ngpus, h->rec.cpus, h->rec.runtime, gpf_preflight_name(h->rec.preflight),
-             eng_host_schedulable(h, NULL, 0));
 out:
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
     return rc;
 }
 
@@ -189,7 +207,7 @@ int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gp
         eng_bump(e, h);
     rc = eng_tx_end(e, rc, err);
 out:
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
     return rc;
 }
 
@@ -310,47 +328,93 @@ static int pod_running(gpf_engine *e, const host_entry *h, gpf_pod *p, const gpf
     return 0;
 }
 
-int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
-                                const gpf_agent_pod_status *st, gpf_error *err)
+/* One pod status report of h's agent, in the caller's transaction. Returns 0 when it is
+ * taken (*rc: the result of its writes; a late report about a final pod writes nothing),
+ * else the refusal's code with nothing written: gov's (why says why: a pod not placed on
+ * h) or GPF_EINVAL with why "" (a state the engine does not take). */
+static int apply_status(gpf_engine *e, const gpf_principal *who, host_entry *h, const gpf_agent_status_item *it,
+                        char *why, size_t wsz, int *rc, gpf_error *err)
+{
+    const gpf_agent_pod_status *st = &it->st;
+    gpf_pod stored; /* a final pod is only in the store: its late report changes nothing */
+    gpf_pod *p = eng_pod_any(e, it->pod_id, &stored, rc, err);
+    int refused = 0;
+    why[0] = '\0';
+    if (*rc != 0)
+        return 0;
+    refused = gpf_gov_can(who, GPF_ACT_AGENT_POD_STATUS,
+                          &(gpf_gov_object){.id = it->pod_id, .host_id = p ? p->placement.host_id : NULL}, why, wsz);
+    if (refused != 0 || gpf_pod_state_is_final(p->state))
+        return refused;
+    if (st->state == GPF_POD_RUNNING) {
+        if (p->state == GPF_POD_STARTING) /* else already running, or a stop is under way */
+            *rc = pod_running(e, h, p, st, eng_now(e), err);
+        return 0;
+    }
+    if (st->state == GPF_POD_FAILED || st->state == GPF_POD_STOPPED) {
+        *rc = eng_pod_finish(e, p, st->state, eng_now(e), st->message[0] ? st->message : gpf_pod_state_name(st->state),
+                             err);
+        return 0;
+    }
+    return GPF_EINVAL;
+}
+
+/* The reports of one request (batch: 1 when it came as a batch), in one transaction under
+ * one hold of the lock; gpf_engine_agent_pod_status_batch says the rest. */
+static int statuses(gpf_engine *e, const gpf_principal *who, const gpf_agent_status_item *items, size_t n,
+                    gpf_error *results, int batch, gpf_error *err)
 {
     host_entry *h = NULL;
-    int refused = 0; /* the report is refused (after the host was seen): gov's code (why says why) or GPF_EINVAL */
     char why[sizeof err->msg] = "";
+    uint64_t bad = 0; /* refusals about pods not on the host: counted once the batch committed */
     pthread_mutex_lock(&e->mu);
     int rc = require_agent(who, &h, e, err);
     if (rc != 0)
         goto out;
-    /* One transaction: the host seen (back, when it was lost: also by a report it refuses)
-     * and the pod's change. */
+    /* One transaction: the host seen (back, when it was lost: also by reports it refuses)
+     * and every report's change, in order; a refused report changes nothing. */
     eng_tx_begin(e);
     rc = mark_seen(e, h, err);
-    gpf_pod *p = rc == 0 ? eng_pod(e, pod_id) : NULL;
-    int64_t now = eng_now(e);
-    if (rc != 0) {
-        /* the host could not be written: nothing else is */
-    } else if ((refused = gpf_gov_can(who, GPF_ACT_AGENT_POD_STATUS,
-                                       &(gpf_gov_object){.id = pod_id, .host_id = p ? p->placement.host_id : NULL},
-                                       why, sizeof why)) != 0) {
-        /* not placed on this host: told so below, and counted */
-    } else if (gpf_pod_state_is_final(p->state)) {
-        /* late or repeated report: nothing to change */
-    } else if (st->state == GPF_POD_RUNNING) {
-        if (p->state == GPF_POD_STARTING) /* else already running, or a stop is under way */
-            rc = pod_running(e, h, p, st, now, err);
-    } else if (st->state == GPF_POD_FAILED || st->state == GPF_POD_STOPPED) {
-        rc = eng_pod_finish(e, p, st->state, now, st->message[0] ? st->message : gpf_pod_state_name(st->state), err);
-    } else {
-        refused = GPF_EINVAL;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        gpf_error_clear(&results[i]);
+        int refused = apply_status(e, who, h, &items[i], why, sizeof why, &rc, err);
+        if (refused && why[0]) {
+            bad++;
+            gpf_error_set(&results[i], refused, "%s", why);
+        } else if (refused) {
+            gpf_error_set(&results[i], GPF_EINVAL, "state must be running, failed or stopped");
+        }
     }
     if ((rc = eng_tx_end(e, rc, err)) != 0)
         goto out;
-    if (refused && why[0]) {
-        e->bad_agent_reports_total++;
-        rc = gpf_error_set(err, refused, "%s", why);
-    } else if (refused) {
-        rc = gpf_error_set(err, GPF_EINVAL, "state must be running, failed or stopped");
-    }
+    e->bad_agent_reports_total += bad;
+    e->agent_status_requests[batch]++;
+    e->agent_status_reports_total += n;
 out:
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
+    return rc;
+}
+
+int gpf_engine_agent_pod_status_batch(gpf_engine *e, const gpf_principal *who, const gpf_agent_status_item *items,
+                                      size_t n, gpf_error *results, gpf_error *err)
+{
+    return statuses(e, who, items, n, results, 1, err);
+}
+
+int gpf_engine_agent_pod_status(gpf_engine *e, const gpf_principal *who, const char *pod_id,
+                                const gpf_agent_pod_status *st, gpf_error *err)
+{
+    gpf_agent_status_item it;
+    gpf_error res = {0};
+    if (strlen(pod_id) >= sizeof it.pod_id)
+        return gpf_error_set(err, GPF_ENOTFOUND, "no pod '%.64s'", pod_id);
+    gpf_strlcpy(it.pod_id, pod_id, sizeof it.pod_id);
+    it.st = *st;
+    int rc = statuses(e, who, &it, 1, &res, 0, err);
+    if (rc == 0 && res.code != 0) {
+        rc = res.code;
+        if (err)
+            *err = res;
+    }
     return rc;
 }

@@ -19,6 +19,9 @@ void eng_host_usage(gpf_engine *e, const host_entry *h, gpf_host_usage *u)
     for (int g = 0; g < sh->ngpus && g < GPF_MAX_HOST_GPUS; g++) {
         const gpf_sched_gpu *gg = &sh->gpus[g];
         int milli = gg->whole_taken ? 1000 : gg->share_milli_used;
+        for (int t = 0; t < gg->nvgpu_types; t++) /* time-sliced vGPUs: 1/max_per_gpu each */
+            if (gg->vgpu[t].type && gg->vgpu[t].type->max_per_gpu > 0)
+                milli += gg->vgpu[t].n * (1000 / gg->vgpu[t].type->max_per_gpu);
         if (gg->mig_slots_used && gg->model && gg->model->mig_grid_units > 0) {
             int used = __builtin_popcount(gg->mig_slots_used);
             milli = 1000 * used / gg->model->mig_grid_units;

@@ -66,8 +66,16 @@ struct gpf_engine {
     vec skus;                    /* gpf_sku */
     vec users;                   /* gpf_user */
     vec tokens;                  /* gpf_token */
-    vec pods;                    /* gpf_pod */
-    vec usage;                   /* gpf_usage */
+    vec join_tokens;             /* gpf_join_token (engine_join.c) */
+    vec pods;                    /* gpf_pod: live pods only (final ones are swept out, eng_unlock) */
+    vec usage;                   /* gpf_usage: open records only (closed ones are swept out) */
+    int sweep_pending;           /* a pod may have become final, a record closed: eng_unlock sweeps */
+    int64_t final_pods[GPF_POD_LOST + 1]; /* pods by final state that live only in the store */
+    int64_t usage_closed;        /* closed usage records (only in the store) */
+    gpf_store *readers[GPF_ENGINE_READERS]; /* read-only handles for reads outside mu: [0, nreaders) */
+    int nreaders;
+    pthread_mutex_t read_mu[GPF_ENGINE_READERS]; /* one read at a time on each; never taken while holding mu */
+    atomic_uint read_next;       /* where a read waits when every reader is busy */
     vec images;                  /* gpf_image */
 
     /* image imports: one at a time (import_mu, taken before mu), outside the engine's lock */
@@ -84,8 +92,13 @@ struct gpf_engine {
     uint64_t pods_failed_total;
     uint64_t agent_registrations_total;
     uint64_t bad_agent_reports_total;
+    uint64_t agent_status_requests[2]; /* pod status requests taken: [0] one report each, [1] batches */
+    uint64_t agent_status_reports_total; /* the reports they carried */
+    uint64_t registrations_refused[GPF_REG_REFUSED_COUNT]; /* by reason (engine_join.c) */
+    int64_t refused_logged_ms[GPF_REG_REFUSED_COUNT];      /* last log line per reason */
     uint64_t events_total;       /* events committed */
     uint64_t tick_failures_total; /* housekeeping transactions that failed (retried next tick) */
+    int64_t token_use_flushed_ms; /* when tokens' last use was last written (engine_tokens.c) */
 
     eng_tx tx;                   /* the open transaction, if any */
 };
@@ -93,13 +106,37 @@ struct gpf_engine {
 void *vec_push(vec *v, size_t elem);      /* zeroed new element */
 void vec_remove(vec *v, size_t elem, size_t i);
 void vec_free(vec *v);
+/* Gives back most of v's room when it holds under a quarter of it. */
+void vec_shrink(vec *v, size_t elem);
 /* Copies a vec into a fresh heap array for a caller (NULL when empty; *n = its length). */
 void *vec_copy(const vec *v, size_t elem, size_t *n);
 #define VEC_AT(v, type, i) (&((type *)(v)->items)[i])
 
 int64_t eng_now(gpf_engine *e);
+/* Releases the engine's lock, first (outside any transaction) moving the pods that became
+ * final and the usage records that closed out of memory: they live on in the store only.
+ * Every function that can finish a pod unlocks with this; any other unlock just sweeps later. */
+void eng_unlock(gpf_engine *e);
+/* A store read outside the engine's lock where that is safe: on a free reader handle (under
+ * its read_mu; when all are busy, waiting for one) when the engine has some, else on the
+ * engine's store under the engine's lock. Returns the store to read and in *slot what
+ * eng_read_end(e, slot) releases. */
+gpf_store *eng_read_begin(gpf_engine *e, int *slot);
+void eng_read_end(gpf_engine *e, int slot);
+/* Paged store reads. The owner filter of a caller: asked (NULL/"" any) when the caller may
+ * read everyone's (may_all), else their own name; 0 when they asked for another user's
+ * (nothing visible), else 1. page_more: a page read with limit + 1 (limit 0: all) is cut to
+ * limit; 1 when that cut something (more follows). */
+int eng_page_owner(const gpf_principal *who, int may_all, const char *asked, const char **owner);
+int eng_page_more(size_t *n, size_t limit);
+/* The pod of that id: the live one in memory, else a final one read from the store into
+ * *buf (caller holds the lock). NULL when there is none; *rc gets 0, or the store's error
+ * code (err set) when the store could not say. */
+gpf_pod *eng_pod_any(gpf_engine *e, const char *id, gpf_pod *buf, int *rc, gpf_error *err);
 host_entry *eng_host(gpf_engine *e, const char *id);
 gpf_user *eng_user(gpf_engine *e, const char *name);
+/* The user of that name unless it was deleted (engine_users.c); NULL otherwise. */
+gpf_user *eng_live_user(gpf_engine *e, const char *name);
 gpf_sku *eng_sku(gpf_engine *e, const char *name);
 gpf_pod *eng_pod(gpf_engine *e, const char *id);
 gpf_image *eng_image(gpf_engine *e, const char *name);
@@ -150,6 +187,42 @@ int eng_can(const gpf_principal *who, gpf_action action, const gpf_gov_object *o
  * agent, host_id, writes it (in the caller's scope, if any) and adds it. out may be NULL. */
 int eng_make_token(gpf_engine *e, const char *prefix, const char *user, const char *host_id, char *secret,
                    size_t ssz, gpf_token *out, gpf_error *err);
+/* eng_make_token for a token the caller has filled (user or host_id, name, expires_ms): sets
+ * its id, hash and created_ms, writes it and adds it. */
+int eng_put_token(gpf_engine *e, const char *prefix, gpf_token *t, char *secret, size_t ssz, gpf_error *err);
+
+/* ---- engine_tokens.c ---- */
+/* Revokes every live token of user (its user tokens), each with a token_revoked event
+ * naming by, in the caller's transaction; the memory change is journaled. *n: how many. */
+int eng_tokens_revoke_user(gpf_engine *e, const char *user, const char *by, int *n, gpf_error *err);
+/* Forgets revoked tokens (after the transaction that revoked them committed, and at open). */
+void eng_tokens_drop_revoked(gpf_engine *e);
+
+/* ---- engine_pods.c ---- */
+/* Asks for a live pod to stop as gpf_engine_pod_stop does (stopping, its agent told; with
+ * no host to tell, stopped at once, usage closed), reason saying why, in the caller's
+ * transaction (or its own). A final pod: GPF_ESTATE. */
+int eng_pod_request_stop(gpf_engine *e, gpf_pod *p, const char *reason, gpf_error *err);
+
+/* ---- engine_join.c ---- */
+/* Bootstrap's part: with configured (non-empty), the join token "initial" gets its hash
+ * (a new record when the hash changed; unchanged, a revoked one stays revoked); without, a
+ * fresh one is made when there is no "initial" yet and its secret written to out (size osz;
+ * else out is ""). In the caller's transaction, with its join_token_created event. */
+int eng_join_initial(gpf_engine *e, const char *configured, char *out, size_t osz, gpf_error *err);
+/* Who may register h (the lock held): credential is the host's own agent token (*own = 1)
+ * or a valid join token that admits h's id (*jt: the join token, to be counted as used;
+ * own 0). Refusals: GPF_EUNAUTH (unknown, expired, used-up or revoked token), GPF_EFORBIDDEN
+ * (another host's agent token), GPF_EEXIST (h exists and was not re-keyed); each counted
+ * by reason and logged at most once a minute per reason. */
+int eng_join_admit(gpf_engine *e, const char *credential, const gpf_host_rec *h, int *own, gpf_join_token **jt,
+                   gpf_error *err);
+/* Counts one use of jt (written in the caller's transaction, journaled). */
+int eng_join_use(gpf_engine *e, gpf_join_token *jt, gpf_error *err);
+/* Deletes every agent token of host_id but keep_id (NULL: all) in the store, in the caller's
+ * transaction; eng_host_tokens_forget drops them from memory once that committed. */
+int eng_host_tokens_revoke(gpf_engine *e, const char *host_id, gpf_error *err);
+void eng_host_tokens_forget(gpf_engine *e, const char *host_id, const char *keep_id);
 
 /* ---- engine_hosts.c ---- */
 /* The ledger figures and open drift of h. */

@@ -47,16 +47,19 @@ static int pod_allowed(const gpf_principal *who, gpf_action action, const gpf_po
     return gpf_gov_can(who, action, &(gpf_gov_object){.id = p->id, .owner = p->owner}, NULL, 0) == 0;
 }
 
-/* The pod id that who may do action to, in *out. An agent token is refused before the
- * lookup; a pod the caller may not see is answered as an unknown one, word for word, so
- * that its existence does not leak. Caller holds the lock. */
+/* The pod id that who may do action to, in *out: the live one in memory, or a final one
+ * read from the store into *buf. An agent token is refused before the lookup; a pod the
+ * caller may not see is answered as an unknown one, word for word, so that its existence
+ * does not leak. Caller holds the lock. */
 static int find_visible(gpf_engine *e, const gpf_principal *who, gpf_action action, const char *id, gpf_pod **out,
-                        gpf_error *err)
+                        gpf_pod *buf, gpf_error *err)
 {
     int rc = eng_can(who, action, NULL, err);
     if (rc != 0)
         return rc;
-    gpf_pod *p = eng_pod(e, id);
+    gpf_pod *p = eng_pod_any(e, id, buf, &rc, err);
+    if (rc != 0)
+        return rc;
     if (!p || !pod_allowed(who, action, p))
         return gpf_error_set(err, GPF_ENOTFOUND, "no pod '%s'", id);
     *out = p;
@@ -77,6 +80,10 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
         goto out;
     }
     gpf_user *u = eng_user(e, who->user);
+    if (u && (u->disabled || u->deleted_ms)) { /* authenticated before it was disabled or deleted */
+        rc = gpf_error_set(err, GPF_EUNAUTH, "user '%s' is %s", u->name, u->deleted_ms ? "deleted" : "disabled");
+        goto out;
+    }
     const char *key = req->ssh_pubkey[0] ? req->ssh_pubkey : (u ? u->ssh_pubkey : "");
     if (!key[0]) {
         rc = gpf_error_set(err, GPF_EINVAL,
@@ -121,9 +128,16 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
         eng_tx_end(e, rc, err);
         goto out;
     }
+    /* unique among live pods (memory) and final ones (the store) */
+    gpf_pod *seen = GPF_NEW(gpf_pod);
     do
         gpf_random_id("pod-", 8, p.id, sizeof p.id);
-    while (eng_pod(e, p.id));
+    while (eng_pod_any(e, p.id, seen, &rc, err) && rc == 0);
+    gpf_free(seen);
+    if (rc != 0) {
+        eng_tx_end(e, rc, err);
+        goto out;
+    }
     gpf_strlcpy(p.owner, who->user, sizeof p.owner);
     gpf_strlcpy(p.project, req->project[0] ? req->project : "default", sizeof p.project);
     gpf_strlcpy(p.sku, k->name, sizeof p.sku);
@@ -163,13 +177,29 @@ out:
 
 int gpf_engine_pod_get(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out, gpf_error *err)
 {
-    gpf_pod *p = NULL;
+    int rc = eng_can(who, GPF_ACT_POD_READ, NULL, err);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&e->mu);
-    int rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, err);
-    if (rc == 0)
+    gpf_pod *p = eng_pod(e, id);
+    if (p)
         *out = *p;
     pthread_mutex_unlock(&e->mu);
-    return rc;
+    if (!p) {
+        /* not live: a final pod is read from the store (outside the lock when it can be);
+         * one that finished since is there too, as the store has it before memory drops it */
+        int slot = -1;
+        gpf_store *s = eng_read_begin(e, &slot);
+        rc = gpf_store_pod_get(s, id, out, err);
+        eng_read_end(e, slot);
+        if (rc != 0 && rc != GPF_ENOTFOUND)
+            return rc;
+    }
+    if (rc != 0 || !pod_allowed(who, GPF_ACT_POD_READ, out)) {
+        memset(out, 0, sizeof *out);
+        return gpf_error_set(err, GPF_ENOTFOUND, "no pod '%s'", id);
+    }
+    return 0;
 }
 
 static void deadline_after(struct timespec *ts, int ms)
@@ -189,42 +219,126 @@ int gpf_engine_pod_wait(gpf_engine *e, const gpf_principal *who, const char *id,
     struct timespec dl;
     deadline_after(&dl, timeout_ms < 0 ? 0 : timeout_ms);
     gpf_pod *p = NULL;
+    gpf_pod *buf = GPF_NEW(gpf_pod); /* a pod that finished (and left memory) while we waited */
     pthread_mutex_lock(&e->mu);
     int rc;
     for (;;) {
-        rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, err);
+        rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, buf, err);
         if (rc != 0 || p->state == GPF_POD_RUNNING || gpf_pod_state_is_final(p->state) || e->closing)
             break;
         if (pthread_cond_timedwait(&e->cond, &e->mu, &dl) == ETIMEDOUT) {
-            rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, err);
+            rc = find_visible(e, who, GPF_ACT_POD_READ, id, &p, buf, err);
             break;
         }
     }
     if (rc == 0)
         *out = *p;
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
+    gpf_free(buf);
     return rc;
+}
+
+/* Orders pod pointers by (created_ms, id): the order of every pod list. */
+static int pod_order(const void *a, const void *b)
+{
+    const gpf_pod *x = *(const gpf_pod *const *)a, *y = *(const gpf_pod *const *)b;
+    if (x->created_ms != y->created_ms)
+        return x->created_ms < y->created_ms ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* 1 when the live pod p matches q's filters and comes after its cursor. */
+static int pod_matches(const gpf_pod *p, const gpf_pod_query *q)
+{
+    if (gpf_pod_state_is_final(p->state) || (q->has_state && p->state != q->state))
+        return 0;
+    if (q->owner && q->owner[0] && strcmp(p->owner, q->owner) != 0)
+        return 0;
+    if (!q->after_id || !q->after_id[0])
+        return 1;
+    return p->created_ms > q->after_created_ms ||
+           (p->created_ms == q->after_created_ms && strcmp(p->id, q->after_id) > 0);
+}
+
+/* A page of live pods from memory: filtered and ordered through pointers, and only the page
+ * copied. Caller holds the lock. */
+static void page_live(gpf_engine *e, const gpf_principal *who, const gpf_pod_query *q, gpf_pod **out, size_t *n,
+                      int *more)
+{
+    const gpf_pod **c = e->pods.n ? gpf_calloc(e->pods.n, sizeof *c) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < e->pods.n; i++) {
+        const gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
+        if (pod_matches(p, q) && pod_allowed(who, GPF_ACT_POD_READ, p))
+            c[k++] = p;
+    }
+    if (k > 1)
+        qsort(c, k, sizeof *c, pod_order);
+    *n = q->limit && k > q->limit ? q->limit : k;
+    *more = k > *n;
+    *out = *n ? gpf_reallocarray(NULL, *n, sizeof **out) : NULL;
+    for (size_t i = 0; i < *n; i++)
+        (*out)[i] = *c[i];
+    gpf_free(c);
+}
+
+/* A page from the store (final pods live only there): read outside the engine's lock where
+ * it can be, then the memory-only mark of pods on unreachable hosts is put on. A caller who
+ * may not read every pod reads only their own. */
+static int page_stored(gpf_engine *e, const gpf_principal *who, const gpf_pod_query *q, gpf_pod **out, size_t *n,
+                       int *more, gpf_error *err)
+{
+    gpf_pod_query sq = *q;
+    int may_all = gpf_gov_can(who, GPF_ACT_POD_READ, &(gpf_gov_object){.id = "", .owner = ""}, NULL, 0) == 0;
+    if (!eng_page_owner(who, may_all, q->owner, &sq.owner))
+        return 0; /* another user's pods: none visible */
+    if (sq.limit)
+        sq.limit++; /* one more says whether there is a next page */
+    int slot = -1;
+    gpf_store *s = eng_read_begin(e, &slot);
+    int rc = gpf_store_pods_query(s, &sq, out, n, err);
+    eng_read_end(e, slot);
+    if (rc != 0)
+        return rc;
+    *more = eng_page_more(n, q->limit);
+    size_t k = 0;
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < *n; i++) {
+        gpf_pod *p = &(*out)[i];
+        if (!pod_allowed(who, GPF_ACT_POD_READ, p))
+            continue;
+        host_entry *h = p->placed && !gpf_pod_state_is_final(p->state) ? eng_host(e, p->placement.host_id) : NULL;
+        p->host_unreachable = h && h->rec.state == GPF_HOST_UNREACHABLE;
+        (*out)[k++] = *p;
+    }
+    eng_unlock(e);
+    *n = k;
+    return 0;
+}
+
+int gpf_engine_pod_page(gpf_engine *e, const gpf_principal *who, const gpf_pod_query *q, gpf_pod **out, size_t *n,
+                        int *more, gpf_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    *more = 0;
+    int rc = eng_can(who, GPF_ACT_POD_LIST, NULL, err);
+    if (rc != 0)
+        return rc;
+    if (!q->live)
+        return page_stored(e, who, q, out, n, more, err);
+    pthread_mutex_lock(&e->mu);
+    page_live(e, who, q, out, n, more);
+    eng_unlock(e);
+    return 0;
 }
 
 int gpf_engine_pod_list(gpf_engine *e, const gpf_principal *who, int include_final, const char *owner,
                         gpf_pod **out, size_t *n, gpf_error *err)
 {
-    int rc = eng_can(who, GPF_ACT_POD_LIST, NULL, err);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&e->mu);
-    *n = 0;
-    *out = e->pods.n ? gpf_reallocarray(NULL, e->pods.n, sizeof(gpf_pod)) : NULL;
-    for (size_t i = 0; i < e->pods.n; i++) {
-        gpf_pod *p = VEC_AT(&e->pods, gpf_pod, i);
-        if (!pod_allowed(who, GPF_ACT_POD_READ, p) || (!include_final && gpf_pod_state_is_final(p->state)))
-            continue;
-        if (owner && owner[0] && strcmp(p->owner, owner) != 0)
-            continue;
-        (*out)[(*n)++] = *p;
-    }
-    pthread_mutex_unlock(&e->mu);
-    return 0;
+    int more = 0;
+    gpf_pod_query q = {.live = !include_final, .owner = owner};
+    return gpf_engine_pod_page(e, who, &q, out, n, &more, err);
 }
 
 /* Caller holds the lock. */
@@ -262,6 +376,7 @@ int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms
     }
     if (state == GPF_POD_FAILED)
         e->pods_failed_total++;
+    e->sweep_pending = 1; /* it leaves memory at the next eng_unlock */
     if ((rc = eng_tx_end(e, 0, err)) != 0)
         return rc;
     pthread_cond_broadcast(&e->cond);
@@ -269,34 +384,48 @@ int eng_pod_finish(gpf_engine *e, gpf_pod *p, gpf_pod_state state, int64_t at_ms
     return 0;
 }
 
-int gpf_engine_pod_stop(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out, gpf_error *err)
+/* Caller holds the lock. */
+int eng_pod_request_stop(gpf_engine *e, gpf_pod *p, const char *reason, gpf_error *err)
 {
-    gpf_pod *p = NULL;
-    pthread_mutex_lock(&e->mu);
-    int rc = find_visible(e, who, GPF_ACT_POD_STOP, id, &p, err);
-    if (rc != 0)
-        goto out;
-    if (gpf_pod_state_is_final(p->state)) {
-        rc = gpf_error_set(err, GPF_ESTATE, "pod '%s' is already %s", id, gpf_pod_state_name(p->state));
-        goto out;
-    }
+    if (gpf_pod_state_is_final(p->state))
+        return gpf_error_set(err, GPF_ESTATE, "pod '%s' is already %s", p->id, gpf_pod_state_name(p->state));
     host_entry *h = p->placed ? eng_host(e, p->placement.host_id) : NULL;
     if (!h || h->rec.state == GPF_HOST_LOST) {
         /* Nobody can stop it for us: it is stopped as far as the ledger goes. */
-        rc = eng_pod_finish(e, p, GPF_POD_STOPPED, eng_now(e), "stopped (host unreachable)", err);
-    } else if (p->state != GPF_POD_STOPPING) {
-        gpf_pod np = *p;
-        np.state = GPF_POD_STOPPING;
-        snprintf(np.reason, sizeof np.reason, "stop requested by %s", who->user);
-        rc = gpf_store_pod_put(e->store, &np, err);
-        if (rc == 0) {
-            *p = np;
-            eng_bump(e, h);
-        }
+        return eng_pod_finish(e, p, GPF_POD_STOPPED, eng_now(e), "stopped (host unreachable)", err);
     }
+    if (p->state == GPF_POD_STOPPING)
+        return 0;
+    gpf_pod np = *p;
+    np.state = GPF_POD_STOPPING;
+    gpf_strlcpy(np.reason, reason, sizeof np.reason);
+    int rc = eng_tx_write(e, err);
+    if (rc == 0)
+        rc = gpf_store_pod_put(e->store, &np, err);
+    if (rc != 0)
+        return rc;
+    eng_tx_save_pod(e, p);
+    *p = np;
+    eng_tx_save_host(e, h);
+    eng_bump(e, h);
+    return 0;
+}
+
+int gpf_engine_pod_stop(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out, gpf_error *err)
+{
+    gpf_pod *p = NULL;
+    char reason[GPF_TEXT_MAX];
+    gpf_pod *buf = GPF_NEW(gpf_pod); /* a final pod, from the store: stopping it is refused */
+    pthread_mutex_lock(&e->mu);
+    int rc = find_visible(e, who, GPF_ACT_POD_STOP, id, &p, buf, err);
+    if (rc != 0)
+        goto out;
+    snprintf(reason, sizeof reason, "stop requested by %s", who->user);
+    rc = eng_pod_request_stop(e, p, reason, err);
     if (rc == 0 && out)
         *out = *p;
 out:
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
+    gpf_free(buf);
     return rc;
 }

@@ -500,27 +500,50 @@ out:
     return rc;
 }
 
-int gpf_engine_events_list(gpf_engine *e, const gpf_principal *who, const gpf_event_filter *f, gpf_event **out,
-                           size_t *n, gpf_error *err)
+int gpf_engine_events_page(gpf_engine *e, const gpf_principal *who, const gpf_event_filter *f, gpf_event **out,
+                           size_t *n, int64_t *next_before, gpf_error *err)
 {
     *out = NULL;
     *n = 0;
+    *next_before = 0;
     int rc = eng_can(who, GPF_ACT_EVENT_LIST, NULL, err);
     if (rc != 0)
         return rc;
+    gpf_pod *buf = GPF_NEW(gpf_pod);
     pthread_mutex_lock(&e->mu);
     rc = gpf_store_events_list(e->store, f, out, n, err);
-    if (rc == 0) {
-        /* each event as gov allows (members and finance: those of their own pods) */
+    int limit = f->limit > 0 ? f->limit : 100;
+    /* a full page may have older matches: the next one starts below its oldest event */
+    if (rc == 0 && *n > 0 && *n >= (size_t)limit)
+        *next_before = (*out)[0].id;
+    /* who sees every event needs no owner: skip the lookups */
+    int see_all = gpf_gov_can(who, GPF_ACT_EVENT_READ, &(gpf_gov_object){.owner = ""}, NULL, 0) == 0;
+    if (rc == 0 && !see_all) {
+        /* each event as gov allows (members and finance: those of their own pods, live or
+         * final: a final pod's owner is read from the store) */
         size_t k = 0;
-        for (size_t i = 0; i < *n; i++) {
-            const gpf_pod *p = (*out)[i].pod_id[0] ? eng_pod(e, (*out)[i].pod_id) : NULL;
+        for (size_t i = 0; i < *n && rc == 0; i++) {
+            const gpf_pod *p = (*out)[i].pod_id[0] ? eng_pod_any(e, (*out)[i].pod_id, buf, &rc, err) : NULL;
             gpf_gov_object obj = {.owner = p ? p->owner : ""};
             if (gpf_gov_can(who, GPF_ACT_EVENT_READ, &obj, NULL, 0) == 0)
                 (*out)[k++] = (*out)[i];
         }
         *n = k;
     }
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
+    gpf_free(buf);
+    if (rc != 0) {
+        gpf_free(*out);
+        *out = NULL;
+        *n = 0;
+        *next_before = 0;
+    }
     return rc;
+}
+
+int gpf_engine_events_list(gpf_engine *e, const gpf_principal *who, const gpf_event_filter *f, gpf_event **out,
+                           size_t *n, gpf_error *err)
+{
+    int64_t next = 0;
+    return gpf_engine_events_page(e, who, f, out, n, &next, err);
 }

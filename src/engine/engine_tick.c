@@ -48,7 +48,7 @@ void gpf_engine_tick(gpf_engine *e)
         if (eng_pod_finish(e, p, GPF_POD_FAILED, now, reason, &err) != 0)
             tick_failed(e, "pod_timeout", p->id, &err);
     }
-    pthread_mutex_unlock(&e->mu);
+    eng_unlock(e);
 }
 
 uint64_t gpf_engine_tick_failures(gpf_engine *e)
@@ -69,6 +69,10 @@ void gpf_engine_metrics(gpf_engine *e, gpf_metrics *m)
         if ((int)p->state >= 0 && p->state <= GPF_POD_LOST)
             m->pods[p->state]++;
     }
+    for (int s = 0; s <= GPF_POD_LOST; s++)
+        m->pods[s] += e->final_pods[s]; /* those only in the store */
+    m->pods_in_memory = e->pods.n;
+    m->usage_in_memory = e->usage.n;
     m->nhosts = e->hosts.n;
     m->hosts = e->hosts.n ? gpf_calloc(e->hosts.n, sizeof *m->hosts) : NULL;
     for (size_t i = 0; i < e->hosts.n; i++) {
@@ -93,8 +97,12 @@ void gpf_engine_metrics(gpf_engine *e, gpf_metrics *m)
     m->pods_failed_total = e->pods_failed_total;
     m->agent_registrations_total = e->agent_registrations_total;
     m->bad_agent_reports_total = e->bad_agent_reports_total;
+    m->agent_status_requests[0] = e->agent_status_requests[0];
+    m->agent_status_requests[1] = e->agent_status_requests[1];
+    m->agent_status_reports_total = e->agent_status_reports_total;
+    memcpy(m->registrations_refused, e->registrations_refused, sizeof m->registrations_refused);
     m->tick_failures_total = e->tick_failures_total;
-    m->usage_records = e->usage.n;
+    m->usage_records = (size_t)e->usage_closed + e->usage.n;
     m->events_total = e->events_total;
     pthread_mutex_unlock(&e->mu);
     gpf_free(u);

@@ -9,8 +9,10 @@
 #include "util/names.h"
 
 GPF_NAMES(gpf_action_name, gpf_action_parse, gpf_action, "host_read", "sku_read", "image_read", "metrics_read",
-          "user_create", "user_list", "user_read", "user_update", "user_set_role", "token_create", "sku_write",
-          "image_write", "host_override", "pod_launch", "pod_list", "pod_read", "pod_stop", "usage_list",
+          "user_create", "user_list", "user_read", "user_update", "user_set_role", "token_create", "token_list",
+          "token_revoke", "user_disable", "user_delete", "sku_write",
+          "image_write", "host_override", "host_rekey", "join_token_write", "join_token_list", "pod_launch",
+          "pod_list", "pod_read", "pod_stop", "usage_list",
           "usage_read_all", "usage_read", "event_list", "event_read", "agent_report", "agent_pod_status",
           "image_blob_read")
 
@@ -69,6 +71,8 @@ static int self_or_admin(const gpf_principal *who, const gpf_gov_object *obj, ch
     int rc = user_only(who, why, why_size);
     if (rc != 0 || !obj || who->role == GPF_ROLE_ADMIN || strcmp(str(obj->id), who->user) == 0)
         return rc;
+    if (!str(obj->id)[0]) /* everyone's (GPF_ACT_TOKEN_LIST of all users) */
+        return deny(why, why_size, GPF_EFORBIDDEN, "only an admin can do this");
     return deny(why, why_size, GPF_EFORBIDDEN, "only an admin or %s can do this", str(obj->id));
 }
 
@@ -152,10 +156,14 @@ int gpf_gov_can(const gpf_principal *who, gpf_action action, const gpf_gov_objec
     case GPF_ACT_USER_CREATE:
     case GPF_ACT_USER_LIST:
     case GPF_ACT_USER_SET_ROLE:
+    case GPF_ACT_USER_DISABLE:
+    case GPF_ACT_USER_DELETE:
         return admin_only(who, why, why_size);
     case GPF_ACT_USER_READ:
     case GPF_ACT_USER_UPDATE:
     case GPF_ACT_TOKEN_CREATE:
+    case GPF_ACT_TOKEN_LIST:
+    case GPF_ACT_TOKEN_REVOKE:
         return self_or_admin(who, obj, why, why_size);
     case GPF_ACT_SKU_WRITE:
         return staff_only(who, "manage SKUs", why, why_size);
@@ -163,6 +171,11 @@ int gpf_gov_can(const gpf_principal *who, gpf_action action, const gpf_gov_objec
         return staff_only(who, "manage images", why, why_size);
     case GPF_ACT_HOST_OVERRIDE:
         return staff_only(who, "override a host's preflight", why, why_size);
+    case GPF_ACT_HOST_REKEY:
+        return staff_only(who, "re-key a host", why, why_size);
+    case GPF_ACT_JOIN_TOKEN_WRITE:
+    case GPF_ACT_JOIN_TOKEN_LIST:
+        return staff_only(who, "manage join tokens", why, why_size);
     case GPF_ACT_POD_LAUNCH:
         return pod_launch(who, why, why_size);
     case GPF_ACT_POD_LIST:

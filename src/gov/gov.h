@@ -13,6 +13,11 @@
  * Engine call sites (each keeps its order of checks; eng_can in engine_auth.c turns a
  * refusal into gpf_error_set(err, rc, "%s", why), filters pass why NULL):
  *   engine_auth.c gpf_engine_token_create         GPF_ACT_TOKEN_CREATE   {.id = user}
+ *   engine_tokens.c gpf_engine_token_list         GPF_ACT_TOKEN_LIST     {.id = user, "" for all}
+ *   engine_tokens.c gpf_engine_token_revoke       GPF_ACT_TOKEN_REVOKE   {.id = the token's user}; a
+ *     refusal is answered as an unknown token (GPF_ENOTFOUND, "no token '…'")
+ *   engine_users.c gpf_engine_user_update         with GPF_USER_DISABLED, GPF_ACT_USER_DISABLE
+ *   engine_users.c gpf_engine_user_delete         GPF_ACT_USER_DELETE
  *   engine_users.c gpf_engine_user_create         GPF_ACT_USER_CREATE
  *   engine_users.c gpf_engine_user_list           GPF_ACT_USER_LIST
  *   engine_users.c gpf_engine_user_get            GPF_ACT_USER_READ      {.id = name}
@@ -31,6 +36,9 @@
  *   engine_images.c gpf_engine_image_import, _delete   GPF_ACT_IMAGE_WRITE
  *   engine_images.c gpf_engine_image_blob_open    GPF_ACT_IMAGE_BLOB_READ
  *   engine_reconcile.c gpf_engine_host_override   GPF_ACT_HOST_OVERRIDE
+ *   engine_join.c gpf_engine_host_rekey           GPF_ACT_HOST_REKEY
+ *   engine_join.c gpf_engine_join_token_create, _revoke   GPF_ACT_JOIN_TOKEN_WRITE
+ *   engine_join.c gpf_engine_join_token_list      GPF_ACT_JOIN_TOKEN_LIST
  *   engine_reconcile.c gpf_engine_events_list     GPF_ACT_EVENT_LIST, then per event
  *     GPF_ACT_EVENT_READ {.owner = owner of the event's pod; "" when none or unknown}
  *   engine_agent.c require_agent (gpf_engine_agent_heartbeat, _commands, _pod_status):
@@ -61,10 +69,17 @@ typedef enum {
     GPF_ACT_USER_UPDATE,        /* admin, or the user itself (its SSH key) */
     GPF_ACT_USER_SET_ROLE,      /* admin */
     GPF_ACT_TOKEN_CREATE,       /* admin, or the user itself (object id = the token's user) */
+    GPF_ACT_TOKEN_LIST,         /* admin, or the user itself (object id = the tokens' user; "" = everyone's) */
+    GPF_ACT_TOKEN_REVOKE,       /* admin, or the token's user (object id = the token's user) */
+    GPF_ACT_USER_DISABLE,       /* admin: disable or enable a user */
+    GPF_ACT_USER_DELETE,        /* admin */
     /* the catalog of offers, images and hosts: staff (admin, operator) */
     GPF_ACT_SKU_WRITE,          /* create, update, delete */
     GPF_ACT_IMAGE_WRITE,        /* import, delete */
     GPF_ACT_HOST_OVERRIDE,      /* set or clear a preflight override */
+    GPF_ACT_HOST_REKEY,         /* let the next join-token registration replace a host */
+    GPF_ACT_JOIN_TOKEN_WRITE,   /* create, revoke join tokens */
+    GPF_ACT_JOIN_TOKEN_LIST,    /* list join tokens (never their secrets) */
     /* pods */
     GPF_ACT_POD_LAUNCH,         /* admin, operator, member */
     GPF_ACT_POD_LIST,           /* any user (the list holds what GPF_ACT_POD_READ allows) */

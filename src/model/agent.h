@@ -70,4 +70,13 @@ typedef struct gpf_agent_pod_status {
     int has_isolation_layers;
 } gpf_agent_pod_status;
 
+/* One report of a batch (POST /v1/agent/pods/status): the pod and what the agent says. */
+typedef struct gpf_agent_status_item {
+    char pod_id[GPF_ID_MAX];
+    gpf_agent_pod_status st;
+} gpf_agent_status_item;
+
+#define GPF_AGENT_STATUS_BATCH_MAX 256          /* reports in one batch request */
+#define GPF_AGENT_STATUS_BATCH_BYTES (48 * 1024) /* what an agent puts in one (the API takes 64 KiB) */
+
 #endif

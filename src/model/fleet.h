@@ -115,6 +115,11 @@ typedef struct gpf_host_rec {
     /* The most pods the agent runs at once ("max_pods" in the register body: its runtime's
      * limit); 0 = not stated (an older agent). Placement uses gpf_host_pods_max. */
     int max_pods;
+    /* An operator's re-key (set by the control plane, never by an agent): the host's agent
+     * tokens were revoked and the next join-token registration of this id may replace it,
+     * once. 0 = none pending. */
+    int64_t rekey_ms;
+    char rekey_by[GPF_ID_MAX];
 } gpf_host_rec;
 
 /* The most pods one agent lists and one heartbeat carries (the protocol's limit): no host

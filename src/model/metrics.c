@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/names.h"
 
 void gpf_metrics_clear(gpf_metrics *m)
 {
@@ -12,3 +13,6 @@ void gpf_metrics_clear(gpf_metrics *m)
     gpf_free(m->hosts);
     memset(m, 0, sizeof *m);
 }
+
+GPF_NAMES(gpf_reg_refusal_name, gpf_reg_refusal_parse, gpf_reg_refusal, "unknown_token", "expired", "used_up", "revoked",
+          "host_exists", "wrong_host")

@@ -47,6 +47,7 @@ typedef struct gpf_event_filter {
     const char *kind;
     int64_t after_id;           /* only events with a larger id */
     int limit;                  /* at most this many, the newest (0 = 100) */
+    int64_t before_id;          /* 0, or only events with a smaller id (paging to older ones) */
 } gpf_event_filter;
 
 #endif

@@ -210,6 +210,56 @@ static const char v5_sql[] =
 /* v6: hosts the most pods their agent runs (0 = not stated: gpf_host_pods_max). */
 static const char v6_sql[] = "ALTER TABLE hosts ADD COLUMN max_pods INTEGER NOT NULL DEFAULT 0;\n";
 
+/* v7 (issue 16): join tokens as records (the secret's hash, who made it, an optional expiry
+ * and use count, revocation); the serve's one join token (the setting join_token_hash) becomes
+ * the record "initial"; hosts get an operator's pending re-key, which every host known at the
+ * upgrade gets once (by "upgrade"): its agent kept no token of its own before, so its next
+ * start registers with the join token. */
+static const char v7_sql[] =
+    "CREATE TABLE join_tokens (\n"
+    "  id           TEXT PRIMARY KEY,\n"
+    "  name         TEXT NOT NULL,\n"
+    "  hash         TEXT NOT NULL,\n"
+    "  created_by   TEXT NOT NULL,\n"
+    "  created_ms   INTEGER NOT NULL,\n"
+    "  expires_ms   INTEGER NOT NULL,\n"
+    "  uses_left    INTEGER NOT NULL,\n"
+    "  uses         INTEGER NOT NULL,\n"
+    "  last_used_ms INTEGER NOT NULL,\n"
+    "  revoked_ms   INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "INSERT INTO join_tokens (id, name, hash, created_by, created_ms, expires_ms, uses_left, uses, last_used_ms,"
+    " revoked_ms) SELECT 'join-initial', 'initial', value, 'serve', 0, 0, -1, 0, 0, 0 FROM settings"
+    " WHERE key = 'join_token_hash';\n"
+    "DELETE FROM settings WHERE key = 'join_token_hash';\n"
+    "ALTER TABLE hosts ADD COLUMN rekey_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE hosts ADD COLUMN rekey_by TEXT NOT NULL DEFAULT '';\n"
+    /* their agents kept no token before: each may come back once with the join token */
+    "UPDATE hosts SET rekey_ms = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), rekey_by = 'upgrade';\n";
+
+/* v8 (issue 16): the credential lifecycle: users can be disabled and deleted (the row stays,
+ * its name reserved, for the history that names it); tokens get a name, an expiry, the
+ * last time they were used (written at most once a minute) and when they were revoked. */
+static const char v8_sql[] =
+    "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE users ADD COLUMN deleted_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE tokens ADD COLUMN last_used_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE tokens ADD COLUMN revoked_ms INTEGER NOT NULL DEFAULT 0;\n";
+
+/* v9 (issue 16): final pods and closed usage live only in the store, so the queries that
+ * read them page by key: the live pods (start-up), pods by state and by owner, open usage
+ * (start-up) and usage by owner. The live-pod index's WHERE is the exact text the store's
+ * queries use (SQLite uses a partial index only when the query repeats its condition). */
+static const char v9_sql[] =
+    "CREATE INDEX pods_live ON pods (created_ms, id)"
+    " WHERE state NOT IN ('stopped', 'failed', 'preempted', 'expired', 'lost');\n"
+    "CREATE INDEX pods_by_state ON pods (state, created_ms, id);\n"
+    "CREATE INDEX pods_by_owner ON pods (owner, created_ms, id);\n"
+    "CREATE INDEX usage_open ON usage (id) WHERE end_ms = 0;\n"
+    "CREATE INDEX usage_by_owner ON usage (owner, id);\n";
+
 static const gpf_store_migration builtin[] = {
     {1, "hosts, gpus, skus, users, tokens, pods, usage, settings", v1_sql},
     {2, "pods.place_vgpu_type", v2_sql},
@@ -217,6 +267,9 @@ static const gpf_store_migration builtin[] = {
     {4, "hosts.preflight and override, host_findings, events", v4_sql},
     {5, "images; skus.image and min_isolation; hosts.isolation_max; pods.image, host key, layers", v5_sql},
     {6, "hosts.max_pods", v6_sql},
+    {7, "join_tokens (from the join_token_hash setting); hosts.rekey_ms, rekey_by", v7_sql},
+    {8, "users.disabled, deleted_ms; tokens.name, expires_ms, last_used_ms, revoked_ms", v8_sql},
+    {9, "indexes for paged pods and usage (live pods, by state, by owner; open usage)", v9_sql},
 };
 
 const gpf_store_migration *gpf_store_migrations(size_t *n)

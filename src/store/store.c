@@ -513,6 +513,8 @@ static const gpf_store_ops sqlite_ops = {
     .image_delete = sq_image_delete,
     .user_put = sq_user_put,
     .token_put = sq_token_put,
+    .tokens_delete_for_host = sq_tokens_delete_for_host,
+    .join_token_put = sq_join_token_put,
     .pod_put = sq_pod_put,
     .usage_insert = sq_usage_insert,
     .usage_update = sq_usage_update,
@@ -523,8 +525,13 @@ static const gpf_store_ops sqlite_ops = {
     .images_load = sq_images_load,
     .users_load = sq_users_load,
     .tokens_load = sq_tokens_load,
+    .join_tokens_load = sq_join_tokens_load,
     .pods_load = sq_pods_load,
     .usage_load = sq_usage_load,
+    .pod_get = sq_pod_get,
+    .pods_query = sq_pods_query,
+    .usage_query = sq_usage_query,
+    .history_counts = sq_history_counts,
     .schema_version = sq_schema_version,
     .close = sq_close,
 };
@@ -560,6 +567,39 @@ int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_
         goto out;
     if ((rc = store_migrate(s, list, n, err)) != 0)
         goto out;
+    *out = &s->pub;
+    s = NULL;
+out:
+    close_db(s);
+    return rc;
+}
+
+int gpf_store_open_reader(const char *path, gpf_store **out, gpf_error *err)
+{
+    int rc = 0;
+    store_sqlite *s = NULL;
+    if (!out || !path) {
+        rc = gpf_error_set(err, GPF_EINVAL, "store: bad arguments to open_reader");
+        goto out;
+    }
+    *out = NULL;
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0) {
+        rc = gpf_error_set(err, GPF_ENOTSUP, "store: a private database has no second handle");
+        goto out;
+    }
+    s = GPF_NEW(store_sqlite);
+    s->pub.ops = &sqlite_ops;
+    s->pub.priv = s;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = gpf_error_set(err, GPF_ESTORE, "store: cannot open %s to read: %s", path,
+                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        rc = store_fail(s, err, "store: setting busy timeout");
+        goto out;
+    }
     *out = &s->pub;
     s = NULL;
 out:

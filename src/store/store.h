@@ -23,6 +23,36 @@
 
 typedef struct gpf_store gpf_store;
 
+/* A page of pods (pods_query): those matching every filter set, ordered by (created_ms, id),
+ * starting after the key (after_created_ms, after_id) when after_id is non-empty, at most
+ * limit of them (0 = no limit). */
+typedef struct gpf_pod_query {
+    int live;                   /* 1: only pods in a non-final state (gpf_pod_state_is_final) */
+    int has_state;              /* 1: only pods in state */
+    gpf_pod_state state;
+    const char *owner;          /* NULL or "": any owner */
+    int64_t after_created_ms;
+    const char *after_id;       /* NULL or "": from the first pod */
+    size_t limit;
+} gpf_pod_query;
+
+/* A page of usage records (usage_query), ordered by id, after after_id, at most limit
+ * (0 = no limit). */
+typedef struct gpf_usage_query {
+    int open;                   /* 1: only open records (end_ms 0) */
+    const char *owner;          /* NULL or "": any */
+    const char *pod_id;         /* NULL or "": any */
+    int64_t after_id;
+    size_t limit;
+} gpf_usage_query;
+
+/* What the store holds beyond the engine's memory, counted once at start-up. */
+typedef struct gpf_store_counts {
+    int64_t pods[GPF_POD_LOST + 1]; /* pods by state */
+    int64_t usage_records;          /* every usage record, open and closed */
+    int64_t usage_closed;           /* of those, closed (end_ms set) */
+} gpf_store_counts;
+
 /* ---- the ops table: one entry per operation below, with its contract; each is called
  * only by the gpf_store_* function of its name, so s is never NULL ------------------ */
 
@@ -40,6 +70,8 @@ typedef struct gpf_store_ops {
     int (*image_delete)(gpf_store *s, const char *name, gpf_error *err);
     int (*user_put)(gpf_store *s, const gpf_user *u, gpf_error *err);
     int (*token_put)(gpf_store *s, const gpf_token *t, gpf_error *err);
+    int (*tokens_delete_for_host)(gpf_store *s, const char *host_id, gpf_error *err);
+    int (*join_token_put)(gpf_store *s, const gpf_join_token *t, gpf_error *err);
     int (*pod_put)(gpf_store *s, const gpf_pod *p, gpf_error *err);
     int (*usage_insert)(gpf_store *s, gpf_usage *u, gpf_error *err);
     int (*usage_update)(gpf_store *s, const gpf_usage *u, gpf_error *err);
@@ -50,8 +82,13 @@ typedef struct gpf_store_ops {
     int (*images_load)(gpf_store *s, gpf_image **out, size_t *n, gpf_error *err);
     int (*users_load)(gpf_store *s, gpf_user **out, size_t *n, gpf_error *err);
     int (*tokens_load)(gpf_store *s, gpf_token **out, size_t *n, gpf_error *err);
+    int (*join_tokens_load)(gpf_store *s, gpf_join_token **out, size_t *n, gpf_error *err);
     int (*pods_load)(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err);
     int (*usage_load)(gpf_store *s, gpf_usage **out, size_t *n, gpf_error *err);
+    int (*pod_get)(gpf_store *s, const char *id, gpf_pod *out, gpf_error *err);
+    int (*pods_query)(gpf_store *s, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err);
+    int (*usage_query)(gpf_store *s, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err);
+    int (*history_counts)(gpf_store *s, gpf_store_counts *out, gpf_error *err);
     int (*schema_version)(gpf_store *s);
     /* Frees everything of s, s itself included. */
     void (*close)(gpf_store *s);
@@ -111,6 +148,10 @@ int gpf_store_image_put(gpf_store *s, const gpf_image *im, gpf_error *err);
 int gpf_store_image_delete(gpf_store *s, const char *name, gpf_error *err); /* ENOTFOUND */
 int gpf_store_user_put(gpf_store *s, const gpf_user *u, gpf_error *err);
 int gpf_store_token_put(gpf_store *s, const gpf_token *t, gpf_error *err);
+/* Deletes every agent token of host_id (none is fine: 0). */
+int gpf_store_tokens_delete_for_host(gpf_store *s, const char *host_id, gpf_error *err);
+/* Upsert of a join token by id. */
+int gpf_store_join_token_put(gpf_store *s, const gpf_join_token *t, gpf_error *err);
 int gpf_store_pod_put(gpf_store *s, const gpf_pod *p, gpf_error *err);
 
 /* Usage records: insert assigns u->id; update rewrites by id (ENOTFOUND if absent). */
@@ -130,7 +171,25 @@ int gpf_store_skus_load(gpf_store *s, gpf_sku **out, size_t *n, gpf_error *err);
 int gpf_store_images_load(gpf_store *s, gpf_image **out, size_t *n, gpf_error *err);
 int gpf_store_users_load(gpf_store *s, gpf_user **out, size_t *n, gpf_error *err);
 int gpf_store_tokens_load(gpf_store *s, gpf_token **out, size_t *n, gpf_error *err);
+int gpf_store_join_tokens_load(gpf_store *s, gpf_join_token **out, size_t *n, gpf_error *err); /* by id */
 int gpf_store_pods_load(gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err);
 int gpf_store_usage_load(gpf_store *s, gpf_usage **out, size_t *n, gpf_error *err);
+
+/* Reads that do not load a whole table (final pods and closed usage live only in the
+ * store). pod_get: the pod of that id (with its placement's GPUs), GPF_ENOTFOUND when
+ * there is none. pods_query / usage_query: one page as q asks (heap array, gpf_free; NULL
+ * and 0 when empty), pods with their placement's GPUs. history_counts: pods by state and
+ * usage records, for /metrics (one scan of an index each). */
+int gpf_store_pod_get(gpf_store *s, const char *id, gpf_pod *out, gpf_error *err);
+int gpf_store_pods_query(gpf_store *s, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err);
+int gpf_store_usage_query(gpf_store *s, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err);
+int gpf_store_history_counts(gpf_store *s, gpf_store_counts *out, gpf_error *err);
+
+/* A second, read-only handle on the database at path (already opened, and migrated, by
+ * gpf_store_open), for reads made outside the engine's lock: its own connection, so SQLite
+ * WAL lets it read committed data while the writer writes. Only the reads above and the
+ * *_load and events_list ops are meant for it; a write fails. ":memory:" and "" have no
+ * second handle: GPF_ENOTSUP. *out owned by caller (gpf_store_close). */
+int gpf_store_open_reader(const char *path, gpf_store **out, gpf_error *err);
 
 #endif

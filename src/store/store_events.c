@@ -81,13 +81,14 @@ int sq_events_list(gpf_store *store, const gpf_event_filter *f, gpf_event **out,
     if ((rc = store_stmt(s, SLOT_EVENTS_LIST,
                          "SELECT id, at_ms, kind, severity, host_id, pod_id, subject, detail FROM events"
                          " WHERE (?1 = '' OR host_id = ?1) AND (?2 = '' OR pod_id = ?2) AND (?3 = '' OR kind = ?3)"
-                         " AND id > ?4 ORDER BY id DESC LIMIT ?5",
+                         " AND id > ?4 AND (?6 = 0 OR id < ?6) ORDER BY id DESC LIMIT ?5",
                          &st, err)) != 0)
         goto out;
     if (sqlite3_bind_text(st, 1, or_empty(f->host_id), -1, SQLITE_TRANSIENT) != SQLITE_OK ||
         sqlite3_bind_text(st, 2, or_empty(f->pod_id), -1, SQLITE_TRANSIENT) != SQLITE_OK ||
         sqlite3_bind_text(st, 3, or_empty(f->kind), -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 4, f->after_id) != SQLITE_OK || sqlite3_bind_int(st, 5, limit) != SQLITE_OK) {
+        sqlite3_bind_int64(st, 4, f->after_id) != SQLITE_OK || sqlite3_bind_int(st, 5, limit) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 6, f->before_id) != SQLITE_OK) {
         rc = store_fail(s, err, "store: events_list");
         goto out;
     }

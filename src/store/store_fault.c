@@ -80,6 +80,8 @@ WRITE(image_put, (gpf_store *s, const gpf_image *im, gpf_error *err), im, err)
 WRITE(image_delete, (gpf_store *s, const char *name, gpf_error *err), name, err)
 WRITE(user_put, (gpf_store *s, const gpf_user *u, gpf_error *err), u, err)
 WRITE(token_put, (gpf_store *s, const gpf_token *t, gpf_error *err), t, err)
+WRITE(tokens_delete_for_host, (gpf_store *s, const char *host_id, gpf_error *err), host_id, err)
+WRITE(join_token_put, (gpf_store *s, const gpf_join_token *t, gpf_error *err), t, err)
 WRITE(pod_put, (gpf_store *s, const gpf_pod *p, gpf_error *err), p, err)
 WRITE(usage_insert, (gpf_store *s, gpf_usage *u, gpf_error *err), u, err)
 WRITE(usage_update, (gpf_store *s, const gpf_usage *u, gpf_error *err), u, err)
@@ -94,8 +96,13 @@ PASS(skus_load, (gpf_store *s, gpf_sku **out, size_t *n, gpf_error *err), out, n
 PASS(images_load, (gpf_store *s, gpf_image **out, size_t *n, gpf_error *err), out, n, err)
 PASS(users_load, (gpf_store *s, gpf_user **out, size_t *n, gpf_error *err), out, n, err)
 PASS(tokens_load, (gpf_store *s, gpf_token **out, size_t *n, gpf_error *err), out, n, err)
+PASS(join_tokens_load, (gpf_store *s, gpf_join_token **out, size_t *n, gpf_error *err), out, n, err)
 PASS(pods_load, (gpf_store *s, gpf_pod **out, size_t *n, gpf_error *err), out, n, err)
 PASS(usage_load, (gpf_store *s, gpf_usage **out, size_t *n, gpf_error *err), out, n, err)
+PASS(pod_get, (gpf_store *s, const char *id, gpf_pod *out, gpf_error *err), id, out, err)
+PASS(pods_query, (gpf_store *s, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err), q, out, n, err)
+PASS(usage_query, (gpf_store *s, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err), q, out, n, err)
+PASS(history_counts, (gpf_store *s, gpf_store_counts *out, gpf_error *err), out, err)
 
 static int fault_rollback(gpf_store *s)
 {
@@ -128,6 +135,8 @@ static const gpf_store_ops fault_ops = {
     .image_delete = fault_image_delete,
     .user_put = fault_user_put,
     .token_put = fault_token_put,
+    .tokens_delete_for_host = fault_tokens_delete_for_host,
+    .join_token_put = fault_join_token_put,
     .pod_put = fault_pod_put,
     .usage_insert = fault_usage_insert,
     .usage_update = fault_usage_update,
@@ -138,8 +147,13 @@ static const gpf_store_ops fault_ops = {
     .images_load = fault_images_load,
     .users_load = fault_users_load,
     .tokens_load = fault_tokens_load,
+    .join_tokens_load = fault_join_tokens_load,
     .pods_load = fault_pods_load,
     .usage_load = fault_usage_load,
+    .pod_get = fault_pod_get,
+    .pods_query = fault_pods_query,
+    .usage_query = fault_usage_query,
+    .history_counts = fault_history_counts,
     .schema_version = fault_schema_version,
     .close = fault_close,
 };

@@ -45,6 +45,11 @@ enum store_slot {
     SLOT_IMAGE_PUT,
     SLOT_IMAGE_DELETE,
     SLOT_IMAGES_LOAD,
+    SLOT_POD_GET,
+    SLOT_POD_GPUS_OF,
+    SLOT_TOKENS_DELETE_FOR_HOST,
+    SLOT_JOIN_TOKEN_PUT,
+    SLOT_JOIN_TOKENS_LOAD,
     SLOT_COUNT
 };
 
@@ -82,8 +87,15 @@ int sq_skus_load(gpf_store *store, gpf_sku **out, size_t *n, gpf_error *err);
 int sq_images_load(gpf_store *store, gpf_image **out, size_t *n, gpf_error *err);
 int sq_users_load(gpf_store *store, gpf_user **out, size_t *n, gpf_error *err);
 int sq_tokens_load(gpf_store *store, gpf_token **out, size_t *n, gpf_error *err);
+int sq_tokens_delete_for_host(gpf_store *store, const char *host_id, gpf_error *err);
+int sq_join_token_put(gpf_store *store, const gpf_join_token *t, gpf_error *err);
+int sq_join_tokens_load(gpf_store *store, gpf_join_token **out, size_t *n, gpf_error *err);
 int sq_pods_load(gpf_store *store, gpf_pod **out, size_t *n, gpf_error *err);
 int sq_usage_load(gpf_store *store, gpf_usage **out, size_t *n, gpf_error *err);
+int sq_pod_get(gpf_store *store, const char *id, gpf_pod *out, gpf_error *err);
+int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err);
+int sq_usage_query(gpf_store *store, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err);
+int sq_history_counts(gpf_store *store, gpf_store_counts *out, gpf_error *err);
 int sq_schema_version(gpf_store *store);
 void sq_close(gpf_store *store);
 

@@ -2,8 +2,26 @@
 #include "store/store_int.h"
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/buf.h"
 
 /* ---- pods ----------------------------------------------------------------- */
+
+/* The columns read_pod decodes, in its order. */
+#define POD_COLS                                                                                   \
+    "id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"                     \
+    " slice_vgpu_type, slice_share_milli, slice_share_memory_mib, isolation, state, reason,"      \
+    " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"              \
+    " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"                   \
+    " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"           \
+    " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type, place_numa_node, image,"   \
+    " image_digest, ssh_host_key, isolation_layers"
+
+/* The condition of a live pod: the exact text of the pods_live index's WHERE (migration 9). */
+#define POD_LIVE_SQL "state NOT IN ('stopped', 'failed', 'preempted', 'expired', 'lost')"
 
 static void bind_pod(store_binder *b, const void *rec)
 {
@@ -154,14 +172,7 @@ static const store_table pods_table = {
                " ssh_host_key = excluded.ssh_host_key, isolation_layers = excluded.isolation_layers",
     .bind = bind_pod,
     .load_slot = SLOT_PODS_LOAD,
-    .load_sql = "SELECT id, owner, project, sku, slice_kind, slice_gpu_count, slice_mig_profile,"
-                " slice_vgpu_type, slice_share_milli, slice_share_memory_mib, isolation, state, reason,"
-                " placed, place_host_id, place_mig_profile_id, place_mig_start, place_mig_size,"
-                " place_share_milli, place_share_memory_mib, place_cpus, place_memory_mib,"
-                " place_gpu_milli, device_ids, ssh_host, ssh_port, ssh_user, price_micro_per_hour,"
-                " created_ms, started_ms, stopped_ms, ssh_pubkey, place_vgpu_type, place_numa_node, image,"
-                " image_digest, ssh_host_key, isolation_layers FROM pods"
-                " ORDER BY created_ms, id",
+    .load_sql = "SELECT " POD_COLS " FROM pods ORDER BY created_ms, id",
     .read = read_pod,
 };
 
@@ -201,6 +212,159 @@ int sq_pods_load(gpf_store *store, gpf_pod **out, size_t *n, gpf_error *err)
         return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_load");
     int rc = store_load(s, &pods_table, &pod_gpus_table, &arr, n, err);
     *out = arr;
+    return rc;
+}
+
+/* ---- pods read by key and by page (final pods live only in the store) ----------- */
+
+/* Prepares sql (built for this call: its variants are many, and reads are not hot enough
+ * for each to need a cached statement). */
+static int prepare(store_sqlite *s, const char *sql, sqlite3_stmt **st, const char *what, gpf_error *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return store_fail(s, err, what);
+    }
+    return 0;
+}
+
+/* Steps st into a heap array of elem-sized records, read(r, rec) decoding each row: *out
+ * (grown from NULL) and *n. The records read before a failure stay for the caller to free. */
+static int read_rows(store_sqlite *s, sqlite3_stmt *st, size_t elem, void (*read)(store_reader *r, void *rec),
+                     void **out, size_t *n, const char *what, gpf_error *err)
+{
+    size_t cap = 0;
+    int rc = 0, src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = gpf_reallocarray(*out, cap, elem);
+        }
+        char *rec = (char *)*out + *n * elem;
+        memset(rec, 0, elem);
+        (*n)++;
+        store_reader r;
+        store_read_init(&r, st);
+        read(&r, rec);
+        if ((rc = store_read_finish(&r, err)) != 0)
+            return rc;
+    }
+    return src == SQLITE_DONE ? 0 : store_fail(s, err, what);
+}
+
+/* Appends the placement's GPUs of p (its pod_gpus rows, by pos). */
+static int read_gpus_of(store_sqlite *s, gpf_pod *p, gpf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store_stmt(s, SLOT_POD_GPUS_OF, "SELECT uuid, gpu_index FROM pod_gpus WHERE pod_id = ?1 ORDER BY pos",
+                        &st, err);
+    int src = SQLITE_DONE;
+    if (rc == 0 && sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC) != SQLITE_OK)
+        rc = store_fail(s, err, "store: reading pod_gpus");
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_reader r;
+        store_read_init(&r, st);
+        if ((rc = read_pod_gpu(&r, p, err)) == 0)
+            rc = store_read_finish(&r, err);
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = store_fail(s, err, "store: reading pod_gpus");
+    store_done(st);
+    return rc;
+}
+
+/* Steps st (a SELECT of POD_COLS) into a heap array of pods with their GPUs, in one scope so
+ * pods and GPUs agree. *out NULL and *n 0 when there are none or on failure. */
+static int read_pods(store_sqlite *s, sqlite3_stmt *st, gpf_pod **out, size_t *n, gpf_error *err)
+{
+    void *arr = NULL;
+    *n = 0;
+    int rc = store_scope_begin(s, err);
+    if (rc != 0) {
+        *out = NULL;
+        return rc;
+    }
+    rc = read_rows(s, st, sizeof(gpf_pod), read_pod, &arr, n, "store: reading pods", err);
+    *out = arr;
+    sqlite3_reset(st);
+    for (size_t i = 0; i < *n && rc == 0; i++)
+        rc = read_gpus_of(s, &(*out)[i], err);
+    rc = store_scope_end(s, rc, err);
+    if (rc != 0) {
+        gpf_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int sq_pod_get(gpf_store *store, const char *id, gpf_pod *out, gpf_error *err)
+{
+    store_sqlite *s = store->priv;
+    sqlite3_stmt *st = NULL;
+    gpf_pod *arr = NULL;
+    size_t n = 0;
+    if (!id || !out)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pod_get");
+    int rc = store_stmt(s, SLOT_POD_GET, "SELECT " POD_COLS " FROM pods WHERE id = ?1", &st, err);
+    if (rc == 0 && sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+        rc = store_fail(s, err, "store: pod_get");
+    if (rc == 0)
+        rc = read_pods(s, st, &arr, &n, err);
+    if (rc == 0 && n == 0)
+        rc = gpf_error_set(err, GPF_ENOTFOUND, "store: pod %.64s not found", id);
+    if (rc == 0)
+        *out = arr[0];
+    store_done(st);
+    gpf_free(arr);
+    return rc;
+}
+
+/* 1 when v is set (not NULL, not ""). */
+static int given(const char *v)
+{
+    return v && v[0];
+}
+
+int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err)
+{
+    store_sqlite *s = store->priv;
+    sqlite3_stmt *st = NULL;
+    gpf_buf sql = {0};
+    if (!q || !out || !n)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_query");
+    *out = NULL;
+    *n = 0;
+    /* the text varies only by which filters are set; every value is a bound parameter */
+    gpf_buf_puts(&sql, "SELECT " POD_COLS " FROM pods WHERE 1");
+    if (q->live)
+        gpf_buf_puts(&sql, " AND " POD_LIVE_SQL);
+    if (q->has_state)
+        gpf_buf_puts(&sql, " AND state = ?1");
+    if (given(q->owner))
+        gpf_buf_puts(&sql, " AND owner = ?2");
+    if (given(q->after_id))
+        gpf_buf_puts(&sql, " AND (created_ms, id) > (?3, ?4)");
+    gpf_buf_puts(&sql, " ORDER BY created_ms, id");
+    if (q->limit)
+        gpf_buf_puts(&sql, " LIMIT ?5");
+    int rc = prepare(s, gpf_buf_cstr(&sql), &st, "store: pods_query", err);
+    int brc = SQLITE_OK;
+    if (rc == 0 && q->has_state)
+        brc |= sqlite3_bind_text(st, 1, gpf_pod_state_name(q->state), -1, SQLITE_STATIC);
+    if (rc == 0 && given(q->owner))
+        brc |= sqlite3_bind_text(st, 2, q->owner, -1, SQLITE_TRANSIENT);
+    if (rc == 0 && given(q->after_id))
+        brc |= sqlite3_bind_int64(st, 3, q->after_created_ms) | sqlite3_bind_text(st, 4, q->after_id, -1, SQLITE_TRANSIENT);
+    if (rc == 0 && q->limit)
+        brc |= sqlite3_bind_int64(st, 5, q->limit > INT64_MAX ? INT64_MAX : (int64_t)q->limit);
+    if (rc == 0 && brc != SQLITE_OK)
+        rc = store_fail(s, err, "store: pods_query");
+    if (rc == 0)
+        rc = read_pods(s, st, out, n, err);
+    sqlite3_finalize(st);
+    gpf_buf_clear(&sql);
     return rc;
 }
 
@@ -247,13 +411,17 @@ static void read_usage(store_reader *r, void *rec)
     u->end_ms = store_read_i64(r);
 }
 
+/* The columns read_usage decodes, in its order. */
+#define USAGE_COLS                                                                        \
+    "id, pod_id, owner, project, sku, host_id, slice_kind, isolation, gpu_milli,"        \
+    " price_micro_per_hour, start_ms, end_ms"
+
 /* Usage records are never upserted (see usage_insert and usage_update): no put_*. */
 static const store_table usage_table = {
     .name = "usage",
     .elem = sizeof(gpf_usage),
     .load_slot = SLOT_USAGE_LOAD,
-    .load_sql = "SELECT id, pod_id, owner, project, sku, host_id, slice_kind, isolation, gpu_milli,"
-                " price_micro_per_hour, start_ms, end_ms FROM usage ORDER BY id",
+    .load_sql = "SELECT " USAGE_COLS " FROM usage ORDER BY id",
     .read = read_usage,
 };
 
@@ -316,4 +484,98 @@ int sq_usage_load(gpf_store *store, gpf_usage **out, size_t *n, gpf_error *err)
     int rc = store_load(s, &usage_table, NULL, &arr, n, err);
     *out = arr;
     return rc;
+}
+
+int sq_usage_query(gpf_store *store, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err)
+{
+    store_sqlite *s = store->priv;
+    sqlite3_stmt *st = NULL;
+    gpf_buf sql = {0};
+    void *arr = NULL;
+    if (!q || !out || !n)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to usage_query");
+    *out = NULL;
+    *n = 0;
+    gpf_buf_puts(&sql, "SELECT " USAGE_COLS " FROM usage WHERE id > ?1");
+    if (q->open)
+        gpf_buf_puts(&sql, " AND end_ms = 0");
+    if (given(q->owner))
+        gpf_buf_puts(&sql, " AND owner = ?2");
+    if (given(q->pod_id))
+        gpf_buf_puts(&sql, " AND pod_id = ?3");
+    gpf_buf_puts(&sql, " ORDER BY id");
+    if (q->limit)
+        gpf_buf_puts(&sql, " LIMIT ?4");
+    int rc = prepare(s, gpf_buf_cstr(&sql), &st, "store: usage_query", err);
+    int brc = SQLITE_OK;
+    if (rc == 0)
+        brc |= sqlite3_bind_int64(st, 1, q->after_id);
+    if (rc == 0 && given(q->owner))
+        brc |= sqlite3_bind_text(st, 2, q->owner, -1, SQLITE_TRANSIENT);
+    if (rc == 0 && given(q->pod_id))
+        brc |= sqlite3_bind_text(st, 3, q->pod_id, -1, SQLITE_TRANSIENT);
+    if (rc == 0 && q->limit)
+        brc |= sqlite3_bind_int64(st, 4, q->limit > INT64_MAX ? INT64_MAX : (int64_t)q->limit);
+    if (rc == 0 && brc != SQLITE_OK)
+        rc = store_fail(s, err, "store: usage_query");
+    if (rc == 0)
+        rc = read_rows(s, st, sizeof(gpf_usage), read_usage, &arr, n, "store: usage_query", err);
+    *out = arr;
+    sqlite3_finalize(st);
+    gpf_buf_clear(&sql);
+    if (rc != 0) {
+        gpf_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* Runs sql (one row of one integer) into *v. */
+static int count_one(store_sqlite *s, const char *sql, int64_t *v, gpf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, sql, &st, "store: history_counts", err);
+    if (rc == 0 && sqlite3_step(st) != SQLITE_ROW)
+        rc = store_fail(s, err, "store: history_counts");
+    if (rc == 0)
+        *v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sq_history_counts(gpf_store *store, gpf_store_counts *out, gpf_error *err)
+{
+    store_sqlite *s = store->priv;
+    sqlite3_stmt *st = NULL;
+    int src = SQLITE_DONE;
+    int64_t open = 0;
+    if (!out)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to history_counts");
+    memset(out, 0, sizeof *out);
+    int rc = store_scope_begin(s, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = prepare(s, "SELECT state, count(*) FROM pods GROUP BY state", &st, "store: history_counts", err)) != 0)
+        goto out;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        int state = name ? gpf_pod_state_parse(name) : -1;
+        if (state < 0 || state > GPF_POD_LOST) {
+            rc = gpf_error_set(err, GPF_ESTORE, "store: pods: unknown state in a row");
+            goto out;
+        }
+        out->pods[state] = sqlite3_column_int64(st, 1);
+    }
+    if (src != SQLITE_DONE) {
+        rc = store_fail(s, err, "store: history_counts");
+        goto out;
+    }
+    if ((rc = count_one(s, "SELECT count(*) FROM usage", &out->usage_records, err)) != 0 ||
+        (rc = count_one(s, "SELECT count(*) FROM usage WHERE end_ms = 0", &open, err)) != 0)
+        goto out;
+    out->usage_closed = out->usage_records - open;
+out:
+    sqlite3_finalize(st);
+    return store_scope_end(s, rc, err);
 }

@@ -28,6 +28,8 @@ static void bind_host(store_binder *b, const void *rec)
     store_bind_int(b, h->override_ms);
     store_bind_name(b, "isolation_max", gpf_isolation_name(h->isolation_max));
     store_bind_int(b, h->max_pods);
+    store_bind_int(b, h->rekey_ms);
+    BIND_STR(b, h, rekey_by);
 }
 
 static void read_host(store_reader *r, void *rec)
@@ -53,6 +55,8 @@ static void read_host(store_reader *r, void *rec)
     h->override_ms = store_read_i64(r);
     h->isolation_max = (gpf_isolation)store_read_enum(r, "isolation_max", gpf_isolation_parse);
     h->max_pods = store_read_int(r, "max_pods");
+    h->rekey_ms = store_read_i64(r);
+    READ_STR(r, h, rekey_by);
 }
 
 static void bind_gpu(store_binder *b, const void *parent, int pos)
@@ -92,8 +96,9 @@ static const store_table hosts_table = {
     .put_slot = SLOT_HOST_PUT,
     .put_sql = "INSERT INTO hosts (id, address, deploy_mode, backend, runtime, agent_version, cpus,"
                " memory_mib, numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms,"
-               " override, override_by, override_reason, override_ms, isolation_max, max_pods)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+               " override, override_by, override_reason, override_ms, isolation_max, max_pods, rekey_ms, rekey_by)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
+               " ?21, ?22)"
                " ON CONFLICT (id) DO UPDATE SET address = excluded.address,"
                " deploy_mode = excluded.deploy_mode, backend = excluded.backend,"
                " runtime = excluded.runtime, agent_version = excluded.agent_version,"
@@ -104,12 +109,13 @@ static const store_table hosts_table = {
                " preflight_ms = excluded.preflight_ms, override = excluded.override,"
                " override_by = excluded.override_by, override_reason = excluded.override_reason,"
                " override_ms = excluded.override_ms, isolation_max = excluded.isolation_max,"
-               " max_pods = excluded.max_pods",
+               " max_pods = excluded.max_pods, rekey_ms = excluded.rekey_ms, rekey_by = excluded.rekey_by",
     .bind = bind_host,
     .load_slot = SLOT_HOSTS_LOAD,
     .load_sql = "SELECT id, address, deploy_mode, backend, runtime, agent_version, cpus, memory_mib,"
                 " numa_nodes, state, registered_ms, last_heartbeat_ms, preflight, preflight_ms, override,"
-                " override_by, override_reason, override_ms, isolation_max, max_pods FROM hosts ORDER BY id",
+                " override_by, override_reason, override_ms, isolation_max, max_pods, rekey_ms, rekey_by FROM hosts"
+                " ORDER BY id",
     .read = read_host,
 };
 

@@ -9,6 +9,8 @@ static void bind_user(store_binder *b, const void *rec)
     BIND_STR(b, u, team);
     BIND_STR(b, u, ssh_pubkey);
     store_bind_int(b, u->created_ms);
+    store_bind_int(b, u->disabled != 0);
+    store_bind_int(b, u->deleted_ms);
 }
 
 static void read_user(store_reader *r, void *rec)
@@ -19,6 +21,8 @@ static void read_user(store_reader *r, void *rec)
     READ_STR(r, u, team);
     READ_STR(r, u, ssh_pubkey);
     u->created_ms = store_read_i64(r);
+    u->disabled = store_read_i64(r) != 0;
+    u->deleted_ms = store_read_i64(r);
 }
 
 static const store_table users_table = {
@@ -26,13 +30,14 @@ static const store_table users_table = {
     .elem = sizeof(gpf_user),
     .put_what = "store: user_put",
     .put_slot = SLOT_USER_PUT,
-    .put_sql = "INSERT INTO users (name, role, team, ssh_pubkey, created_ms)"
-               " VALUES (?1, ?2, ?3, ?4, ?5)"
+    .put_sql = "INSERT INTO users (name, role, team, ssh_pubkey, created_ms, disabled, deleted_ms)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                " ON CONFLICT (name) DO UPDATE SET role = excluded.role, team = excluded.team,"
-               " ssh_pubkey = excluded.ssh_pubkey, created_ms = excluded.created_ms",
+               " ssh_pubkey = excluded.ssh_pubkey, created_ms = excluded.created_ms,"
+               " disabled = excluded.disabled, deleted_ms = excluded.deleted_ms",
     .bind = bind_user,
     .load_slot = SLOT_USERS_LOAD,
-    .load_sql = "SELECT name, role, team, ssh_pubkey, created_ms FROM users ORDER BY name",
+    .load_sql = "SELECT name, role, team, ssh_pubkey, created_ms, disabled, deleted_ms FROM users ORDER BY name",
     .read = read_user,
 };
 
@@ -63,6 +68,10 @@ static void bind_token(store_binder *b, const void *rec)
     BIND_STR(b, t, host_id);
     BIND_STR(b, t, hash);
     store_bind_int(b, t->created_ms);
+    BIND_STR(b, t, name);
+    store_bind_int(b, t->expires_ms);
+    store_bind_int(b, t->last_used_ms);
+    store_bind_int(b, t->revoked_ms);
 }
 
 static void read_token(store_reader *r, void *rec)
@@ -73,6 +82,10 @@ static void read_token(store_reader *r, void *rec)
     READ_STR(r, t, host_id);
     READ_STR(r, t, hash);
     t->created_ms = store_read_i64(r);
+    READ_STR(r, t, name);
+    t->expires_ms = store_read_i64(r);
+    t->last_used_ms = store_read_i64(r);
+    t->revoked_ms = store_read_i64(r);
 }
 
 static const store_table tokens_table = {
@@ -80,13 +93,16 @@ static const store_table tokens_table = {
     .elem = sizeof(gpf_token),
     .put_what = "store: token_put",
     .put_slot = SLOT_TOKEN_PUT,
-    .put_sql = "INSERT INTO tokens (id, user_name, host_id, hash, created_ms)"
-               " VALUES (?1, ?2, ?3, ?4, ?5)"
+    .put_sql = "INSERT INTO tokens (id, user_name, host_id, hash, created_ms, name, expires_ms, last_used_ms,"
+               " revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                " ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name,"
-               " host_id = excluded.host_id, hash = excluded.hash, created_ms = excluded.created_ms",
+               " host_id = excluded.host_id, hash = excluded.hash, created_ms = excluded.created_ms,"
+               " name = excluded.name, expires_ms = excluded.expires_ms, last_used_ms = excluded.last_used_ms,"
+               " revoked_ms = excluded.revoked_ms",
     .bind = bind_token,
     .load_slot = SLOT_TOKENS_LOAD,
-    .load_sql = "SELECT id, user_name, host_id, hash, created_ms FROM tokens ORDER BY id",
+    .load_sql = "SELECT id, user_name, host_id, hash, created_ms, name, expires_ms, last_used_ms, revoked_ms"
+                " FROM tokens ORDER BY id",
     .read = read_token,
 };
 

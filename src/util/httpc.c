@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,8 @@ struct gpf_httpc {
     char *base;   /* without trailing slash */
     char *token;  /* may be NULL */
     long timeout_ms;
+    char *ca_file;  /* NULL = the system's store */
+    char *pin;      /* NULL = none */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -114,6 +117,8 @@ void gpf_httpc_free(gpf_httpc *c)
         curl_easy_cleanup(c->h);
     gpf_free(c->base);
     gpf_free(c->token);
+    gpf_free(c->ca_file);
+    gpf_free(c->pin);
     gpf_free(c);
 }
 
@@ -129,6 +134,69 @@ void gpf_httpc_set_timeout_ms(gpf_httpc *c, long ms)
 {
     if (c)
         c->timeout_ms = ms > 0 ? ms : 30000;
+}
+
+/* 1 when pin is one or more ';'-separated "sha256//" + 44 base64 characters. */
+static int pin_valid(const char *pin)
+{
+    const char *p = pin;
+    for (;;) {
+        size_t n = strcspn(p, ";");
+        if (n != 8 + 44 || strncmp(p, "sha256//", 8) != 0)
+            return 0;
+        for (size_t i = 8; i < n; i++)
+            if (!isalnum((unsigned char)p[i]) && !strchr("+/=", p[i]))
+                return 0;
+        if (!p[n])
+            return 1;
+        p += n + 1;
+    }
+}
+
+int gpf_httpc_set_tls(gpf_httpc *c, const gpf_httpc_tls *tls, gpf_error *err)
+{
+    const char *ca = tls && tls->ca_file && *tls->ca_file ? tls->ca_file : NULL;
+    const char *pin = tls && tls->pin && *tls->pin ? tls->pin : NULL;
+    if (!c)
+        return gpf_error_set(err, GPF_EINVAL, "no HTTP client");
+    if ((ca || pin) && strncmp(c->base, "https://", 8) != 0)
+        return gpf_error_set(err, GPF_EINVAL,
+                             "a CA file or pin is given but %s is not https://: nothing would be verified", c->base);
+    if (pin && !pin_valid(pin))
+        return gpf_error_set(err, GPF_EINVAL, "a pin is sha256// and 44 base64 characters (got '%s')", pin);
+    if (ca && access(ca, R_OK) != 0)
+        return gpf_error_set(err, GPF_ENOTFOUND, "CA file %s: %s", ca, strerror(errno));
+    gpf_free(c->ca_file);
+    gpf_free(c->pin);
+    c->ca_file = ca ? gpf_strdup(ca) : NULL;
+    c->pin = pin ? gpf_strdup(pin) : NULL;
+    return 0;
+}
+
+/* Verification of an https server: always on; against the CA file and pin when set. */
+static void apply_tls(gpf_httpc *c)
+{
+    curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file)
+        curl_easy_setopt(c->h, CURLOPT_CAINFO, c->ca_file);
+    if (c->pin)
+        curl_easy_setopt(c->h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+}
+
+/* The message of a transport failure: what to do about an untrusted certificate or a
+ * pin that does not match, else curl's words. */
+static int transport_error(gpf_httpc *c, CURLcode cc, gpf_error *err)
+{
+    const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return gpf_error_set(err, GPF_EUNAVAIL,
+                             "cannot reach %s: its certificate is not trusted (%s); give the CA that signed it "
+                             "with --ca-file (GPUFLEET_CA_FILE)", c->base, why);
+    if (cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+        return gpf_error_set(err, GPF_EUNAVAIL, "cannot reach %s: its public key does not match the pin (%s)", c->base,
+                             c->pin ? c->pin : "");
+    return gpf_error_set(err, GPF_EUNAVAIL, "cannot reach %s: %s", c->base, why);
 }
 
 /* Maps an HTTP status without a usable error body onto a code. */
@@ -209,6 +277,7 @@ static int perform(gpf_httpc *c, const char *method, const char *path, const cha
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
+    apply_tls(c);
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (c->token && *c->token) {
@@ -244,8 +313,7 @@ static int perform(gpf_httpc *c, const char *method, const char *path, const cha
         goto out;
     }
     if (cc != CURLE_OK) {
-        rc = gpf_error_set(err, GPF_EUNAVAIL, "cannot reach %s: %s", c->base,
-                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+        rc = transport_error(c, cc, err);
         goto out;
     }
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, status);

@@ -15,11 +15,25 @@ void gpf_httpc_free(gpf_httpc *c);
 void gpf_httpc_set_token(gpf_httpc *c, const char *token);
 void gpf_httpc_set_timeout_ms(gpf_httpc *c, long ms); /* whole-request timeout; default 30000 */
 
+/* How a client checks the server behind an https:// URL. The certificate is always
+ * verified (chain and host name); these only say against what. */
+typedef struct gpf_httpc_tls {
+    const char *ca_file;  /* PEM file of the CA(s) to trust; NULL or "" = the system's store */
+    const char *pin;      /* "sha256//BASE64[;sha256//BASE64...]": the server's public key must be
+                           * one of these as well (curl's pinned public key); NULL or "" = none */
+} gpf_httpc_tls;
+
+/* Sets (copies) how c verifies its https server. GPF_EINVAL when a CA file or pin is given
+ * for an http:// URL (nothing to verify: refused rather than ignored) or a pin is not
+ * sha256//…; GPF_ENOTFOUND when ca_file cannot be read. tls may be NULL (the defaults). */
+int gpf_httpc_set_tls(gpf_httpc *c, const gpf_httpc_tls *tls, gpf_error *err);
+
 /* Sends method path (e.g. "/v1/pods") with body (may be NULL; not stolen).
  * On a 2xx answer returns 0, *status the HTTP status and *resp the parsed JSON body
  * (NULL for an empty body; caller json_decref's). On an error answer returns the
  * GPF_E* code from the body's error.code with err->msg = the server's message.
- * On transport failure returns GPF_EUNAVAIL ("cannot reach http://...: ..."). */
+ * On transport failure returns GPF_EUNAVAIL ("cannot reach http://...: ..."), also when
+ * the server's certificate fails verification or its pin (the message says which). */
 int gpf_httpc_request(gpf_httpc *c, const char *method, const char *path, json_t *body,
                       int *status, json_t **resp, gpf_error *err);
 /* Raw GET returning the body as text (for /metrics). *text owned by caller. */

@@ -1,10 +1,16 @@
 #include "util/secret.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include "gpufleet/error.h"
+#include "util/alloc.h"
+#include "util/fileio.h"
+#include "util/log.h"
 
 int gpf_random_id(const char *prefix, int nhex, char *out, size_t size)
 {
@@ -55,4 +61,70 @@ int gpf_secret_equal(const char *a, const char *b)
     for (size_t i = 0; i < n; i++)
         diff |= (unsigned char)(a[i] ^ b[i]);
     return diff == 0;
+}
+
+int gpf_secret_file_read(const char *path, char *out, size_t size, int *group_readable, gpf_error *err)
+{
+    struct stat st;
+    char *text = NULL;
+    int rc = 0;
+    if (size)
+        out[0] = '\0';
+    if (group_readable)
+        *group_readable = 0;
+    if (stat(path, &st) != 0)
+        return gpf_error_set(err, errno == ENOENT ? GPF_ENOTFOUND : GPF_EIO, "%s: %s", path, strerror(errno));
+    if (S_ISREG(st.st_mode) && (rc = gpf_secret_mode_check(path, st.st_mode, "a secret", group_readable, err)) != 0)
+        return rc;
+    if ((rc = gpf_read_file(path, 4096, &text, err)) != 0)
+        return rc;
+    const char *s = text;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    if (n == 0 || n >= size || strpbrk(s, " \t\r\n"))
+        rc = gpf_error_set(err, GPF_EINVAL, "%s: %s", path,
+                           n == 0 ? "empty" : n >= size ? "longer than a token" : "more than one word");
+    else
+        memcpy(out, s, n + 1);
+    explicit_bzero(text, strlen(text));
+    gpf_free(text);
+    if (rc != 0 && group_readable)
+        *group_readable = 0;
+    return rc;
+}
+
+int gpf_secret_mode_check(const char *path, unsigned mode, const char *what, int *group_readable, gpf_error *err)
+{
+    if (group_readable)
+        *group_readable = 0;
+    if (mode & (S_IRWXO | S_IWGRP))
+        return gpf_error_set(err, GPF_EFORBIDDEN, "%s: %s others may read or write (mode %03o): chmod 600 it", path,
+                             what, mode & 0777);
+    if (group_readable)
+        *group_readable = (mode & S_IRGRP) != 0;
+    return 0;
+}
+
+int gpf_secret_option(const char *flag, const char *value, const char *file, char *out, size_t size,
+                      gpf_error *err)
+{
+    char env[64];
+    int group = 0;
+    if (!file || !file[0]) {
+        gpf_strlcpy(out, value ? value : "", size);
+        return 0;
+    }
+    if (value && value[0]) {
+        size_t i = 0;
+        for (; flag[i] && i + 1 < sizeof env; i++)
+            env[i] = flag[i] == '-' ? '_' : (char)toupper((unsigned char)flag[i]);
+        env[i] = '\0';
+        return gpf_error_set(err, GPF_EINVAL, "give the %s once: --%s-file, or --%s / GPUFLEET_%s", flag, flag, flag,
+                             env);
+    }
+    int rc = gpf_secret_file_read(file, out, size, &group, err);
+    if (rc == 0 && group)
+        GPF_WARN("config", "event=secret_group_readable path=%s msg=\"its group may read this secret\"", file);
+    return rc;
 }

@@ -1,6 +1,6 @@
 /* libFuzzer target: an HTTP request body as the API receives it, through every
  * strict decoder (SKU create/patch, launch, users, image import, agent
- * register/heartbeat/status), and our own pod shapes as agents and clients read them. */
+ * register/heartbeat/status/status batch), and our own pod shapes as agents and clients read them. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static gpf_agent_pod_status st;
     static gpf_pod pod;
     static char key[GPF_PUBKEY_MAX], env[GPF_TEXT_MAX];
-    int rc, kc;
+    unsigned changed;
+    char tname[GPF_ID_MAX];
+    int64_t life;
     if (gpf_decode_sku_create(j, &sku, &err) == 0) {
         json_t *back = gpf_json_sku(&sku); /* what was accepted must encode */
         json_decref(back);
@@ -34,7 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char reason[GPF_TEXT_MAX];
     gpf_decode_override(j, reason, sizeof reason, &err);
     gpf_decode_user_create(j, &user, &err);
-    gpf_decode_user_patch(j, &user, &rc, &kc, &err);
+    gpf_decode_user_patch(j, &user, &changed, &err);
+    gpf_decode_token_create(j, tname, &life, &err);
+    int64_t uses;
+    gpf_decode_join_token_create(j, tname, &life, &uses, &err);
     if (gpf_decode_agent_host(j, &host, &err) == 0) {
         json_t *back = gpf_json_agent_host(&host);
         json_decref(back);
@@ -52,6 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *back = gpf_json_pod(&pod);
         json_decref(back);
     }
+    static gpf_agent_status_item batch[8];
+    size_t nbatch = 0;
+    if (gpf_decode_agent_status_batch(j, batch, 8, &nbatch, &err) == 0 && nbatch > 8)
+        __builtin_trap(); /* never more than the room it was given */
     char name[GPF_ID_MAX], source[GPF_SOURCE_MAX], digest[GPF_DIGEST_MAX];
     gpf_decode_image_import(j, name, source, sizeof source, &err);
     gpf_decode_agent_pod_image(j, name, sizeof name, digest, sizeof digest, &err);

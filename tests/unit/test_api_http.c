@@ -43,13 +43,8 @@ typedef struct srv {
 static int srv_setup(void **state)
 {
     srv *s = GPF_NEW(srv);
-    gpf_api_config ac = {0};
-    gpf_error err = {0};
     s->f = ef_new(0);
-    ac.engine = s->f->e;
-    ac.bind_address = "127.0.0.1";
-    assert_int_equal(gpf_api_start(&ac, &s->api, &err), 0);
-    s->port = gpf_api_port(s->api);
+    s->api = ef_api_start(s->f, &s->port);
     *state = s;
     return 0;
 }

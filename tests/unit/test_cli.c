@@ -508,6 +508,35 @@ static void test_pod_stop_show_ls(void **state)
     cf_run_free(&r);
 }
 
+/* A list follows next_cursor to the end (later pages asked in the largest size) and prints
+ * one table, or one JSON object without the cursor; --limit N asks one page of N. */
+static void test_list_follows_cursor(void **state)
+{
+    (void)state;
+    cf_write_config("t", "");
+    CF_ROUTE("GET", "/v1/users", 200, "{\"users\":[{\"name\":\"alice\",\"role\":\"member\"}],\"next_cursor\":\"dXNlcnM6YWxpY2U\"}");
+    CF_ROUTE("GET", "/v1/users?limit=1000&cursor=dXNlcnM6YWxpY2U", 200,
+             "{\"users\":[{\"name\":\"bob\",\"role\":\"viewer\"}]}");
+    CF_ROUTE("GET", "/v1/users?limit=1", 200, "{\"users\":[{\"name\":\"alice\",\"role\":\"member\"}],\"next_cursor\":\"dXNlcnM6YWxpY2U\"}");
+    struct cf_run r = cf_run_cli("user", "ls", "--json", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "{\n  \"users\": [\n    {\n      \"name\": \"alice\",\n      \"role\": \"member\"\n    },\n"
+                               "    {\n      \"name\": \"bob\",\n      \"role\": \"viewer\"\n    }\n  ]\n}\n");
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 2);
+    assert_string_equal(gpf_test_http_req(cf_srv, 1)->path, "/v1/users?limit=1000&cursor=dXNlcnM6YWxpY2U");
+    cf_run_free(&r);
+    r = cf_run_cli("user", "ls", "--limit", "1", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "alice"));
+    assert_null(strstr(r.out, "bob"));
+    assert_int_equal(gpf_test_http_nreqs(cf_srv), 3);
+    assert_string_equal(gpf_test_http_req(cf_srv, 2)->path, "/v1/users?limit=1");
+    cf_run_free(&r);
+    r = cf_run_cli("user", "ls", "--limit", "0", NULL);
+    assert_int_equal(r.rc, 2);
+    cf_run_free(&r);
+}
+
 static void test_unreachable_and_precedence(void **state)
 {
     (void)state;
@@ -541,6 +570,11 @@ static void test_unreachable_and_precedence(void **state)
     cf_run_free(&r);
     unsetenv("GPUFLEET_SERVER");
     unsetenv("GPUFLEET_TOKEN");
+    /* the saved token belongs to the saved server: another --server does not get it */
+    r = cf_run_cli("whoami", "--server", dead, NULL);
+    assert_int_equal(r.rc, 4);
+    assert_non_null(strstr(r.err, "not logged in"));
+    cf_run_free(&r);
     assert_int_equal(gpf_test_http_nreqs(cf_srv), 4);
     assert_string_equal(gpf_test_http_req(cf_srv, 0)->auth, "Bearer cfgtok");
     assert_string_equal(gpf_test_http_req(cf_srv, 1)->auth, "Bearer envtok");
@@ -636,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pod_launch_fails, cf_setup, cf_teardown),
         cmocka_unit_test_setup_teardown(test_pod_launch_timeout_and_no_wait, cf_setup, cf_teardown),
         cmocka_unit_test_setup_teardown(test_pod_stop_show_ls, cf_setup, cf_teardown),
+        cmocka_unit_test_setup_teardown(test_list_follows_cursor, cf_setup, cf_teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_and_precedence, cf_setup, cf_teardown),
         cmocka_unit_test_setup_teardown(test_login, cf_setup, cf_teardown),
         cmocka_unit_test_setup_teardown(test_token_user_usage, cf_setup, cf_teardown),

@@ -826,7 +826,7 @@ static void test_users(void **state)
     (void)state;
     gpf_user u;
     gpf_error err = {0, ""};
-    int rc_role = -1, rc_key = -1;
+    unsigned changed = 0;
     json_t *j = J("{'name':'bob','role':'operator','ssh_pubkey':'" KEY "'}");
 
     assert_int_equal(gpf_decode_user_create(j, &u, &err), 0);
@@ -843,29 +843,96 @@ static void test_users(void **state)
     expect(dec_user, "{'name':'bob','role':'viewer','ssh_pubkey':'ssh-rsa x'}", GPF_EINVAL, "ssh_pubkey");
 
     j = J("{'role':'viewer'}");
-    assert_int_equal(gpf_decode_user_patch(j, &u, &rc_role, &rc_key, &err), 0);
+    assert_int_equal(gpf_decode_user_patch(j, &u, &changed, &err), 0);
     assert_int_equal(u.role, GPF_ROLE_VIEWER);
-    assert_int_equal(rc_role, 1);
-    assert_int_equal(rc_key, 0);
+    assert_int_equal(changed, GPF_USER_ROLE);
     assert_string_equal(u.ssh_pubkey, KEY);
     json_decref(j);
 
     j = J("{'ssh_pubkey':''}");
-    assert_int_equal(gpf_decode_user_patch(j, &u, &rc_role, &rc_key, &err), 0);
-    assert_int_equal(rc_role, 0);
-    assert_int_equal(rc_key, 1);
+    assert_int_equal(gpf_decode_user_patch(j, &u, &changed, &err), 0);
+    assert_int_equal(changed, GPF_USER_KEY);
     assert_string_equal(u.ssh_pubkey, "");
     json_decref(j);
 
+    j = J("{'disabled':true}");
+    assert_int_equal(gpf_decode_user_patch(j, &u, &changed, &err), 0);
+    assert_int_equal(changed, GPF_USER_DISABLED);
+    assert_int_equal(u.disabled, 1);
+    json_decref(j);
+
+    j = J("{'disabled':'yes'}");
+    assert_int_equal(gpf_decode_user_patch(j, &u, &changed, &err), GPF_EINVAL);
+    assert_contains(err.msg, "disabled must be true or false");
+    json_decref(j);
+
     j = J("{'name':'eve'}");
-    assert_int_equal(gpf_decode_user_patch(j, &u, &rc_role, &rc_key, &err), GPF_EINVAL);
+    assert_int_equal(gpf_decode_user_patch(j, &u, &changed, &err), GPF_EINVAL);
     assert_contains(err.msg, "unknown field 'name'");
     assert_string_equal(u.name, "bob");
     json_decref(j);
 
     j = J("{'role':'admin','ssh_pubkey':'bad'}");
-    assert_int_equal(gpf_decode_user_patch(j, &u, &rc_role, &rc_key, &err), GPF_EINVAL);
+    assert_int_equal(gpf_decode_user_patch(j, &u, &changed, &err), GPF_EINVAL);
     assert_int_equal(u.role, GPF_ROLE_VIEWER); /* nothing applied */
+    json_decref(j);
+}
+
+static void test_token_create_body(void **state)
+{
+    char name[GPF_ID_MAX] = "x";
+    int64_t life = -1;
+    gpf_error err = {0};
+    json_t *j = NULL;
+    (void)state;
+
+    assert_int_equal(gpf_decode_token_create(NULL, name, &life, &err), 0); /* no body: neither */
+    assert_string_equal(name, "");
+    assert_int_equal(life, 0);
+
+    j = J("{'name':'laptop','expires_in_s':86400}");
+    assert_int_equal(gpf_decode_token_create(j, name, &life, &err), 0);
+    assert_string_equal(name, "laptop");
+    assert_int_equal(life, 86400);
+    json_decref(j);
+
+    j = J("{'expires_in_s':-1}");
+    assert_int_equal(gpf_decode_token_create(j, name, &life, &err), GPF_EINVAL);
+    assert_contains(err.msg, "expires_in_s");
+    json_decref(j);
+    j = J("{'expires_in_s':999999999999}");
+    assert_int_equal(gpf_decode_token_create(j, name, &life, &err), GPF_EINVAL);
+    json_decref(j);
+    j = J("{'name':'Bad Name'}");
+    assert_int_equal(gpf_decode_token_create(j, name, &life, &err), GPF_EINVAL);
+    json_decref(j);
+    j = J("{'secret':'x'}");
+    assert_int_equal(gpf_decode_token_create(j, name, &life, &err), GPF_EINVAL);
+    assert_contains(err.msg, "unknown field 'secret'");
+    json_decref(j);
+    j = J("[1]");
+    assert_int_equal(gpf_decode_token_create(j, name, &life, &err), GPF_EMALFORMED);
+    json_decref(j);
+}
+
+/* A token's JSON never holds its hash. */
+static void test_token_json(void **state)
+{
+    gpf_token t;
+    (void)state;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id, sizeof t.id, "tok-1");
+    snprintf(t.user, sizeof t.user, "alice");
+    snprintf(t.hash, sizeof t.hash, "%064d", 7);
+    t.created_ms = 1000;
+    t.expires_ms = 5000;
+    json_t *j = gpf_json_token(&t, 5000);
+    char *s = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(s, "0000007"));
+    assert_null(json_object_get(j, "hash"));
+    assert_true(json_is_true(json_object_get(j, "expired")));
+    assert_true(json_is_null(json_object_get(j, "last_used_at")));
+    free(s);
     json_decref(j);
 }
 
@@ -1524,6 +1591,8 @@ int main(void)
         cmocka_unit_test(test_sku_roundtrip),
         cmocka_unit_test(test_launch),
         cmocka_unit_test(test_users),
+        cmocka_unit_test(test_token_create_body),
+        cmocka_unit_test(test_token_json),
         cmocka_unit_test(test_agent_host_roundtrip),
         cmocka_unit_test(test_agent_host_errors),
         cmocka_unit_test(test_heartbeat),

@@ -169,7 +169,7 @@ static void test_auth_and_roles(void **state)
     size_t n = 0;
     assert_int_equal(gpf_engine_user_list(f->e, &f->alice, &users, &n, &err), GPF_EFORBIDDEN);
     char tok[96];
-    assert_int_equal(gpf_engine_token_create(f->e, &f->alice, "bob", tok, sizeof tok, NULL, &err), GPF_EFORBIDDEN);
+    assert_int_equal(gpf_engine_token_create(f->e, &f->alice, "bob", NULL, tok, sizeof tok, NULL, &err), GPF_EFORBIDDEN);
     gpf_host_rec h = ef_host_h100();
     int hb;
     assert_int_equal(gpf_engine_agent_register(f->e, "wrong", &h, tok, sizeof tok, &hb, &err), GPF_EUNAUTH);
@@ -336,6 +336,28 @@ static void test_mig_backed_vgpu_pods(void **state)
     gpf_free(u);
 }
 
+/* A GPU running time-sliced vGPUs shows them in the host's ledger use (GET /v1/gpus
+ * allocated_milli): 1000 / max_per_gpu each, as their pods' gpu_milli. */
+static void test_time_sliced_vgpu_in_host_usage(void **state)
+{
+    ef_fixture *f = *state;
+    gpf_error err = {0};
+    gpf_pod v[2];
+    gpf_host_rec h;
+    gpf_host_usage hu;
+    assert_int_equal(ef_make_vgpu_sku(f, "ts20", "H100XM-20C", "H100-80GB", &err), 0);
+    ef_launch(f, &f->alice, "ts20", &v[0], 0);
+    ef_launch(f, &f->bob, "ts20", &v[1], 0);
+    assert_string_equal(v[0].placement.gpu_uuids[0], v[1].placement.gpu_uuids[0]); /* packed on one GPU */
+    assert_int_equal(v[0].placement.gpu_milli, 250);
+    assert_int_equal(gpf_engine_host_get(f->e, "h1", &h, &hu, &err), 0);
+    int g = 0;
+    while (g < h.ngpus && strcmp(h.gpus[g].uuid, v[0].placement.gpu_uuids[0]) != 0)
+        g++;
+    assert_true(g < h.ngpus);
+    assert_int_equal(hu.gpu_allocated_milli[g], 500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_timeout_fails_and_frees, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_placement_policy_option, ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(test_mig_backed_vgpu_pods, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(test_time_sliced_vgpu_in_host_usage, ef_setup, ef_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,9 @@
 
 typedef struct ctx {
     gpf_pod pod;        /* the pod the mutation is about */
+    gpf_pod pod2;       /* a second one, where a mutation is about two */
     char src[256];      /* an image layout prep made */
+    char join_id[64];   /* a join token prep made */
 } ctx;
 
 enum {
@@ -141,11 +143,61 @@ static void prep_running_unreachable(ef_fixture *f, ctx *c)
     silence_host(f);
 }
 
+/* h's agent (re)starts: its own token when it has one (ef_credential), else the join token. */
 static int do_register(ef_fixture *f, const gpf_host_rec *h, gpf_error *err)
 {
     char tok[96];
     int hb = 0;
-    return gpf_engine_agent_register(f->e, f->join, h, tok, sizeof tok, &hb, err);
+    int rc = gpf_engine_agent_register(f->e, ef_credential(f, h->id), h, tok, sizeof tok, &hb, err);
+    if (rc == 0)
+        ef_keep_token(f, h->id, tok);
+    return rc;
+}
+
+/* A join token made by the admin (no expiry, unlimited). */
+static void prep_join_token(ef_fixture *f, ctx *c)
+{
+    gpf_join_token t;
+    gpf_error err = {0};
+    char secret[96];
+    assert_int_equal(gpf_engine_join_token_create(f->e, &f->admin, "rack-2", 0, -1, secret, sizeof secret, &t, &err),
+                     0);
+    snprintf(c->join_id, sizeof c->join_id, "%s", t.id);
+}
+
+/* h1 re-keyed by the admin; its agent lost its token (a reinstalled machine). */
+static void prep_rekeyed(ef_fixture *f, ctx *c)
+{
+    gpf_error err = {0};
+    (void)c;
+    assert_int_equal(gpf_engine_host_rekey(f->e, &f->admin, "h1", NULL, &err), 0);
+    f->nhost_toks = 0;
+}
+
+static int run_join_token_create(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    char secret[96];
+    (void)c;
+    return gpf_engine_join_token_create(f->e, &f->admin, "rack-3", 3600000, 2, secret, sizeof secret, NULL, err);
+}
+
+static int run_join_token_revoke(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    return gpf_engine_join_token_revoke(f->e, &f->admin, c->join_id, NULL, err);
+}
+
+static int run_host_rekey(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    return gpf_engine_host_rekey(f->e, &f->admin, "h1", NULL, err);
+}
+
+/* h1's reinstalled agent registers with the join token (after prep_rekeyed). */
+static int run_register_rekeyed(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    gpf_host_rec h = ef_host_h100();
+    return do_register(f, &h, err);
 }
 
 static void prep_failing(ef_fixture *f, ctx *c)
@@ -303,7 +355,7 @@ static int run_token_create(ef_fixture *f, ctx *c, gpf_error *err)
 {
     (void)c;
     char secret[96];
-    return gpf_engine_token_create(f->e, &f->admin, "alice", secret, sizeof secret, NULL, err);
+    return gpf_engine_token_create(f->e, &f->admin, "alice", NULL, secret, sizeof secret, NULL, err);
 }
 
 static int run_user_create(ef_fixture *f, ctx *c, gpf_error *err)
@@ -323,7 +375,7 @@ static int run_user_key(ef_fixture *f, ctx *c, gpf_error *err)
     memset(&u, 0, sizeof u);
     snprintf(u.name, sizeof u.name, "alice");
     snprintf(u.ssh_pubkey, sizeof u.ssh_pubkey, "%.60s new", EF_KEY);
-    return gpf_engine_user_update(f->e, &f->alice, &u, 0, 1, NULL, err);
+    return gpf_engine_user_update(f->e, &f->alice, &u, GPF_USER_KEY, NULL, err);
 }
 
 static int run_user_role(ef_fixture *f, ctx *c, gpf_error *err)
@@ -333,7 +385,69 @@ static int run_user_role(ef_fixture *f, ctx *c, gpf_error *err)
     memset(&u, 0, sizeof u);
     snprintf(u.name, sizeof u.name, "bob");
     u.role = GPF_ROLE_OPERATOR;
-    return gpf_engine_user_update(f->e, &f->admin, &u, 1, 0, NULL, err);
+    return gpf_engine_user_update(f->e, &f->admin, &u, GPF_USER_ROLE, NULL, err);
+}
+
+static int set_disabled(ef_fixture *f, const char *name, int disabled, gpf_error *err)
+{
+    gpf_user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.name, sizeof u.name, "%s", name);
+    u.disabled = disabled;
+    return gpf_engine_user_update(f->e, &f->admin, &u, GPF_USER_DISABLED, NULL, err);
+}
+
+static int run_user_disable(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    return set_disabled(f, "alice", 1, err);
+}
+
+static void prep_alice_disabled(ef_fixture *f, ctx *c)
+{
+    gpf_error err = {0};
+    (void)c;
+    assert_int_equal(set_disabled(f, "alice", 1, &err), 0);
+}
+
+static int run_user_enable(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    return set_disabled(f, "alice", 0, err);
+}
+
+static int run_user_delete(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    return gpf_engine_user_delete(f->e, &f->admin, "alice", err);
+}
+
+/* alice revokes her own token (the one the fixture made). */
+static int run_token_revoke(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    gpf_token *t = NULL;
+    size_t n = 0;
+    assert_int_equal(gpf_engine_token_list(f->e, &f->alice, NULL, 0, &t, &n, err), 0);
+    assert_int_equal(n, 1);
+    int rc = gpf_engine_token_revoke(f->e, &f->alice, t[0].id, err);
+    gpf_free(t);
+    return rc;
+}
+
+/* A minute after the fixture's tokens were used: their last use is due to be written. */
+static void prep_tokens_used(ef_fixture *f, ctx *c)
+{
+    (void)c;
+    f->now += GPF_TOKEN_USE_FLUSH_MS;
+}
+
+static int run_token_use_flush(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    (void)c;
+    (void)err;
+    gpf_engine_token_use_flush(f->e, 0);
+    return 0;
 }
 
 static int run_sku_create(ef_fixture *f, ctx *c, gpf_error *err)
@@ -407,6 +521,30 @@ static int run_says_stopped(ef_fixture *f, ctx *c, gpf_error *err)
 static int run_says_failed(ef_fixture *f, ctx *c, gpf_error *err)
 {
     return ef_agent_status(f, c->pod.id, GPF_POD_FAILED, err);
+}
+
+/* c->pod stopping and c->pod2 (bob's MIG pod) starting on h1. */
+static void prep_stopping_and_starting(ef_fixture *f, ctx *c)
+{
+    prep_stopping(f, c);
+    ef_launch(f, &f->bob, "mig1g", &c->pod2, 0);
+}
+
+/* One batch: pod2 running, pod stopped, and a report about a pod h1 does not have (refused,
+ * counted, nothing written). */
+static int run_says_batch(ef_fixture *f, ctx *c, gpf_error *err)
+{
+    gpf_agent_status_item it[3];
+    gpf_error res[3];
+    memset(it, 0, sizeof it);
+    snprintf(it[0].pod_id, sizeof it[0].pod_id, "%s", c->pod2.id);
+    it[0].st.state = GPF_POD_RUNNING;
+    it[0].st.ssh_port = 22002;
+    snprintf(it[1].pod_id, sizeof it[1].pod_id, "%s", c->pod.id);
+    it[1].st.state = GPF_POD_STOPPED;
+    snprintf(it[2].pod_id, sizeof it[2].pod_id, "pod-elsewhere");
+    it[2].st.state = GPF_POD_RUNNING;
+    return gpf_engine_agent_pod_status_batch(f->e, &f->agent, it, 3, res, err);
 }
 
 static int run_register_new(ef_fixture *f, ctx *c, gpf_error *err)
@@ -516,12 +654,17 @@ static int run_restart(ef_fixture *f, ctx *c, gpf_error *err)
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const row rows[] = {
-    {"bootstrap", "gpf_engine_bootstrap", ROW_BARE, 5, prep_none, run_bootstrap},
-    {"bootstrap_join_token", "gpf_engine_bootstrap", 0, 3, prep_none, run_bootstrap_join},
-    {"token_create", "gpf_engine_token_create", 0, 1, prep_none, run_token_create},
-    {"user_create", "gpf_engine_user_create", 0, 1, prep_none, run_user_create},
-    {"user_update_key", "gpf_engine_user_update", 0, 1, prep_none, run_user_key},
-    {"user_update_role", "gpf_engine_user_update", 0, 1, prep_none, run_user_role},
+    {"bootstrap", "gpf_engine_bootstrap", ROW_BARE, 6, prep_none, run_bootstrap},
+    {"bootstrap_join_token", "gpf_engine_bootstrap", 0, 4, prep_none, run_bootstrap_join},
+    {"token_create", "gpf_engine_token_create", 0, 4, prep_none, run_token_create},
+    {"token_revoke", "gpf_engine_token_revoke", 0, 4, prep_none, run_token_revoke},
+    {"token_use_flush", "gpf_engine_token_use_flush", ROW_TICK, 6, prep_tokens_used, run_token_use_flush},
+    {"user_create", "gpf_engine_user_create", 0, 4, prep_none, run_user_create},
+    {"user_update_key", "gpf_engine_user_update", 0, 4, prep_none, run_user_key},
+    {"user_update_role", "gpf_engine_user_update", 0, 4, prep_none, run_user_role},
+    {"user_disable", "gpf_engine_user_update", 0, 5, prep_running, run_user_disable},
+    {"user_enable", "gpf_engine_user_update", 0, 4, prep_alice_disabled, run_user_enable},
+    {"user_delete", "gpf_engine_user_delete", 0, 7, prep_running, run_user_delete},
     {"sku_create", "gpf_engine_sku_create", 0, 1, prep_none, run_sku_create},
     {"sku_update", "gpf_engine_sku_update", 0, 1, prep_none, run_sku_update},
     {"sku_delete", "gpf_engine_sku_delete", 0, 1, prep_none, run_sku_delete},
@@ -536,9 +679,14 @@ static const row rows[] = {
     {"pod_status_stopped", "gpf_engine_agent_pod_status", 0, 4, prep_stopping, run_says_stopped},
     {"pod_status_failed", "gpf_engine_agent_pod_status", 0, 4, prep_running, run_says_failed},
     {"pod_status_host_back", "gpf_engine_agent_pod_status", 0, 4, prep_running_lost, run_says_running},
-    {"register_new_host", "gpf_engine_agent_register", 0, 5, prep_none, run_register_new},
-    {"register_again_failing", "gpf_engine_agent_register", 0, 5, prep_none, run_register_failing},
-    {"register_gpu_gone", "gpf_engine_agent_register", 0, 6, prep_running, run_register_shrunk},
+    {"pod_status_batch", "gpf_engine_agent_pod_status_batch", 0, 6, prep_stopping_and_starting, run_says_batch},
+    {"register_new_host", "gpf_engine_agent_register", 0, 7, prep_none, run_register_new},
+    {"register_again_failing", "gpf_engine_agent_register", 0, 7, prep_none, run_register_failing},
+    {"register_gpu_gone", "gpf_engine_agent_register", 0, 8, prep_running, run_register_shrunk},
+    {"register_rekeyed_host", "gpf_engine_agent_register", 0, 7, prep_rekeyed, run_register_rekeyed},
+    {"join_token_create", "gpf_engine_join_token_create", 0, 4, prep_none, run_join_token_create},
+    {"join_token_revoke", "gpf_engine_join_token_revoke", 0, 4, prep_join_token, run_join_token_revoke},
+    {"host_rekey", "gpf_engine_host_rekey", 0, 5, prep_none, run_host_rekey},
     {"heartbeat_host_back", "gpf_engine_agent_heartbeat", 0, 4, prep_lost, run_bare_beat},
     {"heartbeat_back_from_unreachable", "gpf_engine_agent_heartbeat", 0, 4, prep_running_unreachable, run_beat_pod},
     {"heartbeat_pod_died", "gpf_engine_agent_heartbeat", 0, 5, prep_running, run_beat_pod_failed},
@@ -571,7 +719,11 @@ static const struct {
     {"gpf_engine_user_get", 0, "read"},
     {"gpf_engine_user_list", 0, "read"},
     {"gpf_engine_user_update", 1, NULL},
+    {"gpf_engine_user_delete", 1, NULL},
     {"gpf_engine_token_create", 1, NULL},
+    {"gpf_engine_token_list", 0, "read"},
+    {"gpf_engine_token_revoke", 1, NULL},
+    {"gpf_engine_token_use_flush", 1, NULL},
     {"gpf_engine_sku_create", 1, NULL},
     {"gpf_engine_sku_get", 0, "read"},
     {"gpf_engine_sku_list", 0, "read"},
@@ -586,18 +738,26 @@ static const struct {
     {"gpf_engine_host_list", 0, "read"},
     {"gpf_engine_host_get", 0, "read"},
     {"gpf_engine_host_override", 1, NULL},
+    {"gpf_engine_join_token_create", 1, NULL},
+    {"gpf_engine_join_token_list", 0, "read"},
+    {"gpf_engine_join_token_revoke", 1, NULL},
+    {"gpf_engine_host_rekey", 1, NULL},
     {"gpf_engine_events_list", 0, "read"},
+    {"gpf_engine_events_page", 0, "read"},
     {"gpf_engine_pod_launch", 1, NULL},
     {"gpf_engine_pod_get", 0, "read"},
     {"gpf_engine_pod_wait", 0, "read (waits)"},
     {"gpf_engine_pod_list", 0, "read"},
+    {"gpf_engine_pod_page", 0, "read"},
     {"gpf_engine_pod_stop", 1, NULL},
     {"gpf_engine_usage_list", 0, "read"},
+    {"gpf_engine_usage_page", 0, "read"},
     {"gpf_engine_now", 0, "read (the clock)"},
     {"gpf_engine_agent_register", 1, NULL},
     {"gpf_engine_agent_heartbeat", 1, NULL},
     {"gpf_engine_agent_commands", 1, NULL}, /* a lost host that polls is back */
     {"gpf_engine_agent_pod_status", 1, NULL},
+    {"gpf_engine_agent_pod_status_batch", 1, NULL},
     {"gpf_engine_tick", 1, NULL},
     {"gpf_engine_tick_failures", 0, "read"},
     {"gpf_engine_wake_all", 0, "lifecycle: wakes waiters at shutdown, writes nothing"},
@@ -628,8 +788,9 @@ static void put_vec(gpf_buf *b, const char *tag, const vec *v, size_t elem)
 
 static void put_token(gpf_buf *b, const gpf_token *t)
 {
-    gpf_buf_printf(b, "token id=%s user=%s host=%s hash=%s created=%lld\n", t->id, t->user, t->host_id, t->hash,
-                   (long long)t->created_ms);
+    gpf_buf_printf(b, "token id=%s user=%s host=%s hash=%s created=%lld name=%s expires=%lld used=%lld revoked=%lld\n",
+                   t->id, t->user, t->host_id, t->hash, (long long)t->created_ms, t->name, (long long)t->expires_ms,
+                   (long long)t->last_used_ms, (long long)t->revoked_ms);
 }
 
 /* Everything of f's engine that a failed mutation must leave as it was. Not in it: the
@@ -701,6 +862,7 @@ static void mem_dump(ef_fixture *f, gpf_buf *b)
     put_vec(b, "raw usage", &e->usage, sizeof(gpf_usage));
     put_vec(b, "raw users", &e->users, sizeof(gpf_user));
     put_vec(b, "raw tokens", &e->tokens, sizeof(gpf_token));
+    put_vec(b, "raw join tokens", &e->join_tokens, sizeof(gpf_join_token));
     put_vec(b, "raw skus", &e->skus, sizeof(gpf_sku));
     put_vec(b, "raw images", &e->images, sizeof(gpf_image));
     for (int i = 0; i < e->fleet.nhosts; i++)
@@ -745,9 +907,12 @@ static void db_dump(ef_fixture *f, gpf_buf *b)
         put_json(b, "event", gpf_json_event(&ev[i]));
     }
     gpf_free(ev);
-    char join[80] = "(none)";
-    gpf_store_setting_get(s, "join_token_hash", join, sizeof join, NULL);
-    gpf_buf_printf(b, "setting join_token_hash=%s\n", join);
+    gpf_join_token *jt = NULL;
+    assert_int_equal(gpf_store_join_tokens_load(s, &jt, &n, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        put_json(b, "join token", gpf_json_join_token(&jt[i], f->now));
+    put_bytes(b, "raw join tokens", jt, n * sizeof *jt);
+    gpf_free(jt);
 }
 
 /* Fails naming the first line where two dumps differ, and what it says around the

@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "api/metrics.h"
-#include "engine/engine.h"
+#include "engine/engine_int.h" /* white box: gives the engine read-only store handles */
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -233,6 +233,13 @@ static void *observer_main(void *arg)
         else if (n > 2 * PODS_PER_ROUND)
             fail_with(s, "more live pods than the users launched", NULL);
         gpf_free(pods);
+        /* final pods are read from the store, through the engine's readers */
+        if (gpf_engine_pod_list(f->e, &f->admin, 1, NULL, &pods, &n, &err) != 0)
+            fail_with(s, "pod list (all)", &err);
+        gpf_pod one;
+        if (n > 0 && gpf_engine_pod_get(f->e, &f->admin, pods[0].id, &one, &err) != 0)
+            fail_with(s, "pod get", &err);
+        gpf_free(pods);
         gpf_usage *recs = NULL;
         if (gpf_engine_usage_list(f->e, &f->admin, NULL, &recs, &n, &err) != 0)
             fail_with(s, "usage list", &err);
@@ -317,6 +324,14 @@ static void test_users_agent_observer_at_once(void **state)
     ef_fixture *f = *state;
     shared *s = GPF_NEW(shared);
     s->f = f;
+    /* reads outside the engine's lock, as serve makes them: two read-only handles */
+    gpf_store *readers[2] = {NULL, NULL};
+    gpf_error rerr = {0};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gpf_store_open_reader(f->db, &readers[i], &rerr), 0);
+        f->e->readers[i] = readers[i];
+    }
+    f->e->nreaders = 2;
     pthread_mutex_init(&s->mu, NULL);
     atomic_init(&s->users_left, 2);
     atomic_init(&s->agent_done, 0);
@@ -348,6 +363,9 @@ static void test_users_agent_observer_at_once(void **state)
         assert_true(list_has(s->starts, s->nstarts, s->launched[i]));
 
     assert_all_stopped(f, s);
+    f->e->nreaders = 0;
+    for (int i = 0; i < 2; i++)
+        gpf_store_close(readers[i]);
     ef_close(f); /* and the same from the store */
     ef_open(f);
     assert_all_stopped(f, s);

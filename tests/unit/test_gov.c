@@ -53,9 +53,16 @@ static const struct row {
     {GPF_ACT_USER_UPDATE,      "AAAAAF", "AFFFFF", "AAAAAF"},
     {GPF_ACT_USER_SET_ROLE,    "AFFFFF", "AFFFFF", "AFFFFF"},
     {GPF_ACT_TOKEN_CREATE,     "AAAAAF", "AFFFFF", "AAAAAF"},
+    {GPF_ACT_TOKEN_LIST,       "AAAAAF", "AFFFFF", "AAAAAF"},
+    {GPF_ACT_TOKEN_REVOKE,     "AAAAAF", "AFFFFF", "AAAAAF"},
+    {GPF_ACT_USER_DISABLE,     "AFFFFF", "AFFFFF", "AFFFFF"},
+    {GPF_ACT_USER_DELETE,      "AFFFFF", "AFFFFF", "AFFFFF"},
     {GPF_ACT_SKU_WRITE,        "AAFFFF", "AAFFFF", "AAFFFF"},
     {GPF_ACT_IMAGE_WRITE,      "AAFFFF", "AAFFFF", "AAFFFF"},
     {GPF_ACT_HOST_OVERRIDE,    "AAFFFF", "AAFFFF", "AAFFFF"},
+    {GPF_ACT_HOST_REKEY,       "AAFFFF", "AAFFFF", "AAFFFF"},
+    {GPF_ACT_JOIN_TOKEN_WRITE, "AAFFFF", "AAFFFF", "AAFFFF"},
+    {GPF_ACT_JOIN_TOKEN_LIST,  "AAFFFF", "AAFFFF", "AAFFFF"},
     {GPF_ACT_POD_LAUNCH,       "AAAFFF", "AAAFFF", "AAAFFF"},
     {GPF_ACT_POD_LIST,         "AAAAAF", "AAAAAF", "AAAAAF"},
     {GPF_ACT_POD_READ,         "AAAAAF", "AAFFFF", "AAAAAF"},
@@ -135,6 +142,10 @@ static void test_reasons(void **state)
     expect_why(P_AGENT, GPF_ACT_USER_LIST, NULL, GPF_EFORBIDDEN, "only an admin can do this");
     expect_why(P_OPERATOR, GPF_ACT_USER_UPDATE, &user, GPF_EFORBIDDEN, "only an admin or zed can do this");
     expect_why(P_MEMBER, GPF_ACT_TOKEN_CREATE, &user, GPF_EFORBIDDEN, "only an admin or zed can do this");
+    expect_why(P_MEMBER, GPF_ACT_TOKEN_REVOKE, &user, GPF_EFORBIDDEN, "only an admin or zed can do this");
+    gpf_gov_object everyone = {"", NULL, NULL};
+    expect_why(P_OPERATOR, GPF_ACT_TOKEN_LIST, &everyone, GPF_EFORBIDDEN, "only an admin can do this");
+    expect_why(P_MEMBER, GPF_ACT_USER_DISABLE, NULL, GPF_EFORBIDDEN, "only an admin can do this");
     expect_why(P_MEMBER, GPF_ACT_SKU_WRITE, NULL, GPF_EFORBIDDEN, "only an admin or operator can manage SKUs");
     expect_why(P_AGENT, GPF_ACT_SKU_WRITE, NULL, GPF_EFORBIDDEN, "only an admin or operator can manage SKUs");
     expect_why(P_VIEWER, GPF_ACT_IMAGE_WRITE, NULL, GPF_EFORBIDDEN, "only an admin or operator can manage images");

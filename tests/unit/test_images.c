@@ -413,8 +413,9 @@ static void test_blob_and_image_routes(void **state)
     of_make_layout(f->images, "x", "routes", &a);
     /* tokens: an agent's (registering again) and alice's */
     gpf_host_rec h = ef_host_h100();
-    assert_int_equal(gpf_engine_agent_register(f->e, f->join, &h, atok, sizeof atok, &hb, &err), 0);
-    assert_int_equal(gpf_engine_token_create(f->e, &f->admin, "alice", utok, sizeof utok, NULL, &err), 0);
+    assert_int_equal(gpf_engine_agent_register(f->e, ef_credential(f, h.id), &h, atok, sizeof atok, &hb, &err), 0);
+    ef_keep_token(f, h.id, atok);
+    assert_int_equal(gpf_engine_token_create(f->e, &f->admin, "alice", NULL, utok, sizeof utok, NULL, &err), 0);
     ac.engine = f->e;
     ac.bind_address = "127.0.0.1";
     assert_int_equal(gpf_api_start(&ac, &api, &err), 0);

@@ -54,8 +54,25 @@ static const char fixed_text[] =
     "# TYPE gpufleet_agent_registrations_total counter\ngpufleet_agent_registrations_total 4\n"
     "# TYPE gpufleet_agent_bad_reports_total counter\ngpufleet_agent_bad_reports_total 1\n"
     "# TYPE gpufleet_usage_records gauge\ngpufleet_usage_records 14\n"
+    "# TYPE gpufleet_engine_pods_in_memory gauge\ngpufleet_engine_pods_in_memory 4\n"
+    "# TYPE gpufleet_engine_usage_in_memory gauge\ngpufleet_engine_usage_in_memory 3\n"
     "# TYPE gpufleet_events_total counter\ngpufleet_events_total 18446744073709551615\n"
-    "# TYPE gpufleet_tick_failures_total counter\ngpufleet_tick_failures_total 5\n";
+    "# TYPE gpufleet_tick_failures_total counter\ngpufleet_tick_failures_total 5\n"
+    "# HELP gpufleet_agent_registrations_refused_total Agent registrations refused, by reason.\n"
+    "# TYPE gpufleet_agent_registrations_refused_total counter\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"unknown_token\"} 1\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"expired\"} 2\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"used_up\"} 3\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"revoked\"} 4\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"host_exists\"} 5\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"wrong_host\"} 6\n"
+    "# HELP gpufleet_agent_status_requests_total Pod status requests of agents, by endpoint.\n"
+    "# TYPE gpufleet_agent_status_requests_total counter\n"
+    "gpufleet_agent_status_requests_total{endpoint=\"single\"} 6\n"
+    "gpufleet_agent_status_requests_total{endpoint=\"batch\"} 7\n"
+    "# HELP gpufleet_agent_status_reports_total Pod status reports those requests carried.\n"
+    "# TYPE gpufleet_agent_status_reports_total counter\n"
+    "gpufleet_agent_status_reports_total 21\n";
 
 static void set_host(gpf_metrics_host *h, const char *id, gpf_host_state st, gpf_preflight_verdict pf,
                      int schedulable, int drift, int ngpus)
@@ -102,9 +119,16 @@ static void test_fixed(void **state)
     m.pods_failed_total = 2;
     m.agent_registrations_total = 4;
     m.bad_agent_reports_total = 1;
+    m.agent_status_requests[0] = 6;
+    m.agent_status_requests[1] = 7;
+    m.agent_status_reports_total = 21;
     m.usage_records = 14;
+    m.pods_in_memory = 4;
+    m.usage_in_memory = 3;
     m.events_total = UINT64_MAX;
     m.tick_failures_total = 5;
+    for (int r = 0; r < GPF_REG_REFUSED_COUNT; r++)
+        m.registrations_refused[r] = (uint64_t)r + 1;
     gpf_buf out = {0};
     gpf_metrics_render(&m, &out);
     assert_string_equal(gpf_buf_cstr(&out), fixed_text);
@@ -153,8 +177,25 @@ static const char engine_text[] =
     "# TYPE gpufleet_agent_registrations_total counter\ngpufleet_agent_registrations_total 1\n"
     "# TYPE gpufleet_agent_bad_reports_total counter\ngpufleet_agent_bad_reports_total 0\n"
     "# TYPE gpufleet_usage_records gauge\ngpufleet_usage_records 2\n"
-    "# TYPE gpufleet_events_total counter\ngpufleet_events_total 2\n"
-    "# TYPE gpufleet_tick_failures_total counter\ngpufleet_tick_failures_total 1\n";
+    "# TYPE gpufleet_engine_pods_in_memory gauge\ngpufleet_engine_pods_in_memory 2\n"
+    "# TYPE gpufleet_engine_usage_in_memory gauge\ngpufleet_engine_usage_in_memory 1\n"
+    "# TYPE gpufleet_events_total counter\ngpufleet_events_total 8\n"
+    "# TYPE gpufleet_tick_failures_total counter\ngpufleet_tick_failures_total 1\n"
+    "# HELP gpufleet_agent_registrations_refused_total Agent registrations refused, by reason.\n"
+    "# TYPE gpufleet_agent_registrations_refused_total counter\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"unknown_token\"} 0\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"expired\"} 0\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"used_up\"} 0\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"revoked\"} 0\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"host_exists\"} 0\n"
+    "gpufleet_agent_registrations_refused_total{reason=\"wrong_host\"} 0\n"
+    "# HELP gpufleet_agent_status_requests_total Pod status requests of agents, by endpoint.\n"
+    "# TYPE gpufleet_agent_status_requests_total counter\n"
+    "gpufleet_agent_status_requests_total{endpoint=\"single\"} 4\n"
+    "gpufleet_agent_status_requests_total{endpoint=\"batch\"} 0\n"
+    "# HELP gpufleet_agent_status_reports_total Pod status reports those requests carried.\n"
+    "# TYPE gpufleet_agent_status_reports_total counter\n"
+    "gpufleet_agent_status_reports_total 4\n";
 
 static void test_engine_snapshot(void **state)
 {
@@ -207,8 +248,17 @@ static void test_engine_snapshot(void **state)
     assert_int_equal(m.agent_registrations_total, 1);
     assert_int_equal(m.bad_agent_reports_total, 0);
     assert_int_equal(m.tick_failures_total, 1);
+    assert_int_equal(m.agent_status_requests[0], 4); /* four single reports, no batch */
+    assert_int_equal(m.agent_status_requests[1], 0);
+    assert_int_equal(m.agent_status_reports_total, 4);
     assert_int_equal(m.usage_records, 2); /* p1 open, p2 closed */
-    assert_int_equal(m.events_total, 2); /* override set, override cleared */
+    /* held in memory: p1 (running) and p3 (starting), p1's open record; p2 and its closed
+     * record are only in the store, and still counted above */
+    assert_int_equal(m.pods_in_memory, 2);
+    assert_int_equal(m.usage_in_memory, 1);
+    /* the fixture's (join_token_created, user_created and token_created twice, host_registered),
+     * then override set and override cleared */
+    assert_int_equal(m.events_total, 8);
 
     gpf_buf out = {0};
     gpf_metrics_render(&m, &out);

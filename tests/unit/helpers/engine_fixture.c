@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "catalog_fixture.h"
 #include "store/store_fault.h"
 #include "util/alloc.h"
@@ -90,12 +91,35 @@ gpf_host_rec ef_host_failing(void)
     return h;
 }
 
+const char *ef_credential(ef_fixture *f, const char *host_id)
+{
+    for (int i = 0; i < f->nhost_toks; i++)
+        if (strcmp(f->host_ids[i], host_id) == 0)
+            return f->host_toks[i];
+    return f->join;
+}
+
+void ef_keep_token(ef_fixture *f, const char *host_id, const char *tok)
+{
+    int i = 0;
+    while (i < f->nhost_toks && strcmp(f->host_ids[i], host_id) != 0)
+        i++;
+    assert_true(i < 8);
+    if (i == f->nhost_toks)
+        f->nhost_toks++;
+    snprintf(f->host_ids[i], sizeof f->host_ids[i], "%s", host_id);
+    snprintf(f->host_toks[i], sizeof f->host_toks[i], "%s", tok);
+}
+
 void ef_register(ef_fixture *f, const gpf_host_rec *h, gpf_principal *agent)
 {
     gpf_error err = {0};
     char atok[96];
     int hb = 0;
-    assert_int_equal(gpf_engine_agent_register(f->e, f->join, h, atok, sizeof atok, &hb, &err), 0);
+    int rc = gpf_engine_agent_register(f->e, ef_credential(f, h->id), h, atok, sizeof atok, &hb, &err);
+    if (rc != 0)
+        fail_msg("registering %s: %d %s", h->id, rc, gpf_error_msg(&err));
+    ef_keep_token(f, h->id, atok);
     assert_int_equal(gpf_engine_authenticate(f->e, atok, agent, &err), 0);
     assert_true(agent->is_agent);
 }
@@ -166,7 +190,7 @@ ef_fixture *ef_new(int options)
         snprintf(u.ssh_pubkey, sizeof u.ssh_pubkey, "%s", EF_KEY);
         assert_int_equal(gpf_engine_user_create(f->e, &f->admin, &u, NULL, &err), 0);
         char tok[96];
-        assert_int_equal(gpf_engine_token_create(f->e, &f->admin, names[i], tok, sizeof tok, NULL, &err), 0);
+        assert_int_equal(gpf_engine_token_create(f->e, &f->admin, names[i], NULL, tok, sizeof tok, NULL, &err), 0);
         assert_int_equal(gpf_engine_authenticate(f->e, tok, ps[i], &err), 0);
     }
     gpf_host_rec h = ef_host_h100();
@@ -229,4 +253,16 @@ gpf_pod ef_pod(ef_fixture *f, const char *id)
     gpf_error err = {0};
     assert_int_equal(gpf_engine_pod_get(f->e, &f->admin, id, &p, &err), 0);
     return p;
+}
+
+gpf_api *ef_api_start(ef_fixture *f, int *port)
+{
+    gpf_api *api = NULL;
+    gpf_api_config ac = {0};
+    gpf_error err = {0};
+    ac.engine = f->e;
+    ac.bind_address = "127.0.0.1";
+    assert_int_equal(gpf_api_start(&ac, &api, &err), 0);
+    *port = gpf_api_port(api);
+    return api;
 }

@@ -33,6 +33,9 @@ typedef struct ef_fixture {
     char admin_tok[96];
     char join[96];
     gpf_principal admin, alice, bob, agent;
+    int nhost_toks;             /* the agent tokens ef_keep_token kept, by host */
+    char host_ids[8][64];
+    char host_toks[8][96];
 } ef_fixture;
 
 extern const char *const EF_KEY;
@@ -53,8 +56,14 @@ gpf_host_rec ef_host_h100(void);
 /* The same host with a failing preflight: findings "pcie-link" (fail, GPU 0, with a fix)
  * and "thermal" (warn, GPU 1). */
 gpf_host_rec ef_host_failing(void);
-/* Registers h with the join token (an agent (re)start); agent receives its principal. */
+/* Registers h as its agent does when it (re)starts: with the agent token kept for h's id
+ * (ef_keep_token), else with the join token; keeps the new token; agent receives its
+ * principal. */
 void ef_register(ef_fixture *f, const gpf_host_rec *h, gpf_principal *agent);
+/* What the agent of host_id registers with: the token kept for it, else the join token. */
+const char *ef_credential(ef_fixture *f, const char *host_id);
+/* Keeps tok as host_id's agent token (what the agent writes to its state directory). */
+void ef_keep_token(ef_fixture *f, const char *host_id, const char *tok);
 void ef_make_sku(ef_fixture *f, const char *name, gpf_slice_kind kind, const char *mig, int count);
 /* Creates a vGPU SKU of type (allowed model: model, "" = any) as admin; returns the result
  * code, err gets the message. */
@@ -67,5 +76,8 @@ void ef_agent_says(ef_fixture *f, const char *pod, gpf_pod_state st, int expect)
 int ef_agent_status(ef_fixture *f, const char *pod, gpf_pod_state st, gpf_error *err);
 /* A pod as the engine has it now (admin's view). */
 gpf_pod ef_pod(ef_fixture *f, const char *id);
+/* A real API server on 127.0.0.1 (a free port, in *port) in front of f's engine; the caller
+ * stops it (gpf_api_stop) before ef_free. */
+struct gpf_api *ef_api_start(ef_fixture *f, int *port);
 
 #endif
