@@ -43,6 +43,8 @@ const char *api_target_problem(const char *target);
 int api_error(api_resp *r, int code, const char *msg);
 int api_error_from(api_resp *r, const gpf_error *err);
 void api_json(api_resp *r, int status, json_t *j); /* steals j */
+/* Answers the JSON text in b (written with util/jsonw.h; consumed) as api_json answers a tree. */
+void api_json_text(api_resp *r, int status, gpf_buf *b);
 const char *api_query(api_req *q, const char *key); /* NULL when absent */
 /* Parses an integer query parameter within [min,max]; def when absent. -1 + error on bad. */
 int api_query_int(api_req *q, api_resp *r, const char *key, long long min, long long max, long long def,

@@ -82,10 +82,10 @@ static const char *host_key(const void *ctx, size_t i)
     return ((const host_list *)ctx)->hosts[i].id;
 }
 
-static json_t *host_json(const void *ctx, size_t i)
+static void host_write(gpf_buf *b, const void *ctx, size_t i)
 {
     const host_list *l = ctx;
-    return gpf_json_host(&l->hosts[i], &l->usage[i]);
+    gpf_jsonw_host(b, &l->hosts[i], &l->usage[i]);
 }
 
 /* GET /v1/hosts?limit=&cursor=: by id. */
@@ -101,9 +101,17 @@ void h_hosts(api_req *q, api_resp *r)
         api_error_from(r, &err);
         return;
     }
-    api_page_answer(r, &pg, "hosts", n, host_key, host_json, &l);
+    api_page_write(r, &pg, "hosts", n, host_key, host_write, &l);
     gpf_free(l.hosts);
     gpf_free(l.usage);
+}
+
+/* Answers the host h (u: the engine's view of it). */
+static void reply_host_doc(api_resp *r, const gpf_host_rec *h, const gpf_host_usage *u)
+{
+    gpf_buf b = {0};
+    gpf_jsonw_host(&b, h, u);
+    api_json_text(r, 200, &b);
 }
 
 /* Answers with the host named by the path (its record and the engine's view of it). */
@@ -115,7 +123,7 @@ static void reply_host(api_req *q, api_resp *r)
     if (gpf_engine_host_get(q->engine, q->params[0], h, u, &err) != 0)
         api_error_from(r, &err);
     else
-        api_json(r, 200, gpf_json_host(h, u));
+        reply_host_doc(r, h, u);
     gpf_free(h);
     gpf_free(u);
 }
@@ -344,14 +352,23 @@ void h_pods(api_req *q, api_resp *r)
         api_error_from(r, &err);
         return;
     }
-    json_t *arr = json_array();
+    gpf_buf b = {0};
+    api_page_open(&b, "pods");
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, gpf_json_pod(&pods[i]));
+        gpf_jsonw_pod(&b, &pods[i]);
     char key[GPF_ID_MAX + 32] = "";
     if (n)
         snprintf(key, sizeof key, "%lld:%s", (long long)pods[n - 1].created_ms, pods[n - 1].id);
-    api_page_reply(r, "pods", arr, more, "pods", key);
+    api_page_close(r, &b, more, "pods", key);
     gpf_free(pods);
+}
+
+/* Answers the pod p with status. */
+static void reply_pod(api_resp *r, int status, const gpf_pod *p)
+{
+    gpf_buf b = {0};
+    gpf_jsonw_pod(&b, p);
+    api_json_text(r, status, &b);
 }
 
 void h_pod_launch(api_req *q, api_resp *r)
@@ -365,7 +382,7 @@ void h_pod_launch(api_req *q, api_resp *r)
         api_error_from(r, &err);
         goto out;
     }
-    api_json(r, 201, gpf_json_pod(p));
+    reply_pod(r, 201, p);
 out:
     gpf_free(p);
 }
@@ -388,7 +405,7 @@ void h_pod(api_req *q, api_resp *r)
         api_error_from(r, &err);
         goto out;
     }
-    api_json(r, 200, gpf_json_pod(p));
+    reply_pod(r, 200, p);
 out:
     gpf_free(p);
 }
@@ -403,7 +420,7 @@ void h_pod_stop(api_req *q, api_resp *r)
         api_error_from(r, &err);
         goto out;
     }
-    api_json(r, 202, gpf_json_pod(p));
+    reply_pod(r, 202, p);
 out:
     gpf_free(p);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/jsonw.h"
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -106,6 +107,26 @@ void api_page_next(json_t *obj, const char *kind, const char *key)
     json_object_set_new(obj, "next_cursor", json_string(cur));
 }
 
+void api_page_open(gpf_buf *b, const char *name)
+{
+    gpf_jsonw_open(b, '{');
+    gpf_jsonw_key(b, name);
+    gpf_jsonw_open(b, '[');
+}
+
+void api_page_close(api_resp *r, gpf_buf *b, int more, const char *kind, const char *last_key)
+{
+    gpf_jsonw_close(b, ']');
+    if (more && last_key) {
+        char cur[(API_CURSOR_KEY_MAX + 64) * 4 / 3 + 8];
+        api_cursor_encode(kind, last_key, cur, sizeof cur);
+        gpf_jsonw_key(b, "next_cursor");
+        gpf_jsonw_str(b, cur, strlen(cur));
+    }
+    gpf_jsonw_close(b, '}');
+    api_json_text(r, 200, b);
+}
+
 void api_page_reply(api_resp *r, const char *name, json_t *arr, int more, const char *kind, const char *last_key)
 {
     json_t *o = json_object();
@@ -179,15 +200,50 @@ size_t *api_page_pick(size_t n, api_page_key_fn key, const void *ctx, const api_
     return idx;
 }
 
-void api_page_answer(api_resp *r, const api_page *pg, const char *name, size_t n, api_page_key_fn key,
-                     api_page_json_fn enc, const void *ctx)
+void api_page_write(api_resp *r, const api_page *pg, const char *name, size_t n, api_page_key_fn key,
+                    api_page_write_fn write, const void *ctx)
 {
     size_t k = 0;
     int more = 0;
     size_t *idx = api_page_pick(n, key, ctx, pg, &k, &more);
-    json_t *arr = json_array();
+    gpf_buf b = {0};
+    api_page_open(&b, name);
     for (size_t i = 0; i < k; i++)
-        json_array_append_new(arr, enc(ctx, idx[i]));
-    api_page_reply(r, name, arr, more, name, k ? key(ctx, idx[k - 1]) : NULL);
+        write(&b, ctx, idx[i]);
+    api_page_close(r, &b, more, name, k ? key(ctx, idx[k - 1]) : NULL);
     gpf_free(idx);
+}
+
+/* api_page_answer's list as api_page_write takes it: items encoded as trees, then written. */
+typedef struct tree_list {
+    api_page_key_fn key;
+    api_page_json_fn enc;
+    const void *ctx;
+} tree_list;
+
+static const char *tree_key(const void *ctx, size_t i)
+{
+    const tree_list *t = ctx;
+    return t->key(t->ctx, i);
+}
+
+static void tree_item(gpf_buf *b, const void *ctx, size_t i)
+{
+    const tree_list *t = ctx;
+    json_t *j = t->enc(t->ctx, i);
+    size_t at = b->len;
+    if (gpf_jsonw_tree(b, j) != 0) { /* jansson's own text for what jsonw leaves to it */
+        char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        b->len = at;
+        gpf_jsonw_lit(b, text ? text : "null");
+        free(text);
+    }
+    json_decref(j);
+}
+
+void api_page_answer(api_resp *r, const api_page *pg, const char *name, size_t n, api_page_key_fn key,
+                     api_page_json_fn enc, const void *ctx)
+{
+    tree_list t = {key, enc, ctx};
+    api_page_write(r, pg, name, n, tree_key, tree_item, &t);
 }

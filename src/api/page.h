@@ -56,6 +56,16 @@ typedef json_t *(*api_page_json_fn)(const void *ctx, size_t i);
 void api_page_answer(api_resp *r, const api_page *pg, const char *name, size_t n, api_page_key_fn key,
                      api_page_json_fn enc, const void *ctx);
 
+/* The same answer written as text (util/jsonw.h): api_page_open starts it in b (empty), the
+ * caller writes the items, api_page_close ends it and answers it (b consumed). */
+void api_page_open(gpf_buf *b, const char *name);
+void api_page_close(api_resp *r, gpf_buf *b, int more, const char *kind, const char *last_key);
+
+/* api_page_answer with items written as text (util/jsonw.h) by write(b, ctx, i). */
+typedef void (*api_page_write_fn)(gpf_buf *b, const void *ctx, size_t i);
+void api_page_write(api_resp *r, const api_page *pg, const char *name, size_t n, api_page_key_fn key,
+                    api_page_write_fn write, const void *ctx);
+
 /* The answer {"<name>": arr} (arr stolen), with next_cursor of kind for last_key when more. */
 void api_page_reply(api_resp *r, const char *name, json_t *arr, int more, const char *kind, const char *last_key);
 

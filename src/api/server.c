@@ -17,6 +17,7 @@
 #include "api/api_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -119,6 +120,15 @@ void api_json(api_resp *r, int status, json_t *j)
         json_decref(r->json);
     r->status = status;
     r->json = j;
+}
+
+void api_json_text(api_resp *r, int status, gpf_buf *b)
+{
+    api_json(r, status, NULL);
+    gpf_free(r->text);
+    gpf_buf_putc(b, '\n');
+    r->text = gpf_buf_steal(b);
+    r->content_type = NULL; /* application/json */
 }
 
 int api_error(api_resp *r, int code, const char *msg)
@@ -365,6 +375,22 @@ static enum MHD_Result send_file(struct MHD_Connection *conn, api_resp *r)
     return ret;
 }
 
+/* The answer's text: j in compact JSON and a newline, written in one buffer (jansson's
+ * json_dumps only for a document jsonw leaves to it); its length in *len. */
+static char *json_text(const json_t *j, size_t *len)
+{
+    gpf_buf b = {0};
+    if (gpf_jsonw_tree(&b, j) != 0) {
+        char *text = json_dumps(j, JSON_COMPACT);
+        gpf_buf_reset(&b);
+        gpf_buf_puts(&b, text ? text : "{}");
+        free(text);
+    }
+    gpf_buf_putc(&b, '\n');
+    *len = b.len;
+    return gpf_buf_steal(&b);
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
 {
     if (r->has_file && !r->json && !r->text)
@@ -373,16 +399,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
     size_t len = 0;
     const char *ctype = r->content_type ? r->content_type : "application/json";
     if (r->json) {
-        text = json_dumps(r->json, JSON_COMPACT);
-        if (!text)
-            text = gpf_strdup("{}");
-        len = strlen(text);
-        gpf_buf b = {0};
-        gpf_buf_append(&b, text, len);
-        gpf_buf_putc(&b, '\n');
-        free(text);
-        len = b.len;
-        text = gpf_buf_steal(&b);
+        text = json_text(r->json, &len);
     } else if (r->text) {
         text = r->text;
         r->text = NULL;

@@ -17,6 +17,7 @@
 #include "model/tenancy.h"
 #include "model/usage.h"
 #include "model/views.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 
@@ -26,6 +27,13 @@ json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u); /* u may 
 json_t *gpf_json_slice(const gpf_slice_spec *s);
 json_t *gpf_json_sku(const gpf_sku *k);
 json_t *gpf_json_pod(const gpf_pod *p);         /* includes "ssh" with the ready-to-paste command */
+/* The documents of gpf_json_slice, _pod, _gpu and _host written as compact JSON text into b
+ * (util/jsonw.h: as an array item or after a key), byte for byte what json_dumps makes of
+ * the tree; the tree forms are parsed from this text, so both come from one encoder. */
+void gpf_jsonw_slice(gpf_buf *b, const gpf_slice_spec *s);
+void gpf_jsonw_pod(gpf_buf *b, const gpf_pod *p);
+void gpf_jsonw_gpu(gpf_buf *b, const gpf_gpu_rec *g, int allocated_milli, int mig_used_slots);
+void gpf_jsonw_host(gpf_buf *b, const gpf_host_rec *h, const gpf_host_usage *u); /* u may be NULL */
 json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms); /* open records count to now_ms */
 json_t *gpf_json_user(const gpf_user *u);       /* with "disabled" */
 /* {"id","name","user","created_at","last_used_at","expires_at","expired"} (times null when 0;

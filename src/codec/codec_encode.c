@@ -7,6 +7,7 @@
 
 #include "billing/billing.h"
 #include "util/alloc.h"
+#include "util/jsonw.h"
 #include "util/timeutil.h"
 
 /* A JSON string from a fixed-size field: bounded by the field size (records are
@@ -37,6 +38,69 @@ static json_t *str_n(const char *s, size_t size)
 
 #define JSTR(field) str_n((field), sizeof(field))
 
+/* The writer's (gpf_jsonw) str_n: a fixed-size field written as a string (under key, when
+ * not NULL), bounded by the field size, with every byte >= 0x80 made '?' when the text is
+ * not valid UTF-8 (jansson's test, as str_n), so the text matches str_n's tree. */
+static void wstr_n(gpf_buf *b, const char *key, const char *s, size_t size)
+{
+    size_t n = s ? strnlen(s, size) : 0;
+    int ascii = 1;
+    for (size_t i = 0; i < n && ascii; i++)
+        ascii = (unsigned char)s[i] < 0x80;
+    json_t *check = ascii ? NULL : json_stringn(s, n);
+    if (key)
+        gpf_jsonw_key(b, key);
+    if (ascii || check) {
+        gpf_jsonw_str(b, s ? s : "", n);
+    } else {
+        char *copy = gpf_strndup(s, n);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)copy[i] >= 0x80)
+                copy[i] = '?';
+        gpf_jsonw_str(b, copy, n);
+        gpf_free(copy);
+    }
+    json_decref(check);
+}
+
+#define WSTR(b, key, field) wstr_n((b), (key), (field), sizeof(field))
+
+/* A name the code owns (ASCII; NULL writes null), under key when not NULL. */
+static void wname(gpf_buf *b, const char *key, const char *name)
+{
+    if (key)
+        gpf_jsonw_key(b, key);
+    if (name)
+        gpf_jsonw_str(b, name, strlen(name));
+    else
+        gpf_jsonw_lit(b, "null");
+}
+
+static void wint(gpf_buf *b, const char *key, int64_t v)
+{
+    gpf_jsonw_key(b, key);
+    gpf_jsonw_int(b, v);
+}
+
+static void wbool(gpf_buf *b, const char *key, int v)
+{
+    gpf_jsonw_key(b, key);
+    gpf_jsonw_lit(b, v ? "true" : "false");
+}
+
+/* gpf_json_time's value under key. */
+static void wtime(gpf_buf *b, const char *key, int64_t ms)
+{
+    char buf[40];
+    gpf_jsonw_key(b, key);
+    if (ms <= 0) {
+        gpf_jsonw_lit(b, "null");
+        return;
+    }
+    gpf_time_format(ms, buf, sizeof buf);
+    gpf_jsonw_str(b, buf, strlen(buf));
+}
+
 static void set(json_t *o, const char *key, json_t *v)
 {
     json_object_set_new(o, key, v ? v : json_null());
@@ -45,6 +109,15 @@ static void set(json_t *o, const char *key, json_t *v)
 static void set_int(json_t *o, const char *key, int64_t v)
 {
     set(o, key, json_integer((json_int_t)v));
+}
+
+/* The JSON value of text (b, consumed) as a jansson tree: the tree form of a document that is
+ * written as text (gpf_jsonw_*), so that both forms come from one encoder. */
+static json_t *tree_of(gpf_buf *b)
+{
+    json_t *j = json_loadb(b->data ? b->data : "null", b->len ? b->len : 4, JSON_DECODE_ANY, NULL);
+    gpf_buf_clear(b);
+    return j ? j : json_null();
 }
 
 static int clamp_count(int n, int max)
@@ -62,66 +135,73 @@ json_t *gpf_json_time(int64_t ms)
     return json_string(buf);
 }
 
-static json_t *gpu_base(const gpf_gpu_rec *g)
+/* A GPU's own fields, its object left open. */
+static void gpu_base_w(gpf_buf *b, const gpf_gpu_rec *g)
 {
-    json_t *o = json_object();
+    gpf_jsonw_open(b, '{');
+    WSTR(b, "uuid", g->uuid);
+    wint(b, "index", g->index);
+    WSTR(b, "model", g->model);
+    WSTR(b, "name", g->name);
+    WSTR(b, "pci_bus_id", g->pci_bus_id);
+    wint(b, "numa_node", g->numa_node);
+    wint(b, "memory_mib", g->memory_mib);
+    wbool(b, "mig_enabled", g->mig_enabled);
+}
 
-    set(o, "uuid", JSTR(g->uuid));
-    set_int(o, "index", g->index);
-    set(o, "model", JSTR(g->model));
-    set(o, "name", JSTR(g->name));
-    set(o, "pci_bus_id", JSTR(g->pci_bus_id));
-    set_int(o, "numa_node", g->numa_node);
-    set_int(o, "memory_mib", g->memory_mib);
-    set(o, "mig_enabled", json_boolean(g->mig_enabled));
-    return o;
+void gpf_jsonw_gpu(gpf_buf *b, const gpf_gpu_rec *g, int allocated_milli, int mig_used_slots)
+{
+    if (!g) {
+        gpf_jsonw_lit(b, "null");
+        return;
+    }
+    gpu_base_w(b, g);
+    wint(b, "allocated_milli", allocated_milli);
+    wint(b, "mig_used_slots", mig_used_slots);
+    gpf_jsonw_close(b, '}');
 }
 
 json_t *gpf_json_gpu(const gpf_gpu_rec *g, int allocated_milli, int mig_used_slots)
 {
-    json_t *o = NULL;
-
-    if (!g)
-        return json_null();
-    o = gpu_base(g);
-    set_int(o, "allocated_milli", allocated_milli);
-    set_int(o, "mig_used_slots", mig_used_slots);
-    return o;
+    gpf_buf b = {0};
+    gpf_jsonw_gpu(&b, g, allocated_milli, mig_used_slots);
+    return tree_of(&b);
 }
 
-/* {"verdict","findings":[…]}: what the agent's preflight said. */
-static json_t *preflight_base(const gpf_host_rec *h)
+/* {"verdict","findings":[…]: what the agent's preflight said, the object left open. */
+static void preflight_base_w(gpf_buf *b, const gpf_host_rec *h)
 {
-    json_t *o = json_object(), *arr = json_array();
     int n = clamp_count(h->nfindings, GPF_MAX_HOST_FINDINGS);
-    set(o, "verdict", json_string(gpf_preflight_name(h->preflight)));
+    gpf_jsonw_open(b, '{');
+    wname(b, "verdict", gpf_preflight_name(h->preflight));
+    gpf_jsonw_key(b, "findings");
+    gpf_jsonw_open(b, '[');
     for (int i = 0; i < n; i++) {
         const gpf_host_finding *f = &h->findings[i];
-        json_t *jf = json_object();
-        set(jf, "check", JSTR(f->check));
-        set(jf, "level", json_string(gpf_preflight_name(f->level)));
-        set_int(jf, "gpu", f->gpu);
-        set(jf, "detail", JSTR(f->detail));
-        set(jf, "fix", JSTR(f->fix));
-        json_array_append_new(arr, jf);
+        gpf_jsonw_open(b, '{');
+        WSTR(b, "check", f->check);
+        wname(b, "level", gpf_preflight_name(f->level));
+        wint(b, "gpu", f->gpu);
+        WSTR(b, "detail", f->detail);
+        WSTR(b, "fix", f->fix);
+        gpf_jsonw_close(b, '}');
     }
-    set(o, "findings", arr);
-    return o;
+    gpf_jsonw_close(b, ']');
 }
 
-static json_t *drift_json(const gpf_host_usage *u)
+static void drift_w(gpf_buf *b, const gpf_host_usage *u)
 {
-    json_t *arr = json_array();
     int n = u ? clamp_count(u->ndrift, GPF_MAX_HOST_DRIFT) : 0;
+    gpf_jsonw_open(b, '[');
     for (int i = 0; i < n; i++) {
-        json_t *d = json_object();
-        set(d, "kind", JSTR(u->drift[i].kind));
-        set(d, "subject", JSTR(u->drift[i].subject));
-        set(d, "detail", JSTR(u->drift[i].detail));
-        set(d, "since", gpf_json_time(u->drift[i].since_ms));
-        json_array_append_new(arr, d);
+        gpf_jsonw_open(b, '{');
+        WSTR(b, "kind", u->drift[i].kind);
+        WSTR(b, "subject", u->drift[i].subject);
+        WSTR(b, "detail", u->drift[i].detail);
+        wtime(b, "since", u->drift[i].since_ms);
+        gpf_jsonw_close(b, '}');
     }
-    return arr;
+    gpf_jsonw_close(b, ']');
 }
 
 json_t *gpf_json_event(const gpf_event *ev)
@@ -138,81 +218,117 @@ json_t *gpf_json_event(const gpf_event *ev)
     return o;
 }
 
+/* "rekey": {"at","by"} or null; null too when by is not valid UTF-8 (as json_pack's "s%"
+ * refuses it). */
+static void rekey_w(gpf_buf *b, const gpf_host_rec *h)
+{
+    size_t n = strnlen(h->rekey_by, sizeof h->rekey_by);
+    json_t *by = h->rekey_ms ? json_stringn(h->rekey_by, n) : NULL;
+    gpf_jsonw_key(b, "rekey");
+    if (by) {
+        gpf_jsonw_open(b, '{');
+        wtime(b, "at", h->rekey_ms);
+        gpf_jsonw_key(b, "by");
+        gpf_jsonw_str(b, h->rekey_by, n);
+        gpf_jsonw_close(b, '}');
+    } else {
+        gpf_jsonw_lit(b, "null");
+    }
+    json_decref(by);
+}
+
+void gpf_jsonw_host(gpf_buf *b, const gpf_host_rec *h, const gpf_host_usage *u)
+{
+    if (!h) {
+        gpf_jsonw_lit(b, "null");
+        return;
+    }
+    gpf_jsonw_open(b, '{');
+    WSTR(b, "id", h->id);
+    WSTR(b, "address", h->address);
+    WSTR(b, "deploy_mode", h->deploy_mode);
+    WSTR(b, "backend", h->backend);
+    WSTR(b, "runtime", h->runtime);
+    WSTR(b, "agent_version", h->agent_version);
+    wname(b, "isolation_max", gpf_isolation_name(h->isolation_max));
+    wint(b, "max_pods", gpf_host_pods_max(h)); /* what placement holds it to */
+    wint(b, "cpus", h->cpus);
+    wint(b, "memory_mib", h->memory_mib);
+    wint(b, "numa_nodes", h->numa_nodes);
+    wname(b, "state", gpf_host_state_name(h->state));
+    wtime(b, "registered_at", h->registered_ms);
+    wtime(b, "last_heartbeat_at", h->last_heartbeat_ms);
+    int n = clamp_count(h->ngpus, GPF_MAX_HOST_GPUS);
+    gpf_jsonw_key(b, "gpus");
+    gpf_jsonw_open(b, '[');
+    for (int i = 0; i < n; i++)
+        gpf_jsonw_gpu(b, &h->gpus[i], u ? u->gpu_allocated_milli[i] : 0, u ? u->gpu_mig_used_slots[i] : 0);
+    gpf_jsonw_close(b, ']');
+    wint(b, "cpus_used", u ? u->cpus_used : 0);
+    wint(b, "memory_mib_used", u ? u->memory_used_mib : 0);
+    gpf_jsonw_key(b, "preflight");
+    preflight_base_w(b, h);
+    wtime(b, "checked_at", h->preflight_ms);
+    gpf_jsonw_key(b, "override");
+    if (h->override) {
+        gpf_jsonw_open(b, '{');
+        WSTR(b, "by", h->override_by);
+        WSTR(b, "reason", h->override_reason);
+        wtime(b, "at", h->override_ms);
+        gpf_jsonw_close(b, '}');
+    } else {
+        gpf_jsonw_lit(b, "null");
+    }
+    gpf_jsonw_close(b, '}');
+    rekey_w(b, h);
+    wbool(b, "schedulable", u ? u->schedulable : 0);
+    if (u && !u->schedulable)
+        WSTR(b, "unschedulable_reason", u->unschedulable_reason);
+    else
+        wname(b, "unschedulable_reason", NULL);
+    gpf_jsonw_key(b, "drift");
+    drift_w(b, u);
+    gpf_jsonw_close(b, '}');
+}
+
 json_t *gpf_json_host(const gpf_host_rec *h, const gpf_host_usage *u)
 {
-    json_t *o = NULL, *gpus = NULL;
-    int n = 0;
+    gpf_buf b = {0};
+    gpf_jsonw_host(&b, h, u);
+    return tree_of(&b);
+}
 
-    if (!h)
-        return json_null();
-    o = json_object();
-    set(o, "id", JSTR(h->id));
-    set(o, "address", JSTR(h->address));
-    set(o, "deploy_mode", JSTR(h->deploy_mode));
-    set(o, "backend", JSTR(h->backend));
-    set(o, "runtime", JSTR(h->runtime));
-    set(o, "agent_version", JSTR(h->agent_version));
-    set(o, "isolation_max", json_string(gpf_isolation_name(h->isolation_max)));
-    set_int(o, "max_pods", gpf_host_pods_max(h)); /* what placement holds it to */
-    set_int(o, "cpus", h->cpus);
-    set_int(o, "memory_mib", h->memory_mib);
-    set_int(o, "numa_nodes", h->numa_nodes);
-    set(o, "state", json_string(gpf_host_state_name(h->state)));
-    set(o, "registered_at", gpf_json_time(h->registered_ms));
-    set(o, "last_heartbeat_at", gpf_json_time(h->last_heartbeat_ms));
-    gpus = json_array();
-    n = clamp_count(h->ngpus, GPF_MAX_HOST_GPUS);
-    for (int i = 0; i < n; i++)
-        json_array_append_new(gpus, gpf_json_gpu(&h->gpus[i], u ? u->gpu_allocated_milli[i] : 0,
-                                                 u ? u->gpu_mig_used_slots[i] : 0));
-    set(o, "gpus", gpus);
-    set_int(o, "cpus_used", u ? u->cpus_used : 0);
-    set_int(o, "memory_mib_used", u ? u->memory_used_mib : 0);
-    json_t *pf = preflight_base(h);
-    set(pf, "checked_at", gpf_json_time(h->preflight_ms));
-    if (h->override) {
-        json_t *ov = json_object();
-        set(ov, "by", JSTR(h->override_by));
-        set(ov, "reason", JSTR(h->override_reason));
-        set(ov, "at", gpf_json_time(h->override_ms));
-        set(pf, "override", ov);
-    } else {
-        set(pf, "override", json_null());
+void gpf_jsonw_slice(gpf_buf *b, const gpf_slice_spec *s)
+{
+    if (!s) {
+        gpf_jsonw_lit(b, "null");
+        return;
     }
-    set(o, "preflight", pf);
-    set(o, "rekey", h->rekey_ms ? json_pack("{s:o, s:s%}", "at", gpf_json_time(h->rekey_ms), "by", h->rekey_by,
-                                            strnlen(h->rekey_by, sizeof h->rekey_by))
-                                : json_null());
-    set(o, "schedulable", json_boolean(u ? u->schedulable : 0));
-    set(o, "unschedulable_reason", u && !u->schedulable ? JSTR(u->unschedulable_reason) : json_null());
-    set(o, "drift", drift_json(u));
-    return o;
+    gpf_jsonw_open(b, '{');
+    wname(b, "kind", gpf_slice_kind_name(s->kind));
+    switch (s->kind) {
+    case GPF_SLICE_WHOLE:
+        wint(b, "gpu_count", s->gpu_count);
+        break;
+    case GPF_SLICE_MIG:
+        WSTR(b, "mig_profile", s->mig_profile);
+        break;
+    case GPF_SLICE_VGPU:
+        WSTR(b, "vgpu_type", s->vgpu_type);
+        break;
+    case GPF_SLICE_SHARE:
+        wint(b, "share_milli", s->share_milli);
+        wint(b, "share_memory_mib", s->share_memory_mib);
+        break;
+    }
+    gpf_jsonw_close(b, '}');
 }
 
 json_t *gpf_json_slice(const gpf_slice_spec *s)
 {
-    json_t *o = NULL;
-
-    if (!s)
-        return json_null();
-    o = json_object();
-    set(o, "kind", json_string(gpf_slice_kind_name(s->kind)));
-    switch (s->kind) {
-    case GPF_SLICE_WHOLE:
-        set_int(o, "gpu_count", s->gpu_count);
-        break;
-    case GPF_SLICE_MIG:
-        set(o, "mig_profile", JSTR(s->mig_profile));
-        break;
-    case GPF_SLICE_VGPU:
-        set(o, "vgpu_type", JSTR(s->vgpu_type));
-        break;
-    case GPF_SLICE_SHARE:
-        set_int(o, "share_milli", s->share_milli);
-        set_int(o, "share_memory_mib", s->share_memory_mib);
-        break;
-    }
-    return o;
+    gpf_buf b = {0};
+    gpf_jsonw_slice(&b, s);
+    return tree_of(&b);
 }
 
 json_t *gpf_json_sku(const gpf_sku *k)
@@ -260,38 +376,42 @@ json_t *gpf_json_image(const gpf_image *im)
     return o;
 }
 
-static json_t *placement_json(const gpf_placement *pl)
+static void placement_w(gpf_buf *b, const gpf_placement *pl)
 {
-    json_t *o = json_object(), *uuids = json_array(), *idx = json_array();
     int n = clamp_count(pl->ngpus, GPF_MAX_POD_GPUS);
-
-    set(o, "host_id", JSTR(pl->host_id));
-    for (int i = 0; i < n; i++) {
-        json_array_append_new(uuids, JSTR(pl->gpu_uuids[i]));
-        json_array_append_new(idx, json_integer(pl->gpu_index[i]));
-    }
-    set(o, "gpu_uuids", uuids);
-    set(o, "gpu_indexes", idx);
-    set_int(o, "mig_profile_id", pl->mig_profile_id);
-    set_int(o, "mig_start", pl->mig_start);
-    set_int(o, "mig_size", pl->mig_size);
-    set_int(o, "share_milli", pl->share_milli);
-    set_int(o, "share_memory_mib", pl->share_memory_mib);
-    set(o, "vgpu_type", JSTR(pl->vgpu_type));
-    set_int(o, "numa_node", pl->numa_node);
-    set_int(o, "cpus", pl->cpus);
-    set_int(o, "memory_mib", pl->memory_mib);
-    set_int(o, "gpu_milli", pl->gpu_milli);
-    return o;
+    gpf_jsonw_open(b, '{');
+    WSTR(b, "host_id", pl->host_id);
+    gpf_jsonw_key(b, "gpu_uuids");
+    gpf_jsonw_open(b, '[');
+    for (int i = 0; i < n; i++)
+        wstr_n(b, NULL, pl->gpu_uuids[i], sizeof pl->gpu_uuids[i]);
+    gpf_jsonw_close(b, ']');
+    gpf_jsonw_key(b, "gpu_indexes");
+    gpf_jsonw_open(b, '[');
+    for (int i = 0; i < n; i++)
+        gpf_jsonw_int(b, pl->gpu_index[i]);
+    gpf_jsonw_close(b, ']');
+    wint(b, "mig_profile_id", pl->mig_profile_id);
+    wint(b, "mig_start", pl->mig_start);
+    wint(b, "mig_size", pl->mig_size);
+    wint(b, "share_milli", pl->share_milli);
+    wint(b, "share_memory_mib", pl->share_memory_mib);
+    WSTR(b, "vgpu_type", pl->vgpu_type);
+    wint(b, "numa_node", pl->numa_node);
+    wint(b, "cpus", pl->cpus);
+    wint(b, "memory_mib", pl->memory_mib);
+    wint(b, "gpu_milli", pl->gpu_milli);
+    gpf_jsonw_close(b, '}');
 }
 
-static json_t *ssh_json(const gpf_pod *p)
+static void ssh_w(gpf_buf *b, const gpf_pod *p)
 {
-    json_t *o = NULL;
     char host[GPF_TEXT_MAX], user[GPF_ID_MAX], cmd[GPF_TEXT_MAX + GPF_ID_MAX + 32];
 
-    if (p->ssh_port <= 0)
-        return json_null();
+    if (p->ssh_port <= 0) {
+        gpf_jsonw_lit(b, "null");
+        return;
+    }
     memcpy(host, p->ssh_host, sizeof host);
     host[sizeof host - 1] = '\0';
     memcpy(user, p->ssh_user, sizeof user);
@@ -300,62 +420,82 @@ static json_t *ssh_json(const gpf_pod *p)
         snprintf(cmd, sizeof cmd, "ssh -p %d %s@%s", p->ssh_port, user, host);
     else
         snprintf(cmd, sizeof cmd, "ssh -p %d %s", p->ssh_port, host);
-    o = json_object();
-    set(o, "host", JSTR(host));
-    set_int(o, "port", p->ssh_port);
-    set(o, "user", JSTR(user));
-    set(o, "command", JSTR(cmd));
+    gpf_jsonw_open(b, '{');
+    WSTR(b, "host", host);
+    wint(b, "port", p->ssh_port);
+    WSTR(b, "user", user);
+    WSTR(b, "command", cmd);
     /* the pod sshd's host key as its agent reported it, and its fingerprint */
     char fp[64];
     int known = gpf_ssh_fingerprint(p->ssh_host_key, fp, sizeof fp) == 0;
-    set(o, "host_key", known ? str_n(p->ssh_host_key, sizeof p->ssh_host_key) : json_null());
-    set(o, "host_key_fingerprint", known ? json_string(fp) : json_null());
-    return o;
+    if (known) {
+        WSTR(b, "host_key", p->ssh_host_key);
+        wname(b, "host_key_fingerprint", fp);
+    } else {
+        wname(b, "host_key", NULL);
+        wname(b, "host_key_fingerprint", NULL);
+    }
+    gpf_jsonw_close(b, '}');
 }
 
-static json_t *layers_json(unsigned set)
+static void layers_w(gpf_buf *b, unsigned set)
 {
-    json_t *a = json_array();
+    gpf_jsonw_open(b, '[');
     for (int i = 0; i < GPF_LAYER_COUNT; i++)
         if (set & (1u << i))
-            json_array_append_new(a, json_string(gpf_isolation_layer_name((gpf_isolation_layer)i)));
-    return a;
+            wname(b, NULL, gpf_isolation_layer_name((gpf_isolation_layer)i));
+    gpf_jsonw_close(b, ']');
+}
+
+void gpf_jsonw_pod(gpf_buf *b, const gpf_pod *p)
+{
+    if (!p) {
+        gpf_jsonw_lit(b, "null");
+        return;
+    }
+    gpf_jsonw_open(b, '{');
+    WSTR(b, "id", p->id);
+    WSTR(b, "owner", p->owner);
+    WSTR(b, "project", p->project);
+    WSTR(b, "sku", p->sku);
+    gpf_jsonw_key(b, "slice");
+    gpf_jsonw_slice(b, &p->slice);
+    wname(b, "isolation", gpf_isolation_name(p->isolation));
+    gpf_jsonw_key(b, "isolation_layers");
+    layers_w(b, p->isolation_layers);
+    gpf_jsonw_key(b, "image");
+    if (p->image[0]) {
+        gpf_jsonw_open(b, '{');
+        WSTR(b, "name", p->image);
+        WSTR(b, "digest", p->image_digest);
+        gpf_jsonw_close(b, '}');
+    } else {
+        gpf_jsonw_lit(b, "null");
+    }
+    wname(b, "state", gpf_pod_state_name(p->state));
+    /* "unknown" while its host's agent is silent (host unreachable): the state is the last known */
+    wname(b, "reachability", p->host_unreachable && !gpf_pod_state_is_final(p->state) ? "unknown" : "known");
+    WSTR(b, "reason", p->reason);
+    gpf_jsonw_key(b, "placement");
+    if (p->placed)
+        placement_w(b, &p->placement);
+    else
+        gpf_jsonw_lit(b, "null");
+    WSTR(b, "device_ids", p->device_ids);
+    gpf_jsonw_key(b, "ssh");
+    ssh_w(b, p);
+    wint(b, "price_micro_per_hour", p->price_micro_per_hour);
+    wtime(b, "created_at", p->created_ms);
+    wtime(b, "started_at", p->started_ms);
+    wtime(b, "stopped_at", p->stopped_ms);
+    gpf_jsonw_close(b, '}');
 }
 
 json_t *gpf_json_pod(const gpf_pod *p)
 {
-    json_t *o = NULL;
-
-    if (!p)
-        return json_null();
-    o = json_object();
-    set(o, "id", JSTR(p->id));
-    set(o, "owner", JSTR(p->owner));
-    set(o, "project", JSTR(p->project));
-    set(o, "sku", JSTR(p->sku));
-    set(o, "slice", gpf_json_slice(&p->slice));
-    set(o, "isolation", json_string(gpf_isolation_name(p->isolation)));
-    set(o, "isolation_layers", layers_json(p->isolation_layers));
-    if (p->image[0]) {
-        json_t *im = json_object();
-        set(im, "name", JSTR(p->image));
-        set(im, "digest", JSTR(p->image_digest));
-        set(o, "image", im);
-    } else {
-        set(o, "image", json_null());
-    }
-    set(o, "state", json_string(gpf_pod_state_name(p->state)));
-    /* "unknown" while its host's agent is silent (host unreachable): the state is the last known */
-    set(o, "reachability", json_string(p->host_unreachable && !gpf_pod_state_is_final(p->state) ? "unknown" : "known"));
-    set(o, "reason", JSTR(p->reason));
-    set(o, "placement", p->placed ? placement_json(&p->placement) : json_null());
-    set(o, "device_ids", JSTR(p->device_ids));
-    set(o, "ssh", ssh_json(p));
-    set_int(o, "price_micro_per_hour", p->price_micro_per_hour);
-    set(o, "created_at", gpf_json_time(p->created_ms));
-    set(o, "started_at", gpf_json_time(p->started_ms));
-    set(o, "stopped_at", gpf_json_time(p->stopped_ms));
-    return o;
+    gpf_buf b = {0};
+    gpf_jsonw_pod(&b, p);
+    return tree_of(&b);
 }
 
 json_t *gpf_json_usage(const gpf_usage *u, int64_t now_ms)
@@ -434,6 +574,23 @@ json_t *gpf_json_error(int code, const char *message)
 
 /* ---- agent side ---- */
 
+/* gpu_base_w's and preflight_base_w's objects, closed, as trees (for the agent's register). */
+static json_t *gpu_base_tree(const gpf_gpu_rec *g)
+{
+    gpf_buf b = {0};
+    gpu_base_w(&b, g);
+    gpf_jsonw_close(&b, '}');
+    return tree_of(&b);
+}
+
+static json_t *preflight_base_tree(const gpf_host_rec *h)
+{
+    gpf_buf b = {0};
+    preflight_base_w(&b, h);
+    gpf_jsonw_close(&b, '}');
+    return tree_of(&b);
+}
+
 json_t *gpf_json_agent_host(const gpf_host_rec *h)
 {
     json_t *o = NULL, *host = NULL, *gpus = NULL;
@@ -456,10 +613,10 @@ json_t *gpf_json_agent_host(const gpf_host_rec *h)
     gpus = json_array();
     n = clamp_count(h->ngpus, GPF_MAX_HOST_GPUS);
     for (int i = 0; i < n; i++)
-        json_array_append_new(gpus, gpu_base(&h->gpus[i]));
+        json_array_append_new(gpus, gpu_base_tree(&h->gpus[i]));
     set(host, "gpus", gpus);
     if (h->preflight != GPF_PREFLIGHT_UNKNOWN)
-        set(host, "preflight", preflight_base(h));
+        set(host, "preflight", preflight_base_tree(h));
     o = json_object();
     set(o, "host", host);
     if (h->isolation_max_given)

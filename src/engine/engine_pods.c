@@ -309,7 +309,9 @@ static int page_stored(gpf_engine *e, const gpf_principal *who, const gpf_pod_qu
             continue;
         host_entry *h = p->placed && !gpf_pod_state_is_final(p->state) ? eng_host(e, p->placement.host_id) : NULL;
         p->host_unreachable = h && h->rec.state == GPF_HOST_UNREACHABLE;
-        (*out)[k++] = *p;
+        if (p != &(*out)[k]) /* a pod is 6.5 KB: no copy onto itself */
+            (*out)[k] = *p;
+        k++;
     }
     eng_unlock(e);
     *n = k;

@@ -68,17 +68,30 @@ int store_step_done(store_sqlite *s, sqlite3_stmt *st, const char *what, gpf_err
 
 /* ---- write scopes and transactions ----------------------------------------- */
 
+/* Runs sql (no rows), a statement kept in slot: a scope is opened and closed for every read
+ * of a page or pod, and parsing its text each time cost as much as the read. */
+static int exec_kept(store_sqlite *s, enum store_slot slot, const char *sql, const char *what, gpf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store_stmt(s, slot, sql, &st, err);
+    if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
+        rc = store_fail(s, err, what);
+    if (st)
+        sqlite3_reset(st);
+    return rc;
+}
+
 int store_scope_begin(store_sqlite *s, gpf_error *err)
 {
     /* Outside a caller's transaction the savepoint opens (and RELEASE commits) one. */
     s->scope_owns_tx = sqlite3_get_autocommit(s->db) != 0;
-    return store_exec(s, "SAVEPOINT gpf_scope", "store: starting write", err);
+    return exec_kept(s, SLOT_SCOPE_BEGIN, "SAVEPOINT gpf_scope", "store: starting write", err);
 }
 
 int store_scope_end(store_sqlite *s, int rc, gpf_error *err)
 {
     if (rc == 0) {
-        rc = store_exec(s, "RELEASE gpf_scope", "store: committing write", err);
+        rc = exec_kept(s, SLOT_SCOPE_RELEASE, "RELEASE gpf_scope", "store: committing write", err);
         if (rc == 0)
             goto out;
     }
@@ -489,6 +502,8 @@ static void close_db(store_sqlite *s)
         return;
     for (int i = 0; i < SLOT_COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
+    for (size_t i = 0; i < sizeof s->pods_query / sizeof s->pods_query[0]; i++)
+        sqlite3_finalize(s->pods_query[i]);
     /* An open transaction is rolled back by sqlite on close. */
     sqlite3_close(s->db);
     gpf_free(s);
@@ -590,7 +605,7 @@ int gpf_store_open_reader(const char *path, gpf_store **out, gpf_error *err)
     s = GPF_NEW(store_sqlite);
     s->pub.ops = &sqlite_ops;
     s->pub.priv = s;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = gpf_error_set(err, GPF_ESTORE, "store: cannot open %s to read: %s", path,
                            s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto out;

@@ -189,7 +189,9 @@ int gpf_store_history_counts(gpf_store *s, gpf_store_counts *out, gpf_error *err
  * gpf_store_open), for reads made outside the engine's lock: its own connection, so SQLite
  * WAL lets it read committed data while the writer writes. Only the reads above and the
  * *_load and events_list ops are meant for it; a write fails. ":memory:" and "" have no
- * second handle: GPF_ENOTSUP. *out owned by caller (gpf_store_close). */
+ * second handle: GPF_ENOTSUP. One thread at a time may use it (the caller serialises: the
+ * connection takes no lock of its own, which every column read of a page paid for).
+ * *out owned by caller (gpf_store_close). */
 int gpf_store_open_reader(const char *path, gpf_store **out, gpf_error *err);
 
 #endif

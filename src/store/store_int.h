@@ -47,6 +47,9 @@ enum store_slot {
     SLOT_IMAGES_LOAD,
     SLOT_POD_GET,
     SLOT_POD_GPUS_OF,
+    SLOT_POD_GPUS_OF_MANY,
+    SLOT_SCOPE_BEGIN,
+    SLOT_SCOPE_RELEASE,
     SLOT_TOKENS_DELETE_FOR_HOST,
     SLOT_JOIN_TOKEN_PUT,
     SLOT_JOIN_TOKENS_LOAD,
@@ -59,6 +62,7 @@ typedef struct store_sqlite {
     gpf_store pub;
     sqlite3 *db;
     sqlite3_stmt *stmts[SLOT_COUNT];
+    sqlite3_stmt *pods_query[32]; /* pods_query's statements, by which of its 5 filters are set */
     int scope_owns_tx; /* the open scope started the transaction (scopes do not nest) */
 } store_sqlite;
 

@@ -229,16 +229,24 @@ static int prepare(store_sqlite *s, const char *sql, sqlite3_stmt **st, const ch
     return 0;
 }
 
+/* The array a read of at most limit rows (0: no limit) starts with: room for them all when
+ * that is a page's worth, so a page is read without growing (and copying) its array. */
+static size_t first_cap(size_t limit)
+{
+    return limit && limit <= 1024 ? limit : 16;
+}
+
 /* Steps st into a heap array of elem-sized records, read(r, rec) decoding each row: *out
- * (grown from NULL) and *n. The records read before a failure stay for the caller to free. */
+ * (grown from NULL, first with room for cap0) and *n. The records read before a failure
+ * stay for the caller to free. */
 static int read_rows(store_sqlite *s, sqlite3_stmt *st, size_t elem, void (*read)(store_reader *r, void *rec),
-                     void **out, size_t *n, const char *what, gpf_error *err)
+                     size_t cap0, void **out, size_t *n, const char *what, gpf_error *err)
 {
     size_t cap = 0;
     int rc = 0, src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
+            cap = cap ? cap * 2 : cap0;
             *out = gpf_reallocarray(*out, cap, elem);
         }
         char *rec = (char *)*out + *n * elem;
@@ -253,19 +261,44 @@ static int read_rows(store_sqlite *s, sqlite3_stmt *st, size_t elem, void (*read
     return src == SQLITE_DONE ? 0 : store_fail(s, err, what);
 }
 
-/* Appends the placement's GPUs of p (its pod_gpus rows, by pos). */
-static int read_gpus_of(store_sqlite *s, gpf_pod *p, gpf_error *err)
+/* Pods whose GPUs one statement reads (its ?1..?GPUS_CHUNK; those left over bind NULL,
+ * which IN never matches). */
+#define GPUS_CHUNK 32
+#define Q8 "?, ?, ?, ?, ?, ?, ?, ?" /* anonymous parameters number themselves 1, 2, ... */
+
+/* The pod of pods[0..n) with this id, or NULL. */
+static gpf_pod *pod_of(gpf_pod *pods, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(pods[i].id, id) == 0)
+            return &pods[i];
+    return NULL;
+}
+
+/* Appends the placement's GPUs of pods[0..n), n <= GPUS_CHUNK (their pod_gpus rows, by
+ * pos), in one statement (one of a single pod: IN's list costs more than it saves there). */
+static int read_gpus_chunk(store_sqlite *s, gpf_pod *pods, size_t n, gpf_error *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = store_stmt(s, SLOT_POD_GPUS_OF, "SELECT uuid, gpu_index FROM pod_gpus WHERE pod_id = ?1 ORDER BY pos",
-                        &st, err);
+    int rc = n == 1 ? store_stmt(s, SLOT_POD_GPUS_OF,
+                                 "SELECT pod_id, uuid, gpu_index FROM pod_gpus WHERE pod_id = ?1 ORDER BY pos", &st, err)
+                    : store_stmt(s, SLOT_POD_GPUS_OF_MANY,
+                                 "SELECT pod_id, uuid, gpu_index FROM pod_gpus WHERE pod_id IN (" Q8 ", " Q8 ", " Q8
+                                 ", " Q8 ") ORDER BY pod_id, pos",
+                                 &st, err);
     int src = SQLITE_DONE;
-    if (rc == 0 && sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC) != SQLITE_OK)
-        rc = store_fail(s, err, "store: reading pod_gpus");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (sqlite3_bind_text(st, (int)i + 1, pods[i].id, -1, SQLITE_STATIC) != SQLITE_OK)
+            rc = store_fail(s, err, "store: reading pod_gpus");
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        char id[GPF_ID_MAX] = "";
         store_reader r;
         store_read_init(&r, st);
-        if ((rc = read_pod_gpu(&r, p, err)) == 0)
+        store_read_text(&r, "pod_gpus.pod_id", id, sizeof id);
+        gpf_pod *p = pod_of(pods, n, id);
+        if (!p)
+            rc = gpf_error_set(err, GPF_ESTORE, "store: pod_gpus: a row of a pod not asked for");
+        else if ((rc = read_pod_gpu(&r, p, err)) == 0)
             rc = store_read_finish(&r, err);
     }
     if (rc == 0 && src != SQLITE_DONE)
@@ -274,9 +307,10 @@ static int read_gpus_of(store_sqlite *s, gpf_pod *p, gpf_error *err)
     return rc;
 }
 
-/* Steps st (a SELECT of POD_COLS) into a heap array of pods with their GPUs, in one scope so
- * pods and GPUs agree. *out NULL and *n 0 when there are none or on failure. */
-static int read_pods(store_sqlite *s, sqlite3_stmt *st, gpf_pod **out, size_t *n, gpf_error *err)
+/* Steps st (a SELECT of POD_COLS, at most limit rows; 0: no limit) into a heap array of pods
+ * with their GPUs, in one scope so pods and GPUs agree. *out NULL and *n 0 when there are
+ * none or on failure. */
+static int read_pods(store_sqlite *s, sqlite3_stmt *st, size_t limit, gpf_pod **out, size_t *n, gpf_error *err)
 {
     void *arr = NULL;
     *n = 0;
@@ -285,11 +319,11 @@ static int read_pods(store_sqlite *s, sqlite3_stmt *st, gpf_pod **out, size_t *n
         *out = NULL;
         return rc;
     }
-    rc = read_rows(s, st, sizeof(gpf_pod), read_pod, &arr, n, "store: reading pods", err);
+    rc = read_rows(s, st, sizeof(gpf_pod), read_pod, first_cap(limit), &arr, n, "store: reading pods", err);
     *out = arr;
     sqlite3_reset(st);
-    for (size_t i = 0; i < *n && rc == 0; i++)
-        rc = read_gpus_of(s, &(*out)[i], err);
+    for (size_t i = 0; i < *n && rc == 0; i += GPUS_CHUNK)
+        rc = read_gpus_chunk(s, &(*out)[i], *n - i < GPUS_CHUNK ? *n - i : GPUS_CHUNK, err);
     rc = store_scope_end(s, rc, err);
     if (rc != 0) {
         gpf_free(*out);
@@ -311,7 +345,7 @@ int sq_pod_get(gpf_store *store, const char *id, gpf_pod *out, gpf_error *err)
     if (rc == 0 && sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
         rc = store_fail(s, err, "store: pod_get");
     if (rc == 0)
-        rc = read_pods(s, st, &arr, &n, err);
+        rc = read_pods(s, st, 1, &arr, &n, err);
     if (rc == 0 && n == 0)
         rc = gpf_error_set(err, GPF_ENOTFOUND, "store: pod %.64s not found", id);
     if (rc == 0)
@@ -327,16 +361,17 @@ static int given(const char *v)
     return v && v[0];
 }
 
-int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err)
+/* The statement of pods_query for q's filters, prepared on first use and kept (one per
+ * combination of the five: they are few, and a page is read often). */
+static int pods_query_stmt(store_sqlite *s, const gpf_pod_query *q, sqlite3_stmt **st, gpf_error *err)
 {
-    store_sqlite *s = store->priv;
-    sqlite3_stmt *st = NULL;
-    gpf_buf sql = {0};
-    if (!q || !out || !n)
-        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_query");
-    *out = NULL;
-    *n = 0;
+    unsigned v = (q->live ? 1u : 0) | (q->has_state ? 2u : 0) | (given(q->owner) ? 4u : 0) |
+                 (given(q->after_id) ? 8u : 0) | (q->limit ? 16u : 0);
+    *st = s->pods_query[v];
+    if (*st)
+        return 0;
     /* the text varies only by which filters are set; every value is a bound parameter */
+    gpf_buf sql = {0};
     gpf_buf_puts(&sql, "SELECT " POD_COLS " FROM pods WHERE 1");
     if (q->live)
         gpf_buf_puts(&sql, " AND " POD_LIVE_SQL);
@@ -349,7 +384,26 @@ int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_
     gpf_buf_puts(&sql, " ORDER BY created_ms, id");
     if (q->limit)
         gpf_buf_puts(&sql, " LIMIT ?5");
-    int rc = prepare(s, gpf_buf_cstr(&sql), &st, "store: pods_query", err);
+    int rc = 0;
+    if (sqlite3_prepare_v3(s->db, gpf_buf_cstr(&sql), -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        rc = store_fail(s, err, "store: pods_query");
+    }
+    s->pods_query[v] = *st;
+    gpf_buf_clear(&sql);
+    return rc;
+}
+
+int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_t *n, gpf_error *err)
+{
+    store_sqlite *s = store->priv;
+    sqlite3_stmt *st = NULL;
+    if (!q || !out || !n)
+        return gpf_error_set(err, GPF_EINVAL, "store: bad arguments to pods_query");
+    *out = NULL;
+    *n = 0;
+    int rc = pods_query_stmt(s, q, &st, err);
     int brc = SQLITE_OK;
     if (rc == 0 && q->has_state)
         brc |= sqlite3_bind_text(st, 1, gpf_pod_state_name(q->state), -1, SQLITE_STATIC);
@@ -362,9 +416,8 @@ int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_
     if (rc == 0 && brc != SQLITE_OK)
         rc = store_fail(s, err, "store: pods_query");
     if (rc == 0)
-        rc = read_pods(s, st, out, n, err);
-    sqlite3_finalize(st);
-    gpf_buf_clear(&sql);
+        rc = read_pods(s, st, q->limit, out, n, err);
+    store_done(st);
     return rc;
 }
 
@@ -519,7 +572,7 @@ int sq_usage_query(gpf_store *store, const gpf_usage_query *q, gpf_usage **out, 
     if (rc == 0 && brc != SQLITE_OK)
         rc = store_fail(s, err, "store: usage_query");
     if (rc == 0)
-        rc = read_rows(s, st, sizeof(gpf_usage), read_usage, &arr, n, "store: usage_query", err);
+        rc = read_rows(s, st, sizeof(gpf_usage), read_usage, first_cap(q->limit), &arr, n, "store: usage_query", err);
     *out = arr;
     sqlite3_finalize(st);
     gpf_buf_clear(&sql);

@@ -36,11 +36,39 @@ void gpf_sleep_ms(int64_t ms)
     }
 }
 
+/* Writes v as width digits (zero-padded) at p; returns the end. */
+static char *digits(char *p, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 void gpf_time_format(int64_t ms, char *out, size_t size)
 {
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
+    if (ms >= 0 && tm.tm_year + 1900 <= 9999 && size >= 25) { /* the usual case, without printf: API answers hold many */
+        char *p = digits(out, tm.tm_year + 1900, 4);
+        *p++ = '-';
+        p = digits(p, tm.tm_mon + 1, 2);
+        *p++ = '-';
+        p = digits(p, tm.tm_mday, 2);
+        *p++ = 'T';
+        p = digits(p, tm.tm_hour, 2);
+        *p++ = ':';
+        p = digits(p, tm.tm_min, 2);
+        *p++ = ':';
+        p = digits(p, tm.tm_sec, 2);
+        *p++ = '.';
+        p = digits(p, (int)(ms % 1000), 3);
+        *p++ = 'Z';
+        *p = '\0';
+        return;
+    }
     snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }

@@ -20,15 +20,19 @@ count_state() { curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/pods?all=1&l
 
 echo "[burst] $N launches at once, then $N stops at once"
 for i in $(seq "$N"); do
-  curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-    --data-binary '{"sku":"tiny"}' "$URL/v1/pods" | jq -r .id >"$T/launch.$i" &
+  curl -s -o "$T/launch.$i.body" -w '%{http_code}\n' -X POST -H "Authorization: Bearer $ADMIN" \
+    -H 'Content-Type: application/json' --data-binary '{"sku":"tiny"}' "$URL/v1/pods" >"$T/launch.$i.code" &
 done
 wait
-cat "$T"/launch.* | grep -c '^pod-' >"$T/launched"
+for i in $(seq "$N"); do
+  jq -r '.id // empty' "$T/launch.$i.body" 2>/dev/null >"$T/launch.$i"
+  [ -s "$T/launch.$i" ] || echo "  launch $i: HTTP $(cat "$T/launch.$i.code") $(head -c 300 "$T/launch.$i.body")"
+done
+cat "$T"/launch.? "$T"/launch.?? | grep -c '^pod-' >"$T/launched"
 expect_eq "all $N launches acknowledged" "$N" "$(cat "$T/launched")"
 all_running() { [ "$(count_state running)" = "$N" ]; }
 if wait_for 60 all_running; then ok "all $N pods running"; else bad "all $N pods running (running: $(count_state running))"; fi
-for f in "$T"/launch.*; do
+for f in "$T"/launch.? "$T"/launch.??; do
   curl -sf -X POST -H "Authorization: Bearer $ADMIN" "$URL/v1/pods/$(cat "$f")/stop" >/dev/null &
 done
 wait

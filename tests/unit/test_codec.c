@@ -7,9 +7,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec/codec.h"
 #include "util/alloc.h"
+#include "util/jsonw.h"
+#include "util/timeutil.h"
 
 #define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGUKT0oWUXJHrb4iTGyQZUNDNW7u2hh8PGpQf/oGR/p dev@laptop"
 
@@ -154,6 +157,20 @@ static void test_time(void **state)
     j = gpf_json_time(86400000LL * 366 + 5);
     assert_string_equal(json_string_value(j), "1971-01-02T00:00:00.005Z");
     json_decref(j);
+    /* gpf_time_format (printf-free for the usual times) against printf, up to the year 9999 */
+    uint64_t x = 1;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t ms = (int64_t)(x >> 20) % 253402300800000LL;
+        char got[40], want[96];
+        time_t s = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        gpf_time_format(ms, got, sizeof got);
+        assert_string_equal(got, want);
+    }
 }
 
 static void test_usage_cost(void **state)
@@ -380,6 +397,206 @@ static void test_host_json(void **state)
     assert_int_equal(I(j, "cpus_used"), 0);
     json_decref(j);
     gpf_free(h);
+}
+
+/* Every field of the pod and host documents set, with text jansson must escape or refuse. */
+static void fill_odd(gpf_pod *p, gpf_host_rec *h, gpf_host_usage *u)
+{
+    fill_pod(p);
+    gpf_strlcpy(p->reason, "said \"no\"\\\n\ttab \x01 caf\xc3\xa9 bad \xff\xfe end", sizeof p->reason);
+    gpf_strlcpy(p->image, "cuda-12 \xc3\xa9", sizeof p->image);
+    gpf_strlcpy(p->image_digest, "sha256:abc/def", sizeof p->image_digest);
+    gpf_strlcpy(p->ssh_host_key, KEY, sizeof p->ssh_host_key);
+    p->isolation_layers = 0x5;
+    p->host_unreachable = 1;
+    gpf_strlcpy(p->placement.vgpu_type, "\x80", sizeof p->placement.vgpu_type);
+    p->stopped_ms = -5;
+    fill_host(h);
+    h->state = GPF_HOST_UNREACHABLE;
+    h->last_heartbeat_ms = 1700000000999LL;
+    h->preflight = GPF_PREFLIGHT_WARN;
+    h->preflight_ms = 1700000001000LL;
+    h->nfindings = 2;
+    for (int i = 0; i < 2; i++) {
+        gpf_strlcpy(h->findings[i].check, i ? "iommu" : "driver\x7f", sizeof h->findings[i].check);
+        h->findings[i].level = i ? GPF_PREFLIGHT_FAIL : GPF_PREFLIGHT_WARN;
+        h->findings[i].gpu = i - 1;
+        gpf_strlcpy(h->findings[i].detail, "a \"b\" \xc0\xaf", sizeof h->findings[i].detail);
+        gpf_strlcpy(h->findings[i].fix, "", sizeof h->findings[i].fix);
+    }
+    h->override = 1;
+    gpf_strlcpy(h->override_by, "root", sizeof h->override_by);
+    gpf_strlcpy(h->override_reason, "trust me\r\n", sizeof h->override_reason);
+    h->override_ms = 1700000002000LL;
+    h->rekey_ms = 1700000003000LL;
+    gpf_strlcpy(h->rekey_by, "bob", sizeof h->rekey_by);
+    memset(u, 0, sizeof *u);
+    u->cpus_used = 3;
+    u->memory_used_mib = 7;
+    u->gpu_allocated_milli[0] = 1000;
+    u->schedulable = 0;
+    gpf_strlcpy(u->unschedulable_reason, "drift \xe2\x82\xac", sizeof u->unschedulable_reason);
+    u->ndrift = 1;
+    gpf_strlcpy(u->drift[0].kind, "gpu_missing", sizeof u->drift[0].kind);
+    gpf_strlcpy(u->drift[0].subject, "GPU-x", sizeof u->drift[0].subject);
+    gpf_strlcpy(u->drift[0].detail, "gone", sizeof u->drift[0].detail);
+    u->drift[0].since_ms = 1700000004000LL;
+}
+
+/* What the encoders made of fill_odd's records before they were written as text (jansson
+ * trees dumped by json_dumps): the text form must not change a byte of the API's answers. */
+static const char *const GOLD_POD =
+        "{\"id\":\"pod-1a2b3c4d\",\"owner\":\"alice\",\"project\":\"vision\",\"sku\":\"h100-share\",\"sli"
+        "ce\":{\"kind\":\"share\",\"share_milli\":250,\"share_memory_mib\":20480},\"isolation\":\"device\""
+        ",\"isolation_layers\":[\"userns\",\"pidns\"],\"image\":{\"name\":\"cuda-12 \303\251\",\"digest\""
+        ":\"sha256:abc/def\"},\"state\":\"running\",\"reachability\":\"unknown\",\"reason\":\"said \\\"no"
+        "\\\"\\\\\\n\\ttab \\u0001 caf?? bad ?? end\",\"placement\":{\"host_id\":\"h1\",\"gpu_uuids\":[\""
+        "GPU-aaaa-0001\",\"GPU-aaaa-0002\"],\"gpu_indexes\":[3,5],\"mig_profile_id\":-1,\"mig_start\":0,\""
+        "mig_size\":0,\"share_milli\":250,\"share_memory_mib\":20480,\"vgpu_type\":\"?\",\"numa_node\":0,"
+        "\"cpus\":8,\"memory_mib\":65536,\"gpu_milli\":250},\"device_ids\":\"GPU-aaaa-0001,GPU-aaaa-0002\""
+        ",\"ssh\":{\"host\":\"10.0.0.7\",\"port\":22022,\"user\":\"dev\",\"command\":\"ssh -p 22022 dev@1"
+        "0.0.0.7\",\"host_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGUKT0oWUXJHrb4iTGyQZUNDNW7u2hh8PG"
+        "pQf/oGR/p dev@laptop\",\"host_key_fingerprint\":\"SHA256:CUUmq5JRjS8DYG4BFEqhmakk9p5fjOxZbiuq9Kf"
+        "lFZk\"},\"price_micro_per_hour\":2500000,\"created_at\":\"2023-11-14T22:13:20.123Z\",\"started_a"
+        "t\":\"2023-11-14T22:13:20.456Z\",\"stopped_at\":null}";
+static const char *const GOLD_HOST =
+        "{\"id\":\"gpu-node-01\",\"address\":\"10.0.0.7\",\"deploy_mode\":\"passthrough\",\"backend\":\"f"
+        "ake\",\"runtime\":\"process\",\"agent_version\":\"0.1.0-dev\",\"isolation_max\":\"soft\",\"max_p"
+        "ods\":1024,\"cpus\":128,\"memory_mib\":1048576,\"numa_nodes\":2,\"state\":\"unreachable\",\"regi"
+        "stered_at\":null,\"last_heartbeat_at\":\"2023-11-14T22:13:20.999Z\",\"gpus\":[{\"uuid\":\"GPU-12"
+        "34abcd-0000-0000-0000-000000000000\",\"index\":0,\"model\":\"H100-80GB-SXM5\",\"name\":\"NVIDIA "
+        "H100 80GB HBM3\",\"pci_bus_id\":\"00000000:17:00.0\",\"numa_node\":0,\"memory_mib\":81559,\"mig_"
+        "enabled\":false,\"allocated_milli\":1000,\"mig_used_slots\":0},{\"uuid\":\"GPU-1234abcd-0000-000"
+        "0-0000-000000000001\",\"index\":1,\"model\":\"H100-80GB-SXM5\",\"name\":\"NVIDIA H100 80GB HBM3\""
+        ",\"pci_bus_id\":\"00000000:18:00.0\",\"numa_node\":1,\"memory_mib\":81559,\"mig_enabled\":true,\""
+        "allocated_milli\":0,\"mig_used_slots\":0}],\"cpus_used\":3,\"memory_mib_used\":7,\"preflight\":{"
+        "\"verdict\":\"warn\",\"findings\":[{\"check\":\"driver\177\",\"level\":\"warn\",\"gpu\":-1,\"det"
+        "ail\":\"a \\\"b\\\" ??\",\"fix\":\"\"},{\"check\":\"iommu\",\"level\":\"fail\",\"gpu\":0,\"detai"
+        "l\":\"a \\\"b\\\" ??\",\"fix\":\"\"}],\"checked_at\":\"2023-11-14T22:13:21.000Z\",\"override\":{"
+        "\"by\":\"root\",\"reason\":\"trust me\\r\\n\",\"at\":\"2023-11-14T22:13:22.000Z\"}},\"rekey\":{\""
+        "at\":\"2023-11-14T22:13:23.000Z\",\"by\":\"bob\"},\"schedulable\":false,\"unschedulable_reason\""
+        ":\"drift \342\202\254\",\"drift\":[{\"kind\":\"gpu_missing\",\"subject\":\"GPU-x\",\"detail\":\""
+        "gone\",\"since\":\"2023-11-14T22:13:24.000Z\"}]}";
+
+/* The text of j (consumed) as json_dumps writes it, compared with want. */
+static void dumps_is(json_t *j, const char *want)
+{
+    char *t = json_dumps(j, JSON_COMPACT);
+    assert_string_equal(t, want);
+    free(t);
+    json_decref(j);
+}
+
+static void test_golden_docs(void **state)
+{
+    (void)state;
+    gpf_pod *p = GPF_NEW(gpf_pod);
+    gpf_host_rec *h = GPF_NEW(gpf_host_rec);
+    gpf_host_usage u;
+    gpf_buf b = {0};
+    fill_odd(p, h, &u);
+    gpf_jsonw_pod(&b, p);
+    assert_string_equal(gpf_buf_cstr(&b), GOLD_POD);
+    gpf_buf_reset(&b);
+    gpf_jsonw_host(&b, h, &u);
+    assert_string_equal(gpf_buf_cstr(&b), GOLD_HOST);
+    dumps_is(gpf_json_pod(p), GOLD_POD);
+    dumps_is(gpf_json_host(h, &u), GOLD_HOST);
+    gpf_strlcpy(h->rekey_by, "b\xffo", sizeof h->rekey_by); /* json_pack refused it: "rekey" was null */
+    u.schedulable = 1;
+    gpf_buf_reset(&b);
+    gpf_jsonw_host(&b, h, &u);
+    assert_non_null(strstr(gpf_buf_cstr(&b), ",\"rekey\":null,\"schedulable\":true,\"unschedulable_reason\":null,"));
+    dumps_is(gpf_json_host(h, &u), gpf_buf_cstr(&b));
+    gpf_buf_clear(&b);
+    gpf_free(p);
+    gpf_free(h);
+}
+
+/* gpf_jsonw_tree writes what json_dumps(JSON_COMPACT) writes: asserted for j. */
+static void same_as_jansson(const json_t *j)
+{
+    gpf_buf b = {0};
+    char *want = json_dumps(j, JSON_COMPACT);
+    assert_non_null(want);
+    assert_int_equal(gpf_jsonw_tree(&b, j), 0);
+    assert_string_equal(gpf_buf_cstr(&b), want);
+    free(want);
+    gpf_buf_clear(&b);
+}
+
+/* A random document of depth at most depth (x: the generator's state). */
+static json_t *random_doc(unsigned *x, int depth, int container)
+{
+    static const char *const bits[] = {"a", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\x7f", " ",
+                                       "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80", "ab c", "\b\f\r"};
+    *x = *x * 1103515245u + 12345u;
+    unsigned r = (*x >> 8) % (container ? 2 : 8);
+    if (depth <= 0 && (container || r < 2))
+        return container ? json_object() : json_string("");
+    if (r < 2) {
+        json_t *c = r == 0 ? json_object() : json_array();
+        int n = (int)((*x >> 4) % 5);
+        for (int i = 0; i < n; i++) {
+            json_t *v = random_doc(x, depth - 1, 0);
+            if (r == 0) {
+                char key[16];
+                snprintf(key, sizeof key, "%s%d", bits[(*x >> 3) % 15], i);
+                json_object_set_new(c, key, v);
+            } else {
+                json_array_append_new(c, v);
+            }
+        }
+        return c;
+    }
+    if (r == 2)
+        return json_integer((json_int_t)(*x % 2 ? -(long long)*x : (long long)*x * 977));
+    if (r == 3)
+        return *x % 3 == 0 ? json_true() : (*x % 3 == 1 ? json_false() : json_null());
+    gpf_buf s = {0};
+    for (unsigned i = 0; i < (*x >> 5) % 6; i++)
+        gpf_buf_puts(&s, bits[(*x >> (i + 2)) % 15]);
+    json_t *str = json_stringn(s.data ? s.data : "", s.len);
+    gpf_buf_clear(&s);
+    return str;
+}
+
+static void test_jsonw(void **state)
+{
+    (void)state;
+    json_t *j = json_object();
+    char all[128];
+    for (int i = 0; i < 127; i++)
+        all[i] = (char)(i + 1);
+    json_object_set_new(j, "every ASCII byte", json_stringn(all, 127));
+    json_object_set_new(j, "nul", json_stringn("a\0b", 3));
+    json_object_set_new(j, "utf8", json_string("\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80"));
+    json_object_set_new(j, "k\"\\\n\x02", json_integer(INT64_MIN));
+    json_object_set_new(j, "max", json_integer(INT64_MAX));
+    json_object_set_new(j, "zero", json_integer(0));
+    json_object_set_new(j, "flags", json_pack("[b, b, n, {}, [], [{}]]", 1, 0));
+    json_object_set_new(j, "", json_string(""));
+    same_as_jansson(j);
+    json_decref(j);
+    j = json_array();
+    same_as_jansson(j);
+    json_decref(j);
+    unsigned x = 7;
+    for (int i = 0; i < 3000; i++) {
+        j = random_doc(&x, 4, 1);
+        same_as_jansson(j);
+        json_decref(j);
+    }
+    /* what it leaves to jansson: a real, and a root that is neither object nor array */
+    gpf_buf b = {0};
+    j = json_pack("{s:[f]}", "r", 1.5);
+    assert_int_equal(gpf_jsonw_tree(&b, j), -1);
+    json_decref(j);
+    j = json_string("x");
+    assert_int_equal(gpf_jsonw_tree(&b, j), -1);
+    assert_int_equal(gpf_jsonw_tree(&b, NULL), -1);
+    json_decref(j);
+    gpf_buf_clear(&b);
 }
 
 static void test_misc_json(void **state)
@@ -1582,6 +1799,8 @@ int main(void)
         cmocka_unit_test(test_pod_json),
         cmocka_unit_test(test_host_json),
         cmocka_unit_test(test_misc_json),
+        cmocka_unit_test(test_jsonw),
+        cmocka_unit_test(test_golden_docs),
         cmocka_unit_test(test_name_valid),
         cmocka_unit_test(test_pubkey_valid),
         cmocka_unit_test(test_sku_create_ok),
