@@ -62,6 +62,9 @@ const gpf_cfg_opt gpf_serve_options[] = {
     OPT("log-level", GPF_CFG_STR, "info", 0, 0, log_level, "debug, info, warn or error"),
     OPT("placement-policy", GPF_CFG_STR, "gpufleet", 0, 0, placement_policy,
         "how whole-GPU and share pods are placed: gpufleet, fgd, best-fit, first-fit, ... (docs/placement.md)"),
+    OPT("store-sync", GPF_CFG_STR, "group", 0, 0, store_sync,
+        "how a change is made durable before it is answered: group (commits share fsyncs: group commit) or "
+        "full (one fsync per commit); both survive kill -9 and power loss (docs/architecture.md)"),
     OPT("default-image", GPF_CFG_STR, "", 0, 0, default_image,
         "OCI image layout directory imported as image \"default\" at start when its digest changed "
         "(\"\" = none; --demo: the one `make image` builds)"),
@@ -69,6 +72,18 @@ const gpf_cfg_opt gpf_serve_options[] = {
 };
 
 #define MAX_DEMO_AGENTS 8
+
+/* --store-sync: "group" or "full". */
+static int store_sync_mode(const char *name, gpf_store_sync *out, gpf_error *err)
+{
+    if (strcmp(name, "group") == 0)
+        *out = GPF_STORE_SYNC_GROUP;
+    else if (strcmp(name, "full") == 0)
+        *out = GPF_STORE_SYNC_FULL;
+    else
+        return gpf_error_set(err, GPF_EINVAL, "store-sync must be group or full (got '%s')", name);
+    return 0;
+}
 
 static int split_listen(const char *listen, char *addr, size_t asz, int *port, gpf_error *err)
 {
@@ -359,6 +374,7 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     char addr[128], url[200], dbpath[600], path[600];
     char admin_token[128] = "", join[128] = "", join_in[128] = "";
     int port = 0;
+    gpf_store_sync sync = GPF_STORE_SYNC_GROUP;
     serve_tls tls;
     memset(&tls, 0, sizeof tls);
 
@@ -376,6 +392,8 @@ int gpf_serve_run(const gpf_serve_config *cfg, const char *const *demo_hosts, vo
     snprintf(dbpath, sizeof dbpath, "%s/gpufleet.db", cfg->state_dir);
     make_private(dbpath);
     if ((rc = gpf_store_open(dbpath, &store, err)) != 0)
+        goto out;
+    if ((rc = store_sync_mode(cfg->store_sync, &sync, err)) != 0 || (rc = gpf_store_set_sync(store, sync, err)) != 0)
         goto out;
     gpf_engine_config ec = {0};
     for (int i = 0; i < GPF_ENGINE_READERS; i++)

@@ -30,6 +30,7 @@ typedef struct gpf_serve_config {
     char catalog_dir[512];
     char log_level[16];
     char placement_policy[32];
+    char store_sync[8];          /* "group" (group commit) or "full" (one fsync per commit) */
     char default_image[512];     /* an OCI layout directory imported as image "default" at start; "" = none */
 } gpf_serve_config;
 

@@ -187,6 +187,22 @@ void eng_unlock(gpf_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+int eng_unlock_sync(gpf_engine *e, int rc, gpf_error *err)
+{
+    uint64_t seq = gpf_store_committed(e->store);
+    eng_unlock(e);
+    gpf_error serr = {0};
+    int src = gpf_store_sync_to(e->store, seq, &serr);
+    if (src == 0)
+        return rc;
+    GPF_ERROR("engine", "event=store_sync_failed seq=%llu msg=\"%s\"", (unsigned long long)seq, gpf_error_msg(&serr));
+    if (rc != 0)
+        return rc;
+    if (err)
+        *err = serr;
+    return src;
+}
+
 gpf_store *eng_read_begin(gpf_engine *e, int *slot)
 {
     if (e->nreaders == 0) {

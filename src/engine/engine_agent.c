@@ -154,7 +154,8 @@ int gpf_engine_agent_register(gpf_engine *e, const char *credential, const gpf_h
     eng_bump(e, h);
     *heartbeat_ms = e->heartbeat_ms;
 out:
-    eng_unlock(e);
+    if ((rc = eng_unlock_sync(e, rc, err)) != 0 && agent_token && tsz) /* not durable: not handed out */
+        agent_token[0] = '\0';
     return rc;
 }
 
@@ -207,8 +208,7 @@ int gpf_engine_agent_heartbeat(gpf_engine *e, const gpf_principal *who, const gp
         eng_bump(e, h);
     rc = eng_tx_end(e, rc, err);
 out:
-    eng_unlock(e);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 /* Outstanding commands of a host; caller holds the lock. */
@@ -281,8 +281,7 @@ int gpf_engine_agent_commands(gpf_engine *e, const gpf_principal *who, int64_t a
     if (h->seq > after)
         collect(e, h, out, n);
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 /* The agent started p: running, with its usage record opened; in the caller's scope. */
@@ -391,8 +390,7 @@ static int statuses(gpf_engine *e, const gpf_principal *who, const gpf_agent_sta
     e->agent_status_requests[batch]++;
     e->agent_status_reports_total += n;
 out:
-    eng_unlock(e);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_agent_pod_status_batch(gpf_engine *e, const gpf_principal *who, const gpf_agent_status_item *items,

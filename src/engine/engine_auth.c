@@ -69,7 +69,8 @@ int gpf_engine_bootstrap(gpf_engine *e, const char *join_token_in, char *admin_t
         admin_token[0] = '\0';
         join_token[0] = '\0';
     }
-    pthread_mutex_unlock(&e->mu);
+    if ((rc = eng_unlock_sync(e, rc, err)) != 0) /* not durable: not handed out */
+        admin_token[0] = join_token[0] = '\0';
     return rc;
 }
 
@@ -164,7 +165,8 @@ int gpf_engine_token_create(gpf_engine *e, const gpf_principal *who, const char 
     else if (out)
         *out = t;
 out:
-    pthread_mutex_unlock(&e->mu);
+    if ((rc = eng_unlock_sync(e, rc, err)) != 0) /* not durable: not handed out */
+        secret[0] = '\0';
     return rc;
 }
 

@@ -146,8 +146,7 @@ static int record(gpf_engine *e, const gpf_image *im, gpf_image *previous, gpf_e
             cur = vec_push(&e->images, sizeof *im);
         *cur = *im;
     }
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 /* Copies src (a skopeo reference) in as name, checks it and records it (source: what the
@@ -293,8 +292,7 @@ int gpf_engine_image_delete(gpf_engine *e, const gpf_principal *who, const char 
     vec_remove(&e->images, sizeof(gpf_image), (size_t)(im - (gpf_image *)e->images.items));
     GPF_INFO("engine", "event=image_deleted image=%s by=%s", name, who->user);
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_image_blob_open(gpf_engine *e, const gpf_principal *who, const char *digest, int *fd, int64_t *size,

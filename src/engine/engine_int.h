@@ -117,6 +117,11 @@ int64_t eng_now(gpf_engine *e);
  * final and the usage records that closed out of memory: they live on in the store only.
  * Every function that can finish a pod unlocks with this; any other unlock just sweeps later. */
 void eng_unlock(gpf_engine *e);
+/* eng_unlock for a call that may have written: then waits, outside the lock, until every
+ * commit made so far is durable (gpf_store_sync_to: group commit), so that the caller's
+ * answer acknowledges only durable changes. Returns rc, or, when rc is 0 and the barrier
+ * failed, its code (err set, logged): the change must not be acknowledged. */
+int eng_unlock_sync(gpf_engine *e, int rc, gpf_error *err);
 /* A store read outside the engine's lock where that is safe: on a free reader handle (under
  * its read_mu; when all are busy, waiting for one) when the engine has some, else on the
  * engine's store under the engine's lock. Returns the store to read and in *slot what

@@ -228,7 +228,7 @@ int gpf_engine_join_token_create(gpf_engine *e, const gpf_principal *who, const 
     snprintf(detail, sizeof detail, "join token %s ('%s') created by %s: expires_ms=%lld uses=%lld", t.id, t.name,
              who->user, (long long)t.expires_ms, (long long)t.uses_left);
     rc = write_join(e, &t, "join_token_created", detail, err);
-    pthread_mutex_unlock(&e->mu);
+    rc = eng_unlock_sync(e, rc, err);
     if (rc != 0) {
         memset(secret, 0, ssz);
         return rc;
@@ -277,8 +277,7 @@ int gpf_engine_join_token_revoke(gpf_engine *e, const gpf_principal *who, const 
         *out = *find_join(e, id);
         memset(out->hash, 0, sizeof out->hash);
     }
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_host_rekey(gpf_engine *e, const gpf_principal *who, const char *id, gpf_host_rec *out,
@@ -320,6 +319,5 @@ int gpf_engine_host_rekey(gpf_engine *e, const gpf_principal *who, const char *i
     if (out)
         *out = h->rec;
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }

@@ -171,8 +171,7 @@ int gpf_engine_pod_launch(gpf_engine *e, const gpf_principal *who, const gpf_lau
     if (out)
         *out = p;
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_pod_get(gpf_engine *e, const gpf_principal *who, const char *id, gpf_pod *out, gpf_error *err)
@@ -427,7 +426,7 @@ int gpf_engine_pod_stop(gpf_engine *e, const gpf_principal *who, const char *id,
     if (rc == 0 && out)
         *out = *p;
 out:
-    eng_unlock(e);
+    rc = eng_unlock_sync(e, rc, err);
     gpf_free(buf);
     return rc;
 }

@@ -496,8 +496,7 @@ int gpf_engine_host_override(gpf_engine *e, const gpf_principal *who, const char
     if ((rc = eng_tx_end(e, rc, err)) == 0 && out)
         *out = h->rec;
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_events_page(gpf_engine *e, const gpf_principal *who, const gpf_event_filter *f, gpf_event **out,

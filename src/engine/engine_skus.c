@@ -122,8 +122,7 @@ static int sku_write(gpf_engine *e, const gpf_principal *who, const gpf_sku *k, 
     if (out)
         *out = nk;
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_sku_create(gpf_engine *e, const gpf_principal *who, const gpf_sku *k, gpf_sku *out,
@@ -177,6 +176,5 @@ int gpf_engine_sku_delete(gpf_engine *e, const gpf_principal *who, const char *n
         eng_policy_tasks(e);
     }
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }

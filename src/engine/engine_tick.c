@@ -48,7 +48,7 @@ void gpf_engine_tick(gpf_engine *e)
         if (eng_pod_finish(e, p, GPF_POD_FAILED, now, reason, &err) != 0)
             tick_failed(e, "pod_timeout", p->id, &err);
     }
-    eng_unlock(e);
+    (void)eng_unlock_sync(e, 0, NULL); /* no one to answer: durable with the next barrier at worst */
 }
 
 uint64_t gpf_engine_tick_failures(gpf_engine *e)

@@ -75,8 +75,7 @@ int gpf_engine_token_revoke(gpf_engine *e, const gpf_principal *who, const char 
     if ((rc = eng_tx_end(e, rc, err)) == 0)
         eng_tokens_drop_revoked(e);
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int eng_tokens_revoke_user(gpf_engine *e, const char *user, const char *by, int *n, gpf_error *err)

@@ -102,8 +102,7 @@ int gpf_engine_user_create(gpf_engine *e, const gpf_principal *who, const gpf_us
     if ((rc = eng_tx_end(e, rc, err)) == 0 && out)
         *out = nu;
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_user_get(gpf_engine *e, const gpf_principal *who, const char *name, gpf_user *out,
@@ -201,8 +200,7 @@ done:
     if (out)
         *out = *cur;
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }
 
 int gpf_engine_user_delete(gpf_engine *e, const gpf_principal *who, const char *name, gpf_error *err)
@@ -236,6 +234,5 @@ int gpf_engine_user_delete(gpf_engine *e, const gpf_principal *who, const char *
     if ((rc = eng_tx_end(e, rc, err)) == 0)
         eng_tokens_drop_revoked(e);
 out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    return eng_unlock_sync(e, rc, err);
 }

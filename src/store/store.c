@@ -506,6 +506,7 @@ static void close_db(store_sqlite *s)
         sqlite3_finalize(s->pods_query[i]);
     /* An open transaction is rolled back by sqlite on close. */
     sqlite3_close(s->db);
+    store_barrier_free(s->barrier);
     gpf_free(s);
 }
 
@@ -548,6 +549,8 @@ static const gpf_store_ops sqlite_ops = {
     .usage_query = sq_usage_query,
     .history_counts = sq_history_counts,
     .schema_version = sq_schema_version,
+    .committed = sq_committed,
+    .sync_to = sq_sync_to,
     .close = sq_close,
 };
 
@@ -578,6 +581,7 @@ int gpf_store_open_with(const char *path, const gpf_store_migration *list, size_
         goto out;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    store_barrier_init(s, in_memory);
     if ((rc = pragmas(s, in_memory, err)) != 0)
         goto out;
     if ((rc = store_migrate(s, list, n, err)) != 0)

@@ -6,10 +6,16 @@
  *
  * The public gpf_store_* functions keep one contract whatever the backend, and dispatch
  * to s->ops; a NULL store gives GPF_EINVAL (close: a no-op).
- * Durability: every successful write call has been made durable (sqlite: committed to
- * disk, WAL, synchronous=FULL) before it returns, so an acknowledged change survives kill -9.
+ * Durability: every successful write call has been committed before it returns, so it
+ * survives kill -9 (sqlite: WAL; in the page cache at least). Whether it also survives power
+ * loss at once depends on the sync mode (gpf_store_set_sync): FULL fsyncs at every commit;
+ * GROUP does not, and a change is durable against power loss once gpf_store_sync_to has
+ * returned 0 for a sequence at or after its commit (gpf_store_committed): many commits then
+ * share one fsync (group commit). A caller acknowledges a change only after that.
  * Thread safety: one gpf_store is used by one thread at a time (the engine lock
- * serialises access). All functions return 0 or a negative GPF_E* code and fill err. */
+ * serialises access), except gpf_store_sync_to, which any number of threads may call at
+ * once, also while another thread uses the store.
+ * All functions return 0 or a negative GPF_E* code and fill err. */
 #ifndef GPF_STORE_STORE_H
 #define GPF_STORE_STORE_H
 
@@ -90,6 +96,8 @@ typedef struct gpf_store_ops {
     int (*usage_query)(gpf_store *s, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err);
     int (*history_counts)(gpf_store *s, gpf_store_counts *out, gpf_error *err);
     int (*schema_version)(gpf_store *s);
+    uint64_t (*committed)(gpf_store *s);
+    int (*sync_to)(gpf_store *s, uint64_t seq, gpf_error *err);
     /* Frees everything of s, s itself included. */
     void (*close)(gpf_store *s);
 } gpf_store_ops;
@@ -193,5 +201,39 @@ int gpf_store_history_counts(gpf_store *s, gpf_store_counts *out, gpf_error *err
  * connection takes no lock of its own, which every column read of a page paid for).
  * *out owned by caller (gpf_store_close). */
 int gpf_store_open_reader(const char *path, gpf_store **out, gpf_error *err);
+
+/* ---- group commit (durability barrier) -------------------------------------------- */
+
+/* How a store makes commits durable against power loss. */
+typedef enum gpf_store_sync {
+    GPF_STORE_SYNC_FULL,  /* one fsync in every commit (sqlite synchronous=FULL): the default */
+    GPF_STORE_SYNC_GROUP, /* commits reach the OS (survive kill -9); gpf_store_sync_to fsyncs */
+} gpf_store_sync;
+
+/* Sets the sqlite store s's sync mode (outside a transaction, before concurrent use).
+ * GPF_EINVAL when s is not a sqlite store (a fault store: pass its inner one). */
+int gpf_store_set_sync(gpf_store *s, gpf_store_sync mode, gpf_error *err);
+
+/* The sequence number of the last commit on s (every transaction and every single write
+ * outside one counts): called by the thread using s, after the write returned. Commits
+ * numbered up to it are durable once gpf_store_sync_to(s, it) returns 0. 0 for NULL. */
+uint64_t gpf_store_committed(gpf_store *s);
+
+/* The durability barrier: returns once every commit numbered <= seq survives power loss
+ * (GROUP: a WAL fsync that began after that commit; one thread fsyncs at a time and the
+ * others wait for it or for the next one, which then covers them all; FULL: at once).
+ * Safe from any thread, outside the lock that serialises the store. When an fsync fails,
+ * GPF_ESTORE (err set), and the store stays failed: every later sync_to fails and every
+ * later commit is refused (after a failed fsync the kernel may have dropped the dirty
+ * pages, so nothing written since can be trusted to be on disk) until the store is opened
+ * again. GPF_EINVAL for NULL s. */
+int gpf_store_sync_to(gpf_store *s, uint64_t seq, gpf_error *err);
+
+/* A test's view of the sqlite store's fsyncs (GROUP): hook(arg, target) is called by the
+ * thread about to fsync, target being the last commit the fsync covers; a non-zero return
+ * stands for a failed fsync (the store then fails as above). NULL hook: none. Set before
+ * concurrent use. GPF_EINVAL when s is not a sqlite store. */
+typedef int (*gpf_store_sync_hook)(void *arg, uint64_t target);
+int gpf_store_set_sync_hook(gpf_store *s, gpf_store_sync_hook hook, void *arg);
 
 #endif

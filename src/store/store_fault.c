@@ -3,6 +3,7 @@
 #include "store/store_fault.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 
 #include "util/alloc.h"
 
@@ -14,6 +15,7 @@ typedef struct fault_priv {
     long fail_at;    /* the ordinal (writes after counting) that fails; 0 = disarmed */
     int persistent;  /* every ordinal from fail_at on fails */
     int code;
+    atomic_int sync_fail; /* sync_to fails (any thread may call it) */
 } fault_priv;
 
 static const gpf_store_ops fault_ops;
@@ -104,6 +106,20 @@ PASS(pods_query, (gpf_store *s, const gpf_pod_query *q, gpf_pod **out, size_t *n
 PASS(usage_query, (gpf_store *s, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err), q, out, n, err)
 PASS(history_counts, (gpf_store *s, gpf_store_counts *out, gpf_error *err), out, err)
 
+static uint64_t fault_committed(gpf_store *s)
+{
+    return gpf_store_committed(inner_of(s));
+}
+
+/* Not a counted write (it runs outside the engine lock, from any thread): failed only when
+ * gpf_store_fault_fail_sync armed it. */
+static int fault_sync_to(gpf_store *s, uint64_t seq, gpf_error *err)
+{
+    if (atomic_load(&((fault_priv *)s->priv)->sync_fail))
+        return gpf_error_set(err, GPF_ESTORE, "store: injected fsync failure");
+    return gpf_store_sync_to(inner_of(s), seq, err);
+}
+
 static int fault_rollback(gpf_store *s)
 {
     return gpf_store_rollback(inner_of(s));
@@ -155,6 +171,8 @@ static const gpf_store_ops fault_ops = {
     .usage_query = fault_usage_query,
     .history_counts = fault_history_counts,
     .schema_version = fault_schema_version,
+    .committed = fault_committed,
+    .sync_to = fault_sync_to,
     .close = fault_close,
 };
 
@@ -203,6 +221,15 @@ long gpf_store_fault_failures(gpf_store *s)
 {
     fault_priv *f = priv_of(s);
     return f ? f->failures : -1;
+}
+
+int gpf_store_fault_fail_sync(gpf_store *s, int on)
+{
+    fault_priv *f = priv_of(s);
+    if (!f)
+        return GPF_EINVAL;
+    atomic_store(&f->sync_fail, on != 0);
+    return 0;
 }
 
 void gpf_store_fault_reset(gpf_store *s)

@@ -2,7 +2,8 @@
  * spirit of SQLite's test VFS. Tests use it to check that a failed write leaves memory and
  * the database as they were and reaches the caller as an error; a debug option may use it
  * too. Reads (setting_get, events_list, every *_load, schema_version), rollback and close
- * always pass through to the inner store.
+ * always pass through to the inner store, and so do committed and sync_to unless
+ * gpf_store_fault_fail_sync made sync_to fail.
  *
  * Writes are these calls, each counting one however many rows it touches:
  *   begin, commit, setting_put, host_put, sku_put, sku_delete, image_put, image_delete,
@@ -44,6 +45,12 @@ int gpf_store_fault_arm(gpf_store *s, long n, gpf_store_fault_mode mode, int cod
 long gpf_store_fault_writes(gpf_store *s);
 /* Of those, how many the wrapper failed (-1: not a fault store). */
 long gpf_store_fault_failures(gpf_store *s);
+
+/* on != 0: every gpf_store_sync_to from now on fails with GPF_ESTORE ("injected fsync
+ * failure") without reaching the inner store; 0: they pass again. sync_to is not a counted
+ * write (a barrier, called outside the engine lock), and reset leaves this as it is.
+ * GPF_EINVAL when s is not a fault store. Safe from any thread. */
+int gpf_store_fault_fail_sync(gpf_store *s, int on);
 
 /* Disarms and sets both counters to 0 (a no-op on a store that is not a fault store). */
 void gpf_store_fault_reset(gpf_store *s);

@@ -56,6 +56,9 @@ enum store_slot {
     SLOT_COUNT
 };
 
+/* The group-commit state of a read-write store (store_sync.c). */
+typedef struct store_barrier store_barrier;
+
 /* The sqlite backend's store: pub is what gpf_store_open hands out (pub.priv points back
  * here); one allocation, freed by close. */
 typedef struct store_sqlite {
@@ -64,7 +67,14 @@ typedef struct store_sqlite {
     sqlite3_stmt *stmts[SLOT_COUNT];
     sqlite3_stmt *pods_query[32]; /* pods_query's statements, by which of its 5 filters are set */
     int scope_owns_tx; /* the open scope started the transaction (scopes do not nest) */
+    store_barrier *barrier; /* NULL for a reader (gpf_store_open_reader) */
 } store_sqlite;
+
+/* Gives the read-write store s (its db open) its barrier, in FULL mode, and counts its
+ * commits from now on (in_memory: a private database, nothing to sync). */
+void store_barrier_init(store_sqlite *s, int in_memory);
+/* Frees a barrier; accepts NULL. */
+void store_barrier_free(store_barrier *b);
 
 /* The backend's ops (store.c puts them in its table), one per file that owns the records;
  * each has the contract of the gpf_store_* function of the same name (store.h) and is
@@ -101,6 +111,8 @@ int sq_pods_query(gpf_store *store, const gpf_pod_query *q, gpf_pod **out, size_
 int sq_usage_query(gpf_store *store, const gpf_usage_query *q, gpf_usage **out, size_t *n, gpf_error *err);
 int sq_history_counts(gpf_store *store, gpf_store_counts *out, gpf_error *err);
 int sq_schema_version(gpf_store *store);
+uint64_t sq_committed(gpf_store *store);
+int sq_sync_to(gpf_store *store, uint64_t seq, gpf_error *err);
 void sq_close(gpf_store *store);
 
 /* Sets err to GPF_ESTORE with "what: <sqlite's message>" and returns GPF_ESTORE. */

@@ -19,6 +19,16 @@ int gpf_store_schema_version(gpf_store *s)
     return s ? s->ops->schema_version(s) : GPF_EINVAL;
 }
 
+uint64_t gpf_store_committed(gpf_store *s)
+{
+    return s ? s->ops->committed(s) : 0;
+}
+
+int gpf_store_sync_to(gpf_store *s, uint64_t seq, gpf_error *err)
+{
+    return DISPATCH(s, err, sync_to, seq, err);
+}
+
 int gpf_store_rollback(gpf_store *s)
 {
     return s ? s->ops->rollback(s) : GPF_EINVAL;

@@ -17,7 +17,9 @@
  *       (c) the database is as it was: every table read back through the fault store's
  *           inner store (gpf_store_fault_inner), the events and the join token included;
  *       (d) with the store healthy again, the same mutation (for housekeeping: the next
- *           tick) succeeds, makes the same N writes and changes the database.
+ *           tick) succeeds, makes the same N writes and changes the database;
+ *   - and runs it once with the durability barrier failing (gpf_store_fault_fail_sync: an
+ *     fsync failed): a caller must get GPF_ESTORE, never an acknowledgement.
  *
  * Coverage: test_table_covers_engine_h reads src/engine/engine.h, collects every function
  * it declares, and fails unless each one is classified in kinds[] (mutating, or not with
@@ -1011,6 +1013,25 @@ static void faulted(const row *r, long i, gpf_store_fault_mode mode)
     gpf_buf_clear(&db1);
 }
 
+/* The durability barrier of a caller's mutation fails (an fsync failed, store.h): the
+ * caller must get GPF_ESTORE, never 0, however many writes it made (group commit: a change
+ * is acknowledged only once durable). Housekeeping and a restart have no caller. */
+static void unsynced(const row *r)
+{
+    ctx c;
+    gpf_error err = {0};
+    if (r->flags & (ROW_TICK | ROW_OPEN))
+        return;
+    ef_fixture *f = fresh(r, &c);
+    assert_int_equal(gpf_store_fault_fail_sync(f->store, 1), 0);
+    int rc = r->run(f, &c, &err);
+    if (rc != GPF_ESTORE || err.code != GPF_ESTORE)
+        fail_msg("%s: with its fsync failing the caller got %d (err %d \"%s\"), not GPF_ESTORE", r->name, rc,
+                 err.code, gpf_error_msg(&err));
+    assert_int_equal(gpf_store_fault_fail_sync(f->store, 0), 0);
+    ef_free(f);
+}
+
 static void test_row(void **state)
 {
     const row *r = *state;
@@ -1029,6 +1050,7 @@ static void test_row(void **state)
     if (n != r->writes)
         fail_msg("%s: %ld writes on a healthy store, the table says %ld", r->name, n, r->writes);
     ef_free(f);
+    unsynced(r);
     for (long i = 1; i <= n; i++) {
         faulted(r, i, GPF_STORE_FAULT_TRANSIENT);
         faulted(r, i, GPF_STORE_FAULT_PERSISTENT);

@@ -38,6 +38,8 @@ void ef_open(ef_fixture *f)
 {
     gpf_error err = {0};
     assert_int_equal(gpf_store_open(f->db, &f->store, &err), 0);
+    /* as serve runs it (--store-sync group): commits wait on the durability barrier */
+    assert_int_equal(gpf_store_set_sync(f->store, GPF_STORE_SYNC_GROUP, &err), 0);
     if (f->fault) {
         gpf_store *inner = f->store;
         assert_int_equal(gpf_store_fault_wrap(inner, &f->store, &err), 0);
