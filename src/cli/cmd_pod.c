@@ -183,16 +183,26 @@ static const char *host_of(const json_t *pod)
     return *h ? h : "-";
 }
 
+/* 1 when the pod's host has gone silent: its state is the last one its agent reported. */
+static int pod_unreachable(const json_t *pod)
+{
+    return strcmp(gpf_cli_str(pod, "reachability"), "unknown") == 0;
+}
+
 static void pod_row(gpf_table *t, const json_t *pod, void *arg)
 {
-    char slice[128], created[32];
+    char slice[128], created[32], reason[600];
     (void)arg;
     gpf_cli_slice(json_object_get(pod, "slice"), slice, sizeof slice);
     gpf_cli_time(json_object_get(pod, "created_at"), created, sizeof created);
+    const char *why = gpf_cli_str(pod, "reason");
+    if (pod_unreachable(pod))
+        snprintf(reason, sizeof reason, "host unreachable: state as last reported%s%s", *why ? "; " : "", why);
+    else
+        snprintf(reason, sizeof reason, "%s", why);
     const char *row[] = {gpf_cli_str(pod, "id"), gpf_cli_str(pod, "owner"),
                          gpf_cli_str(pod, "project"), gpf_cli_str(pod, "sku"), slice,
-                         gpf_cli_str(pod, "state"), host_of(pod), created,
-                         gpf_cli_str(pod, "reason")};
+                         gpf_cli_str(pod, "state"), host_of(pod), created, reason};
     gpf_table_add(t, row);
 }
 
@@ -228,6 +238,9 @@ static void pod_fields(const gpf_cli *c, const json_t *pod, gpf_table *t, const 
         gpf_cli_kv(t, "image", v);
     }
     gpf_cli_kv_json(t, "state", pod, "state");
+    if (pod_unreachable(pod))
+        gpf_cli_kv(t, "reachability", "unknown: its host's agent is silent (the state is the last it reported; "
+                                      "the pod is still metered until the host is lost)");
     gpf_cli_kv_json(t, "reason", pod, "reason");
     gpf_cli_kv(t, "host", host_of(pod));
     gpf_cli_kv_json(t, "gpus", pl, "gpu_indexes");

@@ -486,7 +486,10 @@ static void test_pod_stop_show_ls(void **state)
     CF_ROUTE("GET", "/v1/pods/p-9", 404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no pod p-9\"}}");
     CF_ROUTE("GET", "/v1/pods?all=1", 200, "{\"pods\":[{\"id\":\"p-1\",\"owner\":\"alice\",\"project\":\"ml\","
           "\"sku\":\"small\",\"slice\":{\"kind\":\"share\",\"share_milli\":125},\"state\":\"pending\","
-          "\"placement\":null,\"created_at\":\"2026-11-21T16:49:00.000Z\",\"reason\":\"no GPU free\"}]}");
+          "\"placement\":null,\"created_at\":\"2026-11-21T16:49:00.000Z\",\"reason\":\"no GPU free\"},"
+          "{\"id\":\"p-2\",\"owner\":\"alice\",\"project\":\"ml\",\"sku\":\"small\","
+          "\"slice\":{\"kind\":\"share\",\"share_milli\":125},\"state\":\"running\",\"reachability\":\"unknown\","
+          "\"placement\":null,\"created_at\":\"2026-11-21T16:50:00.000Z\",\"reason\":\"\"}]}");
     struct cf_run r = cf_run_cli("pod", "stop", "p-1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "stopping pod p-1\n");
@@ -500,11 +503,19 @@ static void test_pod_stop_show_ls(void **state)
     assert_string_equal(r.out, "");
     cf_run_free(&r);
 
+    CF_ROUTE("GET", "/v1/pods/p-2", 200, "{\"id\":\"p-2\",\"owner\":\"alice\",\"state\":\"running\","
+          "\"reachability\":\"unknown\",\"placement\":null}");
+    r = cf_run_cli("pod", "show", "p-2", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "reachability  unknown: its host's agent is silent"));
+    cf_run_free(&r);
+
     r = cf_run_cli("pod", "ls", "--all", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
         "ID   OWNER  PROJECT  SKU    SLICE        STATE    HOST  CREATED              REASON\n"
-        "p-1  alice  ml       small  share 12.5%  pending  -     2026-11-21 16:49:00  no GPU free\n");
+        "p-1  alice  ml       small  share 12.5%  pending  -     2026-11-21 16:49:00  no GPU free\n"
+        "p-2  alice  ml       small  share 12.5%  running  -     2026-11-21 16:50:00  host unreachable: state as last reported\n");
     cf_run_free(&r);
 }
 
